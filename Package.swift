@@ -1,0 +1,90 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "orchestrator",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "orchestratord", targets: ["orchestratord"]),
+        .executable(name: "orchctl", targets: ["orchctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config, installed from Debian's -dev packages.
+        .systemLibrary(
+            name: "CMongoC",
+            pkgConfig: "libmongoc-1.0",
+            providers: [.apt(["libmongoc-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+
+        // The domain: workflows, steps, actions, validation, errors. No I/O.
+        .target(name: "OrchestratorModel", swiftSettings: strict),
+
+        // A small Swift layer over libmongoc: pool, leased clients, BSON, errors.
+        .target(
+            name: "MongoKit",
+            dependencies: [
+                "CMongoC",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Persistence of the domain in MongoDB.
+        .target(
+            name: "OrchestratorStore",
+            dependencies: ["OrchestratorModel", "MongoKit"],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "orchestratord",
+            dependencies: [
+                "OrchestratorModel", "OrchestratorStore", "MongoKit", "CSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "orchctl",
+            dependencies: [
+                "OrchestratorModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Fixtures shared by the test targets: a real database server per test run.
+        .target(
+            name: "TestSupport",
+            dependencies: ["MongoKit"],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrchestratorModelTests",
+            dependencies: ["OrchestratorModel"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrchestratorStoreTests",
+            dependencies: ["OrchestratorStore", "OrchestratorModel", "MongoKit", "TestSupport"],
+            swiftSettings: strict
+        ),
+    ]
+)

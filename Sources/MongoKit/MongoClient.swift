@@ -1,0 +1,169 @@
+import CMongoC
+
+/// A client leased from the pool for one operation. It is valid only inside
+/// the `MongoPool.withClient` closure that received it (not Sendable, so it
+/// cannot leave that thread).
+public struct MongoClient {
+    let raw: OpaquePointer
+    public let database: String
+
+    init(_ raw: OpaquePointer, database: String) {
+        self.raw = raw
+        self.database = database
+    }
+
+    /// A read-only command (e.g. `ping`, `hello`) on `database` (the configured one by default).
+    public func command(_ command: BSONDocument, database: String? = nil) throws(MongoError) -> BSONDocument {
+        let cmd = BSONHandle(command)
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        guard mongoc_client_command_simple(raw, database ?? self.database, cmd.pointer, nil, reply.pointer, &error) else {
+            throw MongoError(error)
+        }
+        return reply.document()
+    }
+
+    /// A command that writes (e.g. `createIndexes`), sent with the pool's write concern.
+    public func writeCommand(_ command: BSONDocument) throws(MongoError) -> BSONDocument {
+        let cmd = BSONHandle(command)
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        guard mongoc_client_write_command_with_opts(raw, database, cmd.pointer, nil, reply.pointer, &error) else {
+            throw MongoError(error)
+        }
+        return reply.document()
+    }
+
+    public func collection(_ name: String) -> MongoCollection {
+        MongoCollection(mongoc_client_get_collection(raw, database, name))
+    }
+}
+
+public struct UpdateResult: Sendable, Equatable {
+    public var matched: Int
+    public var modified: Int
+}
+
+/// One collection handle, freed when the value goes away. Created inside a
+/// `withClient` closure and used only there.
+public final class MongoCollection {
+    private let raw: OpaquePointer
+
+    init(_ raw: OpaquePointer) {
+        self.raw = raw
+    }
+
+    deinit {
+        mongoc_collection_destroy(raw)
+    }
+
+    public func insertOne(_ document: BSONDocument) throws(MongoError) {
+        let doc = BSONHandle(document)
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        guard mongoc_collection_insert_one(raw, doc.pointer, nil, reply.pointer, &error) else {
+            throw MongoError(error)
+        }
+    }
+
+    public func insertMany(_ documents: [BSONDocument]) throws(MongoError) {
+        guard !documents.isEmpty else { return }
+        let handles = documents.map(BSONHandle.init)
+        var pointers: [OpaquePointer?] = handles.map(\.pointer)
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        let ok = pointers.withUnsafeMutableBufferPointer { buffer in
+            mongoc_collection_insert_many(raw, buffer.baseAddress, buffer.count, nil, reply.pointer, &error)
+        }
+        withExtendedLifetime(handles) {}
+        guard ok else { throw MongoError(error) }
+    }
+
+    public func updateOne(
+        _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil
+    ) throws(MongoError) -> UpdateResult {
+        try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters)
+    }
+
+    public func updateMany(_ filter: BSONDocument, _ update: BSONDocument) throws(MongoError) -> UpdateResult {
+        try performUpdate(mongoc_collection_update_many, filter, update, arrayFilters: nil)
+    }
+
+    private typealias UpdateFunction = (
+        OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutablePointer<bson_error_t>?
+    ) -> Bool
+
+    private func performUpdate(
+        _ function: UpdateFunction, _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]?
+    ) throws(MongoError) -> UpdateResult {
+        let filterHandle = BSONHandle(filter)
+        let updateHandle = BSONHandle(update)
+        let opts = arrayFilters.map { BSONHandle(["arrayFilters": .array($0)]) }
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        guard function(raw, filterHandle.pointer, updateHandle.pointer, opts?.pointer, reply.pointer, &error) else {
+            throw MongoError(error)
+        }
+        let result = reply.document()
+        return UpdateResult(matched: result["matchedCount"]?.intValue ?? 0, modified: result["modifiedCount"]?.intValue ?? 0)
+    }
+
+    /// Returns how many documents were deleted (0 or 1).
+    public func deleteOne(_ filter: BSONDocument) throws(MongoError) -> Int {
+        let filterHandle = BSONHandle(filter)
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        guard mongoc_collection_delete_one(raw, filterHandle.pointer, nil, reply.pointer, &error) else {
+            throw MongoError(error)
+        }
+        return reply.document()["deletedCount"]?.intValue ?? 0
+    }
+
+    public func deleteMany(_ filter: BSONDocument) throws(MongoError) -> Int {
+        let filterHandle = BSONHandle(filter)
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        guard mongoc_collection_delete_many(raw, filterHandle.pointer, nil, reply.pointer, &error) else {
+            throw MongoError(error)
+        }
+        return reply.document()["deletedCount"]?.intValue ?? 0
+    }
+
+    /// Every matching document, read eagerly; `limit` bounds how many.
+    public func find(
+        _ filter: BSONDocument, sort: BSONDocument? = nil, limit: Int? = nil, projection: BSONDocument? = nil
+    ) throws(MongoError) -> [BSONDocument] {
+        var options = BSONDocument()
+        if let sort { options["sort"] = .document(sort) }
+        if let limit { options["limit"] = .int64(Int64(limit)) }
+        if let projection { options["projection"] = .document(projection) }
+        let filterHandle = BSONHandle(filter)
+        let optionsHandle = BSONHandle(options)
+        guard let cursor = mongoc_collection_find_with_opts(raw, filterHandle.pointer, optionsHandle.pointer, nil) else {
+            throw MongoError(kind: .client, message: "libmongoc returned no cursor")
+        }
+        defer { mongoc_cursor_destroy(cursor) }
+        var documents: [BSONDocument] = []
+        var current: OpaquePointer?
+        while mongoc_cursor_next(cursor, &current) {
+            if let current { documents.append(BSONReader.document(from: current)) }
+        }
+        var error = bson_error_t()
+        if mongoc_cursor_error(cursor, &error) {
+            throw MongoError(error)
+        }
+        return documents
+    }
+
+    public func findOne(_ filter: BSONDocument, projection: BSONDocument? = nil) throws(MongoError) -> BSONDocument? {
+        try find(filter, limit: 1, projection: projection).first
+    }
+
+    public func count(_ filter: BSONDocument) throws(MongoError) -> Int {
+        let filterHandle = BSONHandle(filter)
+        var error = bson_error_t()
+        let count = mongoc_collection_count_documents(raw, filterHandle.pointer, nil, nil, nil, &error)
+        guard count >= 0 else { throw MongoError(error) }
+        return Int(count)
+    }
+}

@@ -1,0 +1,137 @@
+import CMongoC
+import Foundation
+import NIOPosix
+
+/// How to reach the database and how hard to insist.
+public struct MongoConfiguration: Sendable, Equatable {
+    public var uri: String
+    public var database: String
+    /// How long an operation waits for a usable server before failing with
+    /// `unavailable`; applied unless the URI sets serverSelectionTimeoutMS.
+    public var serverSelectionTimeoutMS: Int32
+    /// Bounds a single network read or write; applied unless the URI sets socketTimeoutMS.
+    public var socketTimeoutMS: Int32
+    /// Clients in the pool, and threads that run blocking driver calls.
+    public var maxConnections: Int
+    /// Applied unless the URI sets `w`: `majority` with journaling by default,
+    /// so an acknowledged change survives the loss of a replica set's primary.
+    public var writeConcernMajority: Bool
+    public var journal: Bool
+
+    public init(
+        uri: String, database: String, serverSelectionTimeoutMS: Int32 = 3000, socketTimeoutMS: Int32 = 15000,
+        maxConnections: Int = 8, writeConcernMajority: Bool = true, journal: Bool = true
+    ) {
+        self.uri = uri
+        self.database = database
+        self.serverSelectionTimeoutMS = serverSelectionTimeoutMS
+        self.socketTimeoutMS = socketTimeoutMS
+        self.maxConnections = maxConnections
+        self.writeConcernMajority = writeConcernMajority
+        self.journal = journal
+    }
+}
+
+/// The shared handle on the database: a libmongoc client pool plus the
+/// dedicated threads every blocking driver call runs on, so no libmongoc call
+/// ever blocks an event loop or Swift's cooperative pool. There are exactly as
+/// many threads as pooled clients, so leasing a client never waits.
+public final class MongoPool: Sendable {
+    /// libmongoc's pool is documented thread-safe; the pointers are only read
+    /// after init and freed in deinit, when no lease can exist any more.
+    private let handles: PoolHandles
+    private let threads: NIOThreadPool
+    public let configuration: MongoConfiguration
+
+    public init(_ configuration: MongoConfiguration) throws(MongoError) {
+        MongoDriver.ensureInitialised()
+        self.configuration = configuration
+        handles = try PoolHandles(configuration)
+        threads = NIOThreadPool(numberOfThreads: configuration.maxConnections)
+        threads.start()
+    }
+
+    /// Stops the driver threads; pending operations finish first.
+    public func close() async {
+        try? await threads.shutdownGracefully()
+    }
+
+    /// Runs `body` on a driver thread with a client leased from the pool; the
+    /// client goes back to the pool when `body` returns or throws.
+    public func withClient<T: Sendable>(
+        _ body: @escaping @Sendable (MongoClient) throws(MongoError) -> T
+    ) async throws(MongoError) -> T {
+        let handles = self.handles
+        let database = configuration.database
+        do {
+            return try await threads.runIfActive {
+                guard let raw = mongoc_client_pool_pop(handles.pool) else {
+                    throw MongoError(kind: .client, message: "the MongoDB client pool returned no client")
+                }
+                defer { mongoc_client_pool_push(handles.pool, raw) }
+                return try body(MongoClient(raw, database: database))
+            }
+        } catch let error as MongoError {
+            throw error
+        } catch {
+            throw MongoError(kind: .unavailable, message: "the database driver is shut down: \(error)")
+        }
+    }
+
+    /// Asks the server to answer a `ping`: the check behind readiness and `daemon.status`.
+    public func ping() async throws(MongoError) {
+        _ = try await withClient { client throws(MongoError) in
+            try client.command(["ping": .int32(1)], database: "admin")
+        }
+    }
+}
+
+/// Owns the URI and the client pool. `@unchecked Sendable`: libmongoc's pool is
+/// thread-safe by contract and the URI is read only while the pool is built.
+private final class PoolHandles: @unchecked Sendable {
+    let uri: OpaquePointer
+    let pool: OpaquePointer
+
+    init(_ configuration: MongoConfiguration) throws(MongoError) {
+        var error = bson_error_t()
+        guard let uri = mongoc_uri_new_with_error(configuration.uri, &error) else {
+            throw MongoError(kind: .client, message: "invalid MongoDB URI '\(configuration.uri)': \(MongoError(error).message)")
+        }
+        Self.applyDefaults(configuration, to: uri)
+        guard let pool = mongoc_client_pool_new(uri) else {
+            mongoc_uri_destroy(uri)
+            throw MongoError(kind: .client, message: "libmongoc refused to create a client pool for '\(configuration.uri)'")
+        }
+        mongoc_client_pool_set_error_api(pool, 2)
+        mongoc_client_pool_set_appname(pool, "orchestrator")
+        mongoc_client_pool_max_size(pool, UInt32(configuration.maxConnections))
+        self.uri = uri
+        self.pool = pool
+    }
+
+    deinit {
+        mongoc_client_pool_destroy(pool)
+        mongoc_uri_destroy(uri)
+    }
+
+    private static func applyDefaults(_ configuration: MongoConfiguration, to uri: OpaquePointer) {
+        if !mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS) {
+            mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, configuration.serverSelectionTimeoutMS)
+        }
+        if !mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS) {
+            mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, configuration.socketTimeoutMS)
+        }
+        if !mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS) {
+            mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, min(configuration.serverSelectionTimeoutMS, 5000))
+        }
+        if !mongoc_uri_has_option(uri, MONGOC_URI_W) && !mongoc_uri_has_option(uri, MONGOC_URI_JOURNAL) {
+            let concern = mongoc_write_concern_new()
+            if configuration.writeConcernMajority {
+                mongoc_write_concern_set_wmajority(concern, 0)
+            }
+            mongoc_write_concern_set_journal(concern, configuration.journal)
+            mongoc_uri_set_write_concern(uri, concern)
+            mongoc_write_concern_destroy(concern)
+        }
+    }
+}

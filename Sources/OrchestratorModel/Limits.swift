@@ -1,0 +1,17 @@
+/// Upper bounds on what one workflow may hold. They keep a document far below
+/// MongoDB's 16 MiB limit and keep a single request from exhausting memory.
+public enum Limits {
+    public static let descriptionLength = 4096
+    public static let stepsPerWorkflow = 1000
+    public static let argvCount = 256
+    public static let argumentLength = 8192
+    public static let envCount = 128
+    public static let envValueLength = 8192
+    public static let cwdLength = 4096
+    public static let executionOrder = 1_000_000
+    public static let timeoutSeconds = 7 * 24 * 3600
+    public static let retries = 0...100
+    public static let retryDelaySeconds = 0...3600
+    public static let pageSize = 1...1000
+    public static let defaultPageSize = 100
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// What a step runs: an argv executed without a shell, its environment and
+/// working directory.
+public struct Action: Sendable, Equatable, Codable {
+    public var exec: [String]
+    public var env: [String: String]
+    public var cwd: String?
+
+    public init(exec: [String], env: [String: String] = [:], cwd: String? = nil) {
+        self.exec = exec
+        self.env = env
+        self.cwd = cwd
+    }
+
+    enum CodingKeys: String, CodingKey { case exec, env, cwd }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        exec = try c.decode([String].self, forKey: .exec)
+        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        cwd = try c.decodeIfPresent(String.self, forKey: .cwd)
+    }
+}
+
+public enum StepStatus: String, Sendable, Codable, CaseIterable {
+    case pending, running, succeeded, failed
+    case timedOut = "timed_out"
+    case skipped, cancelled, interrupted
+}
+
+public enum RunStatus: String, Sendable, Codable, CaseIterable {
+    case queued, running, succeeded, failed, cancelled
+}
+
+/// A step as it is embedded in its workflow.
+public struct Step: Sendable, Equatable, Codable {
+    public var name: String
+    public var description: String
+    public var executionOrder: Int
+    public var action: Action
+    public var timeoutSeconds: Int?
+    public var retries: Int
+    public var retryDelaySeconds: Int
+    public var continueOnFailure: Bool
+    public var idempotent: Bool
+    /// The step's status in the workflow's most recent run.
+    public var status: StepStatus
+
+    public init(
+        name: String, description: String = "", executionOrder: Int, action: Action,
+        timeoutSeconds: Int? = nil, retries: Int = 0, retryDelaySeconds: Int = 1,
+        continueOnFailure: Bool = false, idempotent: Bool = false, status: StepStatus = .pending
+    ) {
+        self.name = name
+        self.description = description
+        self.executionOrder = executionOrder
+        self.action = action
+        self.timeoutSeconds = timeoutSeconds
+        self.retries = retries
+        self.retryDelaySeconds = retryDelaySeconds
+        self.continueOnFailure = continueOnFailure
+        self.idempotent = idempotent
+        self.status = status
+    }
+}
+
+public struct Workflow: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    public var description: String
+    public var steps: [Step]
+    public var version: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, name: String, description: String, steps: [Step], version: Int, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.steps = steps
+        self.version = version
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Steps in the order the spec lists them: executionOrder, then name.
+    public var orderedSteps: [Step] {
+        steps.sorted { ($0.executionOrder, $0.name) < ($1.executionOrder, $1.name) }
+    }
+}
+
+/// How a workflow is addressed: by its name or by its id.
+public enum WorkflowKey: Sendable, Equatable, CustomStringConvertible {
+    case name(String)
+    case id(String)
+
+    public var description: String {
+        switch self {
+        case .name(let name): name
+        case .id(let id): id
+        }
+    }
+}
+
+/// A page of a listing; `next` is the cursor to pass as `after`, nil at the end.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var next: String?
+
+    public init(items: [Item], next: String?) {
+        self.items = items
+        self.next = next
+    }
+}

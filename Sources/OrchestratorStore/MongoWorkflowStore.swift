@@ -1,0 +1,200 @@
+import Foundation
+import MongoKit
+import OrchestratorModel
+
+/// Workflows in the `workflows` collection, one document each with its steps
+/// embedded. Step changes are single `update_one` calls guarded by their
+/// filter (e.g. "no step of that name yet"), so there is no read-modify-write
+/// window; when the guard fails, a follow-up read says why.
+public struct MongoWorkflowStore: WorkflowStore {
+    public static let collectionName = "workflows"
+    private let pool: MongoPool
+
+    public init(pool: MongoPool) {
+        self.pool = pool
+    }
+
+    /// Creates the indexes the store relies on; safe to call on every start.
+    public func prepare() async throws(OrchestratorError) {
+        _ = try await withDatabase(pool) { client throws(MongoError) in
+            try client.writeCommand([
+                "createIndexes": BSON(Self.collectionName),
+                "indexes": [["key": ["name": 1], "name": "name_unique", "unique": true]],
+            ])
+        }
+    }
+
+    public func createWorkflow(_ draft: WorkflowDraft) async throws(OrchestratorError) -> Workflow {
+        try draft.validate()
+        let now = Date().roundedToMilliseconds
+        let workflow = Workflow(
+            id: ObjectId.generate().hex, name: draft.name, description: draft.description,
+            steps: draft.steps.map { var s = $0; s.status = .pending; return s },
+            version: 1, createdAt: now, updatedAt: now
+        )
+        let document = WorkflowDocument.encode(workflow)
+        try await withDatabase(pool, onDuplicate: Self.nameTaken(draft.name)) { client throws(MongoError) in
+            try client.collection(Self.collectionName).insertOne(document)
+        }
+        return workflow
+    }
+
+    public func workflow(_ key: WorkflowKey) async throws(OrchestratorError) -> Workflow {
+        let filter: BSONDocument
+        switch key {
+        case .name(let name): filter = ["name": BSON(name)]
+        case .id(let id):
+            guard let oid = ObjectId(id) else { throw OrchestratorError.notFound("workflow", id) }
+            filter = ["_id": .objectId(oid)]
+        }
+        let found = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).findOne(filter)
+        }
+        guard let found else { throw OrchestratorError.notFound("workflow", key.description) }
+        return WorkflowDocument.decodeWorkflow(found)
+    }
+
+    public func listWorkflows(limit: Int, after: String?) async throws(OrchestratorError) -> Page<Workflow> {
+        var v = Validator()
+        v.require(Limits.pageSize.contains(limit), "limit", "must be between \(Limits.pageSize.lowerBound) and \(Limits.pageSize.upperBound)")
+        try v.check()
+        let filter: BSONDocument = after.map { ["name": ["$gt": BSON($0)]] } ?? [:]
+        // One extra document tells whether another page exists.
+        let documents = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).find(filter, sort: ["name": 1], limit: limit + 1)
+        }
+        let items = documents.prefix(limit).map(WorkflowDocument.decodeWorkflow)
+        return Page(items: Array(items), next: documents.count > limit ? items.last?.name : nil)
+    }
+
+    public func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow {
+        try changes.validate()
+        var filter: BSONDocument = ["name": BSON(name)]
+        if let expected = changes.expectedVersion { filter["version"] = BSON(expected) }
+        var set: BSONDocument = ["updatedAt": BSON(Date().roundedToMilliseconds)]
+        if let newName = changes.name { set["name"] = BSON(newName) }
+        if let description = changes.description { set["description"] = BSON(description) }
+        if let steps = changes.steps {
+            set["steps"] = .array(steps.map { var s = $0; s.status = .pending; return .document(WorkflowDocument.encode(s)) })
+        }
+        let update: BSONDocument = ["$set": .document(set), "$inc": ["version": 1]]
+        let guardFilter = filter
+        let finalName = changes.name ?? name
+        let onDuplicate = changes.name.map(Self.nameTaken)
+        let (result, current) = try await withDatabase(pool, onDuplicate: onDuplicate) { client throws(MongoError) in
+            let collection = client.collection(Self.collectionName)
+            let result = try collection.updateOne(guardFilter, update)
+            let current = try collection.findOne(["name": BSON(result.matched == 1 ? finalName : name)])
+            return (result, current)
+        }
+        guard let current else { throw OrchestratorError.notFound("workflow", name) }
+        let workflow = WorkflowDocument.decodeWorkflow(current)
+        guard result.matched == 1 else {
+            throw OrchestratorError.conflict(
+                "workflow '\(name)' is at version \(workflow.version), not the expected \(changes.expectedVersion ?? 0)",
+                details: ["expectedVersion": String(changes.expectedVersion ?? 0), "currentVersion": String(workflow.version)]
+            )
+        }
+        return workflow
+    }
+
+    public func deleteWorkflow(named name: String) async throws(OrchestratorError) {
+        let deleted = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).deleteOne(["name": BSON(name)])
+        }
+        if deleted == 0 { throw OrchestratorError.notFound("workflow", name) }
+    }
+
+    public func addStep(_ step: Step, toWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
+        var v = Validator()
+        v.merge(step.problems(at: "step"))
+        try v.check()
+        var newStep = step
+        newStep.status = .pending
+        let filter: BSONDocument = [
+            "name": BSON(workflow),
+            "steps.name": ["$ne": BSON(step.name)],
+            // The guard on the array's length keeps the step limit without a read first.
+            "steps.\(Limits.stepsPerWorkflow - 1)": ["$exists": false],
+        ]
+        let update: BSONDocument = [
+            "$push": ["steps": .document(WorkflowDocument.encode(newStep))],
+            "$inc": ["version": 1],
+            "$set": ["updatedAt": BSON(Date().roundedToMilliseconds)],
+        ]
+        return try await guardedStepChange(workflow: workflow, filter: filter, update: update) { current throws(OrchestratorError) in
+            if current.steps.contains(where: { $0.name == step.name }) {
+                throw OrchestratorError.conflict("workflow '\(workflow)' already has a step named '\(step.name)'")
+            }
+            throw OrchestratorError.validation([FieldError(field: "step", message: "a workflow holds at most \(Limits.stepsPerWorkflow) steps")])
+        }
+    }
+
+    public func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step {
+        let current = try await self.workflow(.name(workflow))
+        guard let step = current.steps.first(where: { $0.name == name }) else {
+            throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
+        }
+        return step
+    }
+
+    public func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step] {
+        try await self.workflow(.name(workflow)).orderedSteps
+    }
+
+    public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow {
+        try changes.validate()
+        var filter: BSONDocument = ["name": BSON(workflow), "steps.name": BSON(name)]
+        let renaming = changes.name.flatMap { $0 == name ? nil : $0 }
+        if let renaming {
+            filter["$and"] = [["steps.name": BSON(name)], ["steps.name": ["$ne": BSON(renaming)]]]
+            filter["steps.name"] = nil
+        }
+        var fields: BSONDocument = ["updatedAt": BSON(Date().roundedToMilliseconds)]
+        for field in WorkflowDocument.stepUpdate(changes).fields { fields[field.key] = field.value }
+        let update: BSONDocument = ["$set": .document(fields), "$inc": ["version": 1]]
+        let guardFilter = filter
+        return try await guardedStepChange(
+            workflow: workflow, filter: guardFilter, update: update, arrayFilters: [["s.name": BSON(name)]]
+        ) { current throws(OrchestratorError) in
+            guard current.steps.contains(where: { $0.name == name }) else {
+                throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
+            }
+            throw OrchestratorError.conflict("workflow '\(workflow)' already has a step named '\(renaming ?? name)'")
+        }
+    }
+
+    public func deleteStep(named name: String, fromWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
+        let filter: BSONDocument = ["name": BSON(workflow), "steps.name": BSON(name)]
+        let update: BSONDocument = [
+            "$pull": ["steps": ["name": BSON(name)]],
+            "$inc": ["version": 1],
+            "$set": ["updatedAt": BSON(Date().roundedToMilliseconds)],
+        ]
+        return try await guardedStepChange(workflow: workflow, filter: filter, update: update) { _ throws(OrchestratorError) in
+            throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
+        }
+    }
+
+    /// Applies a filtered update to one workflow and returns it afterwards.
+    /// When the filter matched nothing, `explain` turns the workflow as it is
+    /// now into the error (a missing workflow is always NotFound).
+    private func guardedStepChange(
+        workflow: String, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSON]? = nil,
+        explain: (Workflow) throws(OrchestratorError) -> Never
+    ) async throws(OrchestratorError) -> Workflow {
+        let (matched, document) = try await withDatabase(pool) { client throws(MongoError) in
+            let collection = client.collection(Self.collectionName)
+            let result = try collection.updateOne(filter, update, arrayFilters: arrayFilters)
+            return (result.matched == 1, try collection.findOne(["name": BSON(workflow)]))
+        }
+        guard let document else { throw OrchestratorError.notFound("workflow", workflow) }
+        let current = WorkflowDocument.decodeWorkflow(document)
+        if !matched { try explain(current) }
+        return current
+    }
+
+    private static func nameTaken(_ name: String) -> OrchestratorError {
+        OrchestratorError.conflict("a workflow named '\(name)' already exists", details: ["name": name])
+    }
+}

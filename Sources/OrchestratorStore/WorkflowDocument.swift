@@ -1,0 +1,117 @@
+import Foundation
+import MongoKit
+import OrchestratorModel
+
+/// The shape of workflows in the `workflows` collection. Reading is lenient
+/// (a missing field takes its default) so documents written by an older
+/// version of the daemon stay readable.
+enum WorkflowDocument {
+    static func encode(_ workflow: Workflow) -> BSONDocument {
+        var doc: BSONDocument = [
+            "name": BSON(workflow.name),
+            "description": BSON(workflow.description),
+            "steps": .array(workflow.steps.map { .document(encode($0)) }),
+            "version": BSON(workflow.version),
+            "createdAt": BSON(workflow.createdAt),
+            "updatedAt": BSON(workflow.updatedAt),
+        ]
+        if let id = ObjectId(workflow.id) { doc["_id"] = .objectId(id) }
+        return doc
+    }
+
+    static func encode(_ step: Step) -> BSONDocument {
+        var doc: BSONDocument = [
+            "name": BSON(step.name),
+            "description": BSON(step.description),
+            "executionOrder": BSON(step.executionOrder),
+            "action": .document(encode(step.action)),
+            "retries": BSON(step.retries),
+            "retryDelaySeconds": BSON(step.retryDelaySeconds),
+            "continueOnFailure": BSON(step.continueOnFailure),
+            "idempotent": BSON(step.idempotent),
+            "status": BSON(step.status.rawValue),
+        ]
+        if let timeout = step.timeoutSeconds { doc["timeoutSeconds"] = BSON(timeout) }
+        return doc
+    }
+
+    static func encode(_ action: Action) -> BSONDocument {
+        var doc: BSONDocument = [
+            "exec": .array(action.exec.map { BSON($0) }),
+            "env": .document(BSONDocument(action.env.sorted { $0.key < $1.key }.map { ($0.key, BSON($0.value)) })),
+        ]
+        if let cwd = action.cwd { doc["cwd"] = BSON(cwd) }
+        return doc
+    }
+
+    static func decodeWorkflow(_ doc: BSONDocument) -> Workflow {
+        Workflow(
+            id: doc["_id"]?.objectIdValue?.hex ?? "",
+            name: doc["name"]?.stringValue ?? "",
+            description: doc["description"]?.stringValue ?? "",
+            steps: (doc["steps"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeStep) },
+            version: doc["version"]?.intValue ?? 1,
+            createdAt: doc["createdAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
+            updatedAt: doc["updatedAt"]?.dateValue ?? Date(timeIntervalSince1970: 0)
+        )
+    }
+
+    static func decodeStep(_ doc: BSONDocument) -> Step {
+        Step(
+            name: doc["name"]?.stringValue ?? "",
+            description: doc["description"]?.stringValue ?? "",
+            executionOrder: doc["executionOrder"]?.intValue ?? 0,
+            action: decodeAction(doc["action"]?.documentValue ?? BSONDocument()),
+            timeoutSeconds: doc["timeoutSeconds"]?.intValue,
+            retries: doc["retries"]?.intValue ?? 0,
+            retryDelaySeconds: doc["retryDelaySeconds"]?.intValue ?? 1,
+            continueOnFailure: doc["continueOnFailure"]?.boolValue ?? false,
+            idempotent: doc["idempotent"]?.boolValue ?? false,
+            status: doc["status"]?.stringValue.flatMap(StepStatus.init(rawValue:)) ?? .pending
+        )
+    }
+
+    static func decodeAction(_ doc: BSONDocument) -> Action {
+        var env: [String: String] = [:]
+        for field in doc["env"]?.documentValue?.fields ?? [] {
+            if let value = field.value.stringValue { env[field.key] = value }
+        }
+        return Action(
+            exec: (doc["exec"]?.arrayValue ?? []).compactMap(\.stringValue),
+            env: env,
+            cwd: doc["cwd"]?.stringValue
+        )
+    }
+
+    /// `$set` fields for a step update, addressed through the array filter `s`.
+    /// A removed timeout is set to null rather than `$unset`, so the whole
+    /// change is one operator whose field order is under our control.
+    static func stepUpdate(_ changes: StepChanges) -> BSONDocument {
+        var set = BSONDocument()
+        let prefix = "steps.$[s]."
+        if let description = changes.description { set[prefix + "description"] = BSON(description) }
+        if let order = changes.executionOrder { set[prefix + "executionOrder"] = BSON(order) }
+        if let action = changes.action { set[prefix + "action"] = .document(encode(action)) }
+        switch changes.timeoutSeconds {
+        case .some(.some(let timeout)): set[prefix + "timeoutSeconds"] = BSON(timeout)
+        case .some(.none): set[prefix + "timeoutSeconds"] = .null
+        case .none: break
+        }
+        if let retries = changes.retries { set[prefix + "retries"] = BSON(retries) }
+        if let delay = changes.retryDelaySeconds { set[prefix + "retryDelaySeconds"] = BSON(delay) }
+        if let flag = changes.continueOnFailure { set[prefix + "continueOnFailure"] = BSON(flag) }
+        if let flag = changes.idempotent { set[prefix + "idempotent"] = BSON(flag) }
+        // The rename goes last: some servers (SecantusDB) re-evaluate the array
+        // filter, which matches on the old name, after each field they set.
+        if let name = changes.name { set[prefix + "name"] = BSON(name) }
+        return set
+    }
+}
+
+extension Date {
+    /// BSON dates hold milliseconds; rounding first makes what a write returns
+    /// equal to what a later read returns.
+    var roundedToMilliseconds: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+}

@@ -1,0 +1,1 @@
+print("orchctl: not yet implemented")

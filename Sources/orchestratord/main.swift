@@ -1,0 +1,1 @@
+print("orchestratord: not yet implemented")

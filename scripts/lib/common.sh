@@ -1,0 +1,61 @@
+# Shared by the scripts in scripts/: paths and the one-time set-up of what the
+# project needs on a fresh Debian machine. Source it; don't run it.
+
+ORCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ORCH_VENV="${ORCH_VENV:-$ORCH_ROOT/.venv}"
+SECANTUSDB_VERSION="${SECANTUSDB_VERSION:-0.7.0b3}"
+
+# libmongoc's shared-memory counters outlive a crashed process in /dev/shm.
+export MONGOC_DISABLE_SHM=1
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian packages that are missing (only those, so a machine
+# that has them needs no network and no root).
+ensure_debian_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+# A Python venv in the project with SecantusDB, the MongoDB-compatible server
+# the tests and the local demo run against.
+ensure_secantusdb() {
+    if [ ! -x "$ORCH_VENV/bin/secantusd-py" ]; then
+        log "installing SecantusDB $SECANTUSDB_VERSION into $ORCH_VENV"
+        python3 -m venv "$ORCH_VENV"
+        "$ORCH_VENV/bin/pip" install -q --disable-pip-version-check "SecantusDB==$SECANTUSDB_VERSION"
+    fi
+}
+
+ensure_build_dependencies() {
+    ensure_debian_packages libmongoc-dev libsystemd-dev pkg-config python3-venv
+    ensure_secantusdb
+}
+
+# A port the kernel considers free right now on loopback.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until something accepts TCP connections on 127.0.0.1:$1.
+wait_for_port() {
+    local port="$1" tries="${2:-300}"
+    for _ in $(seq "$tries"); do
+        if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2)' "$port" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
