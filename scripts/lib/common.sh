@@ -39,7 +39,9 @@ ensure_secantusdb() {
 }
 
 ensure_build_dependencies() {
-    ensure_debian_packages libmongoc-dev libsystemd-dev pkg-config python3-venv
+    ensure_debian_packages libmongoc-dev libsystemd-dev pkg-config
+    # Debian's python3 lacks venv without python3-venv; other Pythons carry it.
+    python3 -c 'import ensurepip, venv' 2>/dev/null || ensure_debian_packages python3-venv
     ensure_secantusdb
 }
 
