@@ -33,6 +33,10 @@ let package = Package(
         // The domain: workflows, steps, actions, validation, errors. No I/O.
         .target(name: "OrchestratorModel", swiftSettings: strict),
 
+        // JSON-RPC 2.0 types, framing and the wire form of the model. No I/O:
+        // shared by the daemon and orchctl.
+        .target(name: "OrchestratorProtocol", dependencies: ["OrchestratorModel"], swiftSettings: strict),
+
         // A small Swift layer over libmongoc: pool, leased clients, BSON, errors.
         .target(
             name: "MongoKit",
@@ -51,13 +55,31 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .executableTarget(
-            name: "orchestratord",
+        // sd_notify, socket activation, the journal log handler.
+        .target(
+            name: "SystemdSupport",
             dependencies: [
-                "OrchestratorModel", "OrchestratorStore", "MongoKit", "CSystemd",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The daemon as a library: settings, transport, dispatch, harnesses, lifecycle.
+        .target(
+            name: "OrchestratorServer",
+            dependencies: [
+                "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStore", "MongoKit", "SystemdSupport", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "orchestratord",
+            dependencies: ["OrchestratorServer", "SystemdSupport"],
             swiftSettings: strict
         ),
         .executableTarget(

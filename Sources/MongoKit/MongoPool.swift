@@ -15,19 +15,24 @@ public struct MongoConfiguration: Sendable, Equatable {
     public var maxConnections: Int
     /// Applied unless the URI sets `w`: `majority` with journaling by default,
     /// so an acknowledged change survives the loss of a replica set's primary.
-    public var writeConcernMajority: Bool
+    public var writeConcern: WriteConcern
     public var journal: Bool
+
+    public enum WriteConcern: Sendable, Equatable {
+        case majority
+        case nodes(Int32)
+    }
 
     public init(
         uri: String, database: String, serverSelectionTimeoutMS: Int32 = 3000, socketTimeoutMS: Int32 = 15000,
-        maxConnections: Int = 8, writeConcernMajority: Bool = true, journal: Bool = true
+        maxConnections: Int = 8, writeConcern: WriteConcern = .majority, journal: Bool = true
     ) {
         self.uri = uri
         self.database = database
         self.serverSelectionTimeoutMS = serverSelectionTimeoutMS
         self.socketTimeoutMS = socketTimeoutMS
         self.maxConnections = maxConnections
-        self.writeConcernMajority = writeConcernMajority
+        self.writeConcern = writeConcern
         self.journal = journal
     }
 }
@@ -126,8 +131,9 @@ private final class PoolHandles: @unchecked Sendable {
         }
         if !mongoc_uri_has_option(uri, MONGOC_URI_W) && !mongoc_uri_has_option(uri, MONGOC_URI_JOURNAL) {
             let concern = mongoc_write_concern_new()
-            if configuration.writeConcernMajority {
-                mongoc_write_concern_set_wmajority(concern, 0)
+            switch configuration.writeConcern {
+            case .majority: mongoc_write_concern_set_wmajority(concern, 0)
+            case .nodes(let n): mongoc_write_concern_set_w(concern, n)
             }
             mongoc_write_concern_set_journal(concern, configuration.journal)
             mongoc_uri_set_write_concern(uri, concern)

@@ -1,0 +1,22 @@
+/// The methods the daemon serves, by wire name.
+public enum Method: String, Sendable, CaseIterable {
+    case workflowCreate = "workflow.create"
+    case workflowGet = "workflow.get"
+    case workflowList = "workflow.list"
+    case workflowUpdate = "workflow.update"
+    case workflowDelete = "workflow.delete"
+    case stepAdd = "step.add"
+    case stepGet = "step.get"
+    case stepList = "step.list"
+    case stepUpdate = "step.update"
+    case stepDelete = "step.delete"
+    case daemonStatus = "daemon.status"
+
+    /// Whether the method changes state: only root and the admin group may call it.
+    public var mutates: Bool {
+        switch self {
+        case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete: true
+        case .workflowGet, .workflowList, .stepGet, .stepList, .daemonStatus: false
+        }
+    }
+}

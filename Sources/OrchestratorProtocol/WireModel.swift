@@ -1,0 +1,136 @@
+import OrchestratorModel
+
+/// The domain as the wire shows it, and wire params as domain inputs. This
+/// file is the one edge where JSON-RPC meets the model.
+extension Action {
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["exec": .array(exec.map { .string($0) }), "env": .object(env.mapValues { .string($0) })]
+        if let cwd { o["cwd"] = .string(cwd) }
+        return .object(o)
+    }
+
+    static let keys: Set<String> = ["exec", "env", "cwd"]
+
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly(Self.keys)
+        guard let exec = try params.optionalStringArray("exec") else {
+            throw .invalidParams("invalid params: missing required parameter '\(params.name("exec"))'")
+        }
+        self.init(exec: exec, env: try params.optionalStringMap("env") ?? [:], cwd: try params.optionalString("cwd"))
+    }
+}
+
+extension Step {
+    public var json: JSONValue {
+        [
+            "name": .string(name), "description": .string(description), "executionOrder": JSONValue(executionOrder),
+            "action": action.json, "timeoutSeconds": JSONValue(timeoutSeconds), "retries": JSONValue(retries),
+            "retryDelaySeconds": JSONValue(retryDelaySeconds), "continueOnFailure": .bool(continueOnFailure),
+            "idempotent": .bool(idempotent), "status": .string(status.rawValue),
+        ]
+    }
+
+    /// `status` is accepted (so `workflow.get` output can be fed back) but ignored.
+    static let keys: Set<String> = [
+        "name", "description", "executionOrder", "action", "timeoutSeconds", "retries", "retryDelaySeconds",
+        "continueOnFailure", "idempotent", "status",
+    ]
+
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly(Self.keys)
+        self.init(
+            name: try params.string("name"),
+            description: try params.optionalString("description") ?? "",
+            executionOrder: try params.int("executionOrder"),
+            action: try Action(params: params.object("action")),
+            timeoutSeconds: try params.optionalInt("timeoutSeconds"),
+            retries: try params.optionalInt("retries") ?? 0,
+            retryDelaySeconds: try params.optionalInt("retryDelaySeconds") ?? 1,
+            continueOnFailure: try params.optionalBool("continueOnFailure") ?? false,
+            idempotent: try params.optionalBool("idempotent") ?? false
+        )
+    }
+}
+
+extension Workflow {
+    public var json: JSONValue {
+        [
+            "id": .string(id), "name": .string(name), "description": .string(description),
+            "steps": .array(orderedSteps.map(\.json)), "version": JSONValue(version),
+            "createdAt": JSONValue(createdAt), "updatedAt": JSONValue(updatedAt),
+        ]
+    }
+}
+
+extension WorkflowDraft {
+    /// `id`, `version` and the timestamps are accepted and ignored, so the
+    /// output of `workflow.get` can be sent back as a definition.
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly(["name", "description", "steps", "id", "version", "createdAt", "updatedAt"])
+        self.init(
+            name: try params.string("name"),
+            description: try params.optionalString("description") ?? "",
+            steps: try Self.steps(params)
+        )
+    }
+
+    static func steps(_ params: ParamReader) throws(RPCError) -> [Step] {
+        var steps: [Step] = []
+        for reader in try params.optionalObjectArray("steps") ?? [] {
+            steps.append(try Step(params: reader))
+        }
+        return steps
+    }
+}
+
+extension WorkflowChanges {
+    /// `workflow.update`: `name` addresses the workflow, `newName` renames it.
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly(["name", "newName", "description", "steps", "expectedVersion"])
+        self.init(
+            name: try params.optionalString("newName"),
+            description: try params.optionalString("description"),
+            steps: params.has("steps") ? try WorkflowDraft.steps(params) : nil,
+            expectedVersion: try params.optionalInt("expectedVersion")
+        )
+    }
+}
+
+extension StepChanges {
+    /// `step.update`: the fields to replace; `timeoutSeconds: null` removes the timeout.
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly(Step.keys.subtracting(["status"]))
+        self.init(
+            name: try params.optionalString("name"),
+            description: try params.optionalString("description"),
+            executionOrder: try params.optionalInt("executionOrder"),
+            action: try params.optionalObject("action").map { (reader) throws(RPCError) in try Action(params: reader) },
+            timeoutSeconds: try params.clearableInt("timeoutSeconds"),
+            retries: try params.optionalInt("retries"),
+            retryDelaySeconds: try params.optionalInt("retryDelaySeconds"),
+            continueOnFailure: try params.optionalBool("continueOnFailure"),
+            idempotent: try params.optionalBool("idempotent")
+        )
+    }
+}
+
+extension OrchestratorError {
+    /// The one place where domain errors become JSON-RPC errors.
+    public var rpcError: RPCError {
+        switch kind {
+        case .notFound(let resource, let key):
+            let keyName = ObjectIdRule.isValid(key) ? "id" : "name"
+            return RPCError(.notFound, message, data: .object(["kind": .string(resource), keyName: .string(key)]))
+        case .conflict:
+            return RPCError(.conflict, message, data: details.isEmpty ? nil : .object(details.mapValues { .string($0) }))
+        case .validationFailed(let errors):
+            return RPCError(.validationFailed, message, data: [
+                "errors": .array(errors.map { ["field": .string($0.field), "message": .string($0.message)] })
+            ])
+        case .permissionDenied: return RPCError(.permissionDenied, message)
+        case .storageUnavailable: return RPCError(.storageUnavailable, message)
+        case .invalidParams: return RPCError(.invalidParams, message)
+        case .internalError: return RPCError(.internalError, message)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import Dispatch
+import Foundation
+import Logging
+import MongoKit
+import OrchestratorStore
+import SystemdSupport
+
+/// The daemon's life: configuration, logging, the database (waited for),
+/// the socket, readiness, the watchdog, reload and graceful stop.
+public enum Daemon {
+    public struct Invocation: Sendable {
+        public var configFile: String
+        public var configFileIsExplicit: Bool
+        public var flags: [(key: String, value: String)]
+        /// The listening socket systemd passed, taken before any thread started.
+        public var activatedSocket: Int32?
+
+        public init(configFile: String, configFileIsExplicit: Bool, flags: [(key: String, value: String)], activatedSocket: Int32?) {
+            self.configFile = configFile
+            self.configFileIsExplicit = configFileIsExplicit
+            self.flags = flags
+            self.activatedSocket = activatedSocket
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT; returns the process exit code.
+    public static func run(_ invocation: Invocation) async -> Int32 {
+        let settings: DaemonSettings
+        do {
+            settings = try DaemonSettings.load(
+                file: invocation.configFile, fileIsExplicit: invocation.configFileIsExplicit, flags: invocation.flags)
+        } catch {
+            writeStderr("orchestratord: configuration error: \(error)\n")
+            return 78  // EX_CONFIG
+        }
+        let level = SharedLogLevel(settings.logLevel)
+        let target = settings.logTarget.resolved()
+        LoggingSystem.bootstrap { _ -> any LogHandler in
+            target == .journal
+                ? JournalLogHandler(identifier: "orchestratord", level: level)
+                : StderrLogHandler(label: "orchestratord", level: level)
+        }
+        let logger = Logger(label: "orchestratord")
+        let notifier = SystemdNotifier()
+        let signals = SignalListener([SIGTERM, SIGINT, SIGHUP])
+        signal(SIGPIPE, SIG_IGN)
+
+        let pool: MongoPool
+        do {
+            pool = try MongoPool(MongoConfiguration(
+                uri: settings.mongodbURI, database: settings.database,
+                serverSelectionTimeoutMS: Int32(settings.serverSelectionTimeoutMS), maxConnections: 8,
+                writeConcern: settings.writeConcern == "majority" ? .majority : .nodes(Int32(settings.writeConcern) ?? 1),
+                journal: settings.journalWrites))
+        } catch {
+            logger.critical("cannot use mongodb-uri: \(error.message)")
+            return 78
+        }
+        let store = MongoWorkflowStore(pool: pool)
+
+        guard await waitForDatabase(store: store, settings: settings, signals: signals, notifier: notifier, logger: logger) else {
+            notifier.stopping(status: "stopped before MongoDB became reachable")
+            await pool.close()
+            return 0
+        }
+
+        let address: ListenAddress = invocation.activatedSocket.map { .inherited(fd: $0, path: settings.socketPath) }
+            ?? .path(settings.socketPath, group: settings.socketGroup)
+        let status = StatusHarness(pool: pool, startedAt: .now, socketPath: settings.socketPath, activeRuns: { 0 })
+        let dispatcher = RPCDispatcher(
+            routes: RPCDispatcher.routes(workflows: WorkflowHarness(store: store), status: status), logger: logger)
+        let server: RPCServer
+        do {
+            server = try await RPCServer.start(
+                address, maximumLineBytes: settings.maxRequestBytes, dispatcher: dispatcher,
+                authorizer: Authorizer(adminGroup: settings.adminGroup), logger: logger)
+        } catch {
+            logger.critical("cannot serve \(settings.socketPath): \(error)")
+            notifier.status("failed: cannot serve \(settings.socketPath): \(error)")
+            await pool.close()
+            return 1
+        }
+
+        let statusLine = "serving on \(settings.socketPath); MongoDB ok; 0 runs active"
+        notifier.ready(status: statusLine)
+        logger.notice("ready: \(statusLine)", metadata: [
+            "socket": "\(settings.socketPath)", "activated": "\(invocation.activatedSocket != nil)", "database": "\(settings.database)",
+        ])
+
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask { await server.run() }
+            if let interval = notifier.watchdogInterval() {
+                group.addTask { await watchdog(every: interval / 2, server: server, notifier: notifier) }
+            }
+            for await signal in signals.stream {
+                if signal == SIGHUP {
+                    reload(invocation, current: settings, level: level, notifier: notifier, statusLine: statusLine, logger: logger)
+                    continue
+                }
+                notifier.stopping(status: "stopping: finishing requests in flight")
+                logger.notice("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping")
+                break
+            }
+            await server.stop()
+            group.cancelAll()
+            await group.waitForAll()
+            await pool.close()
+            logger.notice("stopped")
+            return 0
+        }
+    }
+
+    /// Pings MongoDB and creates the indexes, retrying with backoff; STATUS=
+    /// says what it is waiting for. False when told to stop meanwhile.
+    private static func waitForDatabase(
+        store: MongoWorkflowStore, settings: DaemonSettings, signals: SignalListener, notifier: SystemdNotifier, logger: Logger
+    ) async -> Bool {
+        var delay = Duration.milliseconds(500)
+        var attempt = 1
+        notifier.status("connecting to MongoDB")
+        while true {
+            do {
+                try await store.prepare()
+                return true
+            } catch {
+                let text = "waiting for MongoDB (attempt \(attempt), next in \(delay)): \(error.message)"
+                notifier.status(text)
+                logger.warning("\(text)")
+            }
+            if await signals.stopRequested(within: delay) { return false }
+            delay = min(delay * 2, .seconds(10))
+            attempt += 1
+        }
+    }
+
+    /// WATCHDOG=1 only while the serving event loop answers; a wedged daemon
+    /// stops pinging and systemd restarts it.
+    private static func watchdog(every period: Duration, server: RPCServer, notifier: SystemdNotifier) async {
+        while !Task.isCancelled {
+            if await server.eventLoopResponds() { notifier.watchdogPing() }
+            try? await Task.sleep(for: period)
+        }
+    }
+
+    /// SIGHUP: re-reads the file with the same flags. The log level changes
+    /// live; other keys need a restart, which the log says.
+    private static func reload(
+        _ invocation: Invocation, current: DaemonSettings, level: SharedLogLevel, notifier: SystemdNotifier,
+        statusLine: String, logger: Logger
+    ) {
+        notifier.reloading(status: "reloading \(invocation.configFile)")
+        do {
+            let fresh = try DaemonSettings.load(
+                file: invocation.configFile, fileIsExplicit: invocation.configFileIsExplicit, flags: invocation.flags)
+            level.level = fresh.logLevel
+            var unchangedLive = fresh
+            unchangedLive.logLevel = current.logLevel
+            if unchangedLive != current {
+                logger.warning("configuration reloaded; only log-level applies live, restart to apply the other changes")
+            }
+            logger.notice("configuration reloaded; log level \(fresh.logLevel)", metadata: ["logLevel": "\(fresh.logLevel)"])
+        } catch {
+            logger.error("reload failed, keeping the running configuration: \(error)")
+        }
+        notifier.reloaded(status: statusLine)
+    }
+}
+
+/// Signals as an async stream (dispatch sources; the default actions are
+/// disabled so the process is not killed before we can react).
+final class SignalListener: Sendable {
+    let stream: AsyncStream<Int32>
+    // Kept only to keep the sources alive; never mutated after init.
+    nonisolated(unsafe) private var sources: [DispatchSourceSignal] = []
+    private let stopSeen: NIOLockedBool
+
+    init(_ numbers: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        let stopSeen = NIOLockedBool()
+        self.stopSeen = stopSeen
+        for number in numbers {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if number != SIGHUP { stopSeen.set() }
+                continuation.yield(number)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Sleeps for `duration`, returning early (true) when SIGTERM/SIGINT arrives.
+    func stopRequested(within duration: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            if stopSeen.value { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return stopSeen.value
+    }
+}
+
+import NIOConcurrencyHelpers
+
+final class NIOLockedBool: Sendable {
+    private let box = NIOLockedValueBox(false)
+    var value: Bool { box.withLockedValue { $0 } }
+    func set() { box.withLockedValue { $0 = true } }
+}
+
+func writeStderr(_ text: String) {
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,100 @@
+import Logging
+import OrchestratorModel
+import OrchestratorProtocol
+
+/// What a handler knows about its caller.
+public struct CallContext: Sendable {
+    public let peer: PeerCredentials
+    public let mayMutate: Bool
+    public let logger: Logger
+}
+
+public typealias RPCHandler = @Sendable (ParamReader, CallContext) async throws(RPCError) -> JSONValue
+
+public struct Route: Sendable {
+    let mutates: Bool
+    let handler: RPCHandler
+
+    public init(mutates: Bool, _ handler: @escaping RPCHandler) {
+        self.mutates = mutates
+        self.handler = handler
+    }
+}
+
+/// Turns one request line into one response (or none, for notifications):
+/// decoding, authorization, routing, audit logging, and error mapping.
+/// It never throws, so one bad request cannot hurt its connection.
+public struct RPCDispatcher: Sendable {
+    private let routes: [String: Route]
+    private let logger: Logger
+
+    public init(routes: [String: Route], logger: Logger) {
+        self.routes = routes
+        self.logger = logger
+    }
+
+    public func handle(line: some Collection<UInt8>, peer: PeerCredentials, mayMutate: Bool) async -> JSONValue? {
+        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger)
+        switch RPCCodec.decode(line: line) {
+        case .batch(let messages):
+            var answers: [JSONValue] = []
+            for message in messages {
+                if let answer = await answer(message, context) { answers.append(answer) }
+            }
+            return answers.isEmpty ? nil : .array(answers)
+        case let message:
+            return await answer(message, context)
+        }
+    }
+
+    private func answer(_ message: IncomingMessage, _ context: CallContext) async -> JSONValue? {
+        switch message {
+        case .invalid(let id, let error):
+            logger.debug("refused a malformed request", metadata: ["peerUid": "\(context.peer.uid)", "error": "\(error.message)"])
+            return RPCCodec.response(id: id, error: error)
+        case .batch:
+            return RPCCodec.response(id: .null, error: RPCError(.invalidRequest, "invalid request: batches cannot be nested"))
+        case .request(let request):
+            let outcome = await call(request, context)
+            guard let id = request.id else { return nil }
+            switch outcome {
+            case .success(let result): return RPCCodec.response(id: id, result: result)
+            case .failure(let error): return RPCCodec.response(id: id, error: error)
+            }
+        }
+    }
+
+    private func call(_ request: RPCRequest, _ context: CallContext) async -> Result<JSONValue, RPCError> {
+        guard let route = routes[request.method] else {
+            return .failure(RPCError(.methodNotFound, "method not found: '\(request.method.prefix(100))'"))
+        }
+        var audit = Logger.Metadata()
+        if route.mutates {
+            audit = ["rpcMethod": "\(request.method)", "peerUid": "\(context.peer.uid)", "peerPid": "\(context.peer.pid)"]
+            for key in ["workflow", "name"] {
+                if let value = request.params[key]?.stringValue { audit[key == "name" && request.method.hasPrefix("workflow.") ? "workflow" : key] = "\(value.prefix(100))" }
+            }
+            guard context.mayMutate else {
+                logger.notice("refused \(request.method): caller is not an admin", metadata: audit)
+                return .failure(RPCError(.permissionDenied, "permission denied: \(request.method) changes state; only root and members of the admin group may call it"))
+            }
+        }
+        do {
+            let result = try await route.handler(ParamReader(request.params), context)
+            if route.mutates { logger.notice("\(request.method) by uid \(context.peer.uid) succeeded", metadata: audit) }
+            return .success(result)
+        } catch {
+            if route.mutates { logger.notice("\(request.method) by uid \(context.peer.uid) failed: \(error.message)", metadata: audit) }
+            return .failure(error)
+        }
+    }
+}
+
+/// Runs a domain call and reports its error the way the wire expects.
+func domain<T>(_ body: () async throws(OrchestratorError) -> T) async throws(RPCError) -> T {
+    do {
+        return try await body()
+    } catch {
+        throw error.rpcError
+    }
+}

@@ -1,0 +1,211 @@
+import CSystemd
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import OrchestratorProtocol
+
+/// Where the server listens.
+public enum ListenAddress: Sendable, Equatable {
+    /// A path the server binds itself: mode 0660, owned by `group`.
+    case path(String, group: String)
+    /// A socket inherited from systemd (socket activation).
+    case inherited(fd: Int32, path: String)
+
+    var path: String {
+        switch self {
+        case .path(let path, _), .inherited(_, let path): path
+        }
+    }
+}
+
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The JSON-RPC server on a Unix socket: accepts connections, reads the
+/// peer's credentials, frames lines with a cap, and answers each request in
+/// order. One connection's failure never reaches another.
+public final class RPCServer: Sendable {
+    private typealias Connection = (channel: NIOAsyncChannel<Frame, ByteBuffer>, peer: PeerCredentials)
+
+    private let listener: Channel
+    private let connections: AsyncStream<Connection>
+    private let connectionsContinuation: AsyncStream<Connection>.Continuation
+    private let openChannels: NIOLockedValueBox<[ObjectIdentifier: Channel]>
+    private let dispatcher: RPCDispatcher
+    private let authorizer: Authorizer
+    private let logger: Logger
+    private let ownsPath: String?
+
+    public static func start(
+        _ address: ListenAddress, maximumLineBytes: Int, dispatcher: RPCDispatcher, authorizer: Authorizer, logger: Logger
+    ) async throws -> RPCServer {
+        let (stream, continuation) = AsyncStream<Connection>.makeStream()
+        let openChannels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                // SO_PEERCRED is read now: later the fd may already be closed.
+                peerCredentials(of: channel).flatMapThrowing { peer in
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(CappedLineDecoder(maximumLineBytes: maximumLineBytes)))
+                    let asyncChannel = try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    openChannels.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
+                    channel.closeFuture.whenComplete { _ in
+                        _ = openChannels.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+                    }
+                    continuation.yield((asyncChannel, peer))
+                }
+            }
+        let listener: Channel
+        var ownsPath: String?
+        switch address {
+        case .path(let path, let group):
+            try prepareSocketPath(path)
+            listener = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
+            try restrictSocketFile(path, group: group, logger: logger)
+            ownsPath = path
+        case .inherited(let fd, _):
+            listener = try await bootstrap.withBoundSocket(fd).get()
+        }
+        return RPCServer(
+            listener: listener, connections: stream, continuation: continuation, openChannels: openChannels,
+            dispatcher: dispatcher, authorizer: authorizer, logger: logger, ownsPath: ownsPath)
+    }
+
+    private init(
+        listener: Channel, connections: AsyncStream<Connection>, continuation: AsyncStream<Connection>.Continuation,
+        openChannels: NIOLockedValueBox<[ObjectIdentifier: Channel]>, dispatcher: RPCDispatcher, authorizer: Authorizer,
+        logger: Logger, ownsPath: String?
+    ) {
+        self.listener = listener
+        self.connections = connections
+        self.connectionsContinuation = continuation
+        self.openChannels = openChannels
+        self.dispatcher = dispatcher
+        self.authorizer = authorizer
+        self.logger = logger
+        self.ownsPath = ownsPath
+    }
+
+    /// Serves until `stop()` and every connection has ended. Connections run
+    /// in a discarding task group, so finished ones cost nothing.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for await connection in connections {
+                group.addTask { await self.serve(connection.channel, peer: connection.peer) }
+            }
+        }
+    }
+
+    /// Stops accepting, then ends every connection once its current request
+    /// is answered (their input is closed, so nothing new is read).
+    public func stop() async {
+        try? await listener.close()
+        connectionsContinuation.finish()
+        for channel in openChannels.withLockedValue({ Array($0.values) }) {
+            try? await channel.close(mode: .input)
+        }
+        if let ownsPath { unlink(ownsPath) }
+    }
+
+    /// Proves the event loop that serves connections is responsive.
+    public func eventLoopResponds() async -> Bool {
+        (try? await listener.eventLoop.submit { true }.get()) ?? false
+    }
+
+    private func serve(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, peer: PeerCredentials) async {
+        let mayMutate = authorizer.mayMutate(peer)
+        logger.debug("connection opened", metadata: ["peerUid": "\(peer.uid)", "peerPid": "\(peer.pid)"])
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                for try await frame in inbound {
+                    switch frame {
+                    case .line(let buffer):
+                        let line = LineFraming.trimmed(buffer.readableBytesView)
+                        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate) {
+                            try await outbound.write(Self.encode(answer))
+                        }
+                    case .tooLong:
+                        logger.warning("closing a connection whose request line exceeded the size limit", metadata: ["peerUid": "\(peer.uid)"])
+                        let error = RPCError(.requestTooLarge, "request line exceeds the size limit; closing the connection")
+                        try await outbound.write(Self.encode(RPCCodec.response(id: .null, error: error)))
+                        return
+                    }
+                }
+            }
+        } catch {
+            logger.debug("connection ended with an error: \(error)", metadata: ["peerUid": "\(peer.uid)"])
+        }
+    }
+
+    private static func encode(_ value: JSONValue) -> ByteBuffer {
+        var bytes = JSONCoding.serializeBytes(value)
+        bytes.append(UInt8(ascii: "\n"))
+        return ByteBuffer(bytes: bytes)
+    }
+}
+
+private func peerCredentials(of channel: Channel) -> EventLoopFuture<PeerCredentials> {
+    guard let provider = channel as? any SocketOptionProvider else {
+        return channel.eventLoop.makeFailedFuture(ServerStartError(description: "channel has no socket options"))
+    }
+    let future: EventLoopFuture<orch_ucred> = provider.unsafeGetSocketOption(
+        level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+    return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
+}
+
+/// A stale socket file from a dead daemon is removed; a live daemon on the
+/// path is a reason to refuse to start; anything that is not a socket is left alone.
+private func prepareSocketPath(_ path: String) throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }
+    guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+        throw ServerStartError(description: "\(path) exists and is not a socket; refusing to replace it")
+    }
+    if UnixSocketProbe.accepts(path) {
+        throw ServerStartError(description: "another daemon is already serving \(path); stop it first or choose another --socket")
+    }
+    unlink(path)
+}
+
+private func restrictSocketFile(_ path: String, group: String, logger: Logger) throws {
+    guard chmod(path, 0o660) == 0 else {
+        throw ServerStartError(description: "cannot chmod 0660 \(path): \(String(cString: strerror(errno)))")
+    }
+    if let entry = getgrnam(group) {
+        if chown(path, uid_t.max, entry.pointee.gr_gid) != 0 {
+            logger.warning("cannot give \(path) to group \(group): \(String(cString: strerror(errno)))")
+        }
+    } else {
+        logger.warning("socket group '\(group)' does not exist; \(path) keeps its default group, so only root and that group can connect")
+    }
+}
+
+/// Tries to connect to a Unix socket path (used to tell a live daemon from a stale file).
+public enum UnixSocketProbe {
+    public static func accepts(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import SystemdSupport
+
+/// Everything the daemon can be configured with. Each key is a line
+/// `key = value` in the config file and a `--key value` flag; flags win.
+public struct DaemonSettings: Sendable, Equatable {
+    public var socketPath = "/run/orchestrator/orchestratord.sock"
+    /// The group that owns the socket file; members can connect (read-only unless admins).
+    public var socketGroup = "orchestrator"
+    /// Members of this group (and root) may change things.
+    public var adminGroup = "orchestrator-admin"
+    public var mongodbURI = "mongodb://127.0.0.1:27017/"
+    public var database = "orchestrator"
+    public var maxRequestBytes = 1 << 20
+    public var logLevel: Logger.Level = .info
+    public var logTarget: LogTarget = .auto
+    public var serverSelectionTimeoutMS = 3000
+    /// `majority` (the default) or a number of nodes, e.g. `1`.
+    public var writeConcern = "majority"
+    public var journalWrites = true
+    public var maxParallelSteps = 8
+    public var stopTimeoutSeconds = 30
+    public var leaseSeconds = 30
+
+    public init() {}
+
+    /// One row per key: its name and how a text value is applied.
+    struct Key: Sendable {
+        let name: String
+        let help: String
+        let apply: @Sendable (inout DaemonSettings, String) throws(SettingError) -> Void
+    }
+
+    struct SettingError: Error {
+        let message: String
+    }
+
+    static let keys: [Key] = [
+        Key(name: "socket", help: "path of the Unix socket to serve") { s, v throws(SettingError) in
+            guard v.hasPrefix("/") else { throw SettingError(message: "must be an absolute path") }
+            guard v.utf8.count < 108 else { throw SettingError(message: "must be shorter than 108 bytes (the sun_path limit)") }
+            s.socketPath = v
+        },
+        Key(name: "socket-group", help: "group owning the socket file (mode 0660)") { s, v throws(SettingError) in s.socketGroup = try group(v) },
+        Key(name: "admin-group", help: "group whose members may change things") { s, v throws(SettingError) in s.adminGroup = try group(v) },
+        Key(name: "mongodb-uri", help: "MongoDB connection string") { s, v throws(SettingError) in
+            guard v.hasPrefix("mongodb://") || v.hasPrefix("mongodb+srv://") else {
+                throw SettingError(message: "must start with mongodb:// or mongodb+srv://")
+            }
+            s.mongodbURI = v
+        },
+        Key(name: "database", help: "MongoDB database name") { s, v throws(SettingError) in
+            guard !v.isEmpty, v.utf8.count <= 63, !v.contains(where: { "/\\. \"$".contains($0) }) else {
+                throw SettingError(message: "must be 1-63 characters without / \\ . space \" $")
+            }
+            s.database = v
+        },
+        Key(name: "max-request-bytes", help: "longest request line accepted; longer closes the connection") { s, v throws(SettingError) in
+            s.maxRequestBytes = try int(v, 1024...(64 << 20))
+        },
+        Key(name: "log-level", help: "trace, debug, info, notice, warning, error or critical") { s, v throws(SettingError) in
+            guard let level = Logger.Level(rawValue: v.lowercased()) else {
+                throw SettingError(message: "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            s.logLevel = level
+        },
+        Key(name: "log-target", help: "auto (journal under systemd, else stderr), journal or stderr") { s, v throws(SettingError) in
+            guard let target = LogTarget(rawValue: v) else { throw SettingError(message: "must be auto, journal or stderr") }
+            s.logTarget = target
+        },
+        Key(name: "server-selection-timeout-ms", help: "how long a request waits for MongoDB before StorageUnavailable") { s, v throws(SettingError) in
+            s.serverSelectionTimeoutMS = try int(v, 100...120_000)
+        },
+        Key(name: "write-concern", help: "majority, or a number of nodes to acknowledge writes") { s, v throws(SettingError) in
+            guard v == "majority" || Int(v).map({ (1...50).contains($0) }) == true else {
+                throw SettingError(message: "must be majority or a number from 1 to 50")
+            }
+            s.writeConcern = v
+        },
+        Key(name: "journal-writes", help: "wait for MongoDB's journal before acknowledging (j: true)") { s, v throws(SettingError) in
+            s.journalWrites = try bool(v)
+        },
+        Key(name: "max-parallel-steps", help: "steps run at once across all runs") { s, v throws(SettingError) in
+            s.maxParallelSteps = try int(v, 1...1024)
+        },
+        Key(name: "stop-timeout-seconds", help: "on SIGTERM, how long running steps may finish") { s, v throws(SettingError) in
+            s.stopTimeoutSeconds = try int(v, 0...3600)
+        },
+        Key(name: "lease-seconds", help: "how long a run's ownership lasts without renewal") { s, v throws(SettingError) in
+            s.leaseSeconds = try int(v, 5...3600)
+        },
+    ]
+
+    private static func int(_ v: String, _ range: ClosedRange<Int>) throws(SettingError) -> Int {
+        guard let n = Int(v), range.contains(n) else {
+            throw SettingError(message: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    private static func bool(_ v: String) throws(SettingError) -> Bool {
+        switch v.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw SettingError(message: "must be true or false")
+        }
+    }
+
+    private static func group(_ v: String) throws(SettingError) -> String {
+        guard !v.isEmpty, v.utf8.count <= 32, v.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw SettingError(message: "must be a group name")
+        }
+        return v
+    }
+}
+
+/// A configuration problem, located for the operator: which file and line,
+/// or which flag, and which key.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public let location: String
+    public let key: String?
+    public let message: String
+
+    public var description: String {
+        if let key { return "\(location): \(key): \(message)" }
+        return "\(location): \(message)"
+    }
+}
+
+extension DaemonSettings {
+    public static var keyNames: [String] { keys.map(\.name) }
+    public static func help(for key: String) -> String { keys.first { $0.name == key }?.help ?? "" }
+
+    /// Applies one `key = value`; `location` says where it came from for errors.
+    public mutating func apply(key: String, value: String, location: String) throws(ConfigurationError) {
+        guard let entry = Self.keys.first(where: { $0.name == key }) else {
+            throw ConfigurationError(location: location, key: key, message: "unknown key (known keys: \(Self.keyNames.joined(separator: ", ")))")
+        }
+        do {
+            try entry.apply(&self, value)
+        } catch {
+            throw ConfigurationError(location: location, key: key, message: "'\(value)' \(error.message)")
+        }
+    }
+
+    /// Parses a config file's text: `key = value` lines, `#` comments, blank lines.
+    public mutating func apply(fileText: String, path: String) throws(ConfigurationError) {
+        for (index, rawLine) in fileText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let location = "\(path):\(index + 1)"
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError(location: location, key: nil, message: "expected 'key = value', got '\(line.prefix(80))'")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            try apply(key: key, value: value, location: location)
+        }
+    }
+
+    /// Defaults, then the file (when it exists or was named), then the flags.
+    public static func load(
+        file: String, fileIsExplicit: Bool, flags: [(key: String, value: String)]
+    ) throws(ConfigurationError) -> DaemonSettings {
+        var settings = DaemonSettings()
+        if FileManager.default.fileExists(atPath: file) {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw ConfigurationError(location: file, key: nil, message: "cannot be read: \(error.localizedDescription)")
+            }
+            try settings.apply(fileText: text, path: file)
+        } else if fileIsExplicit {
+            throw ConfigurationError(location: file, key: nil, message: "no such file")
+        }
+        for flag in flags {
+            try settings.apply(key: flag.key, value: flag.value, location: "--\(flag.key)")
+        }
+        return settings
+    }
+}
