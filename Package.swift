@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C libraries, found through pkg-config, installed from Debian's -dev packages.
@@ -36,6 +37,9 @@ let package = Package(
         // JSON-RPC 2.0 types, framing and the wire form of the model. No I/O:
         // shared by the daemon and orchctl.
         .target(name: "OrchestratorProtocol", dependencies: ["OrchestratorModel"], swiftSettings: strict),
+
+        // A blocking JSON-RPC client over a Unix socket, for orchctl and tests.
+        .target(name: "OrchestratorClient", dependencies: ["OrchestratorProtocol"], swiftSettings: strict),
 
         // A small Swift layer over libmongoc: pool, leased clients, BSON, errors.
         .target(
@@ -82,14 +86,17 @@ let package = Package(
             dependencies: ["OrchestratorServer", "SystemdSupport"],
             swiftSettings: strict
         ),
-        .executableTarget(
-            name: "orchctl",
+        // orchctl's commands, one file per command under a noun folder.
+        .target(
+            name: "OrchctlCommands",
             dependencies: [
-                "OrchestratorModel",
+                "OrchestratorModel", "OrchestratorProtocol", "OrchestratorClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
+        .executableTarget(name: "orchctl", dependencies: ["OrchctlCommands"], swiftSettings: strict),
 
         // Fixtures shared by the test targets: a real database server per test run.
         .target(

@@ -1,1 +1,3 @@
-print("orchctl: not yet implemented")
+import OrchctlCommands
+
+Orchctl.main(Orchctl.hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))

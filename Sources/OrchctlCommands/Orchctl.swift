@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import OrchestratorClient
+import OrchestratorProtocol
+
+public struct Orchctl: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "orchctl",
+        abstract: "Manage orchestrator workflows and steps through orchestratord.",
+        discussion: """
+            orchctl talks JSON-RPC to orchestratord over its Unix socket: \
+            --socket, else $ORCHCTL_SOCKET, else /run/orchestrator/orchestratord.sock.
+
+            Exit codes: 0 success; 1 the operation failed; 3 not found; 4 conflict or \
+            validation error; 5 permission denied; 64 usage error; 69 the daemon cannot be reached.
+
+            Shell completions: orchctl --generate-completion-script bash|zsh|fish
+
+            Examples:
+              orchctl workflow create core-backup --description "nightly config backup"
+              orchctl step add core-backup save --order 0 -- /usr/local/bin/backup.sh sw1
+              orchctl apply -f examples/config-backup.yaml
+              orchctl -o json workflow get core-backup
+            """,
+        subcommands: [WorkflowCommand.self, StepCommand.self, Apply.self, Status.self]
+    )
+
+    public init() {}
+}
+
+public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case table, json
+}
+
+/// Options every command takes.
+public struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Path of orchestratord's socket.", valueName: "PATH"))
+    var socket: String?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table for people, json for scripts.")
+    var output: OutputFormat = .table
+
+    public init() {}
+
+    static let defaultSocket = "/run/orchestrator/orchestratord.sock"
+
+    var socketPath: String {
+        socket ?? ProcessInfo.processInfo.environment["ORCHCTL_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultSocket
+    }
+
+    func connect() throws -> RPCConnection {
+        do {
+            return try RPCConnection(path: socketPath)
+        } catch {
+            throw Failure.from(error)
+        }
+    }
+
+    /// One call; a failure is printed and becomes the spec's exit code.
+    func call(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+        let connection = try connect()
+        return try Self.call(connection, method, params)
+    }
+
+    static func call(_ connection: RPCConnection, _ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+        do {
+            return try connection.call(method, params)
+        } catch {
+            throw Failure.from(error)
+        }
+    }
+
+    /// Prints `result` exactly as the protocol returned it (json), or as `table` renders it.
+    func emit(_ result: JSONValue, table: (JSONValue) -> String) {
+        switch output {
+        case .json: print(JSONCoding.prettyPrinted(result))
+        case .table: print(table(result), terminator: "")
+        }
+    }
+}
+
+/// An error already explained to the user, carrying the exit code.
+struct Failure: Error, CustomStringConvertible {
+    let message: String
+    let code: Int32
+
+    var description: String { message }
+
+    static func from(_ error: ClientError) -> Failure {
+        switch error {
+        case .unreachable: return Failure(message: error.description, code: 69)
+        case .broken: return Failure(message: error.description, code: 1)
+        case .rpc(let rpc): return from(rpc)
+        }
+    }
+
+    static func from(_ error: RPCError) -> Failure {
+        var message = error.message
+        if error.code == .validationFailed, let problems = error.data?["errors"]?.arrayValue {
+            message = "validation failed:\n" + problems.map {
+                "  \($0["field"]?.stringValue ?? "?"): \($0["message"]?.stringValue ?? "")"
+            }.joined(separator: "\n")
+        }
+        let code: Int32
+        switch error.code {
+        case .notFound: code = 3
+        case .conflict, .validationFailed: code = 4
+        case .permissionDenied: code = 5
+        default: code = 1
+        }
+        return Failure(message: message, code: code)
+    }
+}
+
+extension ParsableCommand {
+    /// Runs a command body, printing a `Failure` to stderr and exiting with its code.
+    func reporting(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as Failure {
+            FileHandle.standardError.write(Data("orchctl: \(failure.message)\n".utf8))
+            throw ExitCode(failure.code)
+        }
+    }
+}
+
+extension Orchctl {
+    /// The spec puts global options before the command (`orchctl --socket P
+    /// -o json workflow list`); the parser reads them on the subcommand, so
+    /// leading ones are moved to the end (before any `--` command terminator).
+    public static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+        var rest = arguments[...]
+        var globals: [String] = []
+        while let first = rest.first {
+            if ["--socket", "-o", "--output"].contains(first), rest.count >= 2 {
+                globals += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if first.hasPrefix("--socket=") || first.hasPrefix("--output=") || (first.hasPrefix("-o") && first.count > 2 && !first.hasPrefix("--")) {
+                globals.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        guard !globals.isEmpty, !rest.isEmpty else { return arguments }
+        var result = Array(rest)
+        let insertAt = result.firstIndex(of: "--") ?? result.endIndex
+        result.insert(contentsOf: globals, at: insertAt)
+        return result
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import OrchestratorProtocol
+
+struct StepAdd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a step that runs a command (an argv, no shell) to a workflow.",
+        discussion: """
+            Everything after -- is the command and its arguments, run without a shell. \
+            {{params.NAME}} in an argument is replaced by a run parameter; every parameter \
+            is also in the environment as ORCH_PARAM_NAME. Steps with the same --order run \
+            in parallel.
+
+            Examples:
+              orchctl step add vlan-rollout backup --order 0 --timeout 60 -- /usr/local/bin/backup {{params.switch}}
+              orchctl step add vlan-rollout verify --order 2 --retries 3 -- /usr/bin/ping -c 1 {{params.switch}}
+              orchctl step add audit report --order 5 --continue-on-failure -- /bin/sh -c 'echo "$ORCH_PARAM_SWITCH" >> /var/tmp/audit'
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var step: StepAddress
+    @Option(help: "Execution order (>= 0); equal orders run in parallel.") var order: Int
+    @Option(help: "What the step does.") var description: String = ""
+    @Option(help: "Seconds before the step is killed (timed_out).") var timeout: Int?
+    @Option(help: "Extra attempts after a failure (0-100).") var retries: Int = 0
+    @Option(help: "Seconds before the first retry, doubled for each further one.") var retryDelay: Int = 1
+    @Flag(help: "Let later steps run even if this one fails.") var continueOnFailure = false
+    @Flag(help: "The step may safely run again after a crash interrupted it.") var idempotent = false
+    @Option(help: ArgumentHelp("Environment variable for the command (repeatable).", valueName: "KEY=VALUE")) var env: [String] = []
+    @Option(help: "Working directory (absolute).") var cwd: String?
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("give the command after --, e.g. -- /bin/echo hello") }
+        _ = try environment(env)
+    }
+
+    func run() throws {
+        try reporting {
+            var action: [String: JSONValue] = ["exec": .array(command.map { .string($0) }), "env": .object(try environment(env))]
+            if let cwd { action["cwd"] = .string(cwd) }
+            var stepFields: [String: JSONValue] = [
+                "name": .string(step.name), "executionOrder": JSONValue(order), "description": .string(description),
+                "retries": JSONValue(retries), "retryDelaySeconds": JSONValue(retryDelay),
+                "continueOnFailure": .bool(continueOnFailure), "idempotent": .bool(idempotent), "action": .object(action),
+            ]
+            if let timeout { stepFields["timeoutSeconds"] = JSONValue(timeout) }
+            let workflow = try global.call(Method.stepAdd.rawValue, ["workflow": .string(step.workflow), "step": .object(stepFields)])
+            global.emit(workflow) { "added step \(step.name) to \(step.workflow) (version \(Render.text($0["version"])))\n" }
+        }
+    }
+}

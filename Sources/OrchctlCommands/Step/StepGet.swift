@@ -1,0 +1,19 @@
+import ArgumentParser
+import OrchestratorProtocol
+
+struct StepGet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Show one step.",
+        discussion: "Example:\n  orchctl step get vlan-rollout verify"
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var step: StepAddress
+
+    func run() throws {
+        try reporting {
+            global.emit(try global.call(Method.stepGet.rawValue, step.params), table: Render.step)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import OrchestratorProtocol
+
+struct StepUpdate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "update",
+        abstract: "Change some of a step's fields; the others stay as they are.",
+        discussion: """
+            A command after -- replaces the step's command.
+
+            Examples:
+              orchctl step update vlan-rollout verify --order 3 --retries 5
+              orchctl step update vlan-rollout verify --no-timeout
+              orchctl step update vlan-rollout push -- /usr/local/bin/push-vlan --vlan {{params.vlan}}
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var step: StepAddress
+    @Option(help: "New execution order.") var order: Int?
+    @Option(help: "New description.") var description: String?
+    @Option(help: "New timeout in seconds.") var timeout: Int?
+    @Flag(help: "Remove the timeout.") var noTimeout = false
+    @Option(help: "New number of retries.") var retries: Int?
+    @Option(help: "New first retry delay in seconds.") var retryDelay: Int?
+    @Option(name: .customLong("continue-on-failure"), help: "true or false.") var continueOnFailure: Bool?
+    @Option(help: "true or false.") var idempotent: Bool?
+    @Option(name: .customLong("name"), help: "Rename the step.") var newName: String?
+    @Option(help: ArgumentHelp("Replace the environment (repeatable); needs a command after --.", valueName: "KEY=VALUE")) var env: [String] = []
+    @Option(help: "Replace the working directory; needs a command after --.") var cwd: String?
+    @Argument(parsing: .postTerminator, help: "A new command and its arguments, after --.") var command: [String] = []
+
+    func validate() throws {
+        if timeout != nil && noTimeout { throw ValidationError("--timeout and --no-timeout contradict each other") }
+        if (!env.isEmpty || cwd != nil) && command.isEmpty { throw ValidationError("--env and --cwd replace the action: give the command after -- too") }
+        if let newName { try checkName(newName, what: "new step name") }
+        guard !changes.isEmpty else { throw ValidationError("nothing to change: give at least one option or a command after --") }
+    }
+
+    private var changes: [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        if let order { fields["executionOrder"] = JSONValue(order) }
+        if let description { fields["description"] = .string(description) }
+        if let timeout { fields["timeoutSeconds"] = JSONValue(timeout) }
+        if noTimeout { fields["timeoutSeconds"] = .null }
+        if let retries { fields["retries"] = JSONValue(retries) }
+        if let retryDelay { fields["retryDelaySeconds"] = JSONValue(retryDelay) }
+        if let continueOnFailure { fields["continueOnFailure"] = .bool(continueOnFailure) }
+        if let idempotent { fields["idempotent"] = .bool(idempotent) }
+        if let newName { fields["newName"] = .string(newName) }
+        if !command.isEmpty {
+            var action: [String: JSONValue] = ["exec": .array(command.map { .string($0) }), "env": .object((try? environment(env)) ?? [:])]
+            if let cwd { action["cwd"] = .string(cwd) }
+            fields["action"] = .object(action)
+        }
+        return fields
+    }
+
+    func run() throws {
+        try reporting {
+            let workflow = try global.call(Method.stepUpdate.rawValue, step.params.merging(changes) { a, _ in a })
+            global.emit(workflow) { "updated step \(newName ?? step.name) in \(step.workflow) (version \(Render.text($0["version"])))\n" }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+import OrchestratorProtocol
+
+struct WorkflowCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create an empty workflow (add steps with 'orchctl step add', or use 'orchctl apply').",
+        discussion: "Example:\n  orchctl workflow create vlan-rollout --description \"VLAN 120 on the access switches\""
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var workflow: WorkflowName
+    @Option(help: "What the workflow is for.") var description: String = ""
+
+    func run() throws {
+        try reporting {
+            let created = try global.call(Method.workflowCreate.rawValue, ["name": .string(workflow.name), "description": .string(description)])
+            global.emit(created) { "created workflow \(Render.text($0["name"])) (id \(Render.text($0["id"])))\n" }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import OrchestratorProtocol
+
+struct WorkflowDelete: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete a workflow and its steps.",
+        discussion: "Example:\n  orchctl workflow delete old-audit"
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var workflow: WorkflowName
+
+    func run() throws {
+        try reporting {
+            let result = try global.call(Method.workflowDelete.rawValue, ["name": .string(workflow.name)])
+            global.emit(result) { _ in "deleted workflow \(workflow.name)\n" }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import OrchestratorProtocol
+
+public enum ClientError: Error, CustomStringConvertible {
+    /// The socket could not be reached: the daemon is not running, or the
+    /// path or permissions are wrong.
+    case unreachable(path: String, reason: String)
+    /// The daemon answered with an error.
+    case rpc(RPCError)
+    /// The connection broke or the daemon sent something unreadable.
+    case broken(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let path, let reason):
+            "cannot reach orchestratord at \(path): \(reason) (is the daemon running? check 'systemctl status orchestratord', --socket or ORCHCTL_SOCKET, and that you are in the socket's group)"
+        case .rpc(let error): error.message
+        case .broken(let reason): "connection to orchestratord failed: \(reason)"
+        }
+    }
+}
+
+/// A blocking JSON-RPC connection over a Unix socket: what a short-lived
+/// CLI needs, with no event loop to start.
+public final class RPCConnection {
+    public let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var nextId: Int64 = 1
+
+    public init(path: String) throws(ClientError) {
+        self.path = path
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .unreachable(path: path, reason: String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw .unreachable(path: path, reason: "the path is too long for a Unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+        guard connected else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw .unreachable(path: path, reason: reason)
+        }
+        self.fd = fd
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    /// Sends one request and waits for its answer; notifications that arrive
+    /// meanwhile go to `onNotification`.
+    public func call(
+        _ method: String, _ params: [String: JSONValue] = [:],
+        onNotification: (String, JSONValue) -> Void = { _, _ in }
+    ) throws(ClientError) -> JSONValue {
+        let id = JSONValue.int(nextId)
+        nextId += 1
+        try send(RPCRequest(id: id, method: method, params: params).json)
+        while true {
+            switch try receive() {
+            case .notification(let method, let params):
+                onNotification(method, params)
+            case .result(let answerId, let result) where answerId == id:
+                return result
+            case .error(let answerId, let error) where answerId == id || answerId == .null:
+                throw .rpc(error)
+            default:
+                continue
+            }
+        }
+    }
+
+    public func send(_ message: JSONValue) throws(ClientError) {
+        var bytes = JSONCoding.serializeBytes(message)
+        bytes.append(UInt8(ascii: "\n"))
+        try sendRaw(bytes)
+    }
+
+    public func sendRaw(_ bytes: [UInt8]) throws(ClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .broken("write: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    /// The next line from the daemon, decoded.
+    public func receive() throws(ClientError) -> ServerMessage {
+        let line = try readLine()
+        let value: JSONValue
+        do {
+            value = try JSONCoding.parse(line)
+        } catch {
+            throw .broken("unreadable answer: \(error)")
+        }
+        guard let message = ServerMessage.decode(value) else { throw .broken("unexpected answer: \(String(decoding: line, as: UTF8.self).prefix(200))") }
+        return message
+    }
+
+    /// One raw line (without `\n`), or nil-equivalent error at end of stream.
+    public func readLine() throws(ClientError) -> [UInt8] {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .broken("read: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { throw .broken("the daemon closed the connection") }
+            buffer += chunk[..<count]
+        }
+    }
+
+    /// Closes the sending direction (the daemon still answers what it got).
+    public func finishSending() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+}
