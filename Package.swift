@@ -101,13 +101,23 @@ let package = Package(
         // Fixtures shared by the test targets: a real database server per test run.
         .target(
             name: "TestSupport",
-            dependencies: ["MongoKit"],
+            dependencies: ["MongoKit", "OrchestratorClient"],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
         .testTarget(
             name: "OrchestratorModelTests",
             dependencies: ["OrchestratorModel"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrchestratorProtocolTests",
+            dependencies: ["OrchestratorProtocol", "OrchestratorModel"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["OrchestratorProtocol", "OrchestratorClient", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

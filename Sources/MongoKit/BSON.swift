@@ -66,14 +66,13 @@ public indirect enum BSON: Sendable, Equatable {
 }
 
 extension BSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int64(Int64(value)) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: BSON...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, BSON)...) { self = .document(BSONDocument(elements)) }
-    public init(nilLiteral: ()) { self = .null }
 }
 
 extension BSON {

@@ -142,7 +142,8 @@ public enum RPCCodec {
         if let member = unknownMembers.sorted().first {
             return .invalid(id: answerId, RPCError(.invalidRequest, "invalid request: unknown member \"\(member)\""))
         }
-        return .request(RPCRequest(id: rawId == nil ? nil : answerId, method: method, params: params))
+        let isNotification = if case .none = rawId { true } else { false }
+        return .request(RPCRequest(id: isNotification ? nil : answerId, method: method, params: params))
     }
 
     public static func response(id: JSONValue, result: JSONValue) -> JSONValue {
@@ -167,7 +168,7 @@ public enum ServerMessage: Sendable, Equatable {
 
     public static func decode(_ value: JSONValue) -> ServerMessage? {
         guard case .object(let o) = value else { return nil }
-        if let method = o["method"]?.stringValue, o["id"] == nil {
+        if let method = o["method"]?.stringValue, o.index(forKey: "id") == nil {
             return .notification(method: method, params: o["params"] ?? .null)
         }
         let id = o["id"] ?? .null

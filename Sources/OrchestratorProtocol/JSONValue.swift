@@ -1,7 +1,9 @@
 import Foundation
 
 /// A JSON value with the distinctions JSON-RPC needs (integers apart from
-/// fractions, `null` apart from absent). Objects serialise with sorted keys so
+/// fractions, `null` apart from absent). Deliberately not
+/// ExpressibleByNilLiteral: `value == nil` on a `JSONValue?` must mean
+/// "absent", never "JSON null". Objects serialise with sorted keys so
 /// output is stable for people, tests and golden files.
 public enum JSONValue: Sendable, Equatable {
     case null
@@ -54,8 +56,9 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByFloatLiteral
 {
+    public init(floatLiteral value: Double) { self = .double(value) }
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int(Int64(value)) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
@@ -63,7 +66,6 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
-    public init(nilLiteral: ()) { self = .null }
 }
 
 extension JSONValue {

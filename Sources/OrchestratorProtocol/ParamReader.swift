@@ -22,7 +22,7 @@ public struct ParamReader: Sendable {
         }
     }
 
-    public func has(_ key: String) -> Bool { values[key] != nil }
+    public func has(_ key: String) -> Bool { values.index(forKey: key) != nil }
 
     public func string(_ key: String) throws(RPCError) -> String {
         guard let value = try optionalString(key) else { throw .invalidParams("invalid params: missing required parameter '\(name(key))'") }

@@ -1,0 +1,69 @@
+import Foundation
+
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET: collects what
+/// the daemon sends (READY=1, STATUS=..., WATCHDOG=1, STOPPING=1).
+public final class NotifyListener: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    // Guarded by `lock`; filled by the reader thread.
+    private var received: [String] = []
+    private let lock = NSLock()
+    private var thread: Thread?
+
+    public init(directory: URL) throws {
+        path = directory.appendingPathComponent("notify.sock").path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        }
+        guard bound else { throw TestEnvironment.Missing(description: "cannot bind \(path): errno \(errno)") }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let thread = Thread { [weak self] in self?.readLoop() }
+        self.thread = thread
+        thread.start()
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    private var stopped = false
+
+    public func stop() {
+        lock.withLock { stopped = true }
+    }
+
+    private func readLoop() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !lock.withLock({ stopped }) {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                let text = String(decoding: buffer[..<n], as: UTF8.self)
+                lock.withLock { received.append(text) }
+            }
+        }
+    }
+
+    /// Every datagram so far, each split into its `KEY=value` lines.
+    public var messages: [[String]] {
+        lock.withLock { received.map { $0.split(separator: "\n").map(String.init) } }
+    }
+
+    public var assignments: [String] { messages.flatMap { $0 } }
+
+    public func waitFor(_ assignment: String, timeout: Duration = .seconds(30)) async -> Bool {
+        await eventually(timeout: timeout) { assignments.contains(assignment) }
+    }
+
+    public func waitFor(prefix: String, timeout: Duration = .seconds(30)) async -> Bool {
+        await eventually(timeout: timeout) { assignments.contains { $0.hasPrefix(prefix) } }
+    }
+}
