@@ -1,0 +1,55 @@
+import Foundation
+import OrchestratorClient
+import OrchestratorProtocol
+import Testing
+import TestSupport
+
+/// The answer to one call: its result or its error.
+func call(_ connection: RPCConnection, _ method: String, _ params: [String: JSONValue] = [:]) throws -> Result<JSONValue, RPCError> {
+    do {
+        return .success(try connection.call(method, params))
+    } catch .rpc(let error) {
+        return .failure(error)
+    }
+}
+
+extension Result where Failure == RPCError {
+    var errorCode: ErrorCode? {
+        if case .failure(let e) = self { return e.code }
+        return nil
+    }
+
+    var value: Success? {
+        if case .success(let v) = self { return v }
+        return nil
+    }
+}
+
+/// Sends raw text (one or more lines) and reads `count` answer lines back, parsed.
+func exchange(_ connection: RPCConnection, _ text: String, answers count: Int = 1) throws -> [JSONValue] {
+    try connection.sendRaw(Array(text.utf8))
+    return try (0..<count).map { _ in try JSONCoding.parse(connection.readLine()) }
+}
+
+func step(_ name: String, order: Int = 0, _ exec: [String] = ["/bin/true"]) -> JSONValue {
+    ["name": .string(name), "executionOrder": .int(Int64(order)), "action": ["exec": .array(exec.map { .string($0) })]]
+}
+
+/// Runs the built orchctl against a daemon; `user` runs it through setpriv as
+/// that uid with the given groups.
+func orchctl(
+    _ daemon: DaemonProcess, _ arguments: [String], stdin: String? = nil, asUser user: (uid: UInt32, gid: UInt32, groups: [UInt32])? = nil
+) async throws -> CommandResult {
+    let binary = try Binaries.path("orchctl")
+    var env = ProcessInfo.processInfo.environment
+    env["ORCHCTL_SOCKET"] = daemon.socketPath
+    guard let user else { return try await runCommand(binary, arguments, environment: env, stdin: stdin) }
+    let groups = user.groups.isEmpty ? ["--clear-groups"] : ["--groups", user.groups.map(String.init).joined(separator: ",")]
+    return try await runCommand(
+        "/usr/bin/setpriv", ["--reuid", String(user.uid), "--regid", String(user.gid)] + groups + ["--", binary] + arguments,
+        environment: env, stdin: stdin)
+}
+
+func groupID(_ name: String) -> UInt32? {
+    getgrnam(name).map { $0.pointee.gr_gid }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import OrchestratorClient
+import OrchestratorProtocol
+import Testing
+import TestSupport
+
+/// Malformed input, framing, concurrency and vanishing clients: every bad
+/// line gets an answer and the connection (and daemon) stay usable.
+@Suite struct TransportTests {
+    @Test func everyMalformedInputIsAnsweredAndTheConnectionStaysUsable() async throws {
+        try await DaemonProcess.with { daemon in
+            let c = try daemon.connect()
+            let cases: [(String, Int, JSONValue)] = [
+                ("{nope", -32700, .null),
+                ("\u{1}\u{2}\u{7F}binary", -32700, .null),
+                ("42", -32600, .null),
+                ("[]", -32600, .null),
+                (#"{"jsonrpc":"1.0","id":1,"method":"daemon.status"}"#, -32600, 1),
+                (#"{"jsonrpc":"2.0","id":2}"#, -32600, 2),
+                (#"{"jsonrpc":"2.0","id":3,"method":"workflow.explode"}"#, -32601, 3),
+                (#"{"jsonrpc":"2.0","id":4,"method":"workflow.get","params":{"name":5}}"#, -32602, 4),
+                (#"{"jsonrpc":"2.0","id":5,"method":"workflow.get","params":[]}"#, -32602, 5),
+                (#"{"jsonrpc":"2.0","id":6,"method":"step.add","params":{"workflow":"w"}}"#, -32602, 6),
+                (#"{"jsonrpc":"2.0","id":7,"method":"workflow.create","params":{"name":"a","colour":"red"}}"#, -32602, 7),
+                (#"{"jsonrpc":"2.0","id":"s","method":"workflow.create","params":{"name":"a","steps":[{"name":"x","executionOrder":"1","action":{"exec":["/bin/true"]}}]}}"#, -32602, "s"),
+            ]
+            for (line, code, id) in cases {
+                let answer = try #require(try exchange(c, line + "\n").first)
+                #expect(answer["error"]?["code"] == .int(Int64(code)), "for \(line)")
+                #expect(answer["id"] == id, "for \(line)")
+                #expect(answer["jsonrpc"] == "2.0")
+            }
+            let missing = try #require(try exchange(c, #"{"jsonrpc":"2.0","id":8,"method":"step.add","params":{"workflow":"w"}}"# + "\n").first)
+            #expect(missing["error"]?["message"]?.stringValue?.contains("'step'") == true)
+            // Still usable after all of that.
+            #expect(try call(c, "daemon.status").value?["mongodb"] == "ok")
+        }
+    }
+
+    @Test func batchesAreAnsweredAsOneArrayAndNotificationsGetNoAnswer() async throws {
+        try await DaemonProcess.with { daemon in
+            let c = try daemon.connect()
+            let batch = #"[{"jsonrpc":"2.0","id":1,"method":"daemon.status"},{"jsonrpc":"2.0","method":"daemon.status"},7]"#
+            let answer = try #require(try exchange(c, batch + "\n").first?.arrayValue)
+            #expect(answer.count == 2)
+            #expect(answer[0]["id"] == 1)
+            #expect(answer[1]["error"]?["code"] == -32600)
+            // A notification alone gets nothing; the next request's answer comes next.
+            let next = try exchange(c, #"{"jsonrpc":"2.0","method":"daemon.status"}"# + "\n" + #"{"jsonrpc":"2.0","id":9,"method":"daemon.status"}"# + "\n")
+            #expect(next.first?["id"] == 9)
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrderWithTheirIds() async throws {
+        try await DaemonProcess.with { daemon in
+            let c = try daemon.connect()
+            var text = #"{"jsonrpc":"2.0","id":"create","method":"workflow.create","params":{"name":"pipe"}}"# + "\n"
+            for i in 0..<50 {
+                text += #"{"jsonrpc":"2.0","id":\#(i),"method":"step.add","params":{"workflow":"pipe","step":{"name":"s\#(i)","executionOrder":\#(i),"action":{"exec":["/bin/true"]}}}}"# + "\n"
+            }
+            let answers = try exchange(c, text, answers: 51)
+            #expect(answers.map { $0["id"] } == ["create"] + (0..<50).map { .int(Int64($0)) })
+            #expect(answers.allSatisfy { $0["error"] == nil })
+            #expect(answers.last?["result"]?["version"] == 51)
+        }
+    }
+
+    @Test func anOversizeLineClosesOnlyThatConnection() async throws {
+        try await DaemonProcess.with(arguments: ["--max-request-bytes", "4096"]) { daemon in
+            let bystander = try daemon.connect()
+            let c = try daemon.connect()
+            let huge = #"{"jsonrpc":"2.0","id":1,"method":"workflow.create","params":{"name":"a","description":""# + String(repeating: "x", count: 10_000) + "\"}}\n"
+            try? c.sendRaw(Array(huge.utf8))
+            let answer = try JSONCoding.parse(c.readLine())
+            #expect(answer["error"]?["code"] == .int(Int64(ErrorCode.requestTooLarge.rawValue)))
+            #expect(throws: ClientError.self) { try c.readLine() }
+            #expect(try call(bystander, "daemon.status").value?["mongodb"] == "ok")
+            #expect(try call(daemon.connect(), "workflow.list").value != nil)
+        }
+    }
+
+    @Test func aLastLineWithoutNewlineIsAnsweredAfterHalfClose() async throws {
+        try await DaemonProcess.with { daemon in
+            let c = try daemon.connect()
+            try c.sendRaw(Array(#"{"jsonrpc":"2.0","id":1,"method":"daemon.status"}"#.utf8))
+            c.finishSending()
+            #expect(try JSONCoding.parse(c.readLine())["id"] == 1)
+        }
+    }
+
+    @Test func clientsThatVanishMidRequestCostNothing() async throws {
+        try await DaemonProcess.with { daemon in
+            for _ in 0..<20 {
+                let half = try daemon.connect()
+                try half.sendRaw(Array(#"{"jsonrpc":"2.0","id":1,"method":"workflow.cre"#.utf8))
+                let gone = try daemon.connect()
+                try gone.sendRaw(Array((#"{"jsonrpc":"2.0","id":1,"method":"workflow.list"}"# + "\n").utf8))
+                // Both are dropped here without reading anything.
+            }
+            let c = try daemon.connect()
+            #expect(try call(c, "daemon.status").value?["mongodb"] == "ok")
+            #expect(daemon.isRunning)
+        }
+    }
+
+    @Test func fiftyConcurrentClientsAllGetTheirAnswers() async throws {
+        try await DaemonProcess.with { daemon in
+            let socket = daemon.socketPath
+            let results = try await withThrowingTaskGroup(of: Int.self) { group in
+                for client in 0..<50 {
+                    group.addTask {
+                        let c = try RPCConnection(path: socket)
+                        _ = try c.call("workflow.create", ["name": .string("client-\(client)")])
+                        for i in 0..<5 {
+                            _ = try c.call("step.add", ["workflow": .string("client-\(client)"), "step": step("s\(i)", order: i)])
+                        }
+                        return try c.call("workflow.get", ["name": .string("client-\(client)")])["steps"]?.arrayValue?.count ?? -1
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(results == Array(repeating: 5, count: 50))
+            let all = try daemon.connect().call("workflow.list", ["limit": 100])
+            #expect(all["items"]?.arrayValue?.count == 50)
+        }
+    }
+}
