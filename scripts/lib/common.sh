@@ -61,3 +61,18 @@ wait_for_port() {
     done
     return 1
 }
+
+# The journal tests read back what the daemon wrote. Outside systemd no
+# journald runs, so start the standalone one (root only); it keeps running.
+ensure_journald() {
+    if [ -S /run/systemd/journal/socket ] && pgrep -x systemd-journal >/dev/null 2>&1; then return 0; fi
+    if [ "$(id -u)" -ne 0 ]; then
+        log "not root: cannot start systemd-journald; the journal tests will say so"
+        return 0
+    fi
+    mkdir -p /run/systemd/journal
+    log "starting a standalone systemd-journald"
+    /lib/systemd/systemd-journald >/dev/null 2>&1 &
+    for _ in $(seq 50); do [ -S /run/systemd/journal/socket ] && return 0; sleep 0.1; done
+    log "systemd-journald did not create its socket"
+}

@@ -1,0 +1,142 @@
+import Foundation
+import OrchestratorClient
+import Testing
+import TestSupport
+
+@Suite struct ConfigurationTests {
+    private func startExpectingFailure(_ arguments: [String]) async throws -> (status: Int32?, log: String) {
+        let uri = try TestEnvironment.mongoURI()
+        return try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(directory: dir, mongoURI: uri)
+            try await daemon.start(waitUntilServing: false, argumentsOverride: arguments)
+            let status = await daemon.waitForExit()
+            await daemon.stop()
+            return (status, daemon.log())
+        }
+    }
+
+    @Test func aBadConfigFileNamesFileLineAndKeyAndExitsNonZero() async throws {
+        try await withTemporaryDirectory { dir in
+            let file = dir.appendingPathComponent("bad.conf")
+            try "# comment\nlog-level = info\nmax-request-bytes = lots\n".write(to: file, atomically: true, encoding: .utf8)
+            let (status, log) = try await startExpectingFailure(["--config", file.path])
+            #expect(status == 78)
+            #expect(log.contains("\(file.path):3: max-request-bytes: 'lots' must be a whole number"), "\(log)")
+
+            try "socket = /tmp/x.sock\ncolour = blue\n".write(to: file, atomically: true, encoding: .utf8)
+            let unknown = try await startExpectingFailure(["--config", file.path])
+            #expect(unknown.status == 78)
+            #expect(unknown.log.contains("\(file.path):2: colour: unknown key"), "\(unknown.log)")
+
+            try "just words\n".write(to: file, atomically: true, encoding: .utf8)
+            let garbled = try await startExpectingFailure(["--config", file.path])
+            #expect(garbled.log.contains("\(file.path):1: expected 'key = value'"), "\(garbled.log)")
+        }
+    }
+
+    @Test func badFlagsAndMissingNamedFilesAreRefused() async throws {
+        let missing = try await startExpectingFailure(["--config", "/nonexistent/orchestratord.conf"])
+        #expect(missing.status == 78)
+        #expect(missing.log.contains("/nonexistent/orchestratord.conf: no such file"))
+        let badFlag = try await startExpectingFailure(["--log-level", "loud"])
+        #expect(badFlag.status == 78)
+        #expect(badFlag.log.contains("--log-level: log-level: 'loud' must be one of"))
+        let unknownFlag = try await startExpectingFailure(["--colour", "blue"])
+        #expect(unknownFlag.status == 64)
+        #expect(unknownFlag.log.contains("unknown option '--colour'"))
+    }
+
+    @Test func flagsWinOverTheFileAndSighupReloadsTheLogLevel() async throws {
+        let uri = try TestEnvironment.mongoURI()
+        try await withTemporaryDirectory { dir in
+            let file = dir.appendingPathComponent("orchestratord.conf")
+            try "socket = /nonexistent/dir/never.sock\nlog-level = info\n".write(to: file, atomically: true, encoding: .utf8)
+            let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--config", file.path])
+            try await daemon.start()
+            let pid = daemon.pid
+            _ = try daemon.connect().call("daemon.status")
+            #expect(!daemon.log().contains("connection opened"))
+
+            try "socket = /nonexistent/dir/never.sock\nlog-level = debug\n".write(to: file, atomically: true, encoding: .utf8)
+            daemon.send(signal: SIGHUP)
+            #expect(await eventually { daemon.log().contains("configuration reloaded; log level debug") }, "\(daemon.log())")
+            _ = try daemon.connect().call("daemon.status")
+            #expect(await eventually { daemon.log().contains("connection opened") })
+            #expect(daemon.pid == pid && daemon.isRunning)
+            #expect(await daemon.stop() == 0)
+        }
+    }
+
+    @Test func aLiveDaemonOnThePathIsNotDisplacedButAStaleFileIs() async throws {
+        try await DaemonProcess.with { first in
+            let second = DaemonProcess(directory: first.directory.appendingPathComponent("second"), mongoURI: first.mongoURI)
+            try FileManager.default.createDirectory(at: second.directory, withIntermediateDirectories: true)
+            try await second.start(waitUntilServing: false, argumentsOverride: first.arguments)
+            #expect(await second.waitForExit() == 1)
+            #expect(second.log().contains("another daemon is already serving \(first.socketPath)"), "\(second.log())")
+            #expect(try first.connect().call("daemon.status")["mongodb"] == "ok")
+        }
+        try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(directory: dir, mongoURI: try TestEnvironment.mongoURI())
+            // A socket file nobody listens on, as a killed daemon leaves behind.
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                raw.copyBytes(from: Array(daemon.socketPath.utf8))
+            }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            close(fd)
+            #expect(FileManager.default.fileExists(atPath: daemon.socketPath))
+            try await daemon.start()
+            #expect(try daemon.connect().call("daemon.status")["mongodb"] == "ok")
+            await daemon.stop()
+        }
+    }
+}
+
+/// MongoDB down at start, and going down while the daemon serves.
+@Suite struct DatabaseOutageTests {
+    @Test func theDaemonWaitsForMongoDBBeforeReady() async throws {
+        try await DatabaseServer.with { server in
+            await server.stop()
+            try await withTemporaryDirectory { dir in
+                let notify = try NotifyListener(directory: dir)
+                defer { notify.stop() }
+                let daemon = DaemonProcess(
+                    directory: dir, mongoURI: server.uri, arguments: ["--server-selection-timeout-ms", "300"],
+                    environment: ["NOTIFY_SOCKET": notify.path])
+                try await daemon.start(waitUntilServing: false)
+                #expect(await notify.waitFor(prefix: "STATUS=waiting for MongoDB"))
+                #expect(!notify.assignments.contains("READY=1"))
+                #expect(daemon.isRunning)
+                try await server.start()
+                #expect(await notify.waitFor("READY=1", timeout: .seconds(60)))
+                #expect(try daemon.connect().call("daemon.status")["mongodb"] == "ok")
+                #expect(await daemon.stop() == 0)
+            }
+        }
+    }
+
+    @Test func requestsFailFastWithStorageUnavailableAndTheDaemonRecovers() async throws {
+        try await DatabaseServer.with { server in
+            try await DaemonProcess.with(mongoURI: server.uri, arguments: ["--server-selection-timeout-ms", "1000"]) { daemon in
+                let c = try daemon.connect()
+                _ = try c.call("workflow.create", ["name": "before"])
+                await server.stop()
+                let result = try call(c, "workflow.create", ["name": "during"])
+                #expect(result.errorCode == .storageUnavailable)
+                let status = try c.call("daemon.status")
+                #expect(status["mongodb"]?.stringValue?.hasPrefix("unavailable") == true)
+                #expect(daemon.isRunning)
+
+                try await server.start()
+                #expect(await eventually(timeout: .seconds(30)) { (try? call(c, "workflow.create", ["name": "after"]))?.value != nil })
+                #expect(try call(c, "workflow.get", ["name": "before"]).value != nil)
+                #expect(try call(c, "workflow.get", ["name": "during"]).errorCode == .notFound)
+            }
+        }
+    }
+}
