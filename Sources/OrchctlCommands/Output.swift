@@ -46,7 +46,9 @@ enum Render {
         (step["action"]?["exec"]?.arrayValue ?? []).compactMap(\.stringValue).map(shellQuoted).joined(separator: " ")
     }
 
+    /// Newlines are shown as `\n` so a multi-line script keeps a table row on one line.
     static func shellQuoted(_ word: String) -> String {
+        let word = word.replacingOccurrences(of: "\n", with: "\\n")
         if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./:=@%+,{}".contains($0) }) { return word }
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }

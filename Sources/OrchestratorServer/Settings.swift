@@ -166,11 +166,12 @@ extension DaemonSettings {
     ) throws(ConfigurationError) -> DaemonSettings {
         var settings = DaemonSettings()
         if FileManager.default.fileExists(atPath: file) {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                throw ConfigurationError(location: file, key: nil, message: "cannot be read: \(error.localizedDescription)")
+            guard let handle = FileHandle(forReadingAtPath: file) else {
+                throw ConfigurationError(location: file, key: nil, message: "cannot be read: \(String(cString: strerror(errno)))")
+            }
+            defer { try? handle.close() }
+            guard let text = String(data: handle.readDataToEndOfFile(), encoding: .utf8) else {
+                throw ConfigurationError(location: file, key: nil, message: "is not UTF-8 text")
             }
             try settings.apply(fileText: text, path: file)
         } else if fileIsExplicit {

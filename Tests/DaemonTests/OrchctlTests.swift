@@ -1,0 +1,160 @@
+import Foundation
+import OrchestratorProtocol
+import Testing
+import TestSupport
+
+/// orchctl as an operator uses it: the real binary against the real daemon.
+@Suite struct OrchctlTests {
+    @Test func workflowAndStepCommandsWorkEndToEnd() async throws {
+        try await DaemonProcess.with { daemon in
+            #expect(try await orchctl(daemon, ["workflow", "create", "vlan-rollout", "--description", "VLAN 120"]).status == 0)
+            let add = try await orchctl(daemon, ["step", "add", "vlan-rollout", "backup", "--order", "0", "--timeout", "30", "--", "/bin/echo", "saving {{params.switch}}"])
+            #expect(add.status == 0, "\(add)")
+            #expect(try await orchctl(daemon, ["step", "add", "vlan-rollout", "push", "--order", "1", "--retries", "2", "--idempotent", "--env", "VLAN=120", "--", "/bin/true"]).status == 0)
+
+            let get = try await orchctl(daemon, ["workflow", "get", "vlan-rollout"])
+            #expect(get.status == 0)
+            #expect(get.stdout.contains("VLAN 120"))
+            #expect(get.stdout.contains("/bin/echo 'saving {{params.switch}}'"))
+            #expect(get.stdout.contains("idempotent"))
+
+            let update = try await orchctl(daemon, ["step", "update", "vlan-rollout", "push", "--order", "2", "--no-timeout", "--name", "push-vlan"])
+            #expect(update.status == 0, "\(update)")
+            let list = try await orchctl(daemon, ["step", "list", "vlan-rollout"])
+            let rows = list.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ").first.map(String.init) }
+            #expect(rows == ["0", "2"])
+            #expect(list.stdout.contains("push-vlan"))
+            let stepGet = try await orchctl(daemon, ["step", "get", "vlan-rollout", "push-vlan"])
+            #expect(stepGet.stdout.contains("VLAN=120"))
+
+            #expect(try await orchctl(daemon, ["workflow", "update", "vlan-rollout", "--description", "VLAN 121"]).status == 0)
+            #expect(try await orchctl(daemon, ["step", "delete", "vlan-rollout", "backup"]).status == 0)
+            let listed = try await orchctl(daemon, ["workflow", "list"])
+            #expect(listed.stdout.contains("vlan-rollout  1"))
+            #expect(try await orchctl(daemon, ["workflow", "delete", "vlan-rollout"]).status == 0)
+            #expect(try await orchctl(daemon, ["workflow", "list"]).stdout.contains("No workflows"))
+        }
+    }
+
+    @Test func jsonOutputIsExactlyTheProtocolResult() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "json-out"])
+            // Global options before the command, as the spec writes them.
+            let cli = try await orchctl(daemon, ["--socket", daemon.socketPath, "-o", "json", "workflow", "get", "json-out"])
+            #expect(cli.status == 0, "\(cli)")
+            let raw = try daemon.connect().call("workflow.get", ["name": "json-out"])
+            #expect(try JSONCoding.parse(cli.stdout) == raw)
+            let status = try await orchctl(daemon, ["status", "-o", "json"])
+            #expect(try JSONCoding.parse(status.stdout)["mongodb"] == "ok")
+        }
+    }
+
+    @Test func exitCodesFollowTheSpec() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "exists"])
+            let conflict = try await orchctl(daemon, ["workflow", "create", "exists"])
+            #expect(conflict.status == 4)
+            #expect(conflict.stderr.contains("already exists"))
+            #expect(try await orchctl(daemon, ["workflow", "get", "missing"]).status == 3)
+            #expect(try await orchctl(daemon, ["step", "get", "exists", "missing"]).status == 3)
+            #expect(try await orchctl(daemon, ["workflow", "create", "Not Valid"]).status == 64)
+            #expect(try await orchctl(daemon, ["step", "add", "exists", "s", "--order", "0"]).status == 64)
+            #expect(try await orchctl(daemon, ["frobnicate"]).status == 64)
+
+            let invalid = try await orchctl(daemon, ["step", "add", "exists", "s", "--order=-1", "--retries", "500", "--cwd", "relative", "--", "/bin/true"])
+            #expect(invalid.status == 4, "\(invalid)")
+            let lines = invalid.stderr.split(separator: "\n").map(String.init)
+            #expect(lines.first == "orchctl: validation failed:")
+            #expect(lines.contains("  step.executionOrder: must be between 0 and 1000000"))
+            #expect(lines.contains { $0.hasPrefix("  step.retries:") })
+            #expect(lines.contains { $0.hasPrefix("  step.action.cwd:") })
+
+            let gone = try await runCommand(try Binaries.path("orchctl"), ["--socket", "/nonexistent/orch.sock", "workflow", "list"])
+            #expect(gone.status == 69)
+            #expect(gone.stderr.contains("/nonexistent/orch.sock"))
+            #expect(gone.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
+    @Test func applyCreatesThenLeavesAloneThenUpdates() async throws {
+        try await DaemonProcess.with { daemon in
+            try await withTemporaryDirectory { dir in
+                let file = dir.appendingPathComponent("health.yaml")
+                let yaml = """
+                    name: iface-health
+                    description: interface health check
+                    steps:
+                      - name: link
+                        executionOrder: 0
+                        retries: 3
+                        idempotent: yes
+                        action:
+                          exec: [/bin/sh, -c, 'test -n "$ORCH_PARAM_IFACE"', 1, yes]
+                          env: {COUNT: 3}
+                      - name: report
+                        executionOrder: 1
+                        action: {exec: [/bin/echo, done]}
+                    """
+                try yaml.write(to: file, atomically: true, encoding: .utf8)
+                let first = try await orchctl(daemon, ["apply", "-f", file.path])
+                #expect(first.status == 0, "\(first)")
+                #expect(first.stdout.contains("created"))
+                let stored = try daemon.connect().call("workflow.get", ["name": "iface-health"])
+                // YAML scalars inside a command stay the text that was written.
+                #expect(stored["steps"]?.arrayValue?.first?["action"]?["exec"] == ["/bin/sh", "-c", "test -n \"$ORCH_PARAM_IFACE\"", "1", "yes"])
+                #expect(stored["steps"]?.arrayValue?.first?["action"]?["env"] == ["COUNT": "3"])
+                #expect(stored["steps"]?.arrayValue?.first?["idempotent"] == true)
+
+                let again = try await orchctl(daemon, ["apply", "-f", file.path])
+                #expect(again.stdout.contains("unchanged"), "\(again)")
+                #expect(try daemon.connect().call("workflow.get", ["name": "iface-health"])["version"] == 1)
+
+                try yaml.replacingOccurrences(of: "retries: 3", with: "retries: 5").write(to: file, atomically: true, encoding: .utf8)
+                let changed = try await orchctl(daemon, ["apply", "-f", file.path])
+                #expect(changed.stdout.contains("updated"), "\(changed)")
+                let after = try daemon.connect().call("workflow.get", ["name": "iface-health"])
+                #expect(after["version"] == 2)
+                #expect(after["steps"]?.arrayValue?.first?["retries"] == 5)
+
+                // The JSON of workflow.get applies back unchanged.
+                let json = try await orchctl(daemon, ["-o", "json", "workflow", "get", "iface-health"])
+                let fromStdin = try await orchctl(daemon, ["apply", "-f", "-"], stdin: json.stdout)
+                #expect(fromStdin.stdout.contains("unchanged"), "\(fromStdin)")
+            }
+        }
+    }
+
+    @Test func applyExplainsFilesItCannotUse() async throws {
+        try await DaemonProcess.with { daemon in
+            try await withTemporaryDirectory { dir in
+                let missing = try await orchctl(daemon, ["apply", "-f", dir.appendingPathComponent("nope.yaml").path])
+                #expect(missing.status == 1)
+                #expect(missing.stderr.contains("cannot read"))
+                let broken = dir.appendingPathComponent("broken.json")
+                try "{\"name\": \"x\",".write(to: broken, atomically: true, encoding: .utf8)
+                let parse = try await orchctl(daemon, ["apply", "-f", broken.path])
+                #expect(parse.status == 1)
+                #expect(parse.stderr.contains("broken.json"))
+                let nameless = dir.appendingPathComponent("nameless.yaml")
+                try "description: no name\n".write(to: nameless, atomically: true, encoding: .utf8)
+                #expect(try await orchctl(daemon, ["apply", "-f", nameless.path]).status == 4)
+                let wrongType = dir.appendingPathComponent("wrong.yaml")
+                try "name: wrong\nsteps: {a: 1}\n".write(to: wrongType, atomically: true, encoding: .utf8)
+                let typed = try await orchctl(daemon, ["apply", "-f", wrongType.path])
+                #expect(typed.status == 1, "\(typed)")
+                #expect(typed.stderr.contains("steps must be an array"))
+            }
+        }
+    }
+
+    @Test func helpTeachesWithExamples() async throws {
+        let binary = try Binaries.path("orchctl")
+        for command in [["--help"], ["step", "add", "--help"], ["apply", "--help"], ["workflow", "list", "--help"]] {
+            let help = try await runCommand(binary, command)
+            #expect(help.status == 0)
+            #expect(help.stdout.contains("Example"), "\(command)")
+        }
+        let completion = try await runCommand(binary, ["--generate-completion-script", "bash"])
+        #expect(completion.stdout.contains("orchctl"))
+    }
+}
