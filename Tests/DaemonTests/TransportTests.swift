@@ -103,6 +103,31 @@ import TestSupport
         }
     }
 
+    @Test func aClientThatNeverReadsDoesNotBlockOthers() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try call(daemon.connect(), "workflow.create", ["name": "big", "description": .string(String(repeating: "d", count: 4000))])
+            // A separate process pipelines far more answers than socket buffers
+            // hold and never reads one; it blocks in send() once they are full.
+            let script = """
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+                line = b'{"jsonrpc":"2.0","id":1,"method":"workflow.list","params":{"limit":1000}}\\n'
+                print("connected", flush=True)
+                for _ in range(20000): s.sendall(line)
+                """
+            let slow = Process()
+            slow.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            slow.arguments = ["python3", "-c", script, daemon.socketPath]
+            try slow.run()
+            defer { slow.terminate() }
+            try await Task.sleep(for: .seconds(1))
+            #expect(slow.isRunning, "the slow client should still be stuck sending")
+            let other = try daemon.connect()
+            #expect(try call(other, "daemon.status").value?["mongodb"] == "ok")
+            #expect(try call(other, "workflow.create", ["name": "still-served"]).value != nil)
+        }
+    }
+
     @Test func fiftyConcurrentClientsAllGetTheirAnswers() async throws {
         try await DaemonProcess.with { daemon in
             let socket = daemon.socketPath

@@ -1,0 +1,144 @@
+import Foundation
+
+/// Who asked for a run, from the socket's peer credentials.
+public struct Requester: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public var pid: Int32
+
+    public init(uid: UInt32, gid: UInt32, pid: Int32) {
+        self.uid = uid
+        self.gid = gid
+        self.pid = pid
+    }
+}
+
+/// One step's record within a run.
+public struct RunStep: Sendable, Equatable {
+    public var name: String
+    public var executionOrder: Int
+    public var status: StepStatus
+    public var attempts: Int
+    public var exitCode: Int?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var error: String?
+    /// The last 64 KiB of each stream of the latest attempt.
+    public var stdout: String
+    public var stderr: String
+    /// Where the latest attempt runs or ran, so a restarted daemon on the same
+    /// host can make sure it is gone before running the step again.
+    public var process: StepProcess?
+
+    public init(
+        name: String, executionOrder: Int, status: StepStatus = .pending, attempts: Int = 0, exitCode: Int? = nil,
+        startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, stdout: String = "", stderr: String = "",
+        process: StepProcess? = nil
+    ) {
+        self.name = name
+        self.executionOrder = executionOrder
+        self.status = status
+        self.attempts = attempts
+        self.exitCode = exitCode
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.error = error
+        self.stdout = stdout
+        self.stderr = stderr
+        self.process = process
+    }
+}
+
+/// Identifies a step's process group beyond its pid, which the kernel reuses.
+public struct StepProcess: Sendable, Equatable {
+    public var host: String
+    public var pid: Int32
+    /// The process's start time in clock ticks since boot (/proc/PID/stat field 22).
+    public var startTicks: UInt64
+
+    public init(host: String, pid: Int32, startTicks: UInt64) {
+        self.host = host
+        self.pid = pid
+        self.startTicks = startTicks
+    }
+}
+
+/// A step transition as `run.watch` streams it.
+public struct RunEvent: Sendable, Equatable {
+    public var sequence: Int
+    public var step: String?
+    public var status: String
+    public var at: Date
+    public var attempt: Int?
+    public var exitCode: Int?
+    public var message: String?
+
+    public init(sequence: Int, step: String?, status: String, at: Date, attempt: Int? = nil, exitCode: Int? = nil, message: String? = nil) {
+        self.sequence = sequence
+        self.step = step
+        self.status = status
+        self.at = at
+        self.attempt = attempt
+        self.exitCode = exitCode
+        self.message = message
+    }
+}
+
+public struct Run: Sendable, Equatable {
+    public var id: String
+    public var workflowId: String
+    public var workflowName: String
+    public var workflowVersion: Int
+    /// The workflow's steps when the run was started; later edits never change it.
+    public var definition: [Step]
+    public var params: [String: String]
+    public var status: RunStatus
+    public var steps: [RunStep]
+    public var requestedBy: Requester
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var cancelRequested: Bool
+    public var events: [RunEvent]
+
+    public init(
+        id: String, workflowId: String, workflowName: String, workflowVersion: Int, definition: [Step],
+        params: [String: String], status: RunStatus, steps: [RunStep], requestedBy: Requester, createdAt: Date,
+        startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequested: Bool = false, events: [RunEvent] = []
+    ) {
+        self.id = id
+        self.workflowId = workflowId
+        self.workflowName = workflowName
+        self.workflowVersion = workflowVersion
+        self.definition = definition
+        self.params = params
+        self.status = status
+        self.steps = steps
+        self.requestedBy = requestedBy
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.cancelRequested = cancelRequested
+        self.events = events
+    }
+
+    public func step(_ name: String) -> RunStep? { steps.first { $0.name == name } }
+    public func definition(_ name: String) -> Step? { definition.first { $0.name == name } }
+}
+
+extension RunStatus {
+    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    public var isActive: Bool { !isTerminal }
+}
+
+extension StepStatus {
+    /// A status the step will not leave in this run (unless resumed).
+    public var isFinal: Bool {
+        switch self {
+        case .succeeded, .failed, .timedOut, .skipped, .cancelled, .interrupted: true
+        case .pending, .running: false
+        }
+    }
+
+    public var isFailure: Bool { self == .failed || self == .timedOut || self == .interrupted }
+}

@@ -1,0 +1,59 @@
+/// The scheduling rules of a run as a pure function: which steps may start,
+/// which are skipped or cancelled, and when the run is over. The engine
+/// asks after every transition; tests ask without processes or a database.
+public enum RunPlanner {
+    public struct Decision: Sendable, Equatable {
+        /// Pending steps whose turn it is (the engine bounds how many run at once).
+        public var start: [String] = []
+        /// Steps that will not run because an earlier failure ended the run.
+        public var skip: [String] = []
+        /// Steps that will not run because the run was cancelled.
+        public var cancel: [String] = []
+        /// Set when no step is running and none will start.
+        public var outcome: RunStatus?
+
+        public init(start: [String] = [], skip: [String] = [], cancel: [String] = [], outcome: RunStatus? = nil) {
+            self.start = start
+            self.skip = skip
+            self.cancel = cancel
+            self.outcome = outcome
+        }
+    }
+
+    /// Steps run in ascending executionOrder; equal orders form a group. A
+    /// group starts when every step of the previous group succeeded or failed
+    /// with continueOnFailure. When a step fails for good, the running steps
+    /// of its group finish, everything not started is skipped, the run fails.
+    /// A `pending` step may have failed before: it waits for its next attempt.
+    /// The run succeeds only when every step succeeded; a failure tolerated
+    /// by continueOnFailure lets later groups run but leaves the run failed.
+    public static func decide(definition: [Step], states: [String: StepStatus], cancelRequested: Bool) -> Decision {
+        let groups = Dictionary(grouping: definition, by: \.executionOrder).sorted { $0.key < $1.key }.map { $0.value.sorted { $0.name < $1.name } }
+        let status = { (step: Step) in states[step.name] ?? .pending }
+        let anyRunning = definition.contains { status($0) == .running }
+
+        if cancelRequested {
+            let notStarted = definition.filter { status($0) == .pending }.map(\.name)
+            return Decision(cancel: notStarted, outcome: anyRunning ? nil : .cancelled)
+        }
+
+        var decision = Decision()
+        for (index, group) in groups.enumerated() {
+            let blocking = group.contains { status($0).isFailure && !$0.continueOnFailure }
+            if blocking {
+                let later = groups[(index + 1)...].flatMap { $0 }
+                decision.skip = (group + later).filter { status($0) == .pending }.map(\.name)
+                decision.outcome = anyRunning ? nil : .failed
+                return decision
+            }
+            let unfinished = group.filter { !status($0).isFinal }
+            if unfinished.isEmpty { continue }
+            decision.start = unfinished.filter { status($0) == .pending }.map(\.name)
+            return decision
+        }
+        // A failure that continueOnFailure let the run get past still counts:
+        // a run is `succeeded` only when every one of its steps succeeded.
+        decision.outcome = definition.allSatisfy { status($0) == .succeeded } ? .succeeded : .failed
+        return decision
+    }
+}
