@@ -52,6 +52,20 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // posix_spawn with the file actions and attributes a step needs.
+        .target(name: "CSpawn"),
+
+        // The workflow engine: runs, steps as real processes, leases, recovery.
+        .target(
+            name: "OrchestratorEngine",
+            dependencies: [
+                "OrchestratorModel", "OrchestratorStore", "MongoKit", "CSpawn",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
         // Persistence of the domain in MongoDB.
         .target(
             name: "OrchestratorStore",
@@ -74,7 +88,7 @@ let package = Package(
         .target(
             name: "OrchestratorServer",
             dependencies: [
-                "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStore", "MongoKit", "SystemdSupport", "CSystemd",
+                "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStore", "OrchestratorEngine", "MongoKit", "SystemdSupport", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -10,13 +10,22 @@ public enum Method: String, Sendable, CaseIterable {
     case stepList = "step.list"
     case stepUpdate = "step.update"
     case stepDelete = "step.delete"
+    case runStart = "run.start"
+    case runGet = "run.get"
+    case runList = "run.list"
+    case runCancel = "run.cancel"
+    case runResume = "run.resume"
+    case runWatch = "run.watch"
     case daemonStatus = "daemon.status"
+
+    /// The notification `run.watch` streams.
+    public static let runEventNotification = "run.event"
 
     /// Whether the method changes state: only root and the admin group may call it.
     public var mutates: Bool {
         switch self {
-        case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete: true
-        case .workflowGet, .workflowList, .stepGet, .stepList, .daemonStatus: false
+        case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete, .runStart, .runCancel, .runResume: true
+        case .workflowGet, .workflowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .daemonStatus: false
         }
     }
 }

@@ -134,3 +134,52 @@ extension OrchestratorError {
         }
     }
 }
+
+extension RunStep {
+    public var json: JSONValue {
+        [
+            "name": .string(name), "executionOrder": JSONValue(executionOrder), "status": .string(status.rawValue),
+            "attempts": JSONValue(attempts), "exitCode": JSONValue(exitCode), "startedAt": JSONValue(startedAt),
+            "finishedAt": JSONValue(finishedAt), "error": JSONValue(error), "stdout": .string(stdout), "stderr": .string(stderr),
+        ]
+    }
+}
+
+extension RunEvent {
+    public func json(runId: String) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "runId": .string(runId), "sequence": JSONValue(sequence), "status": .string(status), "at": JSONValue(at),
+            "step": JSONValue(step),
+        ]
+        if let attempt { o["attempt"] = JSONValue(attempt) }
+        if let exitCode { o["exitCode"] = JSONValue(exitCode) }
+        if let message { o["message"] = .string(message) }
+        return .object(o)
+    }
+}
+
+extension Run {
+    /// `summary` leaves out the definition, outputs and events (run.list).
+    public func json(summary: Bool = false) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(id), "workflowId": .string(workflowId), "workflowName": .string(workflowName),
+            "workflowVersion": JSONValue(workflowVersion), "params": .object(params.mapValues { .string($0) }),
+            "status": .string(status.rawValue), "cancelRequested": .bool(cancelRequested),
+            "requestedBy": ["uid": .int(Int64(requestedBy.uid)), "gid": .int(Int64(requestedBy.gid)), "pid": .int(Int64(requestedBy.pid))],
+            "createdAt": JSONValue(createdAt), "startedAt": JSONValue(startedAt), "finishedAt": JSONValue(finishedAt),
+        ]
+        if summary {
+            o["steps"] = .array(steps.map { step in
+                var fields = step.json.objectValue ?? [:]
+                fields["stdout"] = nil
+                fields["stderr"] = nil
+                return .object(fields)
+            })
+        } else {
+            o["steps"] = .array(steps.map(\.json))
+            o["definition"] = .array(definition.map(\.json))
+            o["events"] = .array(events.map { $0.json(runId: id) })
+        }
+        return .object(o)
+    }
+}

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import MongoKit
+import OrchestratorEngine
 import OrchestratorStore
 import SystemdSupport
 
@@ -57,8 +58,9 @@ public enum Daemon {
             return 78
         }
         let store = MongoWorkflowStore(pool: pool)
+        let runStore = MongoRunStore(pool: pool)
 
-        guard await waitForDatabase(store: store, settings: settings, signals: signals, notifier: notifier, logger: logger) else {
+        guard await waitForDatabase(stores: (store, runStore), signals: signals, notifier: notifier, logger: logger) else {
             notifier.stopping(status: "stopped before MongoDB became reachable")
             await pool.close()
             return 0
@@ -66,9 +68,18 @@ public enum Daemon {
 
         let address: ListenAddress = invocation.activatedSocket.map { .inherited(fd: $0, path: settings.socketPath) }
             ?? .path(settings.socketPath, group: settings.socketGroup)
-        let status = StatusHarness(pool: pool, startedAt: .now, socketPath: settings.socketPath, activeRuns: { 0 })
+        let engine = Engine(
+            settings: EngineSettings(
+                ownerId: settings.daemonId.isEmpty ? "\(hostName()):\(settings.socketPath)" : settings.daemonId,
+                maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds)),
+            runs: runStore, workflows: store, logger: logger)
+        let status = StatusHarness(pool: pool, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns })
         let dispatcher = RPCDispatcher(
-            routes: RPCDispatcher.routes(workflows: WorkflowHarness(store: store), status: status), logger: logger)
+            routes: RPCDispatcher.routes(
+                workflows: WorkflowHarness(store: store, runs: runStore),
+                runs: RunHarness(engine: engine, runs: runStore, watchInterval: .milliseconds(200)),
+                status: status),
+            logger: logger)
         let server: RPCServer
         do {
             server = try await RPCServer.start(
@@ -81,27 +92,30 @@ public enum Daemon {
             return 1
         }
 
-        let statusLine = "serving on \(settings.socketPath); MongoDB ok; 0 runs active"
-        notifier.ready(status: statusLine)
-        logger.notice("ready: \(statusLine)", metadata: [
+        let statusLine = StatusLine(socket: settings.socketPath)
+        notifier.ready(status: statusLine.text(activeRuns: 0))
+        await engine.start { active in notifier.status(statusLine.text(activeRuns: active)) }
+        logger.notice("ready: \(statusLine.text(activeRuns: 0))", metadata: [
             "socket": "\(settings.socketPath)", "activated": "\(invocation.activatedSocket != nil)", "database": "\(settings.database)",
         ])
 
         return await withTaskGroup(of: Void.self) { group in
             group.addTask { await server.run() }
             if let interval = notifier.watchdogInterval() {
-                group.addTask { await watchdog(every: interval / 2, server: server, notifier: notifier) }
+                group.addTask { await watchdog(every: interval / 2, server: server, engine: engine, notifier: notifier) }
             }
             for await signal in signals.stream {
                 if signal == SIGHUP {
-                    reload(invocation, current: settings, level: level, notifier: notifier, statusLine: statusLine, logger: logger)
+                    let active = await engine.activeRuns
+                    reload(invocation, current: settings, level: level, notifier: notifier, statusLine: statusLine.text(activeRuns: active), logger: logger)
                     continue
                 }
-                notifier.stopping(status: "stopping: finishing requests in flight")
+                notifier.stopping(status: "stopping: no new runs; running steps get up to \(settings.stopTimeoutSeconds)s")
                 logger.notice("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping")
                 break
             }
             await server.stop()
+            await engine.shutdown(timeout: .seconds(settings.stopTimeoutSeconds))
             group.cancelAll()
             await group.waitForAll()
             await pool.close()
@@ -113,14 +127,15 @@ public enum Daemon {
     /// Pings MongoDB and creates the indexes, retrying with backoff; STATUS=
     /// says what it is waiting for. False when told to stop meanwhile.
     private static func waitForDatabase(
-        store: MongoWorkflowStore, settings: DaemonSettings, signals: SignalListener, notifier: SystemdNotifier, logger: Logger
+        stores: (MongoWorkflowStore, MongoRunStore), signals: SignalListener, notifier: SystemdNotifier, logger: Logger
     ) async -> Bool {
         var delay = Duration.milliseconds(500)
         var attempt = 1
         notifier.status("connecting to MongoDB")
         while true {
             do {
-                try await store.prepare()
+                try await stores.0.prepare()
+                try await stores.1.prepare()
                 return true
             } catch {
                 let text = "waiting for MongoDB (attempt \(attempt), next in \(delay)): \(error.message)"
@@ -133,11 +148,11 @@ public enum Daemon {
         }
     }
 
-    /// WATCHDOG=1 only while the serving event loop answers; a wedged daemon
-    /// stops pinging and systemd restarts it.
-    private static func watchdog(every period: Duration, server: RPCServer, notifier: SystemdNotifier) async {
+    /// WATCHDOG=1 only while the serving event loop answers and the engine's
+    /// claim loop is alive; a wedged daemon stops pinging and systemd restarts it.
+    private static func watchdog(every period: Duration, server: RPCServer, engine: Engine, notifier: SystemdNotifier) async {
         while !Task.isCancelled {
-            if await server.eventLoopResponds() { notifier.watchdogPing() }
+            if await server.eventLoopResponds(), await engine.isHealthy { notifier.watchdogPing() }
             try? await Task.sleep(for: period)
         }
     }
@@ -213,4 +228,19 @@ final class NIOLockedBool: Sendable {
 func writeStderr(_ text: String) {
     let bytes = Array(text.utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// The STATUS= text systemd shows.
+struct StatusLine: Sendable {
+    let socket: String
+
+    func text(activeRuns: Int) -> String {
+        "serving on \(socket); \(activeRuns) run\(activeRuns == 1 ? "" : "s") active"
+    }
+}
+
+func hostName() -> String {
+    var name = [CChar](repeating: 0, count: 256)
+    gethostname(&name, name.count)
+    return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

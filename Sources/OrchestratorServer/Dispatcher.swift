@@ -7,6 +7,8 @@ public struct CallContext: Sendable {
     public let peer: PeerCredentials
     public let mayMutate: Bool
     public let logger: Logger
+    /// Sends a notification to the caller now; false once the caller is gone.
+    public let notify: @Sendable (_ method: String, _ params: JSONValue) async -> Bool
 }
 
 public typealias RPCHandler = @Sendable (ParamReader, CallContext) async throws(RPCError) -> JSONValue
@@ -33,8 +35,11 @@ public struct RPCDispatcher: Sendable {
         self.logger = logger
     }
 
-    public func handle(line: some Collection<UInt8>, peer: PeerCredentials, mayMutate: Bool) async -> JSONValue? {
-        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger)
+    public func handle(
+        line: some Collection<UInt8>, peer: PeerCredentials, mayMutate: Bool,
+        notify: @escaping @Sendable (String, JSONValue) async -> Bool = { _, _ in false }
+    ) async -> JSONValue? {
+        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notify: notify)
         switch RPCCodec.decode(line: line) {
         case .batch(let messages):
             var answers: [JSONValue] = []
@@ -71,8 +76,10 @@ public struct RPCDispatcher: Sendable {
         var audit = Logger.Metadata()
         if route.mutates {
             audit = ["rpcMethod": "\(request.method)", "peerUid": "\(context.peer.uid)", "peerPid": "\(context.peer.pid)"]
-            for key in ["workflow", "name"] {
-                if let value = request.params[key]?.stringValue { audit[key == "name" && request.method.hasPrefix("workflow.") ? "workflow" : key] = "\(value.prefix(100))" }
+            for key in ["workflow", "name", "id"] {
+                guard let value = request.params[key]?.stringValue else { continue }
+                let field = key == "name" && request.method.hasPrefix("workflow.") ? "workflow" : key == "id" ? "runId" : key
+                audit[field] = "\(value.prefix(100))"
             }
             guard context.mayMutate else {
                 logger.notice("refused \(request.method): caller is not an admin", metadata: audit)

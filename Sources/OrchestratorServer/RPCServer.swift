@@ -127,7 +127,16 @@ public final class RPCServer: Sendable {
                     case .line(let buffer):
                         let line = LineFraming.trimmed(buffer.readableBytesView)
                         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate) {
+                        // run.watch streams notifications before its answer.
+                        let notify: @Sendable (String, JSONValue) async -> Bool = { method, params in
+                            do {
+                                try await outbound.write(Self.encode(RPCCodec.notification(method: method, params: params)))
+                                return true
+                            } catch {
+                                return false
+                            }
+                        }
+                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate, notify: notify) {
                             try await outbound.write(Self.encode(answer))
                         }
                     case .tooLong:

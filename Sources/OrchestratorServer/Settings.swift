@@ -22,6 +22,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var maxParallelSteps = 8
     public var stopTimeoutSeconds = 30
     public var leaseSeconds = 30
+    /// This daemon's name in run leases; empty means `<hostname>:<socket>`.
+    public var daemonId = ""
 
     public init() {}
 
@@ -88,7 +90,11 @@ public struct DaemonSettings: Sendable, Equatable {
             s.stopTimeoutSeconds = try int(v, 0...3600)
         },
         Key(name: "lease-seconds", help: "how long a run's ownership lasts without renewal") { s, v throws(SettingError) in
-            s.leaseSeconds = try int(v, 5...3600)
+            s.leaseSeconds = try int(v, 3...3600)
+        },
+        Key(name: "daemon-id", help: "this daemon's name in run leases (default <hostname>:<socket>)") { s, v throws(SettingError) in
+            guard v.utf8.count <= 200, !v.contains("\n") else { throw SettingError(message: "must be one line of at most 200 bytes") }
+            s.daemonId = v
         },
     ]
 

@@ -6,6 +6,7 @@ import OrchestratorStore
 /// store call, the result back to JSON.
 struct WorkflowHarness: Sendable {
     let store: any WorkflowStore
+    let runs: any RunStore
 
     func create(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         let draft = try WorkflowDraft(params: p)
@@ -40,7 +41,13 @@ struct WorkflowHarness: Sendable {
     func delete(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["name"])
         let name = try p.string("name")
-        try await domain { () throws(OrchestratorError) in try await store.deleteWorkflow(named: name) }
+        try await domain { () throws(OrchestratorError) in
+            let workflow = try await store.workflow(.name(name))
+            if try await runs.hasActiveRun(workflowId: workflow.id) {
+                throw OrchestratorError.conflict("workflow '\(name)' has a run in progress; cancel it or wait for it to end", details: ["name": name])
+            }
+            try await store.deleteWorkflow(named: name)
+        }
         return ["deleted": true]
     }
 
@@ -83,7 +90,7 @@ struct WorkflowHarness: Sendable {
 
 extension RPCDispatcher {
     /// The route table, built in one place.
-    static func routes(workflows: WorkflowHarness, status: StatusHarness) -> [String: Route] {
+    static func routes(workflows: WorkflowHarness, runs: RunHarness, status: StatusHarness) -> [String: Route] {
         var routes: [Method: RPCHandler] = [:]
         routes[.workflowCreate] = workflows.create
         routes[.workflowGet] = workflows.get
@@ -95,6 +102,12 @@ extension RPCDispatcher {
         routes[.stepList] = workflows.listSteps
         routes[.stepUpdate] = workflows.updateStep
         routes[.stepDelete] = workflows.deleteStep
+        routes[.runStart] = runs.start
+        routes[.runGet] = runs.get
+        routes[.runList] = runs.list
+        routes[.runCancel] = runs.cancel
+        routes[.runResume] = runs.resume
+        routes[.runWatch] = runs.watch
         routes[.daemonStatus] = status.status
         return Dictionary(uniqueKeysWithValues: routes.map { ($0.key.rawValue, Route(mutates: $0.key.mutates, $0.value)) })
     }

@@ -78,12 +78,11 @@ public struct MongoWorkflowStore: WorkflowStore {
             set["steps"] = .array(steps.map { var s = $0; s.status = .pending; return .document(WorkflowDocument.encode(s)) })
         }
         let update: BSONDocument = ["$set": .document(set), "$inc": ["version": 1]]
-        let guardFilter = filter
         let finalName = changes.name ?? name
         let onDuplicate = changes.name.map(Self.nameTaken)
-        let (result, current) = try await withDatabase(pool, onDuplicate: onDuplicate) { client throws(MongoError) in
+        let (result, current) = try await withDatabase(pool, onDuplicate: onDuplicate) { [filter] client throws(MongoError) in
             let collection = client.collection(Self.collectionName)
-            let result = try collection.updateOne(guardFilter, update)
+            let result = try collection.updateOne(filter, update)
             let current = try collection.findOne(["name": BSON(result.matched == 1 ? finalName : name)])
             return (result, current)
         }
@@ -153,9 +152,8 @@ public struct MongoWorkflowStore: WorkflowStore {
         var fields: BSONDocument = ["updatedAt": BSON(Date().roundedToMilliseconds)]
         for field in WorkflowDocument.stepUpdate(changes).fields { fields[field.key] = field.value }
         let update: BSONDocument = ["$set": .document(fields), "$inc": ["version": 1]]
-        let guardFilter = filter
         return try await guardedStepChange(
-            workflow: workflow, filter: guardFilter, update: update, arrayFilters: [["s.name": BSON(name)]]
+            workflow: workflow, filter: filter, update: update, arrayFilters: [["s.name": BSON(name)]]
         ) { current throws(OrchestratorError) in
             guard current.steps.contains(where: { $0.name == name }) else {
                 throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
@@ -192,6 +190,23 @@ public struct MongoWorkflowStore: WorkflowStore {
         let current = WorkflowDocument.decodeWorkflow(document)
         if !matched { try explain(current) }
         return current
+    }
+
+    public func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError) {
+        guard let oid = ObjectId(workflowId) else { throw OrchestratorError.notFound("workflow", workflowId) }
+        _ = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).updateOne(
+                ["_id": .objectId(oid)], ["$set": ["lastRunId": BSON(runId), "steps.$[].status": BSON(StepStatus.pending.rawValue)]])
+        }
+    }
+
+    public func recordStepStatus(workflowId: String, runId: String, step: String, status: StepStatus) async throws(OrchestratorError) {
+        guard let oid = ObjectId(workflowId) else { throw OrchestratorError.notFound("workflow", workflowId) }
+        _ = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).updateOne(
+                ["_id": .objectId(oid), "lastRunId": BSON(runId)], ["$set": ["steps.$[s].status": BSON(status.rawValue)]],
+                arrayFilters: [["s.name": BSON(step)]])
+        }
     }
 
     private static func nameTaken(_ name: String) -> OrchestratorError {

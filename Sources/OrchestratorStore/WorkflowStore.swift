@@ -17,4 +17,9 @@ public protocol WorkflowStore: Sendable {
     func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step]
     func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow
     func deleteStep(named name: String, fromWorkflow workflow: String) async throws(OrchestratorError) -> Workflow
+
+    /// Makes `runId` the workflow's most recent run: every step shows `pending`.
+    func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError)
+    /// Shows a step's status in its workflow, if `runId` is still the workflow's most recent run.
+    func recordStepStatus(workflowId: String, runId: String, step: String, status: StepStatus) async throws(OrchestratorError)
 }

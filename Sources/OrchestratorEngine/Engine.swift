@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import OrchestratorModel
+import OrchestratorStore
+
+/// The workflow engine: starts, cancels and resumes runs, claims runs to
+/// execute (new ones, its own after a restart, and any whose lease expired),
+/// keeps its leases fresh, and drains on shutdown.
+public actor Engine {
+    private let settings: EngineSettings
+    private let runs: any RunStore
+    private let workflows: any WorkflowStore
+    private let logger: Logger
+    private let slots: StepSlots
+    private var executors: [String: RunExecutor] = [:]
+    private var stopping = false
+    private var wakeRequested = false
+    private var loops: [Task<Void, Never>] = []
+    private var onActiveRunsChanged: @Sendable (Int) -> Void = { _ in }
+    private var lastClaimPass = ContinuousClock.now
+
+    public init(settings: EngineSettings, runs: any RunStore, workflows: any WorkflowStore, logger: Logger) {
+        self.settings = settings
+        self.runs = runs
+        self.workflows = workflows
+        self.logger = logger
+        self.slots = StepSlots(settings.maxParallelSteps)
+    }
+
+    public func start(onActiveRunsChanged: @escaping @Sendable (Int) -> Void) {
+        self.onActiveRunsChanged = onActiveRunsChanged
+        loops.append(Task { await self.claimLoop() })
+        loops.append(Task { await self.leaseLoop() })
+    }
+
+    public var activeRuns: Int { executors.count }
+
+    /// True while the claim loop has run recently: the watchdog's sign of life.
+    public var isHealthy: Bool { stopping || ContinuousClock.now - lastClaimPass < settings.claimInterval * 10 + .seconds(60) }
+
+    // MARK: - Requests
+
+    public func startRun(workflow name: String, params: [String: String], requester: Requester) async throws(OrchestratorError) -> Run {
+        guard !stopping else { throw OrchestratorError.conflict("the daemon is stopping; start the run again once it is back") }
+        let workflow = try await workflows.workflow(.name(name))
+        var v = Validator()
+        v.merge(Parameters.problems(params, steps: workflow.steps))
+        try v.check()
+        let now = Date.now.milliseconds
+        let definition = workflow.orderedSteps.map { step -> Step in
+            var snapshot = step
+            snapshot.status = .pending
+            return snapshot
+        }
+        let run = Run(
+            id: ObjectIdText.generate(), workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
+            definition: definition, params: params, status: .queued,
+            steps: definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) },
+            requestedBy: requester, createdAt: now,
+            events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)])
+        try await runs.createRun(run)
+        try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
+        logger.notice("run queued", metadata: ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"])
+        wakeRequested = true
+        return run
+    }
+
+    public func cancel(runId: String) async throws(OrchestratorError) -> Run {
+        let run = try await runs.requestCancel(id: runId, now: Date.now.milliseconds)
+        executors[runId]?.send(.cancel)
+        return run
+    }
+
+    public func resume(runId: String) async throws(OrchestratorError) -> Run {
+        let run = try await runs.resume(id: runId, now: Date.now.milliseconds)
+        logger.notice("run resumed", metadata: ["runId": "\(runId)", "workflow": "\(run.workflowName)"])
+        wakeRequested = true
+        return run
+    }
+
+    /// No new runs; running steps may finish within `timeout`; what is left
+    /// stays in MongoDB for the next start (or another daemon) to recover.
+    public func shutdown(timeout: Duration) async {
+        stopping = true
+        for loop in loops { loop.cancel() }
+        for executor in executors.values { executor.send(.stop) }
+        let deadline = ContinuousClock.now + timeout
+        while !executors.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if !executors.isEmpty {
+            logger.notice("stop timeout reached with \(executors.count) runs still active; they will be recovered at the next start")
+        }
+    }
+
+    // MARK: - Claiming and leases
+
+    private func claimLoop() async {
+        while !Task.isCancelled && !stopping {
+            lastClaimPass = .now
+            await claimAvailable()
+            let next = ContinuousClock.now + settings.claimInterval
+            while ContinuousClock.now < next && !wakeRequested && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            wakeRequested = false
+        }
+    }
+
+    private func claimAvailable() async {
+        let now = Date.now.milliseconds
+        let candidates: [String]
+        do {
+            candidates = try await runs.claimable(owner: settings.ownerId, now: now, limit: 100)
+        } catch {
+            return  // MongoDB is down: try again at the next pass
+        }
+        for id in candidates where executors[id] == nil && !stopping {
+            guard let run = try? await runs.claim(id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now),
+                executors[id] == nil
+            else { continue }
+            let executor = RunExecutor(run: run, settings: settings, store: runs, workflows: workflows, slots: slots, logger: logger)
+            executors[id] = executor
+            onActiveRunsChanged(executors.count)
+            if run.status == .running {
+                logger.notice("took over run (recovering it)", metadata: ["runId": "\(id)", "workflow": "\(run.workflowName)"])
+            }
+            Task {
+                await executor.execute()
+                self.executorFinished(id)
+            }
+        }
+    }
+
+    private func executorFinished(_ id: String) {
+        executors[id] = nil
+        onActiveRunsChanged(executors.count)
+        wakeRequested = true
+    }
+
+    private var leaseSeconds: TimeInterval { Double(settings.lease.components.seconds) }
+
+    private func leaseLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: settings.lease / 3)
+            let until = Date.now.milliseconds.addingTimeInterval(leaseSeconds)
+            for (id, executor) in executors {
+                switch try? await runs.renew(id: id, owner: settings.ownerId, until: until) {
+                case .lost?: executor.send(.leaseLost)
+                case .held(let cancelRequested)? where cancelRequested: executor.send(.cancel)
+                default: break  // held, or MongoDB down: the executor's own writes will tell
+                }
+            }
+        }
+    }
+}
+
+import MongoKit
+
+enum ObjectIdText {
+    static func generate() -> String { ObjectId.generate().hex }
+}

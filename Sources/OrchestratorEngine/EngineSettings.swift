@@ -1,0 +1,61 @@
+import Foundation
+
+public struct EngineSettings: Sendable {
+    /// Identifies this daemon in run leases. Stable across restarts (host and
+    /// socket path), so a restarted daemon takes its own runs back at once;
+    /// distinct for two daemons sharing a database.
+    public var ownerId: String
+    public var maxParallelSteps: Int
+    public var lease: Duration
+    /// Between SIGTERM and SIGKILL when a step times out or is cancelled.
+    public var killGrace: Duration
+    /// How often the database is asked for runs to take over.
+    public var claimInterval: Duration
+    public var workingDirectory: String
+
+    public init(
+        ownerId: String, maxParallelSteps: Int = 8, lease: Duration = .seconds(30), killGrace: Duration = .seconds(5),
+        claimInterval: Duration = .seconds(2), workingDirectory: String = FileManager.default.currentDirectoryPath
+    ) {
+        self.ownerId = ownerId
+        self.maxParallelSteps = maxParallelSteps
+        self.lease = lease
+        self.killGrace = killGrace
+        self.claimInterval = claimInterval
+        self.workingDirectory = workingDirectory
+    }
+
+    /// The environment every step starts from, before its own `env` and the
+    /// ORCH_* variables. Documented in docs/protocol.md.
+    static let baseEnvironment: [String: String] = [
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": ProcessInfo.processInfo.environment["HOME"] ?? "/",
+    ]
+}
+
+/// A counting semaphore for step slots (maxParallelSteps across all runs).
+actor StepSlots {
+    private var available: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) {
+        available = count
+    }
+
+    func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            available += 1
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}

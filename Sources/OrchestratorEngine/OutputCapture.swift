@@ -1,0 +1,46 @@
+/// Keeps the last `limit` bytes of a stream (what the run record stores)
+/// and hands complete lines to a sink (what goes to the journal), with a cap
+/// on how many lines are forwarded so a chatty step cannot flood the journal.
+struct OutputCapture {
+    static let tailBytes = 64 * 1024
+    static let maximumLineBytes = 8 * 1024
+    static let maximumForwardedLines = 10_000
+
+    private(set) var tail: [UInt8] = []
+    private var partialLine: [UInt8] = []
+    private var forwardedLines = 0
+    private(set) var droppedLines = 0
+
+    mutating func append(_ bytes: ArraySlice<UInt8>, sink: (String) -> Void) {
+        tail.append(contentsOf: bytes)
+        if tail.count > Self.tailBytes { tail.removeFirst(tail.count - Self.tailBytes) }
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                emit(sink)
+            } else if partialLine.count < Self.maximumLineBytes {
+                partialLine.append(byte)
+            }
+        }
+    }
+
+    mutating func finish(sink: (String) -> Void) {
+        if !partialLine.isEmpty { emit(sink) }
+    }
+
+    private mutating func emit(_ sink: (String) -> Void) {
+        defer { partialLine.removeAll(keepingCapacity: true) }
+        guard forwardedLines < Self.maximumForwardedLines else {
+            droppedLines += 1
+            return
+        }
+        forwardedLines += 1
+        sink(String(decoding: partialLine, as: UTF8.self))
+    }
+
+    /// The tail as text; a multi-byte character cut at the start is dropped.
+    var text: String {
+        var start = 0
+        while start < tail.count, start < 4, tail[start] & 0xC0 == 0x80 { start += 1 }
+        return String(decoding: tail[start...], as: UTF8.self)
+    }
+}

@@ -1,0 +1,329 @@
+import Foundation
+import Logging
+import OrchestratorModel
+import OrchestratorStore
+
+/// Executes one run while this daemon holds its lease. Everything that
+/// changes the run happens in `execute()`'s loop, one message at a time, and
+/// every transition is written to MongoDB (fenced by the lease) before it
+/// counts: a transition that cannot be written yet waits, in order, until
+/// the database is back.
+actor RunExecutor {
+    enum Message: Sendable {
+        case spawned(String, attempt: Int, StepProcess)
+        case finished(String, ProcessOutcome)
+        case cancel
+        case stop
+        case leaseLost
+        case tick
+    }
+
+    private var run: Run
+    private let settings: EngineSettings
+    private let store: any RunStore
+    private let workflows: any WorkflowStore
+    private let slots: StepSlots
+    private let logger: Logger
+    private var processes: [String: RunningProcess] = [:]
+    private var notBefore: [String: ContinuousClock.Instant] = [:]
+    private var cancelRequested: Bool
+    private var stopping = false
+    private var lost = false
+    private let inbox: AsyncStream<Message>
+    private let post: AsyncStream<Message>.Continuation
+
+    init(run: Run, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, logger: Logger) {
+        self.run = run
+        self.settings = settings
+        self.store = store
+        self.workflows = workflows
+        self.slots = slots
+        var logger = logger
+        logger[metadataKey: "runId"] = "\(run.id)"
+        logger[metadataKey: "workflow"] = "\(run.workflowName)"
+        self.logger = logger
+        self.cancelRequested = run.cancelRequested
+        (inbox, post) = AsyncStream<Message>.makeStream()
+    }
+
+    nonisolated func send(_ message: Message) {
+        post.yield(message)
+    }
+
+    func execute() async {
+        let ticker = Task { [post] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                post.yield(.tick)
+            }
+        }
+        defer {
+            ticker.cancel()
+            post.finish()
+        }
+        await recoverInterruptedSteps()
+        if run.status == .queued {
+            logger.info("run started")
+            await persist(RunChange(status: .running, startedAt: Date.now.milliseconds, events: [event(step: nil, status: RunStatus.running.rawValue)]))
+        }
+        var messages = inbox.makeAsyncIterator()
+        while !lost {
+            await advance()
+            if run.status.isTerminal { break }
+            if stopping && !run.steps.contains(where: { $0.status == .running }) { break }
+            guard let message = await messages.next() else { break }
+            await handle(message)
+        }
+        if lost {
+            for process in processes.values { process.terminate() }
+        }
+    }
+
+    // MARK: - Scheduling
+
+    private func advance() async {
+        guard !lost, !run.status.isTerminal else { return }
+        let states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
+        let decision = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: cancelRequested)
+        var change = RunChange()
+        for (names, status) in [(decision.skip, StepStatus.skipped), (decision.cancel, StepStatus.cancelled)] {
+            for name in names {
+                guard let index = index(of: name) else { continue }
+                var record = run.steps[index]
+                record.status = status
+                change.steps[index] = record
+                change.events.append(event(step: name, status: status.rawValue, sequenceOffset: change.events.count))
+            }
+        }
+        if !change.isEmpty {
+            guard await persist(change) else { return }
+            for (_, record) in change.steps { await showInWorkflow(record.name, record.status) }
+        }
+        if let outcome = decision.outcome, !run.steps.contains(where: { $0.status == .running }) {
+            logger.notice("run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
+            await persist(RunChange(status: outcome, finishedAt: Date.now.milliseconds, events: [event(step: nil, status: outcome.rawValue)]))
+            return
+        }
+        guard !stopping, !cancelRequested else { return }
+        for name in decision.start {
+            if let due = notBefore[name], due > .now { continue }
+            await slots.acquire()
+            guard !stopping, !cancelRequested, !lost else {
+                await slots.release()
+                return
+            }
+            await launch(name)
+        }
+    }
+
+    private func launch(_ name: String) async {
+        guard let index = index(of: name), let step = run.definition(name) else {
+            await slots.release()
+            return
+        }
+        var record = run.steps[index]
+        record.status = .running
+        record.attempts += 1
+        record.startedAt = Date.now.milliseconds
+        record.finishedAt = nil
+        record.exitCode = nil
+        record.error = nil
+        record.stdout = ""
+        record.stderr = ""
+        record.process = nil
+        let attempt = record.attempts
+        guard await persist(RunChange(steps: [index: record], events: [event(step: name, status: StepStatus.running.rawValue, attempt: attempt)])) else {
+            await slots.release()
+            return
+        }
+        logger.info("step \(name) running (attempt \(attempt))", metadata: ["step": "\(name)", "stepStatus": "running", "attempt": "\(attempt)"])
+        await showInWorkflow(name, .running)
+
+        let spec = StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings)
+        var lineLogger = logger
+        lineLogger[metadataKey: "step"] = "\(name)"
+        let outputLogger = lineLogger
+        let (process, failure) = RunningProcess.start(spec) { stream, line in
+            outputLogger.info("\(line)", metadata: ["stream": "\(stream)"])
+        }
+        let post = self.post
+        let slots = self.slots
+        if let process {
+            processes[name] = process
+            post.yield(.spawned(name, attempt: attempt, StepProcess(host: ProcessIdentity.host, pid: process.pid, startTicks: process.startTicks)))
+            Task {
+                let outcome = await process.wait()
+                await slots.release()
+                post.yield(.finished(name, outcome))
+            }
+        } else if let failure {
+            await slots.release()
+            post.yield(.finished(name, failure))
+        }
+    }
+
+    // MARK: - Messages
+
+    private func handle(_ message: Message) async {
+        switch message {
+        case .spawned(let name, let attempt, let process):
+            guard let index = index(of: name), run.steps[index].status == .running, run.steps[index].attempts == attempt else { return }
+            var record = run.steps[index]
+            record.process = process
+            await persist(RunChange(steps: [index: record]))
+        case .finished(let name, let outcome):
+            processes[name] = nil
+            await record(outcome, of: name)
+        case .cancel:
+            guard !cancelRequested else { return }
+            cancelRequested = true
+            logger.notice("cancelling: running steps get SIGTERM, then SIGKILL after \(settings.killGrace)")
+            for process in processes.values { process.terminate() }
+        case .stop:
+            stopping = true
+        case .leaseLost:
+            lost = true
+            logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
+        case .tick:
+            break
+        }
+    }
+
+    private func record(_ outcome: ProcessOutcome, of name: String) async {
+        guard let index = index(of: name), let step = run.definition(name) else { return }
+        var record = run.steps[index]
+        record.finishedAt = Date.now.milliseconds
+        record.stdout = outcome.stdout
+        record.stderr = outcome.stderr
+        switch outcome.ending {
+        case .notStarted(let reason):
+            record.status = .failed
+            record.error = reason
+        case .exited(let code):
+            record.exitCode = Int(code)
+            record.status = code == 0 ? .succeeded : .failed
+            if code != 0 { record.error = "exited with status \(code)" }
+        case .signalled(let signal):
+            record.exitCode = 128 + Int(signal)
+            record.status = .failed
+            record.error = "killed by signal \(signal)"
+        }
+        if outcome.timedOut {
+            record.status = .timedOut
+            record.error = "timed out after \(step.timeoutSeconds ?? 0)s"
+        } else if outcome.terminated && record.status != .succeeded {
+            record.status = .cancelled
+            record.error = "cancelled"
+        }
+        var stepEvent = event(step: name, status: record.status.rawValue, attempt: record.attempts, exitCode: record.exitCode, message: record.error)
+        if record.status.isFailure && record.attempts < step.retries + 1 && !cancelRequested {
+            let delay = StepLaunch.retryDelay(for: step, nextAttempt: record.attempts + 1)
+            stepEvent.message = "\(record.error ?? "failed"); will retry in \(delay.components.seconds)s"
+            record.status = .pending
+            notBefore[name] = .now + delay
+        }
+        if outcome.droppedLogLines > 0 {
+            logger.notice("step \(name) wrote more than \(OutputCapture.maximumForwardedLines) lines; \(outcome.droppedLogLines) were not sent to the journal (the run keeps the last 64 KiB)", metadata: ["step": "\(name)"])
+        }
+        logger.info(
+            "step \(name) \(stepEvent.status)\(stepEvent.message.map { ": \($0)" } ?? "")",
+            metadata: ["step": "\(name)", "stepStatus": "\(stepEvent.status)", "attempt": "\(record.attempts)"])
+        guard await persist(RunChange(steps: [index: record], events: [stepEvent])) else { return }
+        await showInWorkflow(name, record.status)
+    }
+
+    // MARK: - Recovery
+
+    /// Steps that were running when the daemon that ran them died become
+    /// `interrupted`. An idempotent one runs again if it has attempts left
+    /// (an interruption may use one attempt beyond retries + 1); any other
+    /// fails the run, which `run.resume` can continue.
+    private func recoverInterruptedSteps() async {
+        var change = RunChange()
+        for (index, record) in run.steps.enumerated() where record.status == .running {
+            guard let step = run.definition(record.name) else { continue }
+            if let process = record.process, await ProcessIdentity.killLeftover(process) {
+                logger.notice("killed what was left of step \(record.name) (pid \(process.pid)) before recovering it", metadata: ["step": "\(record.name)"])
+            }
+            var recovered = record
+            recovered.status = .interrupted
+            recovered.finishedAt = Date.now.milliseconds
+            recovered.error = "interrupted: the daemon running it stopped"
+            var stepEvent = event(step: record.name, status: StepStatus.interrupted.rawValue, attempt: record.attempts,
+                                  message: recovered.error, sequenceOffset: change.events.count)
+            if step.idempotent && record.attempts <= step.retries + 1 {
+                recovered.status = .pending
+                stepEvent.message = "interrupted: the daemon running it stopped; idempotent, so it runs again"
+            }
+            change.steps[index] = recovered
+            change.events.append(stepEvent)
+            logger.notice("step \(record.name) \(stepEvent.message ?? "")", metadata: ["step": "\(record.name)", "stepStatus": "interrupted"])
+        }
+        if !change.isEmpty {
+            guard await persist(change) else { return }
+            for (_, record) in change.steps { await showInWorkflow(record.name, record.status == .pending ? .interrupted : record.status) }
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Writes a change, waiting out a database outage (with backoff, in
+    /// order: nothing else of this run happens meanwhile). False when the
+    /// lease is gone: the run is someone else's now.
+    @discardableResult
+    private func persist(_ change: RunChange) async -> Bool {
+        var delay = Duration.milliseconds(200)
+        var warned = false
+        while !lost {
+            do {
+                guard try await store.apply(change, to: run.id, owner: settings.ownerId) else {
+                    lost = true
+                    logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
+                    for process in processes.values { process.terminate() }
+                    return false
+                }
+                apply(change)
+                if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
+                return true
+            } catch {
+                if !warned {
+                    logger.warning("cannot record the run's progress yet, retrying until MongoDB answers: \(error.message)")
+                    warned = true
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        return false
+    }
+
+    private func apply(_ change: RunChange) {
+        if let status = change.status { run.status = status }
+        if let startedAt = change.startedAt { run.startedAt = startedAt }
+        if let finishedAt = change.finishedAt { run.finishedAt = finishedAt }
+        for (index, step) in change.steps { run.steps[index] = step }
+        run.events += change.events
+    }
+
+    /// The workflow's own step status follows its latest run; best effort,
+    /// since the run's record is the source of truth.
+    private func showInWorkflow(_ step: String, _ status: StepStatus) async {
+        try? await workflows.recordStepStatus(workflowId: run.workflowId, runId: run.id, step: step, status: status)
+    }
+
+    private func index(of name: String) -> Int? {
+        run.steps.firstIndex { $0.name == name }
+    }
+
+    private func event(
+        step: String?, status: String, attempt: Int? = nil, exitCode: Int? = nil, message: String? = nil, sequenceOffset: Int = 0
+    ) -> RunEvent {
+        RunEvent(sequence: run.events.count + sequenceOffset, step: step, status: status, at: Date.now.milliseconds,
+                 attempt: attempt, exitCode: exitCode, message: message)
+    }
+}
+
+extension Date {
+    /// What MongoDB will store and give back.
+    var milliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
+}

@@ -1,0 +1,225 @@
+import CSpawn
+import Foundation
+import NIOConcurrencyHelpers
+import OrchestratorModel
+
+/// What to run for one attempt of a step.
+struct ProcessSpec: Sendable {
+    var program: String
+    var arguments: [String]
+    var environment: [String: String]
+    var workingDirectory: String?
+    var timeout: Duration?
+    /// Between SIGTERM and SIGKILL, on timeout and on cancel.
+    var killGrace: Duration
+}
+
+/// How an attempt ended.
+struct ProcessOutcome: Sendable {
+    enum Ending: Sendable, Equatable {
+        case exited(Int32)
+        case signalled(Int32)
+        /// The program could not be started (no such file, not executable, bad cwd).
+        case notStarted(String)
+    }
+
+    var ending: Ending
+    var timedOut: Bool
+    var terminated: Bool
+    var stdout: String
+    var stderr: String
+    var droppedLogLines: Int
+}
+
+/// A started step process: its own process group, supervised on a dedicated
+/// thread (poll on its pipes, timeout, termination, reaping), never on the
+/// cooperative pool.
+final class RunningProcess: Sendable {
+    let pid: Int32
+    let startTicks: UInt64
+    private let control = NIOLockedValueBox<Bool>(false)
+    private let outcome: NIOLockedValueBox<(ProcessOutcome?, CheckedContinuation<ProcessOutcome, Never>?)> = NIOLockedValueBox((nil, nil))
+
+    private init(pid: Int32) {
+        self.pid = pid
+        self.startTicks = ProcessIdentity.startTicks(of: pid) ?? 0
+    }
+
+    /// Starts the program. Failing to start is not an error here: it is an
+    /// outcome (`notStarted`), reported like any failed attempt.
+    static func start(_ spec: ProcessSpec, onLine: @escaping @Sendable (_ stream: String, _ line: String) -> Void) -> (RunningProcess?, ProcessOutcome?) {
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard orch_pipe_cloexec(&outPipe) == 0 else { return (nil, notStarted("pipe: \(String(cString: strerror(errno)))")) }
+        guard orch_pipe_cloexec(&errPipe) == 0 else {
+            close(outPipe[0]); close(outPipe[1])
+            return (nil, notStarted("pipe: \(String(cString: strerror(errno)))"))
+        }
+        let argv = [spec.program] + spec.arguments
+        let envp = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { argvPointers in
+            withCStrings(envp) { envPointers in
+                orch_spawn(spec.program, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid)
+            }
+        }
+        close(outPipe[1])
+        close(errPipe[1])
+        guard rc == 0 else {
+            close(outPipe[0]); close(errPipe[0])
+            let reason = String(cString: strerror(rc))
+            let detail = rc == ENOENT && spec.workingDirectory != nil
+                ? "cannot start \(spec.program) in \(spec.workingDirectory ?? ""): \(reason)" : "cannot start \(spec.program): \(reason)"
+            return (nil, notStarted(detail))
+        }
+        let process = RunningProcess(pid: pid)
+        let (childPid, stdoutFd, stderrFd) = (pid, outPipe[0], errPipe[0])
+        let thread = Thread {
+            let result = supervise(pid: childPid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: process.control, onLine: onLine)
+            process.finish(result)
+        }
+        thread.name = "step-\(pid)"
+        thread.start()
+        return (process, nil)
+    }
+
+    private static func notStarted(_ reason: String) -> ProcessOutcome {
+        ProcessOutcome(ending: .notStarted(reason), timedOut: false, terminated: false, stdout: "", stderr: reason, droppedLogLines: 0)
+    }
+
+    /// Asks the process group to stop: SIGTERM now, SIGKILL after the grace period.
+    func terminate() {
+        control.withLockedValue { $0 = true }
+    }
+
+    func wait() async -> ProcessOutcome {
+        await withCheckedContinuation { continuation in
+            let ready: ProcessOutcome? = outcome.withLockedValue { state in
+                if let done = state.0 { return done }
+                state.1 = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    private func finish(_ result: ProcessOutcome) {
+        let waiter = outcome.withLockedValue { state -> CheckedContinuation<ProcessOutcome, Never>? in
+            state.0 = result
+            defer { state.1 = nil }
+            return state.1
+        }
+        waiter?.resume(returning: result)
+    }
+}
+
+/// The supervision loop, on its own thread.
+private func supervise(
+    pid: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, terminate: NIOLockedValueBox<Bool>,
+    onLine: @Sendable (String, String) -> Void
+) -> ProcessOutcome {
+    var captures = [OutputCapture(), OutputCapture()]
+    var open = [true, true]
+    let fds = [stdout, stderr]
+    let streams = ["stdout", "stderr"]
+    let clock = ContinuousClock()
+    let deadline = spec.timeout.map { clock.now + $0 }
+    var killAt: ContinuousClock.Instant?
+    var timedOut = false
+    var terminated = false
+    var status: Int32?
+    var exitedAt: ContinuousClock.Instant?
+    var buffer = [UInt8](repeating: 0, count: 65536)
+
+    while open.contains(true) || status == nil {
+        // Timeout and termination: SIGTERM to the group, SIGKILL after the grace.
+        if killAt == nil, status == nil {
+            if let deadline, clock.now >= deadline { timedOut = true }
+            if terminate.withLockedValue({ $0 }) { terminated = true }
+            if timedOut || terminated {
+                kill(-pid, SIGTERM)
+                killAt = clock.now + spec.killGrace
+            }
+        }
+        if let at = killAt, clock.now >= at {
+            kill(-pid, SIGKILL)
+            killAt = .now + .seconds(3600)
+        }
+        // Read what is there.
+        var pollFds = (0..<2).filter { open[$0] }.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
+        if !pollFds.isEmpty {
+            _ = poll(&pollFds, nfds_t(pollFds.count), 100)
+            for entry in pollFds where entry.revents != 0 {
+                guard let index = fds.firstIndex(of: entry.fd) else { continue }
+                let n = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    captures[index].append(buffer[..<n]) { onLine(streams[index], $0) }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    open[index] = false
+                    close(entry.fd)
+                }
+            }
+        } else {
+            usleep(20_000)
+        }
+        // Reap the leader; then make sure nothing of its group is left
+        // behind (a background child would otherwise outlive the step and
+        // could keep the pipes open forever).
+        if status == nil {
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                status = raw
+                exitedAt = clock.now
+                kill(-pid, SIGKILL)
+            }
+        } else if let exitedAt, clock.now - exitedAt > .seconds(5) {
+            // Something outside the group holds the pipes: stop waiting for EOF.
+            for index in 0..<2 where open[index] { close(fds[index]); open[index] = false }
+        }
+    }
+    for index in 0..<2 { captures[index].finish { onLine(streams[index], $0) } }
+    let raw = status ?? 0
+    let ending: ProcessOutcome.Ending = (raw & 0x7F) == 0 ? .exited((raw >> 8) & 0xFF) : .signalled(raw & 0x7F)
+    return ProcessOutcome(
+        ending: ending, timedOut: timedOut, terminated: terminated, stdout: captures[0].text, stderr: captures[1].text,
+        droppedLogLines: captures[0].droppedLines + captures[1].droppedLines)
+}
+
+/// Runs `body` with the strings as a NULL-terminated C array.
+private func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Recognises a process across a restart of the daemon: pid plus start time.
+enum ProcessIdentity {
+    static func startTicks(of pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
+        // A zombie is as good as gone: it runs nothing and only waits to be reaped.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z" else { return nil }
+        return UInt64(fields[19])
+    }
+
+    static var host: String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Kills what is left of a step's process group from an earlier life of
+    /// the daemon, if it is still the same process, and waits until it is gone.
+    static func killLeftover(_ process: StepProcess) async -> Bool {
+        guard process.host == host, process.pid > 0, startTicks(of: process.pid) == process.startTicks else { return false }
+        kill(-process.pid, SIGKILL)
+        kill(process.pid, SIGKILL)
+        for _ in 0..<100 where startTicks(of: process.pid) == process.startTicks {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return true
+    }
+}

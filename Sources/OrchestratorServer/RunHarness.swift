@@ -1,0 +1,79 @@
+import Foundation
+import OrchestratorEngine
+import OrchestratorModel
+import OrchestratorProtocol
+import OrchestratorStore
+
+/// The `run.*` methods.
+struct RunHarness: Sendable {
+    let engine: Engine
+    let runs: any RunStore
+    /// How often a watcher looks for new events in MongoDB.
+    let watchInterval: Duration
+
+    func start(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
+        try p.allowOnly(["workflow", "params"])
+        let workflow = try p.string("workflow")
+        let params = try p.optionalStringMap("params") ?? [:]
+        let requester = Requester(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid)
+        return try await domain { () throws(OrchestratorError) in
+            try await engine.startRun(workflow: workflow, params: params, requester: requester)
+        }.json()
+    }
+
+    func get(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
+        try p.allowOnly(["id"])
+        let id = try p.string("id")
+        return try await domain { () throws(OrchestratorError) in try await runs.run(id: id) }.json()
+    }
+
+    func list(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
+        try p.allowOnly(["workflow", "status", "limit", "after"])
+        let workflow = try p.optionalString("workflow")
+        let status = try p.optionalString("status")
+        guard status == nil || RunStatus(rawValue: status ?? "") != nil else {
+            throw .invalidParams("invalid params: status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let limit = try p.optionalInt("limit") ?? Limits.defaultPageSize
+        let after = try p.optionalString("after")
+        let page = try await domain { () throws(OrchestratorError) in
+            try await runs.listRuns(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: after)
+        }
+        return ["items": .array(page.items.map { $0.json(summary: true) }), "next": JSONValue(page.next)]
+    }
+
+    func cancel(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
+        try p.allowOnly(["id"])
+        let id = try p.string("id")
+        return try await domain { () throws(OrchestratorError) in try await engine.cancel(runId: id) }.json()
+    }
+
+    func resume(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
+        try p.allowOnly(["id"])
+        let id = try p.string("id")
+        return try await domain { () throws(OrchestratorError) in try await engine.resume(runId: id) }.json()
+    }
+
+    /// Streams `run.event` notifications, read from the run's record in
+    /// MongoDB (so every event was stored before it is sent, whichever daemon
+    /// executes the run), until the run ends; then answers with the run.
+    /// `fromSequence` (default 0) skips events already seen.
+    func watch(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
+        try p.allowOnly(["id", "fromSequence"])
+        let id = try p.string("id")
+        var next = max(try p.optionalInt("fromSequence") ?? 0, 0)
+        while true {
+            let (status, events) = try await domain { () throws(OrchestratorError) in try await runs.events(id: id, from: next) }
+            for event in events {
+                guard await c.notify(Method.runEventNotification, event.json(runId: id)) else {
+                    throw RPCError(.internalError, "the watcher went away")
+                }
+                next = event.sequence + 1
+            }
+            if status.isTerminal && events.isEmpty {
+                return try await domain { () throws(OrchestratorError) in try await runs.run(id: id) }.json()
+            }
+            if events.isEmpty { try? await Task.sleep(for: watchInterval) }
+        }
+    }
+}

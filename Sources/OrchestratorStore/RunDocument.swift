@@ -1,0 +1,108 @@
+import Foundation
+import MongoKit
+import OrchestratorModel
+
+/// The shape of runs in the `runs` collection. Besides the Run model a
+/// document holds its lease (`owner`, `leaseExpiresAt`) and `eventCount`.
+enum RunDocument {
+    static func encode(_ run: Run) -> BSONDocument {
+        var doc: BSONDocument = [
+            "workflowId": BSON(run.workflowId),
+            "workflowName": BSON(run.workflowName),
+            "workflowVersion": BSON(run.workflowVersion),
+            "definition": .array(run.definition.map { .document(WorkflowDocument.encode($0)) }),
+            "params": .document(BSONDocument(run.params.sorted { $0.key < $1.key }.map { ($0.key, BSON($0.value)) })),
+            "status": BSON(run.status.rawValue),
+            "steps": .array(run.steps.map { .document(encode($0)) }),
+            "requestedBy": ["uid": BSON(Int(run.requestedBy.uid)), "gid": BSON(Int(run.requestedBy.gid)), "pid": BSON(Int(run.requestedBy.pid))],
+            "createdAt": BSON(run.createdAt),
+            "startedAt": BSON(run.startedAt),
+            "finishedAt": BSON(run.finishedAt),
+            "cancelRequested": BSON(run.cancelRequested),
+            "events": .array(run.events.map { .document(encode($0)) }),
+            "eventCount": BSON(run.events.count),
+            "owner": .null,
+            "leaseExpiresAt": .null,
+        ]
+        if let id = ObjectId(run.id) { doc["_id"] = .objectId(id) }
+        return doc
+    }
+
+    static func encode(_ step: RunStep) -> BSONDocument {
+        var doc: BSONDocument = [
+            "name": BSON(step.name), "executionOrder": BSON(step.executionOrder), "status": BSON(step.status.rawValue),
+            "attempts": BSON(step.attempts), "exitCode": BSON(step.exitCode), "startedAt": BSON(step.startedAt),
+            "finishedAt": BSON(step.finishedAt), "error": BSON(step.error), "stdout": BSON(step.stdout), "stderr": BSON(step.stderr),
+        ]
+        doc["process"] = step.process.map { encode($0) } ?? .null
+        return doc
+    }
+
+    static func encode(_ process: StepProcess) -> BSON {
+        ["host": BSON(process.host), "pid": BSON(Int(process.pid)), "startTicks": .int64(Int64(bitPattern: process.startTicks))]
+    }
+
+    static func encode(_ event: RunEvent) -> BSONDocument {
+        var doc: BSONDocument = ["sequence": BSON(event.sequence), "status": BSON(event.status), "at": BSON(event.at)]
+        if let step = event.step { doc["step"] = BSON(step) }
+        if let attempt = event.attempt { doc["attempt"] = BSON(attempt) }
+        if let exitCode = event.exitCode { doc["exitCode"] = BSON(exitCode) }
+        if let message = event.message { doc["message"] = BSON(message) }
+        return doc
+    }
+
+    static func decode(_ doc: BSONDocument) -> Run {
+        let requester = doc["requestedBy"]?.documentValue ?? BSONDocument()
+        var params: [String: String] = [:]
+        for field in doc["params"]?.documentValue?.fields ?? [] {
+            if let value = field.value.stringValue { params[field.key] = value }
+        }
+        return Run(
+            id: doc["_id"]?.objectIdValue?.hex ?? "",
+            workflowId: doc["workflowId"]?.stringValue ?? "",
+            workflowName: doc["workflowName"]?.stringValue ?? "",
+            workflowVersion: doc["workflowVersion"]?.intValue ?? 0,
+            definition: (doc["definition"]?.arrayValue ?? []).compactMap { $0.documentValue.map(WorkflowDocument.decodeStep) },
+            params: params,
+            status: doc["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) ?? .failed,
+            steps: (doc["steps"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeStep) },
+            requestedBy: Requester(
+                uid: UInt32(clamping: requester["uid"]?.intValue ?? 0), gid: UInt32(clamping: requester["gid"]?.intValue ?? 0),
+                pid: Int32(clamping: requester["pid"]?.intValue ?? 0)),
+            createdAt: doc["createdAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
+            startedAt: doc["startedAt"]?.dateValue,
+            finishedAt: doc["finishedAt"]?.dateValue,
+            cancelRequested: doc["cancelRequested"]?.boolValue ?? false,
+            events: (doc["events"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeEvent) }
+        )
+    }
+
+    static func decodeStep(_ doc: BSONDocument) -> RunStep {
+        var process: StepProcess?
+        if let p = doc["process"]?.documentValue, let host = p["host"]?.stringValue, let pid = p["pid"]?.intValue {
+            let ticks: UInt64
+            if case .int64(let raw)? = p["startTicks"] { ticks = UInt64(bitPattern: raw) } else { ticks = UInt64(p["startTicks"]?.intValue ?? 0) }
+            process = StepProcess(host: host, pid: Int32(clamping: pid), startTicks: ticks)
+        }
+        return RunStep(
+            name: doc["name"]?.stringValue ?? "",
+            executionOrder: doc["executionOrder"]?.intValue ?? 0,
+            status: doc["status"]?.stringValue.flatMap(StepStatus.init(rawValue:)) ?? .pending,
+            attempts: doc["attempts"]?.intValue ?? 0,
+            exitCode: doc["exitCode"]?.intValue,
+            startedAt: doc["startedAt"]?.dateValue,
+            finishedAt: doc["finishedAt"]?.dateValue,
+            error: doc["error"]?.stringValue,
+            stdout: doc["stdout"]?.stringValue ?? "",
+            stderr: doc["stderr"]?.stringValue ?? "",
+            process: process
+        )
+    }
+
+    static func decodeEvent(_ doc: BSONDocument) -> RunEvent {
+        RunEvent(
+            sequence: doc["sequence"]?.intValue ?? 0, step: doc["step"]?.stringValue, status: doc["status"]?.stringValue ?? "",
+            at: doc["at"]?.dateValue ?? Date(timeIntervalSince1970: 0), attempt: doc["attempt"]?.intValue,
+            exitCode: doc["exitCode"]?.intValue, message: doc["message"]?.stringValue)
+    }
+}
