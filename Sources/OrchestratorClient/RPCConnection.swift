@@ -27,6 +27,8 @@ public final class RPCConnection {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var nextId: Int64 = 1
+    /// Called whenever a read waited `idleInterval` without data (e.g. to redraw a progress display).
+    public var onIdle: (() -> Void)?
 
     public init(path: String) throws(ClientError) {
         self.path = path
@@ -126,11 +128,21 @@ public final class RPCConnection {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK, let onIdle {
+                    onIdle()
+                    continue
+                }
                 throw .broken("read: \(String(cString: strerror(errno)))")
             }
             if count == 0 { throw .broken("the daemon closed the connection") }
             buffer += chunk[..<count]
         }
+    }
+
+    /// Makes reads return to `onIdle` after `milliseconds` without data.
+    public func setIdleInterval(milliseconds: Int) {
+        var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Closes the sending direction (the daemon still answers what it got).

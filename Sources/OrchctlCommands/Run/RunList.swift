@@ -1,0 +1,48 @@
+import ArgumentParser
+import OrchestratorModel
+import OrchestratorProtocol
+
+struct RunList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List runs, newest first.",
+        discussion: "Examples:\n  orchctl run list\n  orchctl run list vlan-rollout --status failed"
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Only runs of this workflow.") var workflow: String?
+    @Option(help: "Only runs with this status: queued, running, succeeded, failed, cancelled.") var status: String?
+    @Option(help: "Runs per page (1-1000).") var limit: Int = 100
+    @Option(help: "Continue after this run id (the 'next' of the previous page).") var after: String?
+
+    func validate() throws {
+        if let status, RunStatus(rawValue: status) == nil {
+            throw ValidationError("--status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
+    }
+
+    func run() throws {
+        try reporting {
+            var params: [String: JSONValue] = ["limit": JSONValue(limit)]
+            if let workflow { params["workflow"] = .string(workflow) }
+            if let status { params["status"] = .string(status) }
+            if let after { params["after"] = .string(after) }
+            let page = try global.call(Method.runList.rawValue, params)
+            global.emit(page) { page in
+                let items = page["items"]?.arrayValue ?? []
+                if items.isEmpty { return "No runs.\n" }
+                var table = Table("ID", "WORKFLOW", "STATUS", "STEPS", "CREATED", "FINISHED")
+                for run in items {
+                    let steps = run["steps"]?.arrayValue ?? []
+                    let done = steps.filter { $0["status"] == "succeeded" }.count
+                    table.add(Render.text(run["id"]), Render.text(run["workflowName"]), Render.text(run["status"]),
+                              "\(done)/\(steps.count)", Render.text(run["createdAt"]), Render.text(run["finishedAt"]))
+                }
+                var out = table.render()
+                if let next = page["next"]?.stringValue { out += "More: orchctl run list --after \(next)\n" }
+                return out
+            }
+        }
+    }
+}

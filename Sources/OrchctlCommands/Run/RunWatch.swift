@@ -1,0 +1,21 @@
+import ArgumentParser
+import OrchestratorProtocol
+
+struct RunWatch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow a run until it ends (exit 0 if it succeeded, 1 otherwise).",
+        discussion: "Example:\n  orchctl run watch 65a1b2c3d4e5f60718293a4b"
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: RunID
+
+    func run() throws {
+        try reporting {
+            let final = try follow(try global.connect(), runId: target.id, output: global.output)
+            if global.output == .json { print(JSONCoding.prettyPrinted(final)) }
+            try exitForOutcome(final)
+        }
+    }
+}
