@@ -135,6 +135,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "EngineTests",
+            dependencies: ["OrchestratorProtocol", "OrchestratorClient", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OrchestratorStoreTests",
             dependencies: ["OrchestratorStore", "OrchestratorModel", "MongoKit", "TestSupport"],
             swiftSettings: strict
