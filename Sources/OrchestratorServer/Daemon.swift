@@ -36,10 +36,8 @@ public enum Daemon {
         }
         let level = SharedLogLevel(settings.logLevel)
         let target = settings.logTarget.resolved()
-        LoggingSystem.bootstrap { _ -> any LogHandler in
-            target == .journal
-                ? JournalLogHandler(identifier: "orchestratord", level: level)
-                : StderrLogHandler(label: "orchestratord", level: level)
+        LoggingSystem.bootstrap { _ in
+            DaemonLogHandler(identifier: "orchestratord", level: level, sink: target == .journal ? .journal : .stderr)
         }
         let logger = Logger(label: "orchestratord")
         let notifier = SystemdNotifier()

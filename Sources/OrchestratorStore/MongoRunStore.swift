@@ -14,16 +14,11 @@ public struct MongoRunStore: RunStore {
     }
 
     public func prepare() async throws(OrchestratorError) {
-        _ = try await withDatabase(pool) { client throws(MongoError) in
-            try client.writeCommand([
-                "createIndexes": BSON(Self.collectionName),
-                "indexes": [
-                    ["key": ["status": 1, "leaseExpiresAt": 1], "name": "status_lease"],
-                    ["key": ["workflowName": 1, "_id": -1], "name": "workflow_newest"],
-                    ["key": ["workflowId": 1, "status": 1], "name": "workflow_status"],
-                ],
-            ])
-        }
+        try await createIndexes(pool, collection: Self.collectionName, [
+            ["key": ["status": 1, "leaseExpiresAt": 1], "name": "status_lease"],
+            ["key": ["workflowName": 1, "_id": -1], "name": "workflow_newest"],
+            ["key": ["workflowId": 1, "status": 1], "name": "workflow_status"],
+        ])
     }
 
     private static let activeStatuses: BSON = [BSON(RunStatus.queued.rawValue), BSON(RunStatus.running.rawValue)]

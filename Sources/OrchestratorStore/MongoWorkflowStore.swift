@@ -16,12 +16,7 @@ public struct MongoWorkflowStore: WorkflowStore {
 
     /// Creates the indexes the store relies on; safe to call on every start.
     public func prepare() async throws(OrchestratorError) {
-        _ = try await withDatabase(pool) { client throws(MongoError) in
-            try client.writeCommand([
-                "createIndexes": BSON(Self.collectionName),
-                "indexes": [["key": ["name": 1], "name": "name_unique", "unique": true]],
-            ])
-        }
+        try await createIndexes(pool, collection: Self.collectionName, [["key": ["name": 1], "name": "name_unique", "unique": true]])
     }
 
     public func createWorkflow(_ draft: WorkflowDraft) async throws(OrchestratorError) -> Workflow {

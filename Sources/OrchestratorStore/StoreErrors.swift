@@ -29,3 +29,10 @@ func withDatabase<T: Sendable>(
         throw OrchestratorError.from(error, duplicate: onDuplicate)
     }
 }
+
+/// Creates a collection's indexes (idempotent: an index that exists is kept).
+func createIndexes(_ pool: MongoPool, collection: String, _ indexes: [BSON]) async throws(OrchestratorError) {
+    _ = try await withDatabase(pool) { client throws(MongoError) in
+        try client.writeCommand(["createIndexes": BSON(collection), "indexes": .array(indexes)])
+    }
+}

@@ -62,17 +62,25 @@ public enum JournalFieldName {
     }
 }
 
-/// A swift-log handler writing native journal entries with structured
-/// fields through `sd_journal_sendv` (the variadic `sd_journal_send` is not
-/// callable from Swift).
-public struct JournalLogHandler: LogHandler {
+/// The daemon's swift-log handler. Both targets get the same fields: the
+/// journal as native structured entries through `sd_journal_sendv` (the
+/// variadic `sd_journal_send` is not callable from Swift), stderr as one
+/// line with `KEY=value` pairs. The level is shared so SIGHUP can change it.
+public struct DaemonLogHandler: LogHandler {
+    public enum Sink: Sendable {
+        case journal
+        case stderr
+    }
+
     public var metadata: Logger.Metadata = [:]
     private let sharedLevel: SharedLogLevel
     private let identifier: String
+    private let sink: Sink
 
-    public init(identifier: String, level: SharedLogLevel) {
+    public init(identifier: String, level: SharedLogLevel, sink: Sink) {
         self.identifier = identifier
         self.sharedLevel = level
+        self.sink = sink
     }
 
     public var logLevel: Logger.Level {
@@ -86,19 +94,21 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [String] = [
-            "MESSAGE=\(event.message)",
-            "PRIORITY=\(Self.priority(event.level))",
-            "SYSLOG_IDENTIFIER=\(identifier)",
-            "CODE_FILE=\(event.file)",
-            "CODE_LINE=\(event.line)",
-            "CODE_FUNC=\(event.function)",
-        ]
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        for (key, value) in merged {
-            if let name = JournalFieldName.normalize(key) { fields.append("\(name)=\(value)") }
+        let fields = merged.keys.sorted().compactMap { key in
+            JournalFieldName.normalize(key).map { "\($0)=\(merged[key].map { "\($0)" } ?? "")" }
         }
-        Self.send(fields)
+        switch sink {
+        case .journal:
+            Self.send([
+                "MESSAGE=\(event.message)", "PRIORITY=\(Self.priority(event.level))", "SYSLOG_IDENTIFIER=\(identifier)",
+                "CODE_FILE=\(event.file)", "CODE_LINE=\(event.line)", "CODE_FUNC=\(event.function)",
+            ] + fields)
+        case .stderr:
+            let line = "\(identifier)[\(getpid())] \(event.level): \(event.message)\(fields.isEmpty ? "" : " " + fields.joined(separator: " "))\n"
+            let bytes = Array(line.utf8)
+            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
     }
 
     static func send(_ fields: [String]) {
@@ -128,37 +138,5 @@ public struct JournalLogHandler: LogHandler {
         case .error: 3
         case .critical: 2
         }
-    }
-}
-
-/// Lines on stderr with the same fields as the journal gets, as `key=value`.
-public struct StderrLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    private let sharedLevel: SharedLogLevel
-    private let label: String
-
-    public init(label: String, level: SharedLogLevel) {
-        self.label = label
-        self.sharedLevel = level
-    }
-
-    public var logLevel: Logger.Level {
-        get { sharedLevel.level }
-        set { sharedLevel.level = newValue }
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        let fields = merged.keys.sorted().compactMap { key in
-            JournalFieldName.normalize(key).map { "\($0)=\(merged[key].map { "\($0)" } ?? "")" }
-        }
-        let line = "\(label)[\(getpid())] \(event.level): \(event.message)\(fields.isEmpty ? "" : " " + fields.joined(separator: " "))\n"
-        let bytes = Array(line.utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }

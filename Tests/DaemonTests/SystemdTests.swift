@@ -26,7 +26,7 @@ import TestSupport
             #expect(await eventually { notify.assignments.filter { $0 == "WATCHDOG=1" }.count >= 5 })
 
             let exit = await daemon.stop(signal: SIGTERM)
-            #expect(exit == 0)
+            #expect(exit == 0, "log: \(daemon.log())")
             #expect(notify.assignments.contains("STOPPING=1"))
             #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
         }

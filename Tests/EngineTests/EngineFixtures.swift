@@ -113,3 +113,9 @@ func processExists(_ pid: Int32) -> Bool {
     guard let close = stat.lastIndex(of: ")") else { return false }
     return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
 }
+
+/// A shell snippet that waits until the test creates `file`: a step the test
+/// can hold running and release at the moment it chooses.
+func waitFor(_ file: URL) -> String {
+    "while [ ! -e '\(file.path)' ]; do sleep 0.05; done"
+}

@@ -194,7 +194,7 @@ import TestSupport
             let gate = daemon.directory.appendingPathComponent("gate")
             let c = try daemon.connect()
             try c.createWorkflow("snap", [
-                shellStep("wait", order: 0, "while [ ! -e '\(gate.path)' ]; do sleep 0.05; done"),
+                shellStep("wait", order: 0, waitFor(gate)),
                 shellStep("say", order: 1, "echo original"),
             ])
             let id = try c.startRun("snap")
@@ -215,7 +215,7 @@ import TestSupport
         try await DaemonProcess.with { daemon in
             let gate = daemon.directory.appendingPathComponent("gate")
             let c = try daemon.connect()
-            try c.createWorkflow("busy", [shellStep("wait", "while [ ! -e '\(gate.path)' ]; do sleep 0.05; done")])
+            try c.createWorkflow("busy", [shellStep("wait", waitFor(gate))])
             let id = try c.startRun("busy")
             do {
                 _ = try c.call("workflow.delete", ["name": "busy"])

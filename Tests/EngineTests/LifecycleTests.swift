@@ -75,7 +75,7 @@ import TestSupport
             try await daemon.start()
             let c = try daemon.connect()
             let gate = dir.appendingPathComponent("gate")
-            let wait = "while [ ! -e '\(gate.path)' ]; do sleep 0.05; done"
+            let wait = waitFor(gate)
             try c.createWorkflow("safe", [
                 shellStep("first", order: 0, "echo first >> '\(dir.path)/safe-ran'"),
                 shellStep("long", order: 1, "echo long >> '\(dir.path)/safe-ran'; \(wait)", retries: 0, idempotent: true),
@@ -127,7 +127,7 @@ import TestSupport
             let gate = dir.appendingPathComponent("gate")
             let c = try a.connect()
             try c.createWorkflow("handover", [
-                shellStep("one", order: 0, "echo \"one $(cat /proc/self/stat | cut -d' ' -f4)\" >> '\(dir.path)/ran'; while [ ! -e '\(gate.path)' ]; do sleep 0.05; done", idempotent: true),
+                shellStep("one", order: 0, "echo \"one $(cat /proc/self/stat | cut -d' ' -f4)\" >> '\(dir.path)/ran'; \(waitFor(gate))", idempotent: true),
                 shellStep("two", order: 1, "echo two >> '\(dir.path)/ran'"),
             ])
             let id = try c.startRun("handover")
@@ -154,8 +154,8 @@ import TestSupport
                 let c = try daemon.connect()
                 try c.createWorkflow("outage", [
                     shellStep("before", order: 0, "echo before"),
-                    shellStep("during-a", order: 1, "while [ ! -e '\(gate.path)' ]; do sleep 0.05; done; echo a"),
-                    shellStep("during-b", order: 1, "while [ ! -e '\(gate.path)' ]; do sleep 0.05; done; echo b"),
+                    shellStep("during-a", order: 1, "\(waitFor(gate)); echo a"),
+                    shellStep("during-b", order: 1, "\(waitFor(gate)); echo b"),
                     shellStep("after", order: 2, "echo after"),
                 ])
                 let id = try c.startRun("outage")
@@ -195,7 +195,7 @@ import TestSupport
                 shellStep("next", order: 1, "echo next"),
             ])
             let id = try c.startRun("drain")
-            #expect(await eventually { (try? c.call("run.get", ["id": .string(id)]))?.stepStatus("finishing") == "running" })
+            #expect(await eventually { (try? c.call("run.get", ["id": .string(id)]))?.stepStatus("finishing") == "running" }, "log: \(daemon.log())")
             #expect(await daemon.stop(signal: SIGTERM) == 0)
             #expect(notify.assignments.contains("STOPPING=1"))
 
@@ -214,7 +214,7 @@ import TestSupport
         try await DaemonProcess.with { daemon in
             let gate = daemon.directory.appendingPathComponent("gate")
             let c = try daemon.connect()
-            try c.createWorkflow("active", [shellStep("wait", "while [ ! -e '\(gate.path)' ]; do sleep 0.05; done")])
+            try c.createWorkflow("active", [shellStep("wait", waitFor(gate))])
             let id = try c.startRun("active")
             #expect(await eventually { (try? c.call("daemon.status"))?["activeRuns"] == 1 })
             _ = FileManager.default.createFile(atPath: gate.path, contents: nil)

@@ -62,7 +62,7 @@ import TestSupport
         try await DaemonProcess.with { daemon in
             let flag = daemon.directory.appendingPathComponent("flag")
             let c = try daemon.connect()
-            try c.createWorkflow("slow", [shellStep("wait", "while [ ! -e '\(flag.path)' ]; do sleep 0.05; done")])
+            try c.createWorkflow("slow", [shellStep("wait", "\(waitFor(flag))")])
             let id = try c.startRun("slow")
             #expect(await eventually { (try? c.runStatus(id)) == "running" })
             #expect(try await orchctl(daemon, ["run", "cancel", id]).status == 0)
