@@ -51,6 +51,13 @@ actor StepSlots {
         await withCheckedContinuation { waiters.append($0) }
     }
 
+    /// Takes a slot only if one is free right now.
+    func tryAcquire() -> Bool {
+        guard available > 0 else { return false }
+        available -= 1
+        return true
+    }
+
     func release() {
         if waiters.isEmpty {
             available += 1

@@ -105,40 +105,61 @@ actor RunExecutor {
             return
         }
         guard !stopping, !cancelRequested else { return }
+        // Every due step that gets a slot now starts in one batch: one write
+        // records them all as running, then they are spawned together.
+        var batch: [String] = []
         for name in decision.start {
             if let due = notBefore[name], due > .now { continue }
-            await slots.acquire()
-            guard !stopping, !cancelRequested, !lost else {
-                await slots.release()
-                return
+            if batch.isEmpty {
+                await slots.acquire()
+            } else if !(await slots.tryAcquire()) {
+                break
             }
-            await launch(name)
+            batch.append(name)
         }
+        guard !batch.isEmpty else { return }
+        guard !stopping, !cancelRequested, !lost else {
+            for _ in batch { await slots.release() }
+            return
+        }
+        await launch(batch)
     }
 
-    private func launch(_ name: String) async {
-        guard let index = index(of: name), let step = run.definition(name) else {
-            await slots.release()
+    private func launch(_ names: [String]) async {
+        var change = RunChange()
+        for name in names {
+            guard let index = index(of: name) else { continue }
+            var record = run.steps[index]
+            record.status = .running
+            record.attempts += 1
+            record.startedAt = Date.now.milliseconds
+            record.finishedAt = nil
+            record.exitCode = nil
+            record.error = nil
+            record.stdout = ""
+            record.stderr = ""
+            record.process = nil
+            change.steps[index] = record
+            change.events.append(event(step: name, status: StepStatus.running.rawValue, attempt: record.attempts, sequenceOffset: change.events.count))
+        }
+        guard await persist(change) else {
+            for _ in names { await slots.release() }
             return
         }
-        var record = run.steps[index]
-        record.status = .running
-        record.attempts += 1
-        record.startedAt = Date.now.milliseconds
-        record.finishedAt = nil
-        record.exitCode = nil
-        record.error = nil
-        record.stdout = ""
-        record.stderr = ""
-        record.process = nil
-        let attempt = record.attempts
-        guard await persist(RunChange(steps: [index: record], events: [event(step: name, status: StepStatus.running.rawValue, attempt: attempt)])) else {
-            await slots.release()
-            return
+        for name in names {
+            guard let index = index(of: name), let step = run.definition(name) else {
+                await slots.release()
+                continue
+            }
+            let attempt = run.steps[index].attempts
+            logger.info("step \(name) running (attempt \(attempt))", metadata: ["step": "\(name)", "stepStatus": "running", "attempt": "\(attempt)"])
+            spawn(step, attempt: attempt)
         }
-        logger.info("step \(name) running (attempt \(attempt))", metadata: ["step": "\(name)", "stepStatus": "running", "attempt": "\(attempt)"])
-        await showInWorkflow(name, .running)
+        for name in names { await showInWorkflow(name, .running) }
+    }
 
+    private func spawn(_ step: Step, attempt: Int) {
+        let name = step.name
         let spec = StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings)
         var lineLogger = logger
         lineLogger[metadataKey: "step"] = "\(name)"
@@ -157,8 +178,10 @@ actor RunExecutor {
                 post.yield(.finished(name, outcome))
             }
         } else if let failure {
-            await slots.release()
-            post.yield(.finished(name, failure))
+            Task {
+                await slots.release()
+                post.yield(.finished(name, failure))
+            }
         }
     }
 

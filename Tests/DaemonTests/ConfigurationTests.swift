@@ -54,13 +54,13 @@ import TestSupport
             let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--config", file.path])
             try await daemon.start()
             let pid = daemon.pid
-            _ = try daemon.connect().call("daemon.status")
+            _ = try await daemon.connect().call("daemon.status")
             #expect(!daemon.log().contains("connection opened"))
 
             try "socket = /nonexistent/dir/never.sock\nlog-level = debug\n".write(to: file, atomically: true, encoding: .utf8)
             daemon.send(signal: SIGHUP)
             #expect(await eventually { daemon.log().contains("configuration reloaded; log level debug") }, "\(daemon.log())")
-            _ = try daemon.connect().call("daemon.status")
+            _ = try await daemon.connect().call("daemon.status")
             #expect(await eventually { daemon.log().contains("connection opened") })
             #expect(daemon.pid == pid && daemon.isRunning)
             #expect(await daemon.stop() == 0)
@@ -74,7 +74,7 @@ import TestSupport
             try await second.start(waitUntilServing: false, argumentsOverride: first.arguments)
             #expect(await second.waitForExit() == 1)
             #expect(second.log().contains("another daemon is already serving \(first.socketPath)"), "\(second.log())")
-            #expect(try first.connect().call("daemon.status")["mongodb"] == "ok")
+            #expect(try await first.connect().call("daemon.status")["mongodb"] == "ok")
         }
         try await withTemporaryDirectory { dir in
             let daemon = DaemonProcess(directory: dir, mongoURI: try TestEnvironment.mongoURI())
@@ -91,7 +91,7 @@ import TestSupport
             close(fd)
             #expect(FileManager.default.fileExists(atPath: daemon.socketPath))
             try await daemon.start()
-            #expect(try daemon.connect().call("daemon.status")["mongodb"] == "ok")
+            #expect(try await daemon.connect().call("daemon.status")["mongodb"] == "ok")
             await daemon.stop()
         }
     }
@@ -114,7 +114,7 @@ import TestSupport
                 #expect(daemon.isRunning)
                 try await server.start()
                 #expect(await notify.waitFor("READY=1", timeout: .seconds(60)))
-                #expect(try daemon.connect().call("daemon.status")["mongodb"] == "ok")
+                #expect(try await daemon.connect().call("daemon.status")["mongodb"] == "ok")
                 #expect(await daemon.stop() == 0)
             }
         }
@@ -124,18 +124,18 @@ import TestSupport
         try await DatabaseServer.with { server in
             try await DaemonProcess.with(mongoURI: server.uri, arguments: ["--server-selection-timeout-ms", "1000"]) { daemon in
                 let c = try daemon.connect()
-                _ = try c.call("workflow.create", ["name": "before"])
+                _ = try await c.call("workflow.create", ["name": "before"])
                 await server.stop()
-                let result = try call(c, "workflow.create", ["name": "during"])
+                let result = try await call(c, "workflow.create", ["name": "during"])
                 #expect(result.errorCode == .storageUnavailable)
-                let status = try c.call("daemon.status")
+                let status = try await c.call("daemon.status")
                 #expect(status["mongodb"]?.stringValue?.hasPrefix("unavailable") == true)
                 #expect(daemon.isRunning)
 
                 try await server.start()
-                #expect(await eventually(timeout: .seconds(30)) { (try? call(c, "workflow.create", ["name": "after"]))?.value != nil })
-                #expect(try call(c, "workflow.get", ["name": "before"]).value != nil)
-                #expect(try call(c, "workflow.get", ["name": "during"]).errorCode == .notFound)
+                #expect(await eventually(timeout: .seconds(30)) { (try? await call(c, "workflow.create", ["name": "after"]))?.value != nil })
+                #expect(try await call(c, "workflow.get", ["name": "before"]).value != nil)
+                #expect(try await call(c, "workflow.get", ["name": "during"]).errorCode == .notFound)
             }
         }
     }

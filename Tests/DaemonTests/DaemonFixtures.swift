@@ -5,9 +5,9 @@ import Testing
 import TestSupport
 
 /// The answer to one call: its result or its error.
-func call(_ connection: RPCConnection, _ method: String, _ params: [String: JSONValue] = [:]) throws -> Result<JSONValue, RPCError> {
+func call(_ connection: TestConnection, _ method: String, _ params: [String: JSONValue] = [:]) async throws -> Result<JSONValue, RPCError> {
     do {
-        return .success(try connection.call(method, params))
+        return .success(try await connection.call(method, params))
     } catch .rpc(let error) {
         return .failure(error)
     }
@@ -26,9 +26,11 @@ extension Result where Failure == RPCError {
 }
 
 /// Sends raw text (one or more lines) and reads `count` answer lines back, parsed.
-func exchange(_ connection: RPCConnection, _ text: String, answers count: Int = 1) throws -> [JSONValue] {
-    try connection.sendRaw(Array(text.utf8))
-    return try (0..<count).map { _ in try JSONCoding.parse(connection.readLine()) }
+func exchange(_ connection: TestConnection, _ text: String, answers count: Int = 1) async throws -> [JSONValue] {
+    try await connection.sendRaw(Array(text.utf8))
+    var answers: [JSONValue] = []
+    for _ in 0..<count { answers.append(try JSONCoding.parse(await connection.readLine())) }
+    return answers
 }
 
 func step(_ name: String, order: Int = 0, _ exec: [String] = ["/bin/true"]) -> JSONValue {

@@ -42,7 +42,7 @@ import TestSupport
             // Global options before the command, as the spec writes them.
             let cli = try await orchctl(daemon, ["--socket", daemon.socketPath, "-o", "json", "workflow", "get", "json-out"])
             #expect(cli.status == 0, "\(cli)")
-            let raw = try daemon.connect().call("workflow.get", ["name": "json-out"])
+            let raw = try await daemon.connect().call("workflow.get", ["name": "json-out"])
             #expect(try JSONCoding.parse(cli.stdout) == raw)
             let status = try await orchctl(daemon, ["status", "-o", "json"])
             #expect(try JSONCoding.parse(status.stdout)["mongodb"] == "ok")
@@ -99,7 +99,7 @@ import TestSupport
                 let first = try await orchctl(daemon, ["apply", "-f", file.path])
                 #expect(first.status == 0, "\(first)")
                 #expect(first.stdout.contains("created"))
-                let stored = try daemon.connect().call("workflow.get", ["name": "iface-health"])
+                let stored = try await daemon.connect().call("workflow.get", ["name": "iface-health"])
                 // YAML scalars inside a command stay the text that was written.
                 #expect(stored["steps"]?.arrayValue?.first?["action"]?["exec"] == ["/bin/sh", "-c", "test -n \"$ORCH_PARAM_IFACE\"", "1", "yes"])
                 #expect(stored["steps"]?.arrayValue?.first?["action"]?["env"] == ["COUNT": "3"])
@@ -107,12 +107,12 @@ import TestSupport
 
                 let again = try await orchctl(daemon, ["apply", "-f", file.path])
                 #expect(again.stdout.contains("unchanged"), "\(again)")
-                #expect(try daemon.connect().call("workflow.get", ["name": "iface-health"])["version"] == 1)
+                #expect(try await daemon.connect().call("workflow.get", ["name": "iface-health"])["version"] == 1)
 
                 try yaml.replacingOccurrences(of: "retries: 3", with: "retries: 5").write(to: file, atomically: true, encoding: .utf8)
                 let changed = try await orchctl(daemon, ["apply", "-f", file.path])
                 #expect(changed.stdout.contains("updated"), "\(changed)")
-                let after = try daemon.connect().call("workflow.get", ["name": "iface-health"])
+                let after = try await daemon.connect().call("workflow.get", ["name": "iface-health"])
                 #expect(after["version"] == 2)
                 #expect(after["steps"]?.arrayValue?.first?["retries"] == 5)
 

@@ -61,8 +61,8 @@ import TestSupport
                     + daemon.arguments.map { $0 == daemon.socketPath ? socketPath : $0 })
             // systemd-socket-activate listens at once; the daemon starts on the first connection.
             #expect(await eventually { FileManager.default.fileExists(atPath: socketPath) })
-            let c = try RPCConnection(path: socketPath)
-            let status = try c.call("daemon.status")
+            let c = try TestConnection(path: socketPath)
+            let status = try await c.call("daemon.status")
             #expect(status["mongodb"] == "ok")
             #expect(await notify.waitFor("READY=1"))
             #expect(await eventually { daemon.log().contains("ACTIVATED=true") }, "log: \(daemon.log())")
@@ -78,7 +78,7 @@ import TestSupport
         }
         try await DaemonProcess.with(arguments: ["--log-target", "journal"]) { daemon in
             let name = "journal-\(UInt32.random(in: 0...UInt32.max))"
-            _ = try daemon.connect().call("workflow.create", ["name": .string(name)])
+            _ = try await daemon.connect().call("workflow.create", ["name": .string(name)])
             var entries: [JSONValue] = []
             let found = await eventually {
                 let result = try? await runCommand("/usr/bin/journalctl", ["-o", "json", "--no-pager", "WORKFLOW=\(name)"])

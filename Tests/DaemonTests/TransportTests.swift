@@ -25,15 +25,15 @@ import TestSupport
                 (#"{"jsonrpc":"2.0","id":"s","method":"workflow.create","params":{"name":"a","steps":[{"name":"x","executionOrder":"1","action":{"exec":["/bin/true"]}}]}}"#, -32602, "s"),
             ]
             for (line, code, id) in cases {
-                let answer = try #require(try exchange(c, line + "\n").first)
+                let answer = try #require(try await exchange(c, line + "\n").first)
                 #expect(answer["error"]?["code"] == .int(Int64(code)), "for \(line)")
                 #expect(answer["id"] == id, "for \(line)")
                 #expect(answer["jsonrpc"] == "2.0")
             }
-            let missing = try #require(try exchange(c, #"{"jsonrpc":"2.0","id":8,"method":"step.add","params":{"workflow":"w"}}"# + "\n").first)
+            let missing = try #require(try await exchange(c, #"{"jsonrpc":"2.0","id":8,"method":"step.add","params":{"workflow":"w"}}"# + "\n").first)
             #expect(missing["error"]?["message"]?.stringValue?.contains("'step'") == true)
             // Still usable after all of that.
-            #expect(try call(c, "daemon.status").value?["mongodb"] == "ok")
+            #expect(try await call(c, "daemon.status").value?["mongodb"] == "ok")
         }
     }
 
@@ -41,12 +41,12 @@ import TestSupport
         try await DaemonProcess.with { daemon in
             let c = try daemon.connect()
             let batch = #"[{"jsonrpc":"2.0","id":1,"method":"daemon.status"},{"jsonrpc":"2.0","method":"daemon.status"},7]"#
-            let answer = try #require(try exchange(c, batch + "\n").first?.arrayValue)
+            let answer = try #require(try await exchange(c, batch + "\n").first?.arrayValue)
             #expect(answer.count == 2)
             #expect(answer[0]["id"] == 1)
             #expect(answer[1]["error"]?["code"] == -32600)
             // A notification alone gets nothing; the next request's answer comes next.
-            let next = try exchange(c, #"{"jsonrpc":"2.0","method":"daemon.status"}"# + "\n" + #"{"jsonrpc":"2.0","id":9,"method":"daemon.status"}"# + "\n")
+            let next = try await exchange(c, #"{"jsonrpc":"2.0","method":"daemon.status"}"# + "\n" + #"{"jsonrpc":"2.0","id":9,"method":"daemon.status"}"# + "\n")
             #expect(next.first?["id"] == 9)
         }
     }
@@ -58,7 +58,7 @@ import TestSupport
             for i in 0..<50 {
                 text += #"{"jsonrpc":"2.0","id":\#(i),"method":"step.add","params":{"workflow":"pipe","step":{"name":"s\#(i)","executionOrder":\#(i),"action":{"exec":["/bin/true"]}}}}"# + "\n"
             }
-            let answers = try exchange(c, text, answers: 51)
+            let answers = try await exchange(c, text, answers: 51)
             #expect(answers.map { $0["id"] } == ["create"] + (0..<50).map { .int(Int64($0)) })
             #expect(answers.allSatisfy { $0["error"] == nil })
             #expect(answers.last?["result"]?["version"] == 51)
@@ -70,21 +70,21 @@ import TestSupport
             let bystander = try daemon.connect()
             let c = try daemon.connect()
             let huge = #"{"jsonrpc":"2.0","id":1,"method":"workflow.create","params":{"name":"a","description":""# + String(repeating: "x", count: 10_000) + "\"}}\n"
-            try? c.sendRaw(Array(huge.utf8))
-            let answer = try JSONCoding.parse(c.readLine())
+            try? await c.sendRaw(Array(huge.utf8))
+            let answer = try JSONCoding.parse(await c.readLine())
             #expect(answer["error"]?["code"] == .int(Int64(ErrorCode.requestTooLarge.rawValue)))
-            #expect(throws: ClientError.self) { try c.readLine() }
-            #expect(try call(bystander, "daemon.status").value?["mongodb"] == "ok")
-            #expect(try call(daemon.connect(), "workflow.list").value != nil)
+            await #expect(throws: ClientError.self) { try await c.readLine() }
+            #expect(try await call(bystander, "daemon.status").value?["mongodb"] == "ok")
+            #expect(try await call(daemon.connect(), "workflow.list").value != nil)
         }
     }
 
     @Test func aLastLineWithoutNewlineIsAnsweredAfterHalfClose() async throws {
         try await DaemonProcess.with { daemon in
             let c = try daemon.connect()
-            try c.sendRaw(Array(#"{"jsonrpc":"2.0","id":1,"method":"daemon.status"}"#.utf8))
-            c.finishSending()
-            #expect(try JSONCoding.parse(c.readLine())["id"] == 1)
+            try await c.sendRaw(Array(#"{"jsonrpc":"2.0","id":1,"method":"daemon.status"}"#.utf8))
+            await c.finishSending()
+            #expect(try JSONCoding.parse(await c.readLine())["id"] == 1)
         }
     }
 
@@ -92,20 +92,20 @@ import TestSupport
         try await DaemonProcess.with { daemon in
             for _ in 0..<20 {
                 let half = try daemon.connect()
-                try half.sendRaw(Array(#"{"jsonrpc":"2.0","id":1,"method":"workflow.cre"#.utf8))
+                try await half.sendRaw(Array(#"{"jsonrpc":"2.0","id":1,"method":"workflow.cre"#.utf8))
                 let gone = try daemon.connect()
-                try gone.sendRaw(Array((#"{"jsonrpc":"2.0","id":1,"method":"workflow.list"}"# + "\n").utf8))
+                try await gone.sendRaw(Array((#"{"jsonrpc":"2.0","id":1,"method":"workflow.list"}"# + "\n").utf8))
                 // Both are dropped here without reading anything.
             }
             let c = try daemon.connect()
-            #expect(try call(c, "daemon.status").value?["mongodb"] == "ok")
+            #expect(try await call(c, "daemon.status").value?["mongodb"] == "ok")
             #expect(daemon.isRunning)
         }
     }
 
     @Test func aClientThatNeverReadsDoesNotBlockOthers() async throws {
         try await DaemonProcess.with { daemon in
-            _ = try call(daemon.connect(), "workflow.create", ["name": "big", "description": .string(String(repeating: "d", count: 4000))])
+            _ = try await call(daemon.connect(), "workflow.create", ["name": "big", "description": .string(String(repeating: "d", count: 4000))])
             // A separate process pipelines far more answers than socket buffers
             // hold and never reads one; it blocks in send() once they are full.
             let script = """
@@ -123,8 +123,8 @@ import TestSupport
             try await Task.sleep(for: .seconds(1))
             #expect(slow.isRunning, "the slow client should still be stuck sending")
             let other = try daemon.connect()
-            #expect(try call(other, "daemon.status").value?["mongodb"] == "ok")
-            #expect(try call(other, "workflow.create", ["name": "still-served"]).value != nil)
+            #expect(try await call(other, "daemon.status").value?["mongodb"] == "ok")
+            #expect(try await call(other, "workflow.create", ["name": "still-served"]).value != nil)
         }
     }
 
@@ -134,18 +134,18 @@ import TestSupport
             let results = try await withThrowingTaskGroup(of: Int.self) { group in
                 for client in 0..<50 {
                     group.addTask {
-                        let c = try RPCConnection(path: socket)
-                        _ = try c.call("workflow.create", ["name": .string("client-\(client)")])
+                        let c = try TestConnection(path: socket)
+                        _ = try await c.call("workflow.create", ["name": .string("client-\(client)")])
                         for i in 0..<5 {
-                            _ = try c.call("step.add", ["workflow": .string("client-\(client)"), "step": step("s\(i)", order: i)])
+                            _ = try await c.call("step.add", ["workflow": .string("client-\(client)"), "step": step("s\(i)", order: i)])
                         }
-                        return try c.call("workflow.get", ["name": .string("client-\(client)")])["steps"]?.arrayValue?.count ?? -1
+                        return try await c.call("workflow.get", ["name": .string("client-\(client)")])["steps"]?.arrayValue?.count ?? -1
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
             #expect(results == Array(repeating: 5, count: 50))
-            let all = try daemon.connect().call("workflow.list", ["limit": 100])
+            let all = try await daemon.connect().call("workflow.list", ["limit": 100])
             #expect(all["items"]?.arrayValue?.count == 50)
         }
     }

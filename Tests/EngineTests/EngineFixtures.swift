@@ -64,28 +64,25 @@ struct Stamps {
     }
 }
 
-extension RPCConnection {
-    func createWorkflow(_ name: String, _ steps: [JSONValue]) throws {
-        _ = try call("workflow.create", ["name": .string(name), "steps": .array(steps)])
+extension TestConnection {
+    func createWorkflow(_ name: String, _ steps: [JSONValue]) async throws {
+        _ = try await call("workflow.create", ["name": .string(name), "steps": .array(steps)])
     }
 
-    func startRun(_ workflow: String, _ params: [String: String] = [:]) throws -> String {
-        let run = try call("run.start", ["workflow": .string(workflow), "params": .object(params.mapValues { .string($0) })])
+    func startRun(_ workflow: String, _ params: [String: String] = [:]) async throws -> String {
+        let run = try await call("run.start", ["workflow": .string(workflow), "params": .object(params.mapValues { .string($0) })])
         guard let id = run["id"]?.stringValue else { throw Failure("run.start returned no id: \(run)") }
         return id
     }
 
     /// Watches a run to its end: the events streamed and the final run.
-    func watch(_ id: String) throws -> (events: [JSONValue], run: JSONValue) {
-        var events: [JSONValue] = []
-        let run = try call("run.watch", ["id": .string(id)]) { method, params in
-            if method == "run.event" { events.append(params) }
-        }
+    func watch(_ id: String) async throws -> (events: [JSONValue], run: JSONValue) {
+        let (run, events) = try await callCollecting("run.watch", ["id": .string(id)])
         return (events, run)
     }
 
-    func runStatus(_ id: String) throws -> String? {
-        try call("run.get", ["id": .string(id)])["status"]?.stringValue
+    func runStatus(_ id: String) async throws -> String? {
+        try await call("run.get", ["id": .string(id)])["status"]?.stringValue
     }
 }
 
@@ -118,4 +115,12 @@ func processExists(_ pid: Int32) -> Bool {
 /// can hold running and release at the moment it chooses.
 func waitFor(_ file: URL) -> String {
     "while [ ! -e '\(file.path)' ]; do sleep 0.05; done"
+}
+
+/// A shell snippet that announces this step and waits until every step in
+/// `group` has announced itself: they are all running at the same time.
+func meet(_ dir: URL, _ group: [String]) -> String {
+    let here = dir.appendingPathComponent("here").path
+    let checks = group.map { "[ -e '\(here)-\($0)' ]" }.joined(separator: " && ")
+    return "touch '\(here)-'\"$ORCH_STEP\"; until \(checks); do sleep 0.05; done"
 }

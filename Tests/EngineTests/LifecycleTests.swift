@@ -12,18 +12,18 @@ import TestSupport
             let dir = daemon.directory
             let pidFile = dir.appendingPathComponent("pid")
             let c = try daemon.connect()
-            try c.createWorkflow("long", [
+            try await c.createWorkflow("long", [
                 shellStep("sleepy", order: 0, "echo $$ > '\(pidFile.path)'; exec sleep 300"),
                 // Ignores SIGTERM: only the SIGKILL after the grace period ends it.
                 shellStep("stubborn", order: 0, "trap '' TERM; sleep 300 & wait; sleep 300"),
                 shellStep("after", order: 1, stamped(dir, "true")),
             ])
-            let id = try c.startRun("long")
-            #expect(await eventually { (try? c.call("run.get", ["id": .string(id)]))?.stepStatus("stubborn") == "running" && FileManager.default.fileExists(atPath: pidFile.path) })
+            let id = try await c.startRun("long")
+            #expect(await eventually { (try? await c.call("run.get", ["id": .string(id)]))?.stepStatus("stubborn") == "running" && FileManager.default.fileExists(atPath: pidFile.path) })
             try await Task.sleep(for: .milliseconds(300))
-            let cancelled = try c.call("run.cancel", ["id": .string(id)])
+            let cancelled = try await c.call("run.cancel", ["id": .string(id)])
             #expect(cancelled["cancelRequested"] == true)
-            let (_, run) = try c.watch(id)
+            let (_, run) = try await c.watch(id)
             #expect(run["status"] == "cancelled")
             #expect(run.stepStatus("sleepy") == "cancelled")
             #expect(run.stepStatus("stubborn") == "cancelled")
@@ -32,7 +32,7 @@ import TestSupport
             #expect(!processExists(pid))
             #expect((try? Stamps(dir))?.start["after"] == nil)
             // A finished run cannot be cancelled again.
-            #expect(throws: ClientError.self) { try c.call("run.cancel", ["id": .string(id)]) }
+            await #expect(throws: ClientError.self) { try await c.call("run.cancel", ["id": .string(id)]) }
         }
     }
 
@@ -41,20 +41,20 @@ import TestSupport
             let dir = daemon.directory
             let flag = dir.appendingPathComponent("fixed")
             let c = try daemon.connect()
-            try c.createWorkflow("fixable", [
+            try await c.createWorkflow("fixable", [
                 shellStep("backup", order: 0, stamped(dir, "echo backup >> '\(dir.path)/ran'")),
                 shellStep("push", order: 1, "echo push >> '\(dir.path)/ran'; test -e '\(flag.path)'"),
                 shellStep("verify", order: 2, "echo verify >> '\(dir.path)/ran'"),
             ])
-            let id = try c.startRun("fixable")
-            let (_, failed) = try c.watch(id)
+            let id = try await c.startRun("fixable")
+            let (_, failed) = try await c.watch(id)
             #expect(failed["status"] == "failed")
             #expect(failed.stepStatus("verify") == "skipped")
 
             _ = FileManager.default.createFile(atPath: flag.path, contents: nil)
-            let resumed = try c.call("run.resume", ["id": .string(id)])
+            let resumed = try await c.call("run.resume", ["id": .string(id)])
             #expect(resumed["id"] == .string(id))
-            let (_, run) = try c.watch(id)
+            let (_, run) = try await c.watch(id)
             #expect(run["status"] == "succeeded")
             #expect(run.step("backup")?["attempts"] == 1)
             #expect(run.step("push")?["attempts"] == 2)
@@ -64,7 +64,7 @@ import TestSupport
             #expect(pushFailures.count == 1)
             #expect((run["events"]?.arrayValue ?? []).contains { $0["status"] == "resumed" })
             // Only failed or cancelled runs can be resumed.
-            #expect(throws: ClientError.self) { try c.call("run.resume", ["id": .string(id)]) }
+            await #expect(throws: ClientError.self) { try await c.call("run.resume", ["id": .string(id)]) }
         }
     }
 
@@ -76,17 +76,17 @@ import TestSupport
             let c = try daemon.connect()
             let gate = dir.appendingPathComponent("gate")
             let wait = waitFor(gate)
-            try c.createWorkflow("safe", [
+            try await c.createWorkflow("safe", [
                 shellStep("first", order: 0, "echo first >> '\(dir.path)/safe-ran'"),
                 shellStep("long", order: 1, "echo long >> '\(dir.path)/safe-ran'; \(wait)", retries: 0, idempotent: true),
             ])
-            try c.createWorkflow("unsafe", [
+            try await c.createWorkflow("unsafe", [
                 shellStep("first", order: 0, "echo first >> '\(dir.path)/unsafe-ran'"),
                 shellStep("push", order: 1, "echo push >> '\(dir.path)/unsafe-ran'; \(wait)"),
                 shellStep("verify", order: 2, "echo verify >> '\(dir.path)/unsafe-ran'"),
             ])
-            let safe = try c.startRun("safe")
-            let unsafe = try c.startRun("unsafe")
+            let safe = try await c.startRun("safe")
+            let unsafe = try await c.startRun("unsafe")
             #expect(await eventually {
                 fileLines(dir.appendingPathComponent("safe-ran")).contains("long") && fileLines(dir.appendingPathComponent("unsafe-ran")).contains("push")
             })
@@ -96,18 +96,18 @@ import TestSupport
             _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
             try await daemon.start()
             let c2 = try daemon.connect()
-            let (safeEvents, safeRun) = try c2.watch(safe)
+            let (safeEvents, safeRun) = try await c2.watch(safe)
             #expect(safeRun["status"] == "succeeded")
             #expect(safeRun.step("long")?["attempts"] == 2)
             #expect(safeEvents.contains { $0["step"] == "long" && $0["status"] == "interrupted" })
             #expect(fileLines(dir.appendingPathComponent("safe-ran")) == ["first", "long", "long"])
 
-            let (_, unsafeRun) = try c2.watch(unsafe)
+            let (_, unsafeRun) = try await c2.watch(unsafe)
             #expect(unsafeRun["status"] == "failed")
             #expect(unsafeRun.stepStatus("push") == "interrupted")
             #expect(unsafeRun.stepStatus("verify") == "skipped")
-            _ = try c2.call("run.resume", ["id": .string(unsafe)])
-            let (_, resumed) = try c2.watch(unsafe)
+            _ = try await c2.call("run.resume", ["id": .string(unsafe)])
+            let (_, resumed) = try await c2.watch(unsafe)
             #expect(resumed["status"] == "succeeded")
             // No step that had succeeded ran again.
             #expect(fileLines(dir.appendingPathComponent("unsafe-ran")) == ["first", "push", "push", "verify"])
@@ -126,18 +126,18 @@ import TestSupport
             try await a.start()
             let gate = dir.appendingPathComponent("gate")
             let c = try a.connect()
-            try c.createWorkflow("handover", [
+            try await c.createWorkflow("handover", [
                 shellStep("one", order: 0, "echo \"one $(cat /proc/self/stat | cut -d' ' -f4)\" >> '\(dir.path)/ran'; \(waitFor(gate))", idempotent: true),
                 shellStep("two", order: 1, "echo two >> '\(dir.path)/ran'"),
             ])
-            let id = try c.startRun("handover")
+            let id = try await c.startRun("handover")
             #expect(await eventually { fileLines(dir.appendingPathComponent("ran")).count == 1 })
             try await Task.sleep(for: .milliseconds(300))
             await a.stop(signal: SIGKILL)
             _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
 
             try await b.start()
-            let (events, run) = try b.connect().watch(id)
+            let (events, run) = try await b.connect().watch(id)
             #expect(run["status"] == "succeeded")
             #expect(events.contains { $0["step"] == "one" && $0["status"] == "interrupted" })
             #expect(run.step("one")?["attempts"] == 2)
@@ -152,14 +152,14 @@ import TestSupport
                 let dir = daemon.directory
                 let gate = dir.appendingPathComponent("gate")
                 let c = try daemon.connect()
-                try c.createWorkflow("outage", [
+                try await c.createWorkflow("outage", [
                     shellStep("before", order: 0, "echo before"),
                     shellStep("during-a", order: 1, "\(waitFor(gate)); echo a"),
                     shellStep("during-b", order: 1, "\(waitFor(gate)); echo b"),
                     shellStep("after", order: 2, "echo after"),
                 ])
-                let id = try c.startRun("outage")
-                #expect(await eventually { (try? c.call("run.get", ["id": .string(id)]))?.stepStatus("during-b") == "running" })
+                let id = try await c.startRun("outage")
+                #expect(await eventually { (try? await c.call("run.get", ["id": .string(id)]))?.stepStatus("during-b") == "running" })
                 await server.stop()
                 // The steps finish while MongoDB is down; their results wait.
                 _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
@@ -169,7 +169,7 @@ import TestSupport
 
                 var run: JSONValue = .null
                 #expect(await eventually(timeout: .seconds(60)) {
-                    run = (try? daemon.connect().call("run.get", ["id": .string(id)])) ?? .null
+                    run = (try? await daemon.connect().call("run.get", ["id": .string(id)])) ?? .null
                     return run["status"] == "succeeded"
                 }, "run: \(run)")
                 #expect(run.step("during-a")?["stdout"] == "a\n")
@@ -190,18 +190,18 @@ import TestSupport
             let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--stop-timeout-seconds", "20"], environment: ["NOTIFY_SOCKET": notify.path])
             try await daemon.start()
             let c = try daemon.connect()
-            try c.createWorkflow("drain", [
+            try await c.createWorkflow("drain", [
                 shellStep("finishing", order: 0, "sleep 1.5; echo done-before-exit"),
                 shellStep("next", order: 1, "echo next"),
             ])
-            let id = try c.startRun("drain")
-            #expect(await eventually { (try? c.call("run.get", ["id": .string(id)]))?.stepStatus("finishing") == "running" }, "log: \(daemon.log())")
+            let id = try await c.startRun("drain")
+            #expect(await eventually { (try? await c.call("run.get", ["id": .string(id)]))?.stepStatus("finishing") == "running" }, "log: \(daemon.log())")
             #expect(await daemon.stop(signal: SIGTERM) == 0)
             #expect(notify.assignments.contains("STOPPING=1"))
 
             // The running step finished and was recorded; the next one waits for the next start.
             try await daemon.start()
-            let (_, run) = try daemon.connect().watch(id)
+            let (_, run) = try await daemon.connect().watch(id)
             #expect(run["status"] == "succeeded")
             #expect(run.step("finishing")?["attempts"] == 1)
             #expect(run.step("finishing")?["stdout"] == "done-before-exit\n")
@@ -214,12 +214,12 @@ import TestSupport
         try await DaemonProcess.with { daemon in
             let gate = daemon.directory.appendingPathComponent("gate")
             let c = try daemon.connect()
-            try c.createWorkflow("active", [shellStep("wait", waitFor(gate))])
-            let id = try c.startRun("active")
-            #expect(await eventually { (try? c.call("daemon.status"))?["activeRuns"] == 1 })
+            try await c.createWorkflow("active", [shellStep("wait", waitFor(gate))])
+            let id = try await c.startRun("active")
+            #expect(await eventually { (try? await c.call("daemon.status"))?["activeRuns"] == 1 })
             _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
-            _ = try c.watch(id)
-            #expect(await eventually { (try? c.call("daemon.status"))?["activeRuns"] == 0 })
+            _ = try await c.watch(id)
+            #expect(await eventually { (try? await c.call("daemon.status"))?["activeRuns"] == 0 })
         }
     }
 }

@@ -14,8 +14,8 @@ import TestSupport
     @Test func runStartWatchExitsWithTheRunsOutcome() async throws {
         try await DaemonProcess.with { daemon in
             let c = try daemon.connect()
-            try c.createWorkflow("good", [shellStep("ok", "echo fine")])
-            try c.createWorkflow("bad", [shellStep("ok", order: 0, "true"), shellStep("boom", order: 1, "echo broken >&2; exit 4")])
+            try await c.createWorkflow("good", [shellStep("ok", "echo fine")])
+            try await c.createWorkflow("bad", [shellStep("ok", order: 0, "true"), shellStep("boom", order: 1, "echo broken >&2; exit 4")])
 
             let good = try await orchctl(daemon, ["run", "start", "good", "--watch"])
             #expect(good.status == 0, "\(good)")
@@ -28,7 +28,7 @@ import TestSupport
             #expect(bad.stdout.contains("boom  failed attempt=1 exit=4"))
             #expect(bad.stderr.contains("failed"))
 
-            let id = try #require(try c.call("run.list", ["workflow": "bad"])["items"]?.arrayValue?.first?["id"]?.stringValue)
+            let id = try #require(try await c.call("run.list", ["workflow": "bad"])["items"]?.arrayValue?.first?["id"]?.stringValue)
             let logs = try await orchctl(daemon, ["run", "logs", id, "boom"])
             #expect(logs.stdout.contains("broken"))
             let get = try await orchctl(daemon, ["run", "get", id])
@@ -37,7 +37,8 @@ import TestSupport
             #expect(list.stdout.contains(id))
             #expect(!list.stdout.contains("good"))
             let json = try await orchctl(daemon, ["-o", "json", "run", "get", id])
-            #expect(try JSONCoding.parse(json.stdout) == c.call("run.get", ["id": .string(id)]))
+            let stored = try await c.call("run.get", ["id": .string(id)])
+            #expect(try JSONCoding.parse(json.stdout) == stored)
             #expect(try await orchctl(daemon, ["run", "get", "0123456789abcdef01234567"]).status == 3)
             #expect(try await orchctl(daemon, ["run", "get", "not-an-id"]).status == 64)
         }
@@ -46,7 +47,7 @@ import TestSupport
     @Test func onATerminalWatchRedrawsOneLinePerStepInPlace() async throws {
         try await DaemonProcess.with { daemon in
             let c = try daemon.connect()
-            try c.createWorkflow("tty", [shellStep("first", order: 0, "sleep 0.6"), shellStep("second", order: 1, "true")])
+            try await c.createWorkflow("tty", [shellStep("first", order: 0, "sleep 0.6"), shellStep("second", order: 1, "true")])
             // script(1) gives orchctl a pseudo-terminal as stdout.
             let command = "ORCHCTL_SOCKET='\(daemon.socketPath)' '\(try Binaries.path("orchctl"))' run start tty --watch"
             let result = try await runCommand("/usr/bin/script", ["-qec", command, "/dev/null"])
@@ -62,17 +63,17 @@ import TestSupport
         try await DaemonProcess.with { daemon in
             let flag = daemon.directory.appendingPathComponent("flag")
             let c = try daemon.connect()
-            try c.createWorkflow("slow", [shellStep("wait", "\(waitFor(flag))")])
-            let id = try c.startRun("slow")
-            #expect(await eventually { (try? c.runStatus(id)) == "running" })
+            try await c.createWorkflow("slow", [shellStep("wait", "\(waitFor(flag))")])
+            let id = try await c.startRun("slow")
+            #expect(await eventually { (try? await c.runStatus(id)) == "running" })
             #expect(try await orchctl(daemon, ["run", "cancel", id]).status == 0)
             let watched = try await orchctl(daemon, ["run", "watch", id])
             #expect(watched.status == 1)
-            #expect(try c.runStatus(id) == "cancelled")
+            #expect(try await c.runStatus(id) == "cancelled")
             _ = FileManager.default.createFile(atPath: flag.path, contents: nil)
             let resumed = try await orchctl(daemon, ["run", "resume", id, "--watch"])
             #expect(resumed.status == 0, "\(resumed)")
-            #expect(try c.runStatus(id) == "succeeded")
+            #expect(try await c.runStatus(id) == "succeeded")
         }
     }
 
@@ -82,9 +83,9 @@ import TestSupport
         }
         try await DaemonProcess.with(arguments: ["--log-target", "journal"]) { daemon in
             let c = try daemon.connect()
-            try c.createWorkflow("journaled", [shellStep("speak", "echo 'line one'; echo 'line two' >&2")])
-            let id = try c.startRun("journaled")
-            _ = try c.watch(id)
+            try await c.createWorkflow("journaled", [shellStep("speak", "echo 'line one'; echo 'line two' >&2")])
+            let id = try await c.startRun("journaled")
+            _ = try await c.watch(id)
             var entries: [JSONValue] = []
             #expect(await eventually {
                 let out = try? await runCommand("/usr/bin/journalctl", ["-o", "json", "--no-pager", "RUN_ID=\(id)"])

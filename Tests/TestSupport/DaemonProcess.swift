@@ -96,8 +96,8 @@ public final class DaemonProcess: @unchecked Sendable {
         (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
     }
 
-    public func connect() throws -> RPCConnection {
-        try RPCConnection(path: socketPath)
+    public func connect() throws -> TestConnection {
+        try TestConnection(path: socketPath)
     }
 
     /// Runs `body` with a started daemon in a fresh directory; stops it afterwards.
