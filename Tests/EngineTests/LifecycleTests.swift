@@ -210,16 +210,42 @@ import TestSupport
         }
     }
 
-    @Test func statusReportsActiveRuns() async throws {
-        try await DaemonProcess.with { daemon in
-            let gate = daemon.directory.appendingPathComponent("gate")
+    @Test func statusReportsActiveRunsToClientsAndToSystemd() async throws {
+        let uri = try TestEnvironment.mongoURI()
+        try await withTemporaryDirectory { dir in
+            let notify = try NotifyListener(directory: dir)
+            defer { notify.stop() }
+            let daemon = DaemonProcess(directory: dir, mongoURI: uri, environment: ["NOTIFY_SOCKET": notify.path])
+            try await daemon.start()
+            let gate = dir.appendingPathComponent("gate")
             let c = try daemon.connect()
             try await c.createWorkflow("active", [shellStep("wait", waitFor(gate))])
             let id = try await c.startRun("active")
             #expect(await eventually { (try? await c.call("daemon.status"))?["activeRuns"] == 1 })
+            #expect(await notify.waitFor("STATUS=serving on \(daemon.socketPath); 1 run active"))
             _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
             _ = try await c.watch(id)
             #expect(await eventually { (try? await c.call("daemon.status"))?["activeRuns"] == 0 })
+            #expect(await notify.waitFor("STATUS=serving on \(daemon.socketPath); 0 runs active"))
+            await daemon.stop()
+        }
+    }
+
+    @Test func aWatcherThatDisconnectsCostsNothing() async throws {
+        try await DaemonProcess.with { daemon in
+            let gate = daemon.directory.appendingPathComponent("gate")
+            let c = try daemon.connect()
+            try await c.createWorkflow("watched", [shellStep("wait", waitFor(gate)), shellStep("then", order: 1, "true")])
+            let id = try await c.startRun("watched")
+            for _ in 0..<5 {
+                let watcher = try daemon.connect()
+                try await watcher.sendRaw(Array((#"{"jsonrpc":"2.0","id":1,"method":"run.watch","params":{"id":"\#(id)"}}"# + "\n").utf8))
+                _ = try await watcher.readLine()  // the first event arrived; now the watcher vanishes
+            }
+            _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
+            let (_, run) = try await c.watch(id)
+            #expect(run["status"] == "succeeded")
+            #expect(try await c.call("daemon.status")["mongodb"] == "ok")
         }
     }
 }
