@@ -1,5 +1,6 @@
 import CMongoC
 import Foundation
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// How to reach the database and how hard to insist.
@@ -56,9 +57,12 @@ public final class MongoPool: Sendable {
         threads.start()
     }
 
-    /// Stops the driver threads; pending operations finish first.
+    /// Stops the driver threads (pending operations finish first), then
+    /// destroys the client pool, which stops libmongoc's own monitoring
+    /// threads: nothing of the driver is left running when the process exits.
     public func close() async {
         try? await threads.shutdownGracefully()
+        handles.destroy()
     }
 
     /// Runs `body` on a driver thread with a client leased from the pool; the
@@ -92,10 +96,14 @@ public final class MongoPool: Sendable {
 }
 
 /// Owns the URI and the client pool. `@unchecked Sendable`: libmongoc's pool is
-/// thread-safe by contract and the URI is read only while the pool is built.
+/// thread-safe by contract, the URI is read only while the pool is built, and
+/// `destroyed` is guarded by `lock`. The pool is destroyed only after the
+/// driver threads stopped, so no lease can be in use then.
 private final class PoolHandles: @unchecked Sendable {
     let uri: OpaquePointer
     let pool: OpaquePointer
+    private let lock = NIOLock()
+    private var destroyed = false
 
     init(_ configuration: MongoConfiguration) throws(MongoError) {
         var error = bson_error_t()
@@ -114,9 +122,17 @@ private final class PoolHandles: @unchecked Sendable {
         self.pool = pool
     }
 
+    func destroy() {
+        lock.withLock {
+            guard !destroyed else { return }
+            destroyed = true
+            mongoc_client_pool_destroy(pool)
+            mongoc_uri_destroy(uri)
+        }
+    }
+
     deinit {
-        mongoc_client_pool_destroy(pool)
-        mongoc_uri_destroy(uri)
+        destroy()
     }
 
     private static func applyDefaults(_ configuration: MongoConfiguration, to uri: OpaquePointer) {
