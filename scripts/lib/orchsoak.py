@@ -1,0 +1,344 @@
+"""Fault-injection soak for orchestratord (run through scripts/soak).
+
+Two daemons share one SecantusDB. Client threads keep starting runs of mixed
+workflows (short and long steps, failures, retries, parallel groups) and
+cancelling and resuming some, while a chaos thread kill -9s a daemon and
+restarts it, or stops the database and starts it again. At the end every run
+must settle, and invariants are checked against the database and against
+what the steps themselves wrote to disk. Loopback only; bounded in time.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from pymongo import MongoClient
+
+STEP_SCRIPT = r'''
+d="$1"
+key="$ORCH_RUN_ID.$ORCH_STEP"
+exec 9>"$d/lock.$key"
+if ! flock -n 9; then echo "OVERLAP $key $ORCH_ATTEMPT $(date +%s.%N)" >> "$d/markers"; fi
+echo "START $key $ORCH_ATTEMPT $$ $(date +%s.%N)" >> "$d/markers"
+[ -n "$SLEEP" ] && sleep "$SLEEP"
+rc=0
+if [ "$FAIL_FIRST" = 1 ] && [ "$ORCH_ATTEMPT" = 1 ]; then rc=1; fi
+if [ "$FAILS_ON_PARAM" = 1 ] && [ "$ORCH_PARAM_FAIL" = yes ]; then rc=7; fi
+echo "END $key $ORCH_ATTEMPT $rc $(date +%s.%N)" >> "$d/markers"
+exit $rc
+'''
+
+
+def step(name, order, work, sleep="", fail_first=False, fails_on_param=False, **extra):
+    s = {
+        "name": name, "executionOrder": order,
+        "action": {"exec": ["/bin/sh", "-c", STEP_SCRIPT, "step", work],
+                   "env": {"SLEEP": sleep, "FAIL_FIRST": "1" if fail_first else "0",
+                           "FAILS_ON_PARAM": "1" if fails_on_param else "0"}},
+    }
+    s.update(extra)
+    return s
+
+
+def workflows(markers):
+    """`markers` is the work directory the steps write their markers and locks in."""
+    return [
+        {"name": "soak-short", "steps": [
+            step("a", 0, markers), step("b1", 1, markers), step("b2", 1, markers), step("c", 2, markers)]},
+        {"name": "soak-long", "steps": [
+            step("wait", 0, markers, sleep="1.5", idempotent=True, retries=1),
+            step("after", 1, markers, idempotent=True)]},
+        {"name": "soak-flaky", "steps": [
+            step("flaky", 0, markers, fail_first=True, retries=2, retryDelaySeconds=0, idempotent=True),
+            step("p1", 1, markers, sleep="0.3"), step("p2", 1, markers, sleep="0.3"), step("p3", 1, markers, sleep="0.3")]},
+        {"name": "soak-failing", "steps": [
+            step("maybe", 0, markers, fails_on_param=True), step("tolerant", 0, markers, fails_on_param=True, continueOnFailure=True),
+            step("later", 1, markers)]},
+        {"name": "soak-unsafe", "steps": [
+            step("push", 0, markers, sleep="1"), step("verify", 1, markers)]},
+    ]
+
+
+class RPCError(Exception):
+    def __init__(self, error):
+        super().__init__(error.get("message", "error"))
+        self.code = error.get("code")
+
+
+def call(path, method, params=None, timeout=10):
+    """One JSON-RPC call on a fresh connection. Raises OSError when the daemon
+    cannot be reached, RPCError for an error answer."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("connection closed")
+            data += chunk
+    answer = json.loads(data)
+    if "error" in answer:
+        raise RPCError(answer["error"])
+    return answer["result"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+class Database:
+    def __init__(self, secantusd, work):
+        self.secantusd, self.port = secantusd, free_port()
+        self.storage = os.path.join(work, "db")
+        self.log = open(os.path.join(work, "db.log"), "ab")
+        self.proc = None
+
+    @property
+    def uri(self):
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.secantusd, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", self.storage,
+             "--log-level", "WARNING"], stdout=self.log, stderr=self.log)
+        if not wait_port(self.port):
+            raise SystemExit("SecantusDB did not start")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Daemon:
+    def __init__(self, name, binary, work, uri, database):
+        self.name, self.binary = name, binary
+        self.socket = os.path.join(work, f"{name}.sock")
+        self.args = [binary, "--socket", self.socket, "--mongodb-uri", uri, "--database", database,
+                     "--log-target", "stderr", "--socket-group", "root", "--admin-group", "root",
+                     "--lease-seconds", "3", "--server-selection-timeout-ms", "1000", "--stop-timeout-seconds", "5"]
+        self.log = open(os.path.join(work, f"{name}.log"), "ab")
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, MONGOC_DISABLE_SHM="1")
+        for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "LISTEN_FDS", "LISTEN_PID"):
+            env.pop(key, None)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=env)
+
+    def wait_serving(self, seconds=60):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                call(self.socket, "daemon.status", timeout=5)
+                return True
+            except (OSError, RPCError, ValueError):
+                time.sleep(0.2)
+        return False
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--secantusd", required=True)
+    parser.add_argument("--duration", type=float, default=120, help="seconds of load and chaos (default 120)")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    work = tempfile.mkdtemp(prefix="orch-soak-")
+    markers = os.path.join(work, "markers")
+    open(markers, "a").close()
+    print(f"soak: seed {args.seed}, {args.duration:.0f}s, {args.clients} clients, work in {work}", flush=True)
+
+    db = Database(args.secantusd, work)
+    db.start()
+    database = f"soak_{args.seed}"
+    daemons = [Daemon(n, os.path.join(args.bin_dir, "orchestratord"), work, db.uri, database) for n in ("a", "b")]
+    for d in daemons:
+        d.start()
+    for d in daemons:
+        if not d.wait_serving():
+            raise SystemExit(f"daemon {d.name} did not start")
+    for wf in workflows(work):
+        call(daemons[0].socket, "workflow.create", wf)
+
+    acknowledged, lock = set(), threading.Lock()
+    counts = {"starts": 0, "start_errors": 0, "cancels": 0, "resumes": 0}
+    faults = {"daemon_kill9": 0, "db_stop": 0}
+    stop = threading.Event()
+
+    def client(seed):
+        r = random.Random(seed)
+        names = [wf["name"] for wf in workflows(work)]
+        while not stop.is_set():
+            d = r.choice(daemons)
+            try:
+                roll = r.random()
+                if roll < 0.75 or not acknowledged:
+                    run = call(d.socket, "run.start", {"workflow": r.choice(names), "params": {"fail": r.choice(["yes", "no", "no"])}})
+                    with lock:
+                        acknowledged.add(run["id"])
+                        counts["starts"] += 1
+                elif roll < 0.87:
+                    with lock:
+                        target = r.choice(sorted(acknowledged))
+                    call(d.socket, "run.cancel", {"id": target})
+                    with lock:
+                        counts["cancels"] += 1
+                else:
+                    with lock:
+                        target = r.choice(sorted(acknowledged))
+                    call(d.socket, "run.resume", {"id": target})
+                    with lock:
+                        counts["resumes"] += 1
+            except RPCError:
+                with lock:
+                    counts["start_errors"] += 1
+            except (OSError, ValueError):
+                with lock:
+                    counts["start_errors"] += 1
+            time.sleep(r.uniform(0.05, 0.25))
+
+    def chaos():
+        while not stop.wait(rng.uniform(3, 7)):
+            if rng.random() < 0.65:
+                d = rng.choice(daemons)
+                d.kill()
+                faults["daemon_kill9"] += 1
+                time.sleep(rng.uniform(0.3, 2))
+                d.start()
+            else:
+                db.stop(rng.choice([signal.SIGTERM, signal.SIGKILL]))
+                faults["db_stop"] += 1
+                time.sleep(rng.uniform(0.5, 3))
+                db.start()
+
+    threads = [threading.Thread(target=client, args=(args.seed + i,)) for i in range(args.clients)]
+    threads.append(threading.Thread(target=chaos))
+    for t in threads:
+        t.start()
+    time.sleep(args.duration)
+    stop.set()
+    for t in threads:
+        t.join()
+
+    # Settle: everything up again, then every run must reach a terminal state.
+    if db.proc.poll() is not None:
+        db.start()
+    for d in daemons:
+        if d.proc.poll() is not None:
+            d.start()
+        d.wait_serving()
+    mongo = MongoClient(db.uri, serverSelectionTimeoutMS=5000)
+    runs_collection = mongo[database]["runs"]
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        active = runs_collection.count_documents({"status": {"$in": ["queued", "running"]}})
+        if active == 0:
+            break
+        time.sleep(1)
+    runs = list(runs_collection.find({}, {"events": 0}))
+    for d in daemons:
+        d.stop()
+    db.stop()
+
+    breaches = []
+    by_id = {str(r["_id"]): r for r in runs}
+    for run_id in sorted(acknowledged - set(by_id)):
+        breaches.append(f"run {run_id} was acknowledged but is not in the database")
+    lines = [line.split() for line in open(markers)]
+    starts, ends = {}, {}
+    for parts in lines:
+        if parts[0] == "OVERLAP":
+            breaches.append(f"two attempts of {parts[1]} ran at once (attempt {parts[2]})")
+        elif parts[0] == "START":
+            starts.setdefault(parts[1], []).append(int(parts[2]))
+        elif parts[0] == "END":
+            ends[(parts[1], int(parts[2]))] = int(parts[3])
+    for r in runs:
+        rid, status = str(r["_id"]), r["status"]
+        if status not in ("succeeded", "failed", "cancelled"):
+            breaches.append(f"run {rid} is still {status}")
+        if status == "succeeded" and any(s["status"] != "succeeded" for s in r["steps"]):
+            breaches.append(f"run {rid} succeeded with steps {[(s['name'], s['status']) for s in r['steps']]}")
+        for s in r["steps"]:
+            key = f"{rid}.{s['name']}"
+            if s["status"] == "succeeded":
+                if ends.get((key, s["attempts"])) != 0:
+                    breaches.append(f"{key} is recorded succeeded (attempt {s['attempts']}) but the step did not write a successful end for it")
+                later = [a for a in starts.get(key, []) if a > s["attempts"]]
+                if later:
+                    breaches.append(f"{key} ran again (attempts {later}) after it was recorded succeeded at attempt {s['attempts']}")
+            elif s["status"] == "failed" and s.get("exitCode") is not None:
+                if (key, s["attempts"]) in ends and ends[(key, s["attempts"])] != s["exitCode"]:
+                    breaches.append(f"{key} recorded exit {s['exitCode']} but the step wrote {ends[(key, s['attempts'])]}")
+
+    # A soak that ran nothing proves nothing.
+    if not starts:
+        breaches.append("no step ran at all")
+    if not any(r["status"] == "succeeded" for r in runs):
+        breaches.append("no run succeeded")
+
+    statuses = {}
+    for r in runs:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    step_attempts = sum(len(v) for v in starts.values())
+    print(f"soak: runs {len(runs)} {json.dumps(statuses, sort_keys=True)}, acknowledged starts {len(acknowledged)}, "
+          f"step attempts {step_attempts}, requests refused or failed during faults {counts['start_errors']}, "
+          f"cancels {counts['cancels']}, resumes {counts['resumes']}")
+    print(f"soak: faults injected {sum(faults.values())} {json.dumps(faults, sort_keys=True)}")
+    print(f"soak: breaches {len(breaches)}")
+    for b in breaches[:50]:
+        print(f"  BREACH {b}")
+    if args.keep or breaches:
+        print(f"soak: work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if breaches else 0)
+
+
+if __name__ == "__main__":
+    main()
