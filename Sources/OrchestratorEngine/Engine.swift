@@ -109,13 +109,15 @@ public actor Engine {
 
     private func claimAvailable() async {
         let now = Date.now.milliseconds
+        let room = settings.maximumActiveRuns - executors.count
+        guard room > 0 else { return }
         let candidates: [String]
         do {
-            candidates = try await runs.claimable(owner: settings.ownerId, now: now, limit: 100)
+            candidates = try await runs.claimable(owner: settings.ownerId, now: now, limit: room + executors.count)
         } catch {
             return  // MongoDB is down: try again at the next pass
         }
-        for id in candidates where executors[id] == nil && !stopping {
+        for id in candidates where executors[id] == nil && !stopping && executors.count < settings.maximumActiveRuns {
             guard let run = try? await runs.claim(id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now),
                 executors[id] == nil
             else { continue }
@@ -144,11 +146,13 @@ public actor Engine {
         while !Task.isCancelled {
             try? await Task.sleep(for: settings.lease / 3)
             let until = Date.now.milliseconds.addingTimeInterval(leaseSeconds)
-            for (id, executor) in executors {
-                switch try? await runs.renew(id: id, owner: settings.ownerId, until: until) {
-                case .lost?: executor.send(.leaseLost)
-                case .held(let cancelRequested)? where cancelRequested: executor.send(.cancel)
-                default: break  // held, or MongoDB down: the executor's own writes will tell
+            // MongoDB down: no renewal; the executors' own writes will tell whether the runs are still theirs.
+            guard let states = try? await runs.renew(ids: Array(executors.keys), owner: settings.ownerId, until: until) else { continue }
+            for (id, state) in states {
+                switch state {
+                case .lost: executors[id]?.send(.leaseLost)
+                case .held(let cancelRequested) where cancelRequested: executors[id]?.send(.cancel)
+                case .held: break
                 }
             }
         }

@@ -12,6 +12,11 @@ public struct EngineSettings: Sendable {
     /// How often the database is asked for runs to take over.
     public var claimInterval: Duration
     public var workingDirectory: String
+    /// Runs this daemon executes at once. Runs beyond it stay queued in
+    /// MongoDB, unleased, where another daemon may take them: holding a lease
+    /// on a run that only waits for a step slot would cost renewals and
+    /// starve the other daemons.
+    public var maximumActiveRuns: Int { max(2 * maxParallelSteps, 4) }
 
     public init(
         ownerId: String, maxParallelSteps: Int = 8, lease: Duration = .seconds(30), killGrace: Duration = .seconds(5),

@@ -75,18 +75,24 @@ public struct MongoRunStore: RunStore {
         return document.map(RunDocument.decode)
     }
 
-    public func renew(id: String, owner: String, until: Date) async throws(OrchestratorError) -> LeaseState {
-        var filter = try Self.filter(id: id)
-        filter["owner"] = BSON(owner)
-        filter["status"] = ["$in": Self.activeStatuses]
+    public func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState] {
+        let oids = ids.compactMap(ObjectId.init)
+        guard !oids.isEmpty else { return [:] }
+        let filter: BSONDocument = [
+            "_id": ["$in": .array(oids.map { .objectId($0) })], "owner": BSON(owner), "status": ["$in": Self.activeStatuses],
+        ]
         let update: BSONDocument = ["$set": ["leaseExpiresAt": BSON(until)]]
-        let idFilter = try Self.filter(id: id)
-        return try await withDatabase(pool) { [filter] client throws(MongoError) -> LeaseState in
+        let held = try await withDatabase(pool) { client throws(MongoError) in
             let collection = client.collection(Self.collectionName)
-            guard try collection.updateOne(filter, update).matched == 1 else { return .lost }
-            let flag = try collection.findOne(idFilter, projection: ["cancelRequested": 1])?["cancelRequested"]?.boolValue
-            return .held(cancelRequested: flag ?? false)
+            _ = try collection.updateMany(filter, update)
+            return try collection.find(filter, projection: ["_id": 1, "cancelRequested": 1])
         }
+        var states = Dictionary(uniqueKeysWithValues: ids.map { ($0, LeaseState.lost) })
+        for document in held {
+            guard let id = document["_id"]?.objectIdValue?.hex else { continue }
+            states[id] = .held(cancelRequested: document["cancelRequested"]?.boolValue ?? false)
+        }
+        return states
     }
 
     public func apply(_ change: RunChange, to id: String, owner: String) async throws(OrchestratorError) -> Bool {

@@ -39,7 +39,8 @@ public protocol RunStore: Sendable {
     /// Takes the lease on an active run that nobody holds, that `owner` held
     /// before (a restart), or whose lease expired. Nil when someone else holds it.
     func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> Run?
-    func renew(id: String, owner: String, until: Date) async throws(OrchestratorError) -> LeaseState
+    /// Renews every lease `owner` holds among `ids` in two operations, however many there are.
+    func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState]
     /// Applies a change while `owner` holds the run; false when it does not any more.
     func apply(_ change: RunChange, to id: String, owner: String) async throws(OrchestratorError) -> Bool
     /// Active runs `owner` may claim now, oldest first.

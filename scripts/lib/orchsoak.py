@@ -183,8 +183,9 @@ def main():
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--secantusd", required=True)
     parser.add_argument("--duration", type=float, default=120, help="seconds of load and chaos (default 120)")
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--settle", type=float, default=300, help="seconds every run gets to finish after the chaos (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -240,7 +241,7 @@ def main():
             except (OSError, ValueError):
                 with lock:
                     counts["start_errors"] += 1
-            time.sleep(r.uniform(0.05, 0.25))
+            time.sleep(r.uniform(0.4, 1.2))
 
     def chaos():
         while not stop.wait(rng.uniform(3, 7)):
@@ -274,7 +275,7 @@ def main():
         d.wait_serving()
     mongo = MongoClient(db.uri, serverSelectionTimeoutMS=5000)
     runs_collection = mongo[database]["runs"]
-    deadline = time.time() + 180
+    deadline = time.time() + args.settle
     while time.time() < deadline:
         active = runs_collection.count_documents({"status": {"$in": ["queued", "running"]}})
         if active == 0:
