@@ -71,7 +71,8 @@ public enum Daemon {
                 ownerId: settings.daemonId.isEmpty ? "\(hostName()):\(settings.socketPath)" : settings.daemonId,
                 maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds)),
             runs: runStore, workflows: store, logger: logger)
-        let status = StatusHarness(pool: pool, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns })
+        let health = DatabaseHealth()
+        let status = StatusHarness(pool: pool, health: health, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns })
         let dispatcher = RPCDispatcher(
             routes: RPCDispatcher.routes(
                 workflows: WorkflowHarness(store: store, runs: runStore),
@@ -99,6 +100,7 @@ public enum Daemon {
 
         return await withTaskGroup(of: Void.self) { group in
             group.addTask { await server.run() }
+            group.addTask { await health.monitor(pool, every: .seconds(2)) }
             if let interval = notifier.watchdogInterval() {
                 group.addTask { await watchdog(every: interval / 2, server: server, engine: engine, notifier: notifier) }
             }

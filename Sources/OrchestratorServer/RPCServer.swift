@@ -65,8 +65,21 @@ public final class RPCServer: Sendable {
         switch address {
         case .path(let path, let group):
             try prepareSocketPath(path)
-            listener = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
-            try restrictSocketFile(path, group: group, logger: logger)
+            // Bound under a temporary name, given its mode and group, then
+            // renamed into place: nobody can connect before the permissions hold.
+            let staging = "\(path).\(getpid()).new"
+            unlink(staging)
+            listener = try await bootstrap.bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: false).get()
+            do {
+                try restrictSocketFile(staging, group: group, logger: logger)
+                guard rename(staging, path) == 0 else {
+                    throw ServerStartError(description: "cannot move the socket into place at \(path): \(String(cString: strerror(errno)))")
+                }
+            } catch {
+                try? await listener.close()
+                unlink(staging)
+                throw error
+            }
             ownsPath = path
         case .inherited(let fd, _):
             listener = try await bootstrap.withBoundSocket(fd).get()
@@ -190,10 +203,10 @@ private func restrictSocketFile(_ path: String, group: String, logger: Logger) t
     }
     if let entry = getgrnam(group) {
         if chown(path, uid_t.max, entry.pointee.gr_gid) != 0 {
-            logger.warning("cannot give \(path) to group \(group): \(String(cString: strerror(errno)))")
+            logger.warning("cannot give the socket to group \(group): \(String(cString: strerror(errno)))")
         }
     } else {
-        logger.warning("socket group '\(group)' does not exist; \(path) keeps its default group, so only root and that group can connect")
+        logger.warning("socket group '\(group)' does not exist; the socket keeps its default group, so only root and that group can connect")
     }
 }
 

@@ -128,8 +128,8 @@ import TestSupport
                 await server.stop()
                 let result = try await call(c, "workflow.create", ["name": "during"])
                 #expect(result.errorCode == .storageUnavailable)
-                let status = try await c.call("daemon.status")
-                #expect(status["mongodb"]?.stringValue?.hasPrefix("unavailable") == true)
+                // daemon.status answers at once from the last background ping (every 2 s).
+                #expect(await eventually { (try? await c.call("daemon.status"))?["mongodb"]?.stringValue?.hasPrefix("unavailable") == true })
                 #expect(daemon.isRunning)
 
                 try await server.start()
