@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "orchestratord", targets: ["orchestratord"]),
         .executable(name: "orchctl", targets: ["orchctl"]),
+        .executable(name: "orchestrator-bench", targets: ["orchestrator-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -112,6 +113,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "orchctl", dependencies: ["OrchctlCommands"], swiftSettings: strict),
+
+        // Benchmarks against their floors (scripts/bench, docs/benchmarks.md).
+        .executableTarget(
+            name: "orchestrator-bench",
+            dependencies: ["MongoKit", "OrchestratorClient", "OrchestratorProtocol"],
+            path: "Benchmarks/OrchestratorBench",
+            swiftSettings: strict
+        ),
 
         // Fixtures shared by the test targets: a real database server per test run.
         .target(

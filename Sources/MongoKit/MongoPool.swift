@@ -87,6 +87,17 @@ public final class MongoPool: Sendable {
         }
     }
 
+    /// The same lease on the calling thread, for tools (benchmarks) that run
+    /// on threads of their own. Never call it from Swift's cooperative pool
+    /// or an event loop: it blocks.
+    public func withClientBlocking<T>(_ body: (MongoClient) throws(MongoError) -> T) throws(MongoError) -> T {
+        guard let raw = mongoc_client_pool_pop(handles.pool) else {
+            throw MongoError(kind: .client, message: "the MongoDB client pool returned no client")
+        }
+        defer { mongoc_client_pool_push(handles.pool, raw) }
+        return try body(MongoClient(raw, database: configuration.database))
+    }
+
     /// Asks the server to answer a `ping`: the check behind readiness and `daemon.status`.
     public func ping() async throws(MongoError) {
         _ = try await withClient { client throws(MongoError) in

@@ -56,8 +56,8 @@ import TestSupport
             try await daemon.start(
                 waitUntilServing: false, executable: "/usr/bin/systemd-socket-activate",
                 // It hands the child only its LISTEN_* variables and what -E names.
-                argumentsOverride: ["-l", socketPath, "-E", "NOTIFY_SOCKET=\(notify.path)", "-E", "MONGOC_DISABLE_SHM=1",
-                                    try Binaries.path("orchestratord")]
+                argumentsOverride: ["-l", socketPath, "-E", "NOTIFY_SOCKET=\(notify.path)", "-E", "MONGOC_DISABLE_SHM=1"]
+                    + Self.sanitizerOptions.flatMap { ["-E", $0] } + [try Binaries.path("orchestratord")]
                     + daemon.arguments.map { $0 == daemon.socketPath ? socketPath : $0 })
             // systemd-socket-activate listens at once; the daemon starts on the first connection.
             #expect(await eventually { FileManager.default.fileExists(atPath: socketPath) })
@@ -68,8 +68,14 @@ import TestSupport
             #expect(await eventually { daemon.log().contains("ACTIVATED=true") }, "log: \(daemon.log())")
             // The daemon bound nothing itself at its configured path.
             #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
-            #expect(await daemon.stop() == 0)
+            let exitStatus = await daemon.stop()
+            #expect(exitStatus == 0, "log: \(daemon.log())")
         }
+    }
+
+    /// Under scripts/sanitize the daemon must get the sanitizer's options too.
+    static var sanitizerOptions: [String] {
+        ["ASAN_OPTIONS", "TSAN_OPTIONS"].compactMap { key in ProcessInfo.processInfo.environment[key].map { "\(key)=\($0)" } }
     }
 
     @Test func mutationsAreInTheJournalWithStructuredFields() async throws {

@@ -1,0 +1,137 @@
+import Foundation
+
+/// Latency figures in milliseconds.
+struct Latencies: CustomStringConvertible {
+    let samples: [Double]
+
+    init(_ samples: [Double]) {
+        self.samples = samples.sorted()
+    }
+
+    func percentile(_ p: Double) -> Double {
+        guard !samples.isEmpty else { return .nan }
+        return samples[min(samples.count - 1, Int((p / 100 * Double(samples.count - 1)).rounded()))] * 1000
+    }
+
+    var p50: Double { percentile(50) }
+    var p99: Double { percentile(99) }
+    var p999: Double { percentile(99.9) }
+
+    var description: String { String(format: "p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms (n=%d)", p50, p99, p999, samples.count) }
+}
+
+/// Runs `operation` `iterations` times on each of `clients` threads of its
+/// own (blocking clients never touch Swift's cooperative pool) and returns
+/// every latency. `setUp` makes a thread's client.
+func measure<Client>(
+    clients: Int, iterations: Int, setUp: @escaping @Sendable (Int) throws -> Client,
+    _ operation: @escaping @Sendable (Client, Int) throws -> Void
+) -> Latencies {
+    let results = LockedArray()
+    let group = DispatchGroup()
+    for index in 0..<clients {
+        group.enter()
+        let thread = Thread {
+            defer { group.leave() }
+            do {
+                let client = try setUp(index)
+                var local: [Double] = []
+                local.reserveCapacity(iterations)
+                for i in 0..<iterations {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try operation(client, index * iterations + i)
+                    local.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
+                results.append(local)
+            } catch {
+                FileHandle.standardError.write(Data("bench: client \(index) failed: \(error)\n".utf8))
+            }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    group.wait()
+    return Latencies(results.values)
+}
+
+final class LockedArray: @unchecked Sendable {
+    // Guarded by `lock`.
+    private var storage: [Double] = []
+    private let lock = NSLock()
+
+    func append(_ values: [Double]) { lock.withLock { storage += values } }
+    var values: [Double] { lock.withLock { storage } }
+}
+
+/// Wall-clock seconds of `body`.
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// CPU seconds (user + system) and peak resident memory of a process, from /proc.
+struct ProcessUsage {
+    let cpuSeconds: Double
+    let peakRSSKiB: Int
+    let rssKiB: Int
+
+    init(pid: Int32) {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let utime = fields.count > 12 ? Double(fields[11]) ?? 0 : 0
+        let stime = fields.count > 12 ? Double(fields[12]) ?? 0 : 0
+        cpuSeconds = (utime + stime) / ticks
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func kib(_ key: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(key) } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        peakRSSKiB = kib("VmHWM:")
+        rssKiB = kib("VmRSS:")
+    }
+}
+
+/// A line-echo server on a Unix socket: the floor of a round trip over the
+/// same kind of socket, with no JSON and no database.
+final class EchoServer: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        unlink(path)
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: Array(path.utf8))
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        }
+        guard bound, listen(fd, 128) == 0 else { throw BenchError("cannot listen on \(path)") }
+        let listener = fd
+        Thread {
+            while true {
+                let client = accept(listener, nil, nil)
+                guard client >= 0 else { return }
+                Thread {
+                    var buffer = [UInt8](repeating: 0, count: 65536)
+                    while true {
+                        let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+                        if n <= 0 { break }
+                        _ = buffer.withUnsafeBytes { send(client, $0.baseAddress, n, Int32(MSG_NOSIGNAL)) }
+                    }
+                    close(client)
+                }.start()
+            }
+        }.start()
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,213 @@
+// Benchmarks of orchestratord, each against its floor measured in the same
+// run (these machines are noisy, so only ratios side by side mean much).
+// Started by scripts/bench, which brings up the database and the daemon.
+//
+//   orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick]
+
+import Foundation
+import MongoKit
+import OrchestratorClient
+import OrchestratorProtocol
+
+func argument(_ name: String) -> String? {
+    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count else { return nil }
+    return CommandLine.arguments[index + 1]
+}
+
+guard let socketPath = argument("--socket"), let pidText = argument("--pid"), let daemonPid = Int32(pidText),
+    let mongoURI = argument("--mongodb-uri"), let database = argument("--database")
+else {
+    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick]\n".utf8))
+    exit(64)
+}
+let quick = CommandLine.arguments.contains("--quick")
+let scale = quick ? 10 : 1
+
+nonisolated(unsafe) var report: [String] = []  // written only by the main flow, one line at a time
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+    report.append(line)
+}
+
+let path = socketPath
+let rpc: @Sendable () throws -> RPCConnection = { try RPCConnection(path: path) }
+
+let step: @Sendable (String, Int) -> JSONValue = { name, order in
+    ["name": .string(name), "executionOrder": .int(Int64(order)), "action": ["exec": ["/bin/true"]]]
+}
+
+/// Runs a workflow and waits for its end; returns the run.
+func runToEnd(_ connection: RPCConnection, _ workflow: String) throws -> JSONValue {
+    let run = try connection.call("run.start", ["workflow": .string(workflow)])
+    return try connection.call("run.watch", ["id": run["id"] ?? .null])
+}
+
+func runSeconds(_ run: JSONValue) -> Double {
+    guard let start = run["startedAt"]?.stringValue.flatMap(RFC3339.parse), let end = run["finishedAt"]?.stringValue.flatMap(RFC3339.parse)
+    else { return .nan }
+    return end.timeIntervalSince(start)
+}
+
+let pool = try MongoPool(MongoConfiguration(uri: mongoURI, database: database, maxConnections: 16))
+let setup = try rpc()
+
+// MARK: 1. RPC round trips against their floors
+
+say("## RPC round trip")
+let echo = try EchoServer(path: socketPath + ".echo")
+let statusLine = Array((#"{"jsonrpc":"2.0","id":1,"method":"daemon.status"}"# + "\n").utf8)
+for i in 0..<16 {
+    _ = try setup.call("workflow.create", ["name": .string("get-\(i)"), "steps": .array((0..<5).map { step("s\($0)", $0) })])
+    _ = try setup.call("workflow.create", ["name": .string("add-d-\(i)")])
+    _ = try setup.call("workflow.create", ["name": .string("add-f-\(i)")])
+}
+for clients in [1, 16] {
+    let iterations = (clients == 1 ? 2000 : 300) / scale
+    let floor = measure(clients: clients, iterations: iterations, setUp: { _ in try RPCConnection(path: echo.path) }) { c, _ in
+        try c.sendRaw(statusLine)
+        _ = try c.readLine()
+    }
+    let status = measure(clients: clients, iterations: iterations, setUp: { _ in try rpc() }) { c, _ in
+        _ = try c.call("daemon.status")
+    }
+    say("daemon.status, \(clients) client(s): \(status) | echo floor: \(floor) | p50 ratio \(String(format: "%.1f", status.p50 / floor.p50))x")
+
+    let dbGet = measure(clients: clients, iterations: iterations / 2, setUp: { $0 }) { index, _ in
+        _ = try pool.withClientBlocking { client throws(MongoError) in
+            try client.collection("workflows").findOne(["name": BSON("get-\(index)")])
+        }
+    }
+    let get = measure(clients: clients, iterations: iterations / 2, setUp: { _ in try rpc() }) { c, i in
+        _ = try c.call("workflow.get", ["name": .string("get-\(i % 16)")])
+    }
+    say("workflow.get, \(clients) client(s): \(get) | libmongoc floor: \(dbGet) | p50 ratio \(String(format: "%.2f", get.p50 / dbGet.p50))x")
+
+    let adds = (clients == 1 ? 400 : 40) / scale
+    let dbAdd = measure(clients: clients, iterations: adds, setUp: { $0 }) { index, i in
+        let name = "f\(clients)-\(i)"
+        _ = try pool.withClientBlocking { client throws(MongoError) in
+            let collection = client.collection("workflows")
+            _ = try collection.updateOne(
+                ["name": BSON("add-f-\(index)"), "steps.name": ["$ne": BSON(name)], "steps.999": ["$exists": false]],
+                ["$push": ["steps": ["name": BSON(name), "executionOrder": 0, "action": ["exec": ["/bin/true"]]]],
+                 "$inc": ["version": 1], "$set": ["updatedAt": BSON(Date())]])
+            return try collection.findOne(["name": BSON("add-f-\(index)")])
+        }
+    }
+    let add = measure(clients: clients, iterations: adds, setUp: { try (rpc(), $0) }) { pair, i in
+        _ = try pair.0.call("step.add", ["workflow": .string("add-d-\(pair.1)"), "step": step("d\(clients)-\(i)", 0)])
+    }
+    say("step.add, \(clients) client(s): \(add) | libmongoc floor (update_one + find_one): \(dbAdd) | p50 ratio \(String(format: "%.2f", add.p50 / dbAdd.p50))x")
+}
+
+// MARK: 2. Step dispatch overhead
+
+say("## Step dispatch")
+let stepCount = 200 / scale
+_ = try setup.call("workflow.create", ["name": "dispatch-seq", "steps": .array((0..<stepCount).map { step("s\($0)", $0) })])
+_ = try setup.call("workflow.create", ["name": "dispatch-par", "steps": .array((0..<stepCount).map { step("s\($0)", $0 / 8) })])
+func shell(_ script: String) throws -> Double {
+    try seconds {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        try p.run()
+        p.waitUntilExit()
+    }
+}
+let seqFloor = try shell("i=0; while [ $i -lt \(stepCount) ]; do /bin/true; i=$((i+1)); done")
+let parFloor = try shell("seq \(stepCount) | xargs -P 8 -n 1 /bin/true")
+let seqRun = runSeconds(try runToEnd(setup, "dispatch-seq"))
+let parRun = runSeconds(try runToEnd(setup, "dispatch-par"))
+say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms per step above the floor", stepCount, seqRun, seqFloor, (seqRun - seqFloor) / Double(stepCount) * 1000))
+say(String(format: "%d steps in groups of 8: %.2f s (shell floor, 8 at a time, %.3f s) = %.1f ms per step above the floor", stepCount, parRun, parFloor, (parRun - parFloor) / Double(stepCount) * 1000))
+
+// MARK: 3. Run throughput
+
+say("## Run throughput")
+_ = try setup.call("workflow.create", ["name": "five", "steps": .array((0..<5).map { step("s\($0)", $0) })])
+let runCount = 100 / scale
+let before = ProcessUsage(pid: daemonPid)
+let throughput = try seconds {
+    let group = DispatchGroup()
+    for _ in 0..<10 {
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            guard let c = try? rpc() else { return }
+            for _ in 0..<(runCount / 10) { _ = try? c.call("run.start", ["workflow": "five"]) }
+        }.start()
+    }
+    group.wait()
+    while true {
+        let page = try setup.call("run.list", ["workflow": "five", "limit": 1000])
+        let items = page["items"]?.arrayValue ?? []
+        if items.count >= runCount && items.allSatisfy({ $0["status"] == "succeeded" || $0["status"] == "failed" }) { break }
+        usleep(200_000)
+    }
+}
+let after = ProcessUsage(pid: daemonPid)
+say(String(format: "%d runs of 5 steps started at once: all done in %.1f s (%.1f runs/s), daemon CPU %.1f s, peak RSS %d MiB",
+           runCount, throughput, Double(runCount) / throughput, after.cpuSeconds - before.cpuSeconds, after.peakRSSKiB / 1024))
+
+// MARK: 4. Scale
+
+say("## Scale")
+let idle = ProcessUsage(pid: daemonPid)
+let workflowCount = 10_000 / scale
+let created = seconds {
+    let group = DispatchGroup()
+    for t in 0..<16 {
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            guard let c = try? rpc() else { return }
+            for i in stride(from: t, to: workflowCount, by: 16) { _ = try? c.call("workflow.create", ["name": .string(String(format: "scale-%05d", i))]) }
+        }.start()
+    }
+    group.wait()
+}
+var pages = 0
+var listed = 0
+let listing = try seconds {
+    var cursor: JSONValue = .null
+    repeat {
+        var params: [String: JSONValue] = ["limit": 100]
+        if cursor != .null { params["after"] = cursor }
+        let page = try setup.call("workflow.list", params)
+        listed += page["items"]?.arrayValue?.count ?? 0
+        pages += 1
+        cursor = page["next"] ?? .null
+    } while cursor != .null
+}
+say(String(format: "%d workflows created in %.1f s; listed page by page (%d pages of 100, %d items) in %.2f s (%.1f ms per page)",
+           workflowCount, created, pages, listed, listing, listing / Double(pages) * 1000))
+let bigSteps = 1000 / scale
+let bigCreate = try seconds { _ = try setup.call("workflow.create", ["name": "big", "steps": .array((0..<bigSteps).map { step("s\($0)", $0) })]) }
+let bigGet = try seconds { _ = try setup.call("workflow.get", ["name": "big"]) }
+let bigRun = runSeconds(try runToEnd(setup, "big"))
+say(String(format: "a workflow of %d steps: create %.1f ms, get %.1f ms, run %.1f s (%.1f ms per step)", bigSteps, bigCreate * 1000, bigGet * 1000, bigRun, bigRun / Double(bigSteps) * 1000))
+_ = try setup.call("workflow.create", ["name": "tiny", "steps": [step("only", 0)]])
+let finished = 1000 / scale
+for _ in 0..<finished { _ = try setup.call("run.start", ["workflow": "tiny"]) }
+while (try setup.call("run.list", ["workflow": "tiny", "status": "succeeded", "limit": 1000])["items"]?.arrayValue?.count ?? 0) < finished {
+    usleep(500_000)
+}
+let listOne = measure(clients: 1, iterations: 20, setUp: { _ in try rpc() }) { c, _ in _ = try c.call("run.list", ["limit": 100]) }
+let listAll = try seconds {
+    var cursor: JSONValue = .null
+    repeat {
+        var params: [String: JSONValue] = ["limit": 100]
+        if cursor != .null { params["after"] = cursor }
+        cursor = try setup.call("run.list", params)["next"] ?? .null
+    } while cursor != .null
+}
+let loaded = ProcessUsage(pid: daemonPid)
+say(String(format: "%d+ finished runs: run.list of 100 %@; every page %.2f s", finished, listOne.description, listAll))
+say(String(format: "daemon RSS: idle %d MiB, after the load %d MiB, peak %d MiB", idle.rssKiB / 1024, loaded.rssKiB / 1024, loaded.peakRSSKiB / 1024))
+
+if let out = argument("--out") {
+    try report.joined(separator: "\n").appending("\n").write(toFile: out, atomically: true, encoding: .utf8)
+}
+await pool.close()
