@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OrchestratorModel
 import OrchestratorStore
+import MongoKit
 
 /// The workflow engine: starts, cancels and resumes runs, claims runs to
 /// execute (new ones, its own after a restart, and any whose lease expired),
@@ -159,7 +160,6 @@ public actor Engine {
     }
 }
 
-import MongoKit
 
 enum ObjectIdText {
     static func generate() -> String { ObjectId.generate().hex }

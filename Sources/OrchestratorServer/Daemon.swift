@@ -5,6 +5,7 @@ import MongoKit
 import OrchestratorEngine
 import OrchestratorStore
 import SystemdSupport
+import NIOConcurrencyHelpers
 
 /// The daemon's life: configuration, logging, the database (waited for),
 /// the socket, readiness, the watchdog, reload and graceful stop.
@@ -217,7 +218,6 @@ final class SignalListener: Sendable {
     }
 }
 
-import NIOConcurrencyHelpers
 
 final class NIOLockedBool: Sendable {
     private let box = NIOLockedValueBox(false)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OrchestratorClient
 import OrchestratorProtocol
 
 struct RunCommand: ParsableCommand {
@@ -21,7 +22,7 @@ struct RunID: ParsableArguments {
 /// Follows a run until it ends and returns the final run. On a terminal it
 /// redraws a compact per-step display in place; otherwise it prints one
 /// plain line per event.
-func follow(_ connection: OrchestratorClientConnection, runId: String, output: OutputFormat) throws -> JSONValue {
+func follow(_ connection: RPCConnection, runId: String, output: OutputFormat) throws -> JSONValue {
     let interactive = output == .table && isatty(STDOUT_FILENO) == 1
     let initial = try GlobalOptions.call(connection, Method.runGet.rawValue, ["id": .string(runId)])
     let display = ProgressDisplay(run: initial)
@@ -64,5 +65,3 @@ func exitForOutcome(_ run: JSONValue) throws {
     }
 }
 
-import OrchestratorClient
-typealias OrchestratorClientConnection = RPCConnection

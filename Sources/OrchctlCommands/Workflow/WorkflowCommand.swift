@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 
 struct WorkflowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,5 @@ func checkName(_ name: String, what: String) throws {
     }
 }
 
-import OrchestratorModel
 
 func isValidName(_ name: String) -> Bool { NameRule.isValid(name) }
