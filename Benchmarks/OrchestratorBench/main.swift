@@ -17,11 +17,13 @@ func argument(_ name: String) -> String? {
 guard let socketPath = argument("--socket"), let pidText = argument("--pid"), let daemonPid = Int32(pidText),
     let mongoURI = argument("--mongodb-uri"), let database = argument("--database")
 else {
-    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick]\n".utf8))
+    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N]\n".utf8))
     exit(64)
 }
 let quick = CommandLine.arguments.contains("--quick")
 let scale = quick ? 10 : 1
+/// The scale section alone can be shrunk: on SecantusDB its full sizes take very long.
+let scaleDivisor = Int(argument("--scale-divisor") ?? "") ?? scale
 
 nonisolated(unsafe) var report: [String] = []  // written only by the main flow, one line at a time
 func say(_ line: String) {
@@ -155,7 +157,7 @@ say(String(format: "%d runs of 5 steps started at once: all done in %.1f s (%.1f
 
 say("## Scale")
 let idle = ProcessUsage(pid: daemonPid)
-let workflowCount = 10_000 / scale
+let workflowCount = 10_000 / scaleDivisor
 let created = seconds {
     let group = DispatchGroup()
     for t in 0..<16 {
@@ -183,13 +185,13 @@ let listing = try seconds {
 }
 say(String(format: "%d workflows created in %.1f s; listed page by page (%d pages of 100, %d items) in %.2f s (%.1f ms per page)",
            workflowCount, created, pages, listed, listing, listing / Double(pages) * 1000))
-let bigSteps = 1000 / scale
+let bigSteps = 1000 / scaleDivisor
 let bigCreate = try seconds { _ = try setup.call("workflow.create", ["name": "big", "steps": .array((0..<bigSteps).map { step("s\($0)", $0) })]) }
 let bigGet = try seconds { _ = try setup.call("workflow.get", ["name": "big"]) }
 let bigRun = runSeconds(try runToEnd(setup, "big"))
 say(String(format: "a workflow of %d steps: create %.1f ms, get %.1f ms, run %.1f s (%.1f ms per step)", bigSteps, bigCreate * 1000, bigGet * 1000, bigRun, bigRun / Double(bigSteps) * 1000))
 _ = try setup.call("workflow.create", ["name": "tiny", "steps": [step("only", 0)]])
-let finished = 1000 / scale
+let finished = 1000 / scaleDivisor
 for _ in 0..<finished { _ = try setup.call("run.start", ["workflow": "tiny"]) }
 while (try setup.call("run.list", ["workflow": "tiny", "status": "succeeded", "limit": 1000])["items"]?.arrayValue?.count ?? 0) < finished {
     usleep(500_000)

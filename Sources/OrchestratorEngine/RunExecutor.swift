@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import OrchestratorModel
 import OrchestratorStore
 
@@ -31,6 +32,7 @@ actor RunExecutor {
     private var lost = false
     private let inbox: AsyncStream<Message>
     private let post: AsyncStream<Message>.Continuation
+    private let workflowStatus: WorkflowStatusWriter
 
     init(run: Run, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, logger: Logger) {
         self.run = run
@@ -44,6 +46,7 @@ actor RunExecutor {
         self.logger = logger
         self.cancelRequested = run.cancelRequested
         (inbox, post) = AsyncStream<Message>.makeStream()
+        workflowStatus = WorkflowStatusWriter(workflows: workflows, workflowId: run.workflowId, runId: run.id)
     }
 
     nonisolated func send(_ message: Message) {
@@ -57,9 +60,12 @@ actor RunExecutor {
                 post.yield(.tick)
             }
         }
+        let statusWriter = Task { await workflowStatus.run() }
         defer {
             ticker.cancel()
             post.finish()
+            workflowStatus.finish()
+            _ = statusWriter
         }
         await recoverInterruptedSteps()
         if run.status == .queued {
@@ -328,10 +334,11 @@ actor RunExecutor {
         run.events += change.events
     }
 
-    /// The workflow's own step status follows its latest run; best effort,
-    /// since the run's record is the source of truth.
+    /// The workflow's own step status follows its latest run. Best effort and
+    /// off the run's critical path: a background writer coalesces the latest
+    /// status of each step into one write (the run's record is the source of truth).
     private func showInWorkflow(_ step: String, _ status: StepStatus) async {
-        try? await workflows.recordStepStatus(workflowId: run.workflowId, runId: run.id, step: step, status: status)
+        workflowStatus.show(step, status)
     }
 
     private func index(of name: String) -> Int? {
@@ -349,4 +356,49 @@ actor RunExecutor {
 extension Date {
     /// What MongoDB will store and give back.
     var milliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
+}
+
+/// Writes a run's step statuses into its workflow in the background: the
+/// latest status per step wins, everything pending goes in one write.
+final class WorkflowStatusWriter: Sendable {
+    private let workflows: any WorkflowStore
+    private let workflowId: String
+    private let runId: String
+    private let pending = NIOLockedValueBox<[String: StepStatus]>([:])
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    init(workflows: any WorkflowStore, workflowId: String, runId: String) {
+        self.workflows = workflows
+        self.workflowId = workflowId
+        self.runId = runId
+        (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func show(_ step: String, _ status: StepStatus) {
+        pending.withLockedValue { $0[step] = status }
+        wake.yield()
+    }
+
+    func finish() {
+        wake.finish()
+    }
+
+    /// Until `finish()`, then one last write of whatever is pending.
+    func run() async {
+        for await _ in wakeups { await flush() }
+        await flush()
+    }
+
+    private func flush() async {
+        let batch = pending.withLockedValue { statuses -> [String: StepStatus] in
+            defer { statuses.removeAll() }
+            return statuses
+        }
+        guard !batch.isEmpty else { return }
+        if (try? await workflows.recordStepStatuses(workflowId: workflowId, runId: runId, batch)) == nil {
+            // MongoDB is away: keep what was not written unless a newer status replaced it.
+            pending.withLockedValue { statuses in statuses.merge(batch) { newer, _ in newer } }
+        }
+    }
 }

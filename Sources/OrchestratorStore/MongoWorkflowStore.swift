@@ -195,12 +195,18 @@ public struct MongoWorkflowStore: WorkflowStore {
         }
     }
 
-    public func recordStepStatus(workflowId: String, runId: String, step: String, status: StepStatus) async throws(OrchestratorError) {
-        guard let oid = ObjectId(workflowId) else { throw OrchestratorError.notFound("workflow", workflowId) }
-        _ = try await withDatabase(pool) { client throws(MongoError) in
+    public func recordStepStatuses(workflowId: String, runId: String, _ statuses: [String: StepStatus]) async throws(OrchestratorError) {
+        guard let oid = ObjectId(workflowId), !statuses.isEmpty else { return }
+        var set = BSONDocument()
+        var filters: [BSON] = []
+        for (index, (step, status)) in statuses.sorted(by: { $0.key < $1.key }).enumerated() {
+            set["steps.$[s\(index)].status"] = BSON(status.rawValue)
+            filters.append(["s\(index).name": BSON(step)])
+        }
+        let update: BSONDocument = ["$set": .document(set)]
+        _ = try await withDatabase(pool) { [filters] client throws(MongoError) in
             try client.collection(Self.collectionName).updateOne(
-                ["_id": .objectId(oid), "lastRunId": BSON(runId)], ["$set": ["steps.$[s].status": BSON(status.rawValue)]],
-                arrayFilters: [["s.name": BSON(step)]])
+                ["_id": .objectId(oid), "lastRunId": BSON(runId)], update, arrayFilters: filters)
         }
     }
 

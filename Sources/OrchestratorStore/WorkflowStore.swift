@@ -20,6 +20,6 @@ public protocol WorkflowStore: Sendable {
 
     /// Makes `runId` the workflow's most recent run: every step shows `pending`.
     func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError)
-    /// Shows a step's status in its workflow, if `runId` is still the workflow's most recent run.
-    func recordStepStatus(workflowId: String, runId: String, step: String, status: StepStatus) async throws(OrchestratorError)
+    /// Shows steps' statuses in their workflow (one write), if `runId` is still the workflow's most recent run.
+    func recordStepStatuses(workflowId: String, runId: String, _ statuses: [String: StepStatus]) async throws(OrchestratorError)
 }

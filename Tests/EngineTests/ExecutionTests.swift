@@ -207,10 +207,11 @@ import TestSupport
             let (_, run) = try await c.watch(id)
             #expect(run.step("say")?["stdout"] == "original\n")
             #expect(run["workflowVersion"] == 1)
-            // The workflow's own steps show the latest run's statuses.
-            let workflow = try await c.call("workflow.get", ["name": "snap"])
-            #expect(workflow.stepStatus("wait") == "succeeded")
-            #expect(workflow.stepStatus("say") == "succeeded")
+            // The workflow's own steps show the latest run's statuses (written in the background).
+            #expect(await eventually {
+                let workflow = try? await c.call("workflow.get", ["name": "snap"])
+                return workflow?.stepStatus("wait") == "succeeded" && workflow?.stepStatus("say") == "succeeded"
+            })
         }
     }
 
