@@ -9,13 +9,7 @@ import TestSupport
 /// journal fields read back from a real journald.
 @Suite struct SystemdTests {
     @Test func readyStatusWatchdogAndStoppingAreNotified() async throws {
-        let uri = try TestEnvironment.mongoURI()
-        try await withTemporaryDirectory { dir in
-            let notify = try NotifyListener(directory: dir)
-            defer { notify.stop() }
-            let daemon = DaemonProcess(
-                directory: dir, mongoURI: uri,
-                environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        try await withNotifiedDaemon(environment: ["WATCHDOG_USEC": "400000"]) { daemon, notify in
             try await daemon.start()
             #expect(await notify.waitFor("READY=1"))
             let status = notify.assignments.first { $0.hasPrefix("STATUS=serving on") }
@@ -33,11 +27,7 @@ import TestSupport
     }
 
     @Test func withoutWatchdogUsecNoPingsAreSent() async throws {
-        let uri = try TestEnvironment.mongoURI()
-        try await withTemporaryDirectory { dir in
-            let notify = try NotifyListener(directory: dir)
-            defer { notify.stop() }
-            let daemon = DaemonProcess(directory: dir, mongoURI: uri, environment: ["NOTIFY_SOCKET": notify.path])
+        try await withNotifiedDaemon { daemon, notify in
             try await daemon.start()
             #expect(await notify.waitFor("READY=1"))
             try await Task.sleep(for: .seconds(1))

@@ -183,11 +183,7 @@ import TestSupport
     }
 
     @Test func sigtermLetsRunningStepsFinishAndTheNextStartContinues() async throws {
-        let uri = try TestEnvironment.mongoURI()
-        try await withTemporaryDirectory { dir in
-            let notify = try NotifyListener(directory: dir)
-            defer { notify.stop() }
-            let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--stop-timeout-seconds", "20"], environment: ["NOTIFY_SOCKET": notify.path])
+        try await withNotifiedDaemon(arguments: ["--stop-timeout-seconds", "20"]) { daemon, notify in
             try await daemon.start()
             let c = try daemon.connect()
             try await c.createWorkflow("drain", [
@@ -211,11 +207,8 @@ import TestSupport
     }
 
     @Test func statusReportsActiveRunsToClientsAndToSystemd() async throws {
-        let uri = try TestEnvironment.mongoURI()
-        try await withTemporaryDirectory { dir in
-            let notify = try NotifyListener(directory: dir)
-            defer { notify.stop() }
-            let daemon = DaemonProcess(directory: dir, mongoURI: uri, environment: ["NOTIFY_SOCKET": notify.path])
+        try await withNotifiedDaemon { daemon, notify in
+            let dir = daemon.directory
             try await daemon.start()
             let gate = dir.appendingPathComponent("gate")
             let c = try daemon.connect()

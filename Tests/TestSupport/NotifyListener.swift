@@ -67,3 +67,27 @@ public final class NotifyListener: @unchecked Sendable {
         await eventually(timeout: timeout) { assignments.contains { $0.hasPrefix(prefix) } }
     }
 }
+
+/// A daemon (not started yet) whose sd_notify messages go to a listener the
+/// test reads. The test starts and stops the daemon itself, since how it
+/// stops is often what is tested.
+public func withNotifiedDaemon<T>(
+    arguments: [String] = [], environment: [String: String] = [:], _ body: (DaemonProcess, NotifyListener) async throws -> T
+) async throws -> T {
+    let uri = try TestEnvironment.mongoURI()
+    return try await withTemporaryDirectory { dir in
+        let notify = try NotifyListener(directory: dir)
+        defer { notify.stop() }
+        var env = environment
+        env["NOTIFY_SOCKET"] = notify.path
+        let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: arguments, environment: env)
+        do {
+            let result = try await body(daemon, notify)
+            await daemon.stop()
+            return result
+        } catch {
+            await daemon.stop()
+            throw error
+        }
+    }
+}
