@@ -186,14 +186,19 @@ import TestSupport
         try await withNotifiedDaemon(arguments: ["--stop-timeout-seconds", "20"]) { daemon, notify in
             try await daemon.start()
             let c = try daemon.connect()
+            let gate = daemon.directory.appendingPathComponent("gate")
             try await c.createWorkflow("drain", [
-                shellStep("finishing", order: 0, "sleep 1.5; echo done-before-exit"),
+                shellStep("finishing", order: 0, "\(waitFor(gate)); echo done-before-exit"),
                 shellStep("next", order: 1, "echo next"),
             ])
             let id = try await c.startRun("drain")
             #expect(await eventually { (try? await c.call("run.get", ["id": .string(id)]))?.stepStatus("finishing") == "running" }, "log: \(daemon.log())")
-            #expect(await daemon.stop(signal: SIGTERM) == 0)
-            #expect(notify.assignments.contains("STOPPING=1"))
+            // SIGTERM while the step runs; it is released only once the daemon is stopping.
+            daemon.send(signal: SIGTERM)
+            #expect(await notify.waitFor("STOPPING=1"))
+            _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
+            #expect(await daemon.waitForExit(timeout: .seconds(60)) == 0, "log: \(daemon.log())")
+            await daemon.stop()
 
             // The running step finished and was recorded; the next one waits for the next start.
             try await daemon.start()
