@@ -66,19 +66,6 @@ public final class MongoCollection {
         }
     }
 
-    public func insertMany(_ documents: [BSONDocument]) throws(MongoError) {
-        guard !documents.isEmpty else { return }
-        let handles = documents.map(BSONHandle.init)
-        var pointers: [OpaquePointer?] = handles.map(\.pointer)
-        let reply = ReplyBuffer()
-        var error = bson_error_t()
-        let ok = pointers.withUnsafeMutableBufferPointer { buffer in
-            mongoc_collection_insert_many(raw, buffer.baseAddress, buffer.count, nil, reply.pointer, &error)
-        }
-        withExtendedLifetime(handles) {}
-        guard ok else { throw MongoError(error) }
-    }
-
     public func updateOne(
         _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil
     ) throws(MongoError) -> UpdateResult {
@@ -119,16 +106,6 @@ public final class MongoCollection {
         return reply.document()["deletedCount"]?.intValue ?? 0
     }
 
-    public func deleteMany(_ filter: BSONDocument) throws(MongoError) -> Int {
-        let filterHandle = BSONHandle(filter)
-        let reply = ReplyBuffer()
-        var error = bson_error_t()
-        guard mongoc_collection_delete_many(raw, filterHandle.pointer, nil, reply.pointer, &error) else {
-            throw MongoError(error)
-        }
-        return reply.document()["deletedCount"]?.intValue ?? 0
-    }
-
     /// Every matching document, read eagerly; `limit` bounds how many.
     public func find(
         _ filter: BSONDocument, sort: BSONDocument? = nil, limit: Int? = nil, projection: BSONDocument? = nil
@@ -157,13 +134,5 @@ public final class MongoCollection {
 
     public func findOne(_ filter: BSONDocument, projection: BSONDocument? = nil) throws(MongoError) -> BSONDocument? {
         try find(filter, limit: 1, projection: projection).first
-    }
-
-    public func count(_ filter: BSONDocument) throws(MongoError) -> Int {
-        let filterHandle = BSONHandle(filter)
-        var error = bson_error_t()
-        let count = mongoc_collection_count_documents(raw, filterHandle.pointer, nil, nil, nil, &error)
-        guard count >= 0 else { throw MongoError(error) }
-        return Int(count)
     }
 }

@@ -54,7 +54,7 @@ public actor Engine {
             return snapshot
         }
         let run = Run(
-            id: ObjectIdText.generate(), workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
+            id: ObjectId.generate().hex, workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
             definition: definition, params: params, status: .queued,
             steps: definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) },
             requestedBy: requester, createdAt: now,
@@ -158,9 +158,4 @@ public actor Engine {
             }
         }
     }
-}
-
-
-enum ObjectIdText {
-    static func generate() -> String { ObjectId.generate().hex }
 }

@@ -6,8 +6,6 @@ import Foundation
 public struct SystemdNotifier: Sendable {
     public init() {}
 
-    public var isEnabled: Bool { ProcessInfo.processInfo.environment["NOTIFY_SOCKET"] != nil }
-
     /// Sends the assignments (e.g. `["READY=1", "STATUS=serving"]`) in one datagram.
     /// `sd_notify(0, …)`: unsetting the environment from here is not thread-safe.
     @discardableResult

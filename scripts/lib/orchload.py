@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from orchsoak import Daemon, Database, RPCError, call  # noqa: E402
+from orchsoak import Daemon, Database, RPCError, call, run_for  # noqa: E402
 
 
 class Connection:
@@ -115,12 +115,7 @@ def main():
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
     began = time.perf_counter()
-    for t in threads:
-        t.start()
-    time.sleep(args.duration)
-    stop.set()
-    for t in threads:
-        t.join()
+    run_for(threads, args.duration, stop)
     wall = time.perf_counter() - began
     total = sum(len(v) for v in latencies.values())
     print(f"load: {args.clients} clients for {args.duration:.0f}s: {total} requests ({total / wall:.0f}/s), {len(errors)} errors")

@@ -93,6 +93,16 @@ def call(path, method, params=None, timeout=10):
     return answer["result"]
 
 
+def run_for(threads, seconds, stop):
+    """Starts the threads, lets them work for `seconds`, then stops and joins them."""
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -260,12 +270,7 @@ def main():
 
     threads = [threading.Thread(target=client, args=(args.seed + i,)) for i in range(args.clients)]
     threads.append(threading.Thread(target=chaos))
-    for t in threads:
-        t.start()
-    time.sleep(args.duration)
-    stop.set()
-    for t in threads:
-        t.join()
+    run_for(threads, args.duration, stop)
 
     # Settle: everything up again, then every run must reach a terminal state.
     if db.proc.poll() is not None:
