@@ -37,6 +37,37 @@ import TestSupport
         }
     }
 
+    /// The catalogue of docs/reliability.md, sent for real: numbers, Unicode,
+    /// NUL bytes, nesting, sizes, and the run methods' own inputs.
+    @Test func theBadInputCatalogueGetsItsDocumentedAnswers() async throws {
+        try await DaemonProcess.with { daemon in
+            let c = try daemon.connect()
+            let hugeSteps = (0...1000).map { #"{"name":"s\#($0)","executionOrder":0,"action":{"exec":["/bin/true"]}}"# }.joined(separator: ",")
+            let cases: [(String, Int, String)] = [
+                (#"{"jsonrpc":"2.0","id":1,"method":"workflow.list","params":{"limit":1e999}}"#, -32700, "out of range"),
+                (#"{"jsonrpc":"2.0","id":2,"method":"workflow.list","params":{"limit":99999999999999999999}}"#, -32602, "limit must be an integer"),
+                (#"{"jsonrpc":"2.0","id":3,"method":"workflow.list","params":{"limit":1.5}}"#, -32602, "limit must be an integer"),
+                (#"{"jsonrpc":"2.0","id":4,"method":"workflow.create","params":{"name":"a\u0000b"}}"#, -32003, "must be 1-63 characters"),
+                (#"{"jsonrpc":"2.0","id":5,"method":"workflow.create","params":{"name":"nul","steps":[{"name":"s","executionOrder":0,"action":{"exec":["/bin/echo","x\u0000y"]}}]}}"#, -32003, "must not contain a NUL byte"),
+                (#"{"jsonrpc":"2.0","id":6,"method":"workflow.create","params":{"name":"\ud800"}}"#, -32700, "surrogate"),
+                (String(repeating: "[", count: 100), -32700, "nested deeper than 64 levels"),
+                (#"{"jsonrpc":"2.0","id":7,"method":"workflow.create","params":{"name":"huge","steps":[\#(hugeSteps)]}}"#, -32003, "at most 1000 steps"),
+                (#"{"jsonrpc":"2.0","id":8,"method":"run.get","params":{"id":"not-an-id"}}"#, -32001, "not found"),
+                (#"{"jsonrpc":"2.0","id":9,"method":"run.list","params":{"status":"done"}}"#, -32602, "status must be one of"),
+                (#"{"jsonrpc":"2.0","id":10,"method":"run.start","params":{"workflow":"x","params":{"n":5}}}"#, -32602, "params.n must be a string"),
+            ]
+            for (line, code, words) in cases {
+                let answer = try #require(try await exchange(c, line + "\n").first)
+                #expect(answer["error"]?["code"] == .int(Int64(code)), "for \(line.prefix(80))")
+                #expect(answer["error"]?["message"]?.stringValue?.contains(words) == true, "for \(line.prefix(80)): \(answer)")
+            }
+            // Unicode where text is free is kept as sent.
+            let created = try await c.call("workflow.create", ["name": "unicode", "description": "é😀 ok"])
+            #expect(created["description"] == "é😀 ok")
+            #expect(try await c.call("workflow.get", ["name": "unicode"])["description"] == "é😀 ok")
+        }
+    }
+
     @Test func batchesAreAnsweredAsOneArrayAndNotificationsGetNoAnswer() async throws {
         try await DaemonProcess.with { daemon in
             let c = try daemon.connect()
