@@ -150,6 +150,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "StepProcessTests",
+            dependencies: ["OrchestratorEngine"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OrchestratorStoreTests",
             dependencies: ["OrchestratorStore", "OrchestratorModel", "MongoKit", "TestSupport"],
             swiftSettings: strict

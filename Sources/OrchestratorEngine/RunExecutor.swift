@@ -5,13 +5,15 @@ import OrchestratorModel
 import OrchestratorStore
 
 /// Executes one run while this daemon holds its lease. Everything that
-/// changes the run happens in `execute()`'s loop, one message at a time, and
-/// every transition is written to MongoDB (fenced by the lease) before it
-/// counts: a transition that cannot be written yet waits, in order, until
-/// the database is back.
+/// changes the run happens in `execute()`'s loop. Transitions decided
+/// together (results that arrived together, and the steps they let start)
+/// are staged and written to MongoDB (fenced by the lease) in one update
+/// before anything acts on them: a step's process is forked and held at its
+/// gate until the write that records it as running, with its pid, is stored.
+/// A transition that cannot be written yet waits, in order, until the
+/// database is back.
 actor RunExecutor {
     enum Message: Sendable {
-        case spawned(String, attempt: Int, StepProcess)
         case finished(String, ProcessOutcome)
         case cancel
         case stop
@@ -19,7 +21,11 @@ actor RunExecutor {
         case tick
     }
 
+    /// The run as decided here: written, plus `unwritten`.
     private var run: Run
+    private var unwritten = RunChange()
+    /// Workflow step statuses to show once `unwritten` is stored.
+    private var unshown: [(String, StepStatus)] = []
     private let settings: EngineSettings
     private let store: any RunStore
     private let workflows: any WorkflowStore
@@ -30,8 +36,7 @@ actor RunExecutor {
     private var cancelRequested: Bool
     private var stopping = false
     private var lost = false
-    private let inbox: AsyncStream<Message>
-    private let post: AsyncStream<Message>.Continuation
+    private let mailbox = Mailbox()
     private let workflowStatus: WorkflowStatusWriter
 
     init(run: Run, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, logger: Logger) {
@@ -45,40 +50,46 @@ actor RunExecutor {
         logger[metadataKey: "workflow"] = "\(run.workflowName)"
         self.logger = logger
         self.cancelRequested = run.cancelRequested
-        (inbox, post) = AsyncStream<Message>.makeStream()
         workflowStatus = WorkflowStatusWriter(workflows: workflows, workflowId: run.workflowId, runId: run.id)
     }
 
     nonisolated func send(_ message: Message) {
-        post.yield(message)
+        mailbox.post(message)
     }
 
     func execute() async {
-        let ticker = Task { [post] in
+        let ticker = Task { [mailbox] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
-                post.yield(.tick)
+                mailbox.post(.tick)
             }
         }
         let statusWriter = Task { await workflowStatus.run() }
         defer {
             ticker.cancel()
-            post.finish()
+            mailbox.close()
             workflowStatus.finish()
             _ = statusWriter
         }
         await recoverInterruptedSteps()
         if run.status == .queued {
             logger.info("run started")
-            await persist(RunChange(status: .running, startedAt: Date.now.milliseconds, events: [event(step: nil, status: RunStatus.running.rawValue)]))
+            stage(RunChange(status: .running, startedAt: Date.now.milliseconds, events: [event(step: nil, status: RunStatus.running.rawValue)]))
         }
-        var messages = inbox.makeAsyncIterator()
+        var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost {
             await advance()
-            if run.status.isTerminal { break }
+            await flush()
+            if run.status.isTerminal || lost { break }
             if stopping && !run.steps.contains(where: { $0.status == .running }) { break }
-            guard let message = await messages.next() else { break }
-            await handle(message)
+            // Everything that arrived meanwhile is handled before the next
+            // decision, so results that come together are written together.
+            let messages = mailbox.take()
+            if messages.isEmpty {
+                guard await wakeups.next() != nil else { break }
+                continue
+            }
+            for message in messages { await handle(message) }
         }
         if lost {
             for process in processes.values { process.terminate() }
@@ -102,22 +113,26 @@ actor RunExecutor {
             }
         }
         if !change.isEmpty {
-            guard await persist(change) else { return }
-            for (_, record) in change.steps { await showInWorkflow(record.name, record.status) }
+            stage(change)
+            for (_, record) in change.steps { show(record.name, record.status) }
         }
         if let outcome = decision.outcome, !run.steps.contains(where: { $0.status == .running }) {
             logger.notice("run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
-            await persist(RunChange(status: outcome, finishedAt: Date.now.milliseconds, events: [event(step: nil, status: outcome.rawValue)]))
+            stage(RunChange(status: outcome, finishedAt: Date.now.milliseconds, events: [event(step: nil, status: outcome.rawValue)]))
             return
         }
         guard !stopping, !cancelRequested else { return }
         // Every due step that gets a slot now starts in one batch: one write
-        // records them all as running, then they are spawned together.
+        // records them all as running, then they are let go together.
         var batch: [String] = []
         for name in decision.start {
             if let due = notBefore[name], due > .now { continue }
             if batch.isEmpty {
-                await slots.acquire()
+                if !(await slots.tryAcquire()) {
+                    // Waiting for another run's step to end: what is decided is written first.
+                    await flush()
+                    await slots.acquire()
+                }
             } else if !(await slots.tryAcquire()) {
                 break
             }
@@ -133,8 +148,13 @@ actor RunExecutor {
 
     private func launch(_ names: [String]) async {
         var change = RunChange()
+        var held: [(name: String, process: RunningProcess)] = []
+        var unstartable: [(name: String, outcome: ProcessOutcome)] = []
         for name in names {
-            guard let index = index(of: name) else { continue }
+            guard let index = index(of: name), let step = run.definition(name) else {
+                await slots.release()
+                continue
+            }
             var record = run.steps[index]
             record.status = .running
             record.attempts += 1
@@ -145,61 +165,52 @@ actor RunExecutor {
             record.stdout = ""
             record.stderr = ""
             record.process = nil
+            switch RunningProcess.prepare(StepLaunch.spec(for: step, run: run, attempt: record.attempts, settings: settings), onLine: lineLogger(for: name)) {
+            case .held(let process):
+                record.process = StepProcess(host: ProcessIdentity.host, pid: process.pid, startTicks: process.startTicks)
+                held.append((name, process))
+            case .failed(let outcome):
+                unstartable.append((name, outcome))
+            }
             change.steps[index] = record
             change.events.append(event(step: name, status: StepStatus.running.rawValue, attempt: record.attempts, sequenceOffset: change.events.count))
         }
-        guard await persist(change) else {
-            for _ in names { await slots.release() }
+        stage(change)
+        for (_, record) in change.steps { show(record.name, .running) }
+        guard await flush() else {
+            for (_, process) in held { process.abandon() }
+            for _ in 0..<(held.count + unstartable.count) { await slots.release() }
             return
         }
-        for name in names {
-            guard let index = index(of: name), let step = run.definition(name) else {
-                await slots.release()
-                continue
-            }
-            let attempt = run.steps[index].attempts
+        let (mailbox, slots) = (self.mailbox, self.slots)
+        for (name, process) in held {
+            let attempt = run.step(name)?.attempts ?? 0
             logger.info("step \(name) running (attempt \(attempt))", metadata: ["step": "\(name)", "stepStatus": "running", "attempt": "\(attempt)"])
-            spawn(step, attempt: attempt)
-        }
-        for name in names { await showInWorkflow(name, .running) }
-    }
-
-    private func spawn(_ step: Step, attempt: Int) {
-        let name = step.name
-        let spec = StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings)
-        var lineLogger = logger
-        lineLogger[metadataKey: "step"] = "\(name)"
-        let outputLogger = lineLogger
-        let (process, failure) = RunningProcess.start(spec) { stream, line in
-            outputLogger.info("\(line)", metadata: ["stream": "\(stream)"])
-        }
-        let post = self.post
-        let slots = self.slots
-        if let process {
             processes[name] = process
-            post.yield(.spawned(name, attempt: attempt, StepProcess(host: ProcessIdentity.host, pid: process.pid, startTicks: process.startTicks)))
+            process.begin()
             Task {
                 let outcome = await process.wait()
                 await slots.release()
-                post.yield(.finished(name, outcome))
-            }
-        } else if let failure {
-            Task {
-                await slots.release()
-                post.yield(.finished(name, failure))
+                mailbox.post(.finished(name, outcome))
             }
         }
+        for (name, outcome) in unstartable {
+            await slots.release()
+            mailbox.post(.finished(name, outcome))
+        }
+    }
+
+    private func lineLogger(for step: String) -> @Sendable (String, String) -> Void {
+        var lineLogger = logger
+        lineLogger[metadataKey: "step"] = "\(step)"
+        let outputLogger = lineLogger
+        return { stream, line in outputLogger.info("\(line)", metadata: ["stream": "\(stream)"]) }
     }
 
     // MARK: - Messages
 
     private func handle(_ message: Message) async {
         switch message {
-        case .spawned(let name, let attempt, let process):
-            guard let index = index(of: name), run.steps[index].status == .running, run.steps[index].attempts == attempt else { return }
-            var record = run.steps[index]
-            record.process = process
-            await persist(RunChange(steps: [index: record]))
         case .finished(let name, let outcome):
             processes[name] = nil
             await record(outcome, of: name)
@@ -257,8 +268,8 @@ actor RunExecutor {
         logger.info(
             "step \(name) \(stepEvent.status)\(stepEvent.message.map { ": \($0)" } ?? "")",
             metadata: ["step": "\(name)", "stepStatus": "\(stepEvent.status)", "attempt": "\(record.attempts)"])
-        guard await persist(RunChange(steps: [index: record], events: [stepEvent])) else { return }
-        await showInWorkflow(name, record.status)
+        stage(RunChange(steps: [index: record], events: [stepEvent]))
+        show(name, record.status)
     }
 
     // MARK: - Recovery
@@ -288,18 +299,34 @@ actor RunExecutor {
             change.events.append(stepEvent)
             logger.notice("step \(record.name) \(stepEvent.message ?? "")", metadata: ["step": "\(record.name)", "stepStatus": "interrupted"])
         }
-        if !change.isEmpty {
-            guard await persist(change) else { return }
-            for (_, record) in change.steps { await showInWorkflow(record.name, record.status == .pending ? .interrupted : record.status) }
-        }
+        stage(change)
+        for (_, record) in change.steps { show(record.name, record.status == .pending ? .interrupted : record.status) }
     }
 
     // MARK: - Writing
 
+    /// Decided: counts for the decisions that follow, acted on once written.
+    private func stage(_ change: RunChange) {
+        guard !change.isEmpty else { return }
+        apply(change)
+        unwritten.merge(change)
+    }
+
+    /// Writes what is staged in one update. False when the lease is gone.
+    @discardableResult
+    private func flush() async -> Bool {
+        guard !lost else { return false }
+        guard !unwritten.isEmpty else { return true }
+        guard await persist(unwritten) else { return false }
+        unwritten = RunChange()
+        for (step, status) in unshown { workflowStatus.show(step, status) }
+        unshown.removeAll()
+        return true
+    }
+
     /// Writes a change, waiting out a database outage (with backoff, in
     /// order: nothing else of this run happens meanwhile). False when the
     /// lease is gone: the run is someone else's now.
-    @discardableResult
     private func persist(_ change: RunChange) async -> Bool {
         var delay = Duration.milliseconds(200)
         var warned = false
@@ -311,7 +338,6 @@ actor RunExecutor {
                     for process in processes.values { process.terminate() }
                     return false
                 }
-                apply(change)
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
             } catch {
@@ -337,8 +363,8 @@ actor RunExecutor {
     /// The workflow's own step status follows its latest run. Best effort and
     /// off the run's critical path: a background writer coalesces the latest
     /// status of each step into one write (the run's record is the source of truth).
-    private func showInWorkflow(_ step: String, _ status: StepStatus) async {
-        workflowStatus.show(step, status)
+    private func show(_ step: String, _ status: StepStatus) {
+        unshown.append((step, status))
     }
 
     private func index(of name: String) -> Int? {
@@ -400,5 +426,33 @@ final class WorkflowStatusWriter: Sendable {
             // MongoDB is away: keep what was not written unless a newer status replaced it.
             pending.withLockedValue { statuses in statuses.merge(batch) { newer, _ in newer } }
         }
+    }
+}
+
+/// The executor's inbox: whoever posts never waits; the executor takes
+/// everything that arrived since it last looked.
+final class Mailbox: Sendable {
+    private let messages = NIOLockedValueBox<[RunExecutor.Message]>([])
+    let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    init() {
+        (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func post(_ message: RunExecutor.Message) {
+        messages.withLockedValue { $0.append(message) }
+        wake.yield()
+    }
+
+    func take() -> [RunExecutor.Message] {
+        messages.withLockedValue { queued in
+            defer { queued.removeAll() }
+            return queued
+        }
+    }
+
+    func close() {
+        wake.finish()
     }
 }

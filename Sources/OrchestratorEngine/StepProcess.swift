@@ -31,59 +31,106 @@ struct ProcessOutcome: Sendable {
     var droppedLogLines: Int
 }
 
-/// A started step process: its own process group, supervised on a dedicated
-/// thread (poll on its pipes, timeout, termination, reaping), never on the
-/// cooperative pool.
+/// A step process: forked and held at its gate until `begin()` (so its pid
+/// can be recorded before it does anything), then in its own process group,
+/// supervised on a dedicated thread (poll on its pipes and its pidfd,
+/// timeout, termination, reaping), never on the cooperative pool.
 final class RunningProcess: Sendable {
+    enum Prepared {
+        case held(RunningProcess)
+        /// Not even forked (no pipes, no processes left): an outcome like any failed attempt.
+        case failed(ProcessOutcome)
+    }
+
     let pid: Int32
     let startTicks: UInt64
+    private let gate: Int32
+    private let report: Int32
+    private let stdoutFd: Int32
+    private let stderrFd: Int32
+    private let spec: ProcessSpec
+    private let onLine: @Sendable (String, String) -> Void
     private let control = NIOLockedValueBox<Bool>(false)
     private let outcome: NIOLockedValueBox<(ProcessOutcome?, CheckedContinuation<ProcessOutcome, Never>?)> = NIOLockedValueBox((nil, nil))
 
-    private init(pid: Int32) {
+    private init(pid: Int32, gate: Int32, report: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, onLine: @escaping @Sendable (String, String) -> Void) {
         self.pid = pid
         self.startTicks = ProcessIdentity.startTicks(of: pid) ?? 0
+        self.gate = gate
+        self.report = report
+        self.stdoutFd = stdout
+        self.stderrFd = stderr
+        self.spec = spec
+        self.onLine = onLine
     }
 
-    /// Starts the program. Failing to start is not an error here: it is an
-    /// outcome (`notStarted`), reported like any failed attempt.
-    static func start(_ spec: ProcessSpec, onLine: @escaping @Sendable (_ stream: String, _ line: String) -> Void) -> (RunningProcess?, ProcessOutcome?) {
+    /// Forks the step's process and holds it at its gate: exactly one of
+    /// `begin()` or `abandon()` must follow.
+    static func prepare(_ spec: ProcessSpec, onLine: @escaping @Sendable (_ stream: String, _ line: String) -> Void) -> Prepared {
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        guard orch_pipe_cloexec(&outPipe) == 0 else { return (nil, notStarted("pipe: \(String(cString: strerror(errno)))")) }
+        guard orch_pipe_cloexec(&outPipe) == 0 else { return .failed(notStarted("pipe: \(String(cString: strerror(errno)))")) }
         guard orch_pipe_cloexec(&errPipe) == 0 else {
             close(outPipe[0]); close(outPipe[1])
-            return (nil, notStarted("pipe: \(String(cString: strerror(errno)))"))
+            return .failed(notStarted("pipe: \(String(cString: strerror(errno)))"))
         }
         let argv = [spec.program] + spec.arguments
         let envp = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0
+        var pid: pid_t = 0, gate: Int32 = -1, report: Int32 = -1
         let rc = withCStrings(argv) { argvPointers in
             withCStrings(envp) { envPointers in
-                orch_spawn(spec.program, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid)
+                orch_spawn_gated(spec.program, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid, &gate, &report)
             }
         }
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0])
-            let reason = String(cString: strerror(rc))
-            let detail = rc == ENOENT && spec.workingDirectory != nil
-                ? "cannot start \(spec.program) in \(spec.workingDirectory ?? ""): \(reason)" : "cannot start \(spec.program): \(reason)"
-            return (nil, notStarted(detail))
+            return .failed(notStarted("cannot start \(spec.program): \(String(cString: strerror(rc)))"))
         }
-        let process = RunningProcess(pid: pid)
-        let (childPid, stdoutFd, stderrFd) = (pid, outPipe[0], errPipe[0])
-        let thread = Thread {
-            let result = supervise(pid: childPid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: process.control, onLine: onLine)
-            process.finish(result)
-        }
-        thread.name = "step-\(pid)"
-        thread.start()
-        return (process, nil)
+        return .held(RunningProcess(pid: pid, gate: gate, report: report, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
     }
+
+    /// Lets the process run its program; supervision (and the timeout) starts now.
+    func begin() {
+        onOwnThread { [self] in
+            var error: Int32 = 0
+            let stage = orch_gate_open(gate, report, &error)
+            guard stage == Int32(ORCH_STARTED.rawValue) else {
+                let reason = String(cString: strerror(error))
+                let detail = stage == Int32(ORCH_FAILED_CHDIR.rawValue)
+                    ? "cannot start \(spec.program) in \(spec.workingDirectory ?? ""): \(reason)" : "cannot start \(spec.program): \(reason)"
+                return giveUp(notStarted(detail))
+            }
+            return supervise(pid: pid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
+        }
+    }
+
+    /// The process exits at its gate without running anything.
+    func abandon() {
+        onOwnThread { [self] in
+            orch_gate_abandon(gate, report)
+            return giveUp(Self.notStarted("abandoned before it started"))
+        }
+    }
+
+    private func giveUp(_ result: ProcessOutcome) -> ProcessOutcome {
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        close(stdoutFd)
+        close(stderrFd)
+        return result
+    }
+
+    private func notStarted(_ reason: String) -> ProcessOutcome { Self.notStarted(reason) }
 
     private static func notStarted(_ reason: String) -> ProcessOutcome {
         ProcessOutcome(ending: .notStarted(reason), timedOut: false, terminated: false, stdout: "", stderr: reason, droppedLogLines: 0)
+    }
+
+    private func onOwnThread(_ body: @escaping @Sendable () -> ProcessOutcome) {
+        let thread = Thread { [self] in finish(body()) }
+        thread.name = "step-\(pid)"
+        thread.start()
     }
 
     /// Asks the process group to stop: SIGTERM now, SIGKILL after the grace period.
@@ -129,6 +176,9 @@ private func supervise(
     var status: Int32?
     var exitedAt: ContinuousClock.Instant?
     var buffer = [UInt8](repeating: 0, count: 65536)
+    // Readable the moment the process exits, so a short step is reaped at once.
+    let exitFd = orch_pidfd_open(pid)
+    defer { if exitFd >= 0 { close(exitFd) } }
 
     while open.contains(true) || status == nil {
         // Timeout and termination: SIGTERM to the group, SIGKILL after the grace.
@@ -146,9 +196,10 @@ private func supervise(
         }
         // Read what is there.
         var pollFds = (0..<2).filter { open[$0] }.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
+        if status == nil && exitFd >= 0 { pollFds.append(pollfd(fd: exitFd, events: Int16(POLLIN), revents: 0)) }
         if !pollFds.isEmpty {
             _ = poll(&pollFds, nfds_t(pollFds.count), 100)
-            for entry in pollFds where entry.revents != 0 {
+            for entry in pollFds where entry.revents != 0 && entry.fd != exitFd {
                 guard let index = fds.firstIndex(of: entry.fd) else { continue }
                 let n = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
                 if n > 0 {

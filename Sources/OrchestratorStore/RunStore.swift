@@ -18,6 +18,15 @@ public struct RunChange: Sendable {
         self.events = events
     }
 
+    /// Folds a later change into this one: later values win, events append.
+    public mutating func merge(_ later: RunChange) {
+        status = later.status ?? status
+        startedAt = later.startedAt ?? startedAt
+        finishedAt = later.finishedAt ?? finishedAt
+        steps.merge(later.steps) { _, newer in newer }
+        events += later.events
+    }
+
     public var isEmpty: Bool { status == nil && startedAt == nil && finishedAt == nil && steps.isEmpty && events.isEmpty }
 }
 

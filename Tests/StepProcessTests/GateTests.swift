@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+@testable import OrchestratorEngine
+
+/// A step's process is forked and held at a gate until the daemon has
+/// recorded its pid; only then does it run anything.
+@Suite struct GateTests {
+    private let dir: URL
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("gate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    private func spec(_ program: String, _ arguments: [String], cwd: String? = nil) -> ProcessSpec {
+        ProcessSpec(
+            program: program, arguments: arguments, environment: ["PATH": "/usr/bin:/bin"], workingDirectory: cwd, timeout: nil,
+            killGrace: .seconds(1))
+    }
+
+    private func hold(_ spec: ProcessSpec) throws -> RunningProcess {
+        switch RunningProcess.prepare(spec, onLine: { _, _ in }) {
+        case .held(let process): return process
+        case .failed(let outcome): throw GateFailure("not forked: \(outcome.ending)")
+        }
+    }
+
+    @Test func aHeldProcessRunsNothingUntilItIsLetGo() async throws {
+        let marker = dir.appendingPathComponent("ran")
+        let process = try hold(spec("/bin/sh", ["-c", "touch '\(marker.path)'; echo out; echo err >&2; exit 3"]))
+        // It exists (its pid and start time can be recorded)...
+        #expect(process.pid > 0)
+        #expect(process.startTicks > 0)
+        #expect(kill(process.pid, 0) == 0)
+        // ...and does nothing while held.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!FileManager.default.fileExists(atPath: marker.path))
+
+        process.begin()
+        let outcome = await process.wait()
+        #expect(outcome.ending == .exited(3))
+        #expect(outcome.stdout == "out\n")
+        #expect(outcome.stderr == "err\n")
+        #expect(FileManager.default.fileExists(atPath: marker.path))
+    }
+
+    @Test func anAbandonedProcessExitsHavingRunNothing() async throws {
+        let marker = dir.appendingPathComponent("ran")
+        let process = try hold(spec("/bin/sh", ["-c", "touch '\(marker.path)'"]))
+        process.abandon()
+        let outcome = await process.wait()
+        #expect(outcome.ending == .notStarted("abandoned before it started"))
+        #expect(!FileManager.default.fileExists(atPath: marker.path))
+        // Reaped: nothing of it is left, not even a zombie.
+        #expect(kill(process.pid, 0) != 0)
+    }
+
+    @Test func whatCannotStartIsReportedWhenTheGateOpens() async throws {
+        let missing = try hold(spec("/nonexistent/program", []))
+        missing.begin()
+        #expect(await missing.wait().ending == .notStarted("cannot start /nonexistent/program: No such file or directory"))
+
+        let badDirectory = try hold(spec("/bin/true", [], cwd: "/nonexistent/dir"))
+        badDirectory.begin()
+        #expect(await badDirectory.wait().ending == .notStarted("cannot start /bin/true in /nonexistent/dir: No such file or directory"))
+
+        let notExecutable = dir.appendingPathComponent("plain")
+        try "echo hi\n".write(to: notExecutable, atomically: true, encoding: .utf8)
+        let denied = try hold(spec(notExecutable.path, []))
+        denied.begin()
+        #expect(await denied.wait().ending == .notStarted("cannot start \(notExecutable.path): Permission denied"))
+    }
+
+    @Test func aHeldSiblingDoesNotKeepAnotherStepsGateOpen() async throws {
+        // The second fork inherits nothing of the first's gate, so abandoning
+        // the first ends it at once even while the second is still held.
+        let first = try hold(spec("/bin/sleep", ["30"]))
+        let second = try hold(spec("/bin/true", []))
+        first.abandon()
+        #expect(await first.wait().ending == .notStarted("abandoned before it started"))
+        second.begin()
+        #expect(await second.wait().ending == .exited(0))
+    }
+}
+
+struct GateFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
