@@ -17,13 +17,15 @@ func argument(_ name: String) -> String? {
 guard let socketPath = argument("--socket"), let pidText = argument("--pid"), let daemonPid = Int32(pidText),
     let mongoURI = argument("--mongodb-uri"), let database = argument("--database")
 else {
-    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N] [--sections rpc,dispatch,throughput,scale]\n".utf8))
     exit(64)
 }
 let quick = CommandLine.arguments.contains("--quick")
 let scale = quick ? 10 : 1
 /// The scale section alone can be shrunk: on SecantusDB its full sizes take very long.
 let scaleDivisor = Int(argument("--scale-divisor") ?? "") ?? scale
+/// Every section by default; `--sections dispatch,scale` reruns a few (each sets up what it needs).
+let sections = Set((argument("--sections") ?? "rpc,dispatch,throughput,scale").split(separator: ",").map(String.init))
 
 nonisolated(unsafe) var report: [String] = []  // written only by the main flow, one line at a time
 func say(_ line: String) {
@@ -56,6 +58,7 @@ let setup = try rpc()
 
 // MARK: 1. RPC round trips against their floors
 
+if sections.contains("rpc") {
 say("## RPC round trip")
 let echo = try EchoServer(path: socketPath + ".echo")
 let statusLine = Array((#"{"jsonrpc":"2.0","id":1,"method":"daemon.status"}"# + "\n").utf8)
@@ -103,8 +106,11 @@ for clients in [1, 16] {
     say("step.add, \(clients) client(s): \(add) | libmongoc floor (update_one + find_one): \(dbAdd) | p50 ratio \(String(format: "%.2f", add.p50 / dbAdd.p50))x")
 }
 
+}
+
 // MARK: 2. Step dispatch overhead
 
+if sections.contains("dispatch") {
 say("## Step dispatch")
 let stepCount = 200 / scale
 _ = try setup.call("workflow.create", ["name": "dispatch-seq", "steps": .array((0..<stepCount).map { step("s\($0)", $0) })])
@@ -120,13 +126,46 @@ func shell(_ script: String) throws -> Double {
 }
 let seqFloor = try shell("i=0; while [ $i -lt \(stepCount) ]; do /bin/true; i=$((i+1)); done")
 let parFloor = try shell("seq \(stepCount) | xargs -P 8 -n 1 /bin/true")
-let seqRun = runSeconds(try runToEnd(setup, "dispatch-seq"))
+let seqRecord = try runToEnd(setup, "dispatch-seq")
+let seqRun = runSeconds(seqRecord)
 let parRun = runSeconds(try runToEnd(setup, "dispatch-par"))
+let writesFloor = try replayRunWrites(seqRecord["id"]?.stringValue ?? "")
 say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms per step above the floor", stepCount, seqRun, seqFloor, (seqRun - seqFloor) / Double(stepCount) * 1000))
+say(String(format: "  database floor: the run's %d writes replayed through libmongoc on a copy of its document: %.2f s = %.1f ms per step; the daemon's own share %.1f ms per step",
+           stepCount, writesFloor, writesFloor / Double(stepCount) * 1000, (seqRun - seqFloor - writesFloor) / Double(stepCount) * 1000))
 say(String(format: "%d steps in groups of 8: %.2f s (shell floor, 8 at a time, %.3f s) = %.1f ms per step above the floor", stepCount, parRun, parFloor, (parRun - parFloor) / Double(stepCount) * 1000))
+}
+
+/// The database's part of a sequential run: one update per step (its result
+/// and the next step's start, with their two events), replayed directly on a
+/// copy of the finished run's document in another collection, so each update
+/// meets a document of the same size as the daemon's did.
+func replayRunWrites(_ runId: String) throws -> Double {
+    guard let oid = ObjectId(runId) else { throw BenchError("no run id") }
+    return try pool.withClientBlocking { client throws(MongoError) -> Double in
+        guard var document = try client.collection("runs").findOne(["_id": .objectId(oid)]) else { return .nan }
+        let steps = document["steps"]?.arrayValue ?? []
+        let events = document["events"]?.arrayValue ?? []
+        document["events"] = .array(Array(events.prefix(1)))
+        let copies = client.collection("dispatch_floor")
+        try copies.insertOne(document)
+        let clock = ContinuousClock()
+        let start = clock.now
+        for (index, record) in steps.enumerated() {
+            let pushed = Array(events.dropFirst(1 + 2 * index).prefix(2))
+            _ = try copies.updateOne(
+                ["_id": .objectId(oid), "owner": .null],
+                ["$set": .document(BSONDocument([("steps.\(index)", record)])), "$push": ["events": ["$each": .array(pushed)]],
+                 "$inc": ["eventCount": BSON(pushed.count)]])
+        }
+        let elapsed = clock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
 
 // MARK: 3. Run throughput
 
+if sections.contains("throughput") {
 say("## Run throughput")
 _ = try setup.call("workflow.create", ["name": "five", "steps": .array((0..<5).map { step("s\($0)", $0) })])
 let runCount = 100 / scale
@@ -153,8 +192,11 @@ let after = ProcessUsage(pid: daemonPid)
 say(String(format: "%d runs of 5 steps started at once: all done in %.1f s (%.1f runs/s), daemon CPU %.1f s, peak RSS %d MiB",
            runCount, throughput, Double(runCount) / throughput, after.cpuSeconds - before.cpuSeconds, after.peakRSSKiB / 1024))
 
+}
+
 // MARK: 4. Scale
 
+if sections.contains("scale") {
 say("## Scale")
 let idle = ProcessUsage(pid: daemonPid)
 let workflowCount = 10_000 / scaleDivisor
@@ -208,6 +250,7 @@ let listAll = try seconds {
 let loaded = ProcessUsage(pid: daemonPid)
 say(String(format: "%d+ finished runs: run.list of 100 %@; every page %.2f s", finished, listOne.description, listAll))
 say(String(format: "daemon RSS: idle %d MiB, after the load %d MiB, peak %d MiB", idle.rssKiB / 1024, loaded.rssKiB / 1024, loaded.peakRSSKiB / 1024))
+}
 
 if let out = argument("--out") {
     try report.joined(separator: "\n").appending("\n").write(toFile: out, atomically: true, encoding: .utf8)

@@ -410,9 +410,17 @@ final class WorkflowStatusWriter: Sendable {
         wake.finish()
     }
 
+    /// At most this many writes a second per run: the shown statuses are a
+    /// view, and each write rewrites the workflow's whole document, in the
+    /// same database the run's own record is waiting on.
+    static let minimumInterval = Duration.milliseconds(250)
+
     /// Until `finish()`, then one last write of whatever is pending.
     func run() async {
-        for await _ in wakeups { await flush() }
+        for await _ in wakeups {
+            await flush()
+            try? await Task.sleep(for: Self.minimumInterval)
+        }
         await flush()
     }
 
