@@ -133,6 +133,12 @@ public final class RPCServer: Sendable {
     private func serve(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, peer: PeerCredentials) async {
         let mayMutate = authorizer.mayMutate(peer)
         logger.debug("connection opened", metadata: ["peerUid": "\(peer.uid)", "peerPid": "\(peer.pid)"])
+        await withTaskExecutorPreference(EventLoopExecutor(channel.channel.eventLoop)) {
+            await answer(channel, peer: peer, mayMutate: mayMutate)
+        }
+    }
+
+    private func answer(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, peer: PeerCredentials, mayMutate: Bool) async {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
