@@ -410,10 +410,12 @@ final class WorkflowStatusWriter: Sendable {
         wake.finish()
     }
 
-    /// At most this many writes a second per run: the shown statuses are a
-    /// view, and each write rewrites the workflow's whole document, in the
-    /// same database the run's own record is waiting on.
-    static let minimumInterval = Duration.milliseconds(250)
+    /// At most one write a second per run: the shown statuses are a view
+    /// (`run.get`/`run.watch` are the live ones), and each write rewrites the
+    /// workflow's whole document in the same database the run's own record
+    /// is waiting on (measured: a 200-step sequential run took 155 ms per
+    /// step with a write after every step, 94 ms with four a second).
+    static let minimumInterval = Duration.seconds(1)
 
     /// Until `finish()`, then one last write of whatever is pending.
     func run() async {
