@@ -53,6 +53,8 @@ func runSeconds(_ run: JSONValue) -> Double {
     return end.timeIntervalSince(start)
 }
 
+let justStarted = ProcessUsage(pid: daemonPid)
+say(String(format: "daemon RSS just started, idle: %.1f MiB", Double(justStarted.rssKiB) / 1024))
 let pool = try MongoPool(MongoConfiguration(uri: mongoURI, database: database, maxConnections: 16))
 let setup = try rpc()
 
@@ -126,13 +128,15 @@ func shell(_ script: String) throws -> Double {
 }
 let seqFloor = try shell("i=0; while [ $i -lt \(stepCount) ]; do /bin/true; i=$((i+1)); done")
 let parFloor = try shell("seq \(stepCount) | xargs -P 8 -n 1 /bin/true")
+let beforeSeq = ProcessUsage(pid: daemonPid)
 let seqRecord = try runToEnd(setup, "dispatch-seq")
 let seqRun = runSeconds(seqRecord)
+let seqCPU = ProcessUsage(pid: daemonPid).cpuSeconds - beforeSeq.cpuSeconds
 let parRun = runSeconds(try runToEnd(setup, "dispatch-par"))
 let writesFloor = try replayRunWrites(seqRecord["id"]?.stringValue ?? "")
 say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms per step above the floor", stepCount, seqRun, seqFloor, (seqRun - seqFloor) / Double(stepCount) * 1000))
-say(String(format: "  database floor: the run's %d writes replayed through libmongoc on a copy of its document: %.2f s = %.1f ms per step; the daemon's own share %.1f ms per step",
-           stepCount, writesFloor, writesFloor / Double(stepCount) * 1000, (seqRun - seqFloor - writesFloor) / Double(stepCount) * 1000))
+say(String(format: "  database floor: the run's %d writes replayed through libmongoc on a copy of its document: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.1f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
+           stepCount, writesFloor, writesFloor / Double(stepCount) * 1000, (seqRun - seqFloor - writesFloor) / Double(stepCount) * 1000, seqCPU / Double(stepCount) * 1000))
 say(String(format: "%d steps in groups of 8: %.2f s (shell floor, 8 at a time, %.3f s) = %.1f ms per step above the floor", stepCount, parRun, parFloor, (parRun - parFloor) / Double(stepCount) * 1000))
 }
 
@@ -225,8 +229,19 @@ let listing = try seconds {
         cursor = page["next"] ?? .null
     } while cursor != .null
 }
-say(String(format: "%d workflows created in %.1f s; listed page by page (%d pages of 100, %d items) in %.2f s (%.1f ms per page)",
-           workflowCount, created, pages, listed, listing, listing / Double(pages) * 1000))
+// The floor: the same pages through libmongoc (find, name after the cursor, sorted, 101 at a time).
+let listingFloor = try seconds {
+    var after: String?
+    repeat {
+        let filter: BSONDocument = after.map { ["name": ["$gt": BSON($0)]] } ?? [:]
+        let page = try pool.withClientBlocking { client throws(MongoError) in
+            try client.collection("workflows").find(filter, sort: ["name": 1], limit: 101)
+        }
+        after = page.count > 100 ? page[99]["name"]?.stringValue : nil
+    } while after != nil
+}
+say(String(format: "%d workflows created in %.1f s; listed page by page (%d pages of 100, %d items) in %.2f s (%.1f ms per page) | libmongoc floor %.2f s (%.1f ms per page) | ratio %.2fx",
+           workflowCount, created, pages, listed, listing, listing / Double(pages) * 1000, listingFloor, listingFloor / Double(pages) * 1000, listing / listingFloor))
 let bigSteps = 1000 / scaleDivisor
 let bigCreate = try seconds { _ = try setup.call("workflow.create", ["name": "big", "steps": .array((0..<bigSteps).map { step("s\($0)", $0) })]) }
 let bigGet = try seconds { _ = try setup.call("workflow.get", ["name": "big"]) }

@@ -32,8 +32,30 @@ public struct Authorizer: Sendable {
     }
 
     static func groupID(_ name: String) -> UInt32? {
-        guard let entry = getgrnam(name) else { return nil }
-        return entry.pointee.gr_gid
+        var entry = group()
+        return withLookupBuffer { buffer, result in
+            getgrnam_r(name, &entry, buffer.baseAddress!, buffer.count, &result)
+        } ? entry.gr_gid : nil
+    }
+
+    /// Runs a reentrant NSS lookup (`getgrnam_r`, `getpwuid_r`: connections
+    /// are authorized concurrently, and the plain calls share one static
+    /// buffer), growing its buffer while it says ERANGE. True when found.
+    private static func withLookupBuffer<Entry>(
+        _ lookup: (UnsafeMutableBufferPointer<CChar>, inout UnsafeMutablePointer<Entry>?) -> Int32
+    ) -> Bool {
+        var size = 4096
+        while size <= 1 << 20 {
+            var buffer = [CChar](repeating: 0, count: size)
+            var found: UnsafeMutablePointer<Entry>?
+            let rc = buffer.withUnsafeMutableBufferPointer { lookup($0, &found) }
+            if rc == ERANGE {
+                size *= 2
+                continue
+            }
+            return rc == 0 && found != nil
+        }
+        return false
     }
 
     /// The caller's supplementary groups as the kernel has them for its
@@ -45,12 +67,18 @@ public struct Authorizer: Sendable {
         {
             return Set(line.dropFirst("Groups:".count).split(separator: " ").compactMap { UInt32($0.trimmingCharacters(in: .whitespaces)) })
         }
-        guard let user = getpwuid(peer.uid) else { return [] }
+        var user = passwd()
+        var name = ""
+        guard withLookupBuffer({ buffer, result in
+            let rc = getpwuid_r(peer.uid, &user, buffer.baseAddress!, buffer.count, &result)
+            if rc == 0, result != nil, let found = user.pw_name { name = String(cString: found) }
+            return rc
+        }) else { return [] }
         var count: Int32 = 64
         var list = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(user.pointee.pw_name, peer.gid, &list, &count) < 0 {
+        if getgrouplist(name, peer.gid, &list, &count) < 0 {
             list = [gid_t](repeating: 0, count: Int(count))
-            _ = getgrouplist(user.pointee.pw_name, peer.gid, &list, &count)
+            _ = getgrouplist(name, peer.gid, &list, &count)
         }
         return Set(list.prefix(Int(max(count, 0))))
     }

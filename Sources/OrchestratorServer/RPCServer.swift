@@ -36,6 +36,9 @@ public final class RPCServer: Sendable {
     private let openChannels: NIOLockedValueBox<[ObjectIdentifier: Channel]>
     private let dispatcher: RPCDispatcher
     private let authorizer: Authorizer
+    /// Group lookups may go to NSS (LDAP, sssd) and block: they run here,
+    /// never on an event loop or Swift's cooperative pool.
+    private let lookups: NIOThreadPool
     private let logger: Logger
     private let ownsPath: String?
 
@@ -100,6 +103,8 @@ public final class RPCServer: Sendable {
         self.openChannels = openChannels
         self.dispatcher = dispatcher
         self.authorizer = authorizer
+        self.lookups = NIOThreadPool(numberOfThreads: 2)
+        self.lookups.start()
         self.logger = logger
         self.ownsPath = ownsPath
     }
@@ -123,6 +128,7 @@ public final class RPCServer: Sendable {
             try? await channel.close(mode: .input)
         }
         if let ownsPath { unlink(ownsPath) }
+        try? await lookups.shutdownGracefully()
     }
 
     /// Proves the event loop that serves connections is responsive.
@@ -131,7 +137,8 @@ public final class RPCServer: Sendable {
     }
 
     private func serve(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, peer: PeerCredentials) async {
-        let mayMutate = authorizer.mayMutate(peer)
+        let authorizer = self.authorizer
+        let mayMutate = (try? await lookups.runIfActive { authorizer.mayMutate(peer) }) ?? false
         logger.debug("connection opened", metadata: ["peerUid": "\(peer.uid)", "peerPid": "\(peer.pid)"])
         await withTaskExecutorPreference(EventLoopExecutor(channel.channel.eventLoop)) {
             await answer(channel, peer: peer, mayMutate: mayMutate)
