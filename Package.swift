@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "orchestratord", targets: ["orchestratord"]),
         .executable(name: "orchctl", targets: ["orchctl"]),
         .executable(name: "orchestrator-bench", targets: ["orchestrator-bench"]),
+        .executable(name: "orchestrator-step-gate", targets: ["orchestrator-step-gate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -113,6 +114,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "orchctl", dependencies: ["OrchctlCommands"], swiftSettings: strict),
+        // What a step starts as: waits until the daemon has recorded it, then execs the step (C, tiny).
+        .executableTarget(name: "orchestrator-step-gate", path: "Sources/StepGate"),
 
         // Benchmarks against their floors (scripts/bench, docs/benchmarks.md).
         .executableTarget(

@@ -12,6 +12,8 @@ public struct EngineSettings: Sendable {
     /// How often the database is asked for runs to take over.
     public var claimInterval: Duration
     public var workingDirectory: String
+    /// orchestrator-step-gate, which holds each step until it is recorded.
+    public var stepGate: String
     /// Runs this daemon executes at once. Runs beyond it stay queued in
     /// MongoDB, unleased, where another daemon may take them: holding a lease
     /// on a run that only waits for a step slot would cost renewals and
@@ -20,7 +22,8 @@ public struct EngineSettings: Sendable {
 
     public init(
         ownerId: String, maxParallelSteps: Int = 8, lease: Duration = .seconds(30), killGrace: Duration = .seconds(5),
-        claimInterval: Duration = .seconds(2), workingDirectory: String = FileManager.default.currentDirectoryPath
+        claimInterval: Duration = .seconds(2), workingDirectory: String = FileManager.default.currentDirectoryPath,
+        stepGate: String
     ) {
         self.ownerId = ownerId
         self.maxParallelSteps = maxParallelSteps
@@ -28,6 +31,21 @@ public struct EngineSettings: Sendable {
         self.killGrace = killGrace
         self.claimInterval = claimInterval
         self.workingDirectory = workingDirectory
+        self.stepGate = stepGate
+    }
+
+    public static let stepGateName = "orchestrator-step-gate"
+
+    /// Where orchestrator-step-gate is for the daemon `executable`: installed
+    /// in `<prefix>/libexec/orchestrator/`, or next to it in a build tree.
+    /// Nil when neither exists.
+    public static func stepGate(besides executable: String) -> String? {
+        let directory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidates = [
+            directory.deletingLastPathComponent().appendingPathComponent("libexec/orchestrator/\(stepGateName)").path,
+            directory.appendingPathComponent(stepGateName).path,
+        ]
+        return candidates.first { access($0, X_OK) == 0 }
     }
 
     /// The environment every step starts from, before its own `env` and the

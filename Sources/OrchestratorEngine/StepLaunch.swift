@@ -19,6 +19,7 @@ enum StepLaunch {
             arguments: Array(action.exec.dropFirst()),
             environment: environment,
             workingDirectory: action.cwd ?? settings.workingDirectory,
+            gate: settings.stepGate,
             timeout: step.timeoutSeconds.map { .seconds($0) },
             killGrace: settings.killGrace)
     }

@@ -9,6 +9,8 @@ struct ProcessSpec: Sendable {
     var arguments: [String]
     var environment: [String: String]
     var workingDirectory: String?
+    /// orchestrator-step-gate, started in the step's place until it is let go.
+    var gate: String
     var timeout: Duration?
     /// Between SIGTERM and SIGKILL, on timeout and on cancel.
     var killGrace: Duration
@@ -31,14 +33,15 @@ struct ProcessOutcome: Sendable {
     var droppedLogLines: Int
 }
 
-/// A step process: forked and held at its gate until `begin()` (so its pid
-/// can be recorded before it does anything), then in its own process group,
+/// A step process: started as orchestrator-step-gate and held there until
+/// `begin()` (so its pid can be recorded before it does anything), then the
+/// step's program itself (same pid), in its own process group,
 /// supervised on a dedicated thread (poll on its pipes and its pidfd,
 /// timeout, termination, reaping), never on the cooperative pool.
 final class RunningProcess: Sendable {
     enum Prepared {
         case held(RunningProcess)
-        /// Not even forked (no pipes, no processes left): an outcome like any failed attempt.
+        /// Not even started (no such directory, no pipes, no processes left): an outcome like any failed attempt.
         case failed(ProcessOutcome)
     }
 
@@ -64,7 +67,7 @@ final class RunningProcess: Sendable {
         self.onLine = onLine
     }
 
-    /// Forks the step's process and holds it at its gate: exactly one of
+    /// Starts the step's process and holds it at its gate: exactly one of
     /// `begin()` or `abandon()` must follow.
     static func prepare(_ spec: ProcessSpec, onLine: @escaping @Sendable (_ stream: String, _ line: String) -> Void) -> Prepared {
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
@@ -78,14 +81,18 @@ final class RunningProcess: Sendable {
         var pid: pid_t = 0, gate: Int32 = -1, report: Int32 = -1
         let rc = withCStrings(argv) { argvPointers in
             withCStrings(envp) { envPointers in
-                orch_spawn_gated(spec.program, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid, &gate, &report)
+                orch_spawn_gated(spec.gate, spec.program, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid, &gate, &report)
             }
         }
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0])
-            return .failed(notStarted("cannot start \(spec.program): \(String(cString: strerror(rc)))"))
+            let reason = String(cString: strerror(rc))
+            // The gate was checked when the daemon started: a missing file now is the directory.
+            let detail = rc == ENOENT && spec.workingDirectory != nil && access(spec.gate, X_OK) == 0
+                ? "cannot start \(spec.program) in \(spec.workingDirectory ?? ""): \(reason)" : "cannot start \(spec.program): \(reason)"
+            return .failed(notStarted(detail))
         }
         return .held(RunningProcess(pid: pid, gate: gate, report: report, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
     }
@@ -93,13 +100,9 @@ final class RunningProcess: Sendable {
     /// Lets the process run its program; supervision (and the timeout) starts now.
     func begin() {
         onOwnThread { [self] in
-            var error: Int32 = 0
-            let stage = orch_gate_open(gate, report, &error)
-            guard stage == Int32(ORCH_STARTED.rawValue) else {
-                let reason = String(cString: strerror(error))
-                let detail = stage == Int32(ORCH_FAILED_CHDIR.rawValue)
-                    ? "cannot start \(spec.program) in \(spec.workingDirectory ?? ""): \(reason)" : "cannot start \(spec.program): \(reason)"
-                return giveUp(notStarted(detail))
+            let error = orch_gate_open(gate, report)
+            guard error == 0 else {
+                return giveUp(notStarted("cannot start \(spec.program): \(String(cString: strerror(error)))"))
             }
             return supervise(pid: pid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
         }

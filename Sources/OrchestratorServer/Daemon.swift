@@ -45,6 +45,14 @@ public enum Daemon {
         let signals = SignalListener([SIGTERM, SIGINT, SIGHUP])
         signal(SIGPIPE, SIG_IGN)
 
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        guard let stepGate = EngineSettings.stepGate(besides: executable) else {
+            let directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+            logger.critical(
+                "\(EngineSettings.stepGateName) is missing: it must be installed in \(directory.deletingLastPathComponent().path)/libexec/orchestrator/ or next to \(executable) (scripts/install puts it there)")
+            return 69  // EX_UNAVAILABLE
+        }
+
         let pool: MongoPool
         do {
             pool = try MongoPool(MongoConfiguration(
@@ -70,7 +78,7 @@ public enum Daemon {
         let engine = Engine(
             settings: EngineSettings(
                 ownerId: settings.daemonId.isEmpty ? "\(hostName()):\(settings.socketPath)" : settings.daemonId,
-                maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds)),
+                maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate),
             runs: runStore, workflows: store, logger: logger)
         let health = DatabaseHealth()
         let status = StatusHarness(pool: pool, health: health, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns })

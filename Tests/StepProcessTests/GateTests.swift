@@ -3,8 +3,8 @@ import Testing
 
 @testable import OrchestratorEngine
 
-/// A step's process is forked and held at a gate until the daemon has
-/// recorded its pid; only then does it run anything.
+/// A step's process is started as orchestrator-step-gate and held there
+/// until the daemon has recorded its pid; only then does it run anything.
 @Suite struct GateTests {
     private let dir: URL
 
@@ -13,16 +13,23 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
 
+    /// The gate helper built next to the test binary (scripts/test also says where, in ORCH_TEST_BIN_DIR).
+    private static let gate: String = {
+        if let dir = ProcessInfo.processInfo.environment["ORCH_TEST_BIN_DIR"] { return "\(dir)/\(EngineSettings.stepGateName)" }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return EngineSettings.stepGate(besides: exe) ?? EngineSettings.stepGateName
+    }()
+
     private func spec(_ program: String, _ arguments: [String], cwd: String? = nil) -> ProcessSpec {
         ProcessSpec(
-            program: program, arguments: arguments, environment: ["PATH": "/usr/bin:/bin"], workingDirectory: cwd, timeout: nil,
-            killGrace: .seconds(1))
+            program: program, arguments: arguments, environment: ["PATH": "/usr/bin:/bin"], workingDirectory: cwd, gate: Self.gate,
+            timeout: nil, killGrace: .seconds(1))
     }
 
     private func hold(_ spec: ProcessSpec) throws -> RunningProcess {
         switch RunningProcess.prepare(spec, onLine: { _, _ in }) {
         case .held(let process): return process
-        case .failed(let outcome): throw GateFailure("not forked: \(outcome.ending)")
+        case .failed(let outcome): throw GateFailure("not started: \(outcome.ending)")
         }
     }
 
@@ -61,9 +68,12 @@ import Testing
         missing.begin()
         #expect(await missing.wait().ending == .notStarted("cannot start /nonexistent/program: No such file or directory"))
 
-        let badDirectory = try hold(spec("/bin/true", [], cwd: "/nonexistent/dir"))
-        badDirectory.begin()
-        #expect(await badDirectory.wait().ending == .notStarted("cannot start /bin/true in /nonexistent/dir: No such file or directory"))
+        // A missing directory is known before anything is held.
+        guard case .failed(let outcome) = RunningProcess.prepare(spec("/bin/true", [], cwd: "/nonexistent/dir"), onLine: { _, _ in }) else {
+            Issue.record("a step in a missing directory was started")
+            return
+        }
+        #expect(outcome.ending == .notStarted("cannot start /bin/true in /nonexistent/dir: No such file or directory"))
 
         let notExecutable = dir.appendingPathComponent("plain")
         try "echo hi\n".write(to: notExecutable, atomically: true, encoding: .utf8)
@@ -73,7 +83,7 @@ import Testing
     }
 
     @Test func aHeldSiblingDoesNotKeepAnotherStepsGateOpen() async throws {
-        // The second fork inherits nothing of the first's gate, so abandoning
+        // The second step inherits nothing of the first's gate, so abandoning
         // the first ends it at once even while the second is still held.
         let first = try hold(spec("/bin/sleep", ["30"]))
         let second = try hold(spec("/bin/true", []))
