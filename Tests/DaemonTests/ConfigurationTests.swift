@@ -46,6 +46,21 @@ import TestSupport
         #expect(unknownFlag.log.contains("unknown option '--colour'"))
     }
 
+    @Test func withoutItsStepGateTheDaemonRefusesToStartAndSaysWhereItBelongs() async throws {
+        let uri = try TestEnvironment.mongoURI()
+        try await withTemporaryDirectory { dir in
+            let lonely = dir.appendingPathComponent("bin/orchestratord")
+            try FileManager.default.createDirectory(at: lonely.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Binaries.path("orchestratord"), toPath: lonely.path)
+            let socket = dir.appendingPathComponent("orchestratord.sock").path
+            let result = try await runCommand(lonely.path, ["--socket", socket, "--mongodb-uri", uri, "--log-target", "stderr"])
+            #expect(result.status == 69, "\(result)")
+            #expect(result.stderr.contains(
+                "orchestrator-step-gate is missing: it must be installed in \(dir.path)/libexec/orchestrator/ or next to \(lonely.path)"), "\(result)")
+            #expect(!FileManager.default.fileExists(atPath: socket))
+        }
+    }
+
     @Test func flagsWinOverTheFileAndSighupReloadsTheLogLevel() async throws {
         let uri = try TestEnvironment.mongoURI()
         try await withTemporaryDirectory { dir in
