@@ -33,7 +33,7 @@ public final class RPCServer: Sendable {
     private let listener: Channel
     private let connections: AsyncStream<Connection>
     private let connectionsContinuation: AsyncStream<Connection>.Continuation
-    private let openChannels: NIOLockedValueBox<[ObjectIdentifier: Channel]>
+    private let registry: ConnectionRegistry
     private let dispatcher: RPCDispatcher
     private let authorizer: Authorizer
     /// Group lookups may go to NSS (LDAP, sssd) and block: they run here,
@@ -46,21 +46,21 @@ public final class RPCServer: Sendable {
         _ address: ListenAddress, maximumLineBytes: Int, dispatcher: RPCDispatcher, authorizer: Authorizer, logger: Logger
     ) async throws -> RPCServer {
         let (stream, continuation) = AsyncStream<Connection>.makeStream()
-        let openChannels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+        let connections = ConnectionRegistry()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 // SO_PEERCRED is read now: later the fd may already be closed.
                 peerCredentials(of: channel).flatMapThrowing { peer in
+                    try channel.pipeline.syncOperations.addHandler(connections.tracker())
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(CappedLineDecoder(maximumLineBytes: maximumLineBytes)))
                     let asyncChannel = try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    openChannels.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
-                    channel.closeFuture.whenComplete { _ in
-                        _ = openChannels.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+                    if case .terminated = continuation.yield((asyncChannel, peer)) {
+                        // Accepted while stopping: nobody will serve it.
+                        channel.close(promise: nil)
                     }
-                    continuation.yield((asyncChannel, peer))
                 }
             }
         let listener: Channel
@@ -88,19 +88,19 @@ public final class RPCServer: Sendable {
             listener = try await bootstrap.withBoundSocket(fd).get()
         }
         return RPCServer(
-            listener: listener, connections: stream, continuation: continuation, openChannels: openChannels,
+            listener: listener, connections: stream, continuation: continuation, registry: connections,
             dispatcher: dispatcher, authorizer: authorizer, logger: logger, ownsPath: ownsPath)
     }
 
     private init(
         listener: Channel, connections: AsyncStream<Connection>, continuation: AsyncStream<Connection>.Continuation,
-        openChannels: NIOLockedValueBox<[ObjectIdentifier: Channel]>, dispatcher: RPCDispatcher, authorizer: Authorizer,
+        registry: ConnectionRegistry, dispatcher: RPCDispatcher, authorizer: Authorizer,
         logger: Logger, ownsPath: String?
     ) {
         self.listener = listener
         self.connections = connections
         self.connectionsContinuation = continuation
-        self.openChannels = openChannels
+        self.registry = registry
         self.dispatcher = dispatcher
         self.authorizer = authorizer
         self.lookups = NIOThreadPool(numberOfThreads: 2)
@@ -124,7 +124,7 @@ public final class RPCServer: Sendable {
     public func stop() async {
         try? await listener.close()
         connectionsContinuation.finish()
-        for channel in openChannels.withLockedValue({ Array($0.values) }) {
+        for channel in registry.stop() {
             try? await channel.close(mode: .input)
         }
         if let ownsPath { unlink(ownsPath) }

@@ -1,0 +1,64 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The server's open connections, for a graceful stop: each connection's
+/// input is closed so that it ends once its current request is answered.
+/// A connection counts from the moment it is active, not from its
+/// initializer: closing the input of a channel NIO has not fully registered
+/// yet trips an assertion in NIO (seen as SIGILL when SIGTERM met a
+/// connection that was just being accepted).
+final class ConnectionRegistry: Sendable {
+    private struct State {
+        var stopping = false
+        var channels: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Stops tracking: from now on a connection that becomes active has its
+    /// input closed at once. Returns the active connections, to close theirs.
+    func stop() -> [any Channel] {
+        state.withLockedValue { state in
+            state.stopping = true
+            return Array(state.channels.values)
+        }
+    }
+
+    /// The pipeline handler that reports a connection's activation and end.
+    func tracker() -> some ChannelInboundHandler {
+        Tracker(registry: self)
+    }
+
+    fileprivate func activated(_ channel: any Channel) -> Bool {
+        state.withLockedValue { state in
+            guard !state.stopping else { return false }
+            state.channels[ObjectIdentifier(channel)] = channel
+            return true
+        }
+    }
+
+    fileprivate func ended(_ channel: any Channel) {
+        _ = state.withLockedValue { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+}
+
+private final class Tracker: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    private let registry: ConnectionRegistry
+
+    init(registry: ConnectionRegistry) {
+        self.registry = registry
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if !registry.activated(context.channel) {
+            context.channel.close(mode: .input, promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        registry.ended(context.channel)
+        context.fireChannelInactive()
+    }
+}
