@@ -1,4 +1,5 @@
 import Foundation
+import OrchestratorClient
 
 /// Latency figures in milliseconds.
 struct Latencies: CustomStringConvertible {
@@ -52,6 +53,21 @@ func measure<Client>(
     }
     group.wait()
     return Latencies(results.values)
+}
+
+/// Runs `body` on `count` threads of their own, each with its own daemon
+/// connection (a thread that cannot connect does nothing), and waits for all.
+func onClientThreads(_ count: Int, connect: @escaping @Sendable () throws -> RPCConnection, _ body: @escaping @Sendable (Int, RPCConnection) -> Void) {
+    let group = DispatchGroup()
+    for index in 0..<count {
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            guard let connection = try? connect() else { return }
+            body(index, connection)
+        }.start()
+    }
+    group.wait()
 }
 
 final class LockedArray: @unchecked Sendable {

@@ -175,16 +175,9 @@ _ = try setup.call("workflow.create", ["name": "five", "steps": .array((0..<5).m
 let runCount = 100 / scale
 let before = ProcessUsage(pid: daemonPid)
 let throughput = try seconds {
-    let group = DispatchGroup()
-    for _ in 0..<10 {
-        group.enter()
-        Thread {
-            defer { group.leave() }
-            guard let c = try? rpc() else { return }
-            for _ in 0..<(runCount / 10) { _ = try? c.call("run.start", ["workflow": "five"]) }
-        }.start()
+    onClientThreads(10, connect: rpc) { _, c in
+        for _ in 0..<(runCount / 10) { _ = try? c.call("run.start", ["workflow": "five"]) }
     }
-    group.wait()
     while true {
         let page = try setup.call("run.list", ["workflow": "five", "limit": 1000])
         let items = page["items"]?.arrayValue ?? []
@@ -205,16 +198,9 @@ say("## Scale")
 let idle = ProcessUsage(pid: daemonPid)
 let workflowCount = 10_000 / scaleDivisor
 let created = seconds {
-    let group = DispatchGroup()
-    for t in 0..<16 {
-        group.enter()
-        Thread {
-            defer { group.leave() }
-            guard let c = try? rpc() else { return }
-            for i in stride(from: t, to: workflowCount, by: 16) { _ = try? c.call("workflow.create", ["name": .string(String(format: "scale-%05d", i))]) }
-        }.start()
+    onClientThreads(16, connect: rpc) { t, c in
+        for i in stride(from: t, to: workflowCount, by: 16) { _ = try? c.call("workflow.create", ["name": .string(String(format: "scale-%05d", i))]) }
     }
-    group.wait()
 }
 var pages = 0
 var listed = 0

@@ -102,7 +102,7 @@ final class RunningProcess: Sendable {
         onOwnThread { [self] in
             let error = orch_gate_open(gate, report)
             guard error == 0 else {
-                return giveUp(notStarted("cannot start \(spec.program): \(String(cString: strerror(error)))"))
+                return giveUp(Self.notStarted("cannot start \(spec.program): \(String(cString: strerror(error)))"))
             }
             return supervise(pid: pid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
         }
@@ -123,8 +123,6 @@ final class RunningProcess: Sendable {
         close(stderrFd)
         return result
     }
-
-    private func notStarted(_ reason: String) -> ProcessOutcome { Self.notStarted(reason) }
 
     private static func notStarted(_ reason: String) -> ProcessOutcome {
         ProcessOutcome(ending: .notStarted(reason), timedOut: false, terminated: false, stdout: "", stderr: reason, droppedLogLines: 0)

@@ -1,4 +1,5 @@
 import Foundation
+import OrchestratorClient
 import Testing
 import TestSupport
 
@@ -35,7 +36,8 @@ private final class ConnectionChurn: @unchecked Sendable {
             Thread { [self] in
                 defer { group.leave() }
                 while !lock.withLock({ stopped }) {
-                    if connectAndHangUp(path) { lock.withLock { count += 1 } } else { usleep(1000) }
+                    // Connects, and hangs up as the connection goes out of scope.
+                    if (try? RPCConnection(path: path)) != nil { lock.withLock { count += 1 } } else { usleep(1000) }
                 }
             }.start()
         }
@@ -46,20 +48,5 @@ private final class ConnectionChurn: @unchecked Sendable {
     func finish() {
         lock.withLock { stopped = true }
         group.wait()
-    }
-}
-
-private func connectAndHangUp(_ path: String) -> Bool {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        let bytes = Array(path.utf8.prefix(raw.count - 1))
-        raw.copyBytes(from: bytes + [0])
-    }
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
     }
 }
