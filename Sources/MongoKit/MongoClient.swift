@@ -97,10 +97,23 @@ public final class MongoCollection {
 
     /// Returns how many documents were deleted (0 or 1).
     public func deleteOne(_ filter: BSONDocument) throws(MongoError) -> Int {
+        try performDelete(mongoc_collection_delete_one, filter)
+    }
+
+    /// Returns how many documents were deleted.
+    public func deleteMany(_ filter: BSONDocument) throws(MongoError) -> Int {
+        try performDelete(mongoc_collection_delete_many, filter)
+    }
+
+    private typealias DeleteFunction = (
+        OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutablePointer<bson_error_t>?
+    ) -> Bool
+
+    private func performDelete(_ function: DeleteFunction, _ filter: BSONDocument) throws(MongoError) -> Int {
         let filterHandle = BSONHandle(filter)
         let reply = ReplyBuffer()
         var error = bson_error_t()
-        guard mongoc_collection_delete_one(raw, filterHandle.pointer, nil, reply.pointer, &error) else {
+        guard function(raw, filterHandle.pointer, nil, reply.pointer, &error) else {
             throw MongoError(error)
         }
         return reply.document()["deletedCount"]?.intValue ?? 0

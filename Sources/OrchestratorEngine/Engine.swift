@@ -119,10 +119,11 @@ public actor Engine {
             return  // MongoDB is down: try again at the next pass
         }
         for id in candidates where executors[id] == nil && !stopping && executors.count < settings.maximumActiveRuns {
-            guard let run = try? await runs.claim(id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now),
+            guard let claimed = try? await runs.claim(id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now),
                 executors[id] == nil
             else { continue }
-            let executor = RunExecutor(run: run, settings: settings, store: runs, workflows: workflows, slots: slots, logger: logger)
+            let run = claimed.run
+            let executor = RunExecutor(claimed, settings: settings, store: runs, workflows: workflows, slots: slots, logger: logger)
             executors[id] = executor
             onActiveRunsChanged(executors.count)
             if run.status == .running {

@@ -7,7 +7,7 @@ import OrchestratorStore
 /// Executes one run while this daemon holds its lease. Everything that
 /// changes the run happens in `execute()`'s loop. Transitions decided
 /// together (results that arrived together, and the steps they let start)
-/// are staged and written to MongoDB (fenced by the lease) in one update
+/// are staged and written to MongoDB (fenced by the lease) in one write
 /// before anything acts on them: a step's process is forked and held at its
 /// gate until the write that records it as running, with its pid, is stored.
 /// A transition that cannot be written yet waits, in order, until the
@@ -23,6 +23,9 @@ actor RunExecutor {
 
     /// The run as decided here: written, plus `unwritten`.
     private var run: Run
+    /// Where the run's log continues: each write of a step's transition is
+    /// one small entry there (see MongoRunStore).
+    private var log: RunLogPosition
     private var unwritten = RunChange()
     /// Workflow step statuses to show once `unwritten` is stored.
     private var unshown: [(String, StepStatus)] = []
@@ -39,8 +42,10 @@ actor RunExecutor {
     private let mailbox = Mailbox()
     private let workflowStatus: WorkflowStatusWriter
 
-    init(run: Run, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, logger: Logger) {
+    init(_ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, logger: Logger) {
+        let run = claimed.run
         self.run = run
+        self.log = claimed.log
         self.settings = settings
         self.store = store
         self.workflows = workflows
@@ -308,7 +313,7 @@ actor RunExecutor {
     /// Decided: counts for the decisions that follow, acted on once written.
     private func stage(_ change: RunChange) {
         guard !change.isEmpty else { return }
-        apply(change)
+        run.apply(change)
         unwritten.merge(change)
     }
 
@@ -332,12 +337,13 @@ actor RunExecutor {
         var warned = false
         while !lost {
             do {
-                guard try await store.apply(change, to: run.id, owner: settings.ownerId) else {
+                guard let next = try await store.apply(change, to: run.id, owner: settings.ownerId, log: log) else {
                     lost = true
                     logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
                     for process in processes.values { process.terminate() }
                     return false
                 }
+                log = next
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
             } catch {
@@ -350,14 +356,6 @@ actor RunExecutor {
             }
         }
         return false
-    }
-
-    private func apply(_ change: RunChange) {
-        if let status = change.status { run.status = status }
-        if let startedAt = change.startedAt { run.startedAt = startedAt }
-        if let finishedAt = change.finishedAt { run.finishedAt = finishedAt }
-        for (index, step) in change.steps { run.steps[index] = step }
-        run.events += change.events
     }
 
     /// The workflow's own step status follows its latest run. Best effort and

@@ -61,15 +61,15 @@ struct RunHarness: Sendable {
     func watch(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["id", "fromSequence"])
         let id = try p.string("id")
-        var next = max(try p.optionalInt("fromSequence") ?? 0, 0)
+        var cursor = RunEventCursor(fromEvent: max(try p.optionalInt("fromSequence") ?? 0, 0))
         while true {
-            let (status, events) = try await domain { () throws(OrchestratorError) in try await runs.events(id: id, from: next) }
+            let (status, events, next) = try await domain { [cursor] () throws(OrchestratorError) in try await runs.events(id: id, after: cursor) }
             for event in events {
                 guard await c.notify(Method.runEventNotification, event.json(runId: id)) else {
                     throw RPCError(.internalError, "the watcher went away")
                 }
-                next = event.sequence + 1
             }
+            cursor = next
             if status.isTerminal && events.isEmpty {
                 return try await domain { () throws(OrchestratorError) in try await runs.run(id: id) }.json()
             }

@@ -2,12 +2,17 @@ import Foundation
 import MongoKit
 import OrchestratorModel
 
-/// Runs in the `runs` collection. State changes are conditional
-/// `update_one`s (owner, status or event count in the filter), never
-/// findAndModify, which SecantusDB makes slow on large collections.
+/// Runs in the `runs` collection, and the log of each run in flight in
+/// `run_log` (see RunLogDocument). State changes are conditional
+/// `update_one`s (owner, status, log position or event count in the filter)
+/// and inserts fenced by the log's unique index, never findAndModify, which
+/// SecantusDB makes slow on large collections.
 public struct MongoRunStore: RunStore {
     public static let collectionName = "runs"
     private let pool: MongoPool
+    /// How often a claim reads the run again when the previous owner's
+    /// entry took the number its claim entry wanted.
+    private static let claimAttempts = 8
 
     public init(pool: MongoPool) {
         self.pool = pool
@@ -19,13 +24,27 @@ public struct MongoRunStore: RunStore {
             ["key": ["workflowName": 1, "_id": -1], "name": "workflow_newest"],
             ["key": ["workflowId": 1, "status": 1], "name": "workflow_status"],
         ])
+        try await createIndexes(pool, collection: RunLogDocument.collectionName, RunLogDocument.indexes)
     }
 
     private static let activeStatuses: BSON = [BSON(RunStatus.queued.rawValue), BSON(RunStatus.running.rawValue)]
 
-    private static func filter(id: String) throws(OrchestratorError) -> BSONDocument {
+    private static func objectId(_ id: String) throws(OrchestratorError) -> ObjectId {
         guard let oid = ObjectId(id) else { throw OrchestratorError.notFound("run", id) }
-        return ["_id": .objectId(oid)]
+        return oid
+    }
+
+    private static func filter(id: String) throws(OrchestratorError) -> BSONDocument {
+        ["_id": .objectId(try objectId(id))]
+    }
+
+    /// The run as recorded, with its log folded in. The log is read before
+    /// the document: entries leave the log only once folded into the
+    /// document, so whatever the log no longer had, the document has.
+    private static func load(_ client: MongoClient, _ oid: ObjectId) throws(MongoError) -> (Run, RunLogPosition)? {
+        let entries = try client.collection(RunLogDocument.collectionName).find(RunLogDocument.filter(runId: oid), sort: RunLogDocument.order)
+        guard let document = try client.collection(collectionName).findOne(["_id": .objectId(oid)]) else { return nil }
+        return RunLogDocument.fold(document, entries)
     }
 
     public func createRun(_ run: Run) async throws(OrchestratorError) {
@@ -36,12 +55,10 @@ public struct MongoRunStore: RunStore {
     }
 
     public func run(id: String) async throws(OrchestratorError) -> Run {
-        let filter = try Self.filter(id: id)
-        let found = try await withDatabase(pool) { client throws(MongoError) in
-            try client.collection(Self.collectionName).findOne(filter)
-        }
+        let oid = try Self.objectId(id)
+        let found = try await withDatabase(pool) { client throws(MongoError) in try Self.load(client, oid)?.0 }
         guard let found else { throw OrchestratorError.notFound("run", id) }
-        return RunDocument.decode(found)
+        return found
     }
 
     public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
@@ -54,25 +71,40 @@ public struct MongoRunStore: RunStore {
         if let status { filter["status"] = BSON(status.rawValue) }
         if let after = after.flatMap(ObjectId.init) { filter["_id"] = ["$lt": .objectId(after)] }
         let projection: BSONDocument = ["definition": 0, "events": 0, "steps.stdout": 0, "steps.stderr": 0]
-        let documents = try await withDatabase(pool) { [filter] client throws(MongoError) in
-            try client.collection(Self.collectionName).find(filter, sort: ["_id": -1], limit: limit + 1, projection: projection)
+        let (documents, entries) = try await withDatabase(pool) { [filter] client throws(MongoError) in
+            // Log before documents, as in `load`.
+            let logs = client.collection(RunLogDocument.collectionName)
+            let active = try client.collection(Self.collectionName).find(
+                ["$and": [.document(filter), ["status": ["$in": Self.activeStatuses]]]], sort: ["_id": -1], limit: limit + 1, projection: ["_id": 1])
+            let entries = active.isEmpty ? [] : try logs.find(["runId": ["$in": .array(active.compactMap { $0["_id"] })]], sort: RunLogDocument.order)
+            return (try client.collection(Self.collectionName).find(filter, sort: ["_id": -1], limit: limit + 1, projection: projection), entries)
         }
-        let items = documents.prefix(limit).map(RunDocument.decode)
+        let entriesByRun = Dictionary(grouping: entries) { $0["runId"]?.objectIdValue?.hex ?? "" }
+        let items = documents.prefix(limit).map { document -> Run in
+            var (run, _) = RunLogDocument.fold(document, entriesByRun[document["_id"]?.objectIdValue?.hex ?? ""] ?? [])
+            run.events = []
+            for index in run.steps.indices { (run.steps[index].stdout, run.steps[index].stderr) = ("", "") }
+            return run
+        }
         return Page(items: Array(items), next: documents.count > limit ? items.last?.id : nil)
     }
 
-    public func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> Run? {
-        var filter = try Self.filter(id: id)
-        filter["status"] = ["$in": Self.activeStatuses]
+    public func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun? {
+        let oid = try Self.objectId(id)
+        var filter: BSONDocument = ["_id": .objectId(oid), "status": ["$in": Self.activeStatuses]]
         filter["$or"] = [["owner": BSON(owner)], ["owner": .null], ["leaseExpiresAt": ["$lt": BSON(now)]]]
         let update: BSONDocument = ["$set": ["owner": BSON(owner), "leaseExpiresAt": BSON(until)]]
-        let idFilter = try Self.filter(id: id)
-        let document = try await withDatabase(pool) { [filter] client throws(MongoError) -> BSONDocument? in
-            let collection = client.collection(Self.collectionName)
-            guard try collection.updateOne(filter, update).matched == 1 else { return nil }
-            return try collection.findOne(idFilter)
+        return try await withDatabase(pool) { [filter] client throws(MongoError) -> ClaimedRun? in
+            guard try client.collection(Self.collectionName).updateOne(filter, update).matched == 1 else { return nil }
+            // The fence: a claim entry at the log's next number. A previous
+            // owner still writing may take that number first; then read again.
+            for _ in 0..<Self.claimAttempts {
+                guard let (run, position) = try Self.load(client, oid) else { return nil }
+                guard let fenced = try Self.append(RunChange(), client, oid, owner, position) else { continue }
+                return ClaimedRun(run: run, log: fenced)
+            }
+            return nil
         }
-        return document.map(RunDocument.decode)
     }
 
     public func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState] {
@@ -95,26 +127,70 @@ public struct MongoRunStore: RunStore {
         return states
     }
 
-    public func apply(_ change: RunChange, to id: String, owner: String) async throws(OrchestratorError) -> Bool {
-        guard !change.isEmpty else { return true }
-        var filter = try Self.filter(id: id)
-        filter["owner"] = BSON(owner)
+    public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
+        guard !change.isEmpty else { return position }
+        let oid = try Self.objectId(id)
+        if change.touchesRun { return try await fold(change, oid, owner, position) }
+        return try await withDatabase(pool) { client throws(MongoError) in try Self.append(change, client, oid, owner, position) }
+    }
+
+    /// Writes the log's next entry; nil when its number is taken by someone
+    /// else (the run was taken over).
+    private static func append(
+        _ change: RunChange, _ client: MongoClient, _ oid: ObjectId, _ owner: String, _ position: RunLogPosition
+    ) throws(MongoError) -> RunLogPosition? {
+        let logs = client.collection(RunLogDocument.collectionName)
+        do throws(MongoError) {
+            try logs.insertOne(RunLogDocument.encode(runId: oid, seq: position.next, writer: owner, change: change))
+        } catch {
+            guard error.kind == .duplicateKey else { throw error }
+            // Taken by this very write when an earlier attempt landed but its answer was lost.
+            let taken = try logs.findOne(["runId": .objectId(oid), "seq": BSON(position.next)], projection: ["writer": 1])
+            guard taken.flatMap(RunLogDocument.writer) == owner else { return nil }
+        }
+        var next = position
+        next.unfolded.merge(change)
+        next.next += 1
+        return next
+    }
+
+    /// Writes the log so far and `change` into the run's document in one
+    /// update. A fold also takes a number of the log (`logNext` moves one
+    /// past the last entry), so that a retried fold can tell it landed. At
+    /// the run's end the log, all folded now, is deleted.
+    private func fold(_ change: RunChange, _ oid: ObjectId, _ owner: String, _ position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
+        var merged = position.unfolded
+        merged.merge(change)
+        let logNext = position.next + 1
+        let filter: BSONDocument = ["_id": .objectId(oid), "owner": BSON(owner), "logNext": BSON(position.folded)]
         var set = BSONDocument()
-        if let status = change.status { set["status"] = BSON(status.rawValue) }
-        if let startedAt = change.startedAt { set["startedAt"] = BSON(startedAt) }
-        if let finishedAt = change.finishedAt { set["finishedAt"] = BSON(finishedAt) }
-        if change.status?.isTerminal == true { set["owner"] = .null; set["leaseExpiresAt"] = .null }
-        for (index, step) in change.steps.sorted(by: { $0.key < $1.key }) {
+        if let status = merged.status { set["status"] = BSON(status.rawValue) }
+        if let startedAt = merged.startedAt { set["startedAt"] = BSON(startedAt) }
+        if let finishedAt = merged.finishedAt { set["finishedAt"] = BSON(finishedAt) }
+        if merged.status?.isTerminal == true { set["owner"] = .null; set["leaseExpiresAt"] = .null }
+        for (index, step) in merged.steps.sorted(by: { $0.key < $1.key }) {
             set["steps.\(index)"] = .document(RunDocument.encode(step))
         }
-        var update: BSONDocument = [:]
-        if !set.isEmpty { update["$set"] = .document(set) }
-        if !change.events.isEmpty {
-            update["$push"] = ["events": ["$each": .array(change.events.map { .document(RunDocument.encode($0)) })]]
-            update["$inc"] = ["eventCount": BSON(change.events.count)]
+        set["logNext"] = BSON(logNext)
+        set["logWriter"] = BSON(owner)
+        var update: BSONDocument = ["$set": .document(set)]
+        if !merged.events.isEmpty {
+            update["$push"] = ["events": ["$each": .array(merged.events.map { .document(RunDocument.encode($0)) })]]
+            update["$inc"] = ["eventCount": BSON(merged.events.count)]
         }
-        return try await withDatabase(pool) { [filter, update] client throws(MongoError) in
-            try client.collection(Self.collectionName).updateOne(filter, update).matched == 1
+        let ended = change.status?.isTerminal == true
+        return try await withDatabase(pool) { [update] client throws(MongoError) -> RunLogPosition? in
+            let runs = client.collection(Self.collectionName)
+            if try runs.updateOne(filter, update).matched == 0 {
+                // Done already when an earlier attempt landed but its answer was lost; else the run is someone else's.
+                let now = try runs.findOne(["_id": .objectId(oid)], projection: ["logNext": 1, "logWriter": 1])
+                guard let now, RunDocument.logNext(now) == logNext, now["logWriter"]?.stringValue == owner else { return nil }
+            }
+            if ended {
+                // Best effort: entries left behind are skipped by readers (they are below `logNext`).
+                _ = try? client.collection(RunLogDocument.collectionName).deleteMany(["runId": .objectId(oid)])
+            }
+            return RunLogPosition(folded: logNext, next: logNext, unfolded: RunChange())
         }
     }
 
@@ -137,11 +213,16 @@ public struct MongoRunStore: RunStore {
         var flag = try Self.filter(id: id)
         flag["status"] = ["$in": Self.activeStatuses]
         // A queued run that no daemon executes is cancelled here and now.
+        // Its log holds nothing to fold: an owner's first write to a queued
+        // run is the fold that starts it. Clearing the owner fences a daemon
+        // whose claim expired before it wrote that.
         var idle = try Self.filter(id: id)
         idle["status"] = BSON(RunStatus.queued.rawValue)
         idle["eventCount"] = BSON(current.events.count)
         idle["$or"] = [["owner": .null], ["leaseExpiresAt": ["$lt": BSON(now)]]]
-        var set: BSONDocument = ["status": BSON(RunStatus.cancelled.rawValue), "finishedAt": BSON(now), "cancelRequested": true]
+        var set: BSONDocument = [
+            "status": BSON(RunStatus.cancelled.rawValue), "finishedAt": BSON(now), "cancelRequested": true, "owner": .null, "leaseExpiresAt": .null,
+        ]
         var events: [BSON] = []
         var sequence = current.events.count
         for (index, step) in current.steps.enumerated() where !step.status.isFinal {
@@ -201,13 +282,33 @@ public struct MongoRunStore: RunStore {
         }
     }
 
-    public func events(id: String, from sequence: Int) async throws(OrchestratorError) -> (status: RunStatus, events: [RunEvent]) {
-        let filter = try Self.filter(id: id)
-        let found = try await withDatabase(pool) { client throws(MongoError) in
-            try client.collection(Self.collectionName).findOne(filter, projection: ["status": 1, "events": ["$slice": [BSON(sequence), 10000]]])
+    public func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> (status: RunStatus, events: [RunEvent], cursor: RunEventCursor) {
+        let oid = try Self.objectId(id)
+        let (entries, found) = try await withDatabase(pool) { client throws(MongoError) in
+            // Log before document, as in `load`.
+            let entries = try client.collection(RunLogDocument.collectionName).find(
+                RunLogDocument.filter(runId: oid, from: cursor.logEntry), sort: RunLogDocument.order, projection: ["seq": 1, "events": 1])
+            let document = try client.collection(Self.collectionName).findOne(
+                ["_id": .objectId(oid)], projection: ["status": 1, "logNext": 1, "events": ["$slice": [BSON(cursor.event), 10000]]])
+            return (entries, document)
         }
         guard let found else { throw OrchestratorError.notFound("run", id) }
         let status = found["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) ?? .failed
-        return (status, (found["events"]?.arrayValue ?? []).compactMap { $0.documentValue.map(RunDocument.decodeEvent) })
+        let logNext = RunDocument.logNext(found)
+        var bySequence: [Int: RunEvent] = [:]
+        for event in (found["events"]?.arrayValue ?? []).compactMap({ $0.documentValue.map(RunDocument.decodeEvent) }) {
+            bySequence[event.sequence] = event
+        }
+        for entry in entries where RunLogDocument.seq(entry) >= logNext {
+            for event in RunLogDocument.change(entry).events { bySequence[event.sequence] = event }
+        }
+        var next = cursor
+        var events: [RunEvent] = []
+        while let event = bySequence[next.event] {
+            events.append(event)
+            next.event += 1
+        }
+        next.logEntry = max(next.logEntry, logNext, (entries.last.map(RunLogDocument.seq) ?? -1) + 1)
+        return (status, events, next)
     }
 }

@@ -3,7 +3,9 @@ import MongoKit
 import OrchestratorModel
 
 /// The shape of runs in the `runs` collection. Besides the Run model a
-/// document holds its lease (`owner`, `leaseExpiresAt`) and `eventCount`.
+/// document holds its lease (`owner`, `leaseExpiresAt`), `eventCount`, and
+/// how far its log is folded into it (`logNext`, and `logWriter`, the owner
+/// that folded it last; see RunLogDocument).
 enum RunDocument {
     static func encode(_ run: Run) -> BSONDocument {
         var doc: BSONDocument = [
@@ -23,10 +25,14 @@ enum RunDocument {
             "eventCount": BSON(run.events.count),
             "owner": .null,
             "leaseExpiresAt": .null,
+            "logNext": 0,
+            "logWriter": .null,
         ]
         if let id = ObjectId(run.id) { doc["_id"] = .objectId(id) }
         return doc
     }
+
+    static func logNext(_ doc: BSONDocument) -> Int { doc["logNext"]?.intValue ?? 0 }
 
     static func encode(_ step: RunStep) -> BSONDocument {
         var doc: BSONDocument = [

@@ -27,7 +27,56 @@ public struct RunChange: Sendable {
         events += later.events
     }
 
-    public var isEmpty: Bool { status == nil && startedAt == nil && finishedAt == nil && steps.isEmpty && events.isEmpty }
+    public var isEmpty: Bool { !touchesRun && steps.isEmpty && events.isEmpty }
+
+    /// Whether it changes the run's own fields (starts or ends it), not only its steps.
+    public var touchesRun: Bool { status != nil || startedAt != nil || finishedAt != nil }
+}
+
+extension Run {
+    /// The run with a change applied, as the store will record it.
+    public mutating func apply(_ change: RunChange) {
+        if let status = change.status { self.status = status }
+        if let startedAt = change.startedAt { self.startedAt = startedAt }
+        if let finishedAt = change.finishedAt { self.finishedAt = finishedAt }
+        for (index, step) in change.steps where steps.indices.contains(index) { steps[index] = step }
+        events += change.events
+    }
+}
+
+/// Where a run's log continues, as its owner knows it. The run's document
+/// holds every change before entry `folded`; the entries `folded..<next`
+/// are in the run's log, and `unfolded` is what they changed, merged.
+public struct RunLogPosition: Sendable {
+    public internal(set) var folded: Int
+    public internal(set) var next: Int
+    var unfolded: RunChange
+
+    init(folded: Int, next: Int, unfolded: RunChange) {
+        self.folded = folded
+        self.next = next
+        self.unfolded = unfolded
+    }
+}
+
+/// A run whose lease was just taken: the run as recorded, and where its
+/// log continues (already fenced against the previous owner).
+public struct ClaimedRun: Sendable {
+    public var run: Run
+    public var log: RunLogPosition
+}
+
+/// How far a watcher has read a run's events.
+public struct RunEventCursor: Sendable, Equatable {
+    /// The sequence of the next event to deliver.
+    public var event: Int
+    /// The first log entry that may still hold an event not delivered.
+    var logEntry: Int
+
+    public init(fromEvent event: Int) {
+        self.event = event
+        self.logEntry = 0
+    }
 }
 
 /// What a lease renewal learned.
@@ -47,11 +96,14 @@ public protocol RunStore: Sendable {
     func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run>
     /// Takes the lease on an active run that nobody holds, that `owner` held
     /// before (a restart), or whose lease expired. Nil when someone else holds it.
-    func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> Run?
+    func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun?
     /// Renews every lease `owner` holds among `ids` in two operations, however many there are.
     func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState]
-    /// Applies a change while `owner` holds the run; false when it does not any more.
-    func apply(_ change: RunChange, to id: String, owner: String) async throws(OrchestratorError) -> Bool
+    /// Records a change while `owner` holds the run, continuing its log at
+    /// `log`; gives where the log continues next, or nil when `owner` does
+    /// not hold the run any more. Safe to call again with the same arguments
+    /// after an error: a change is never recorded twice.
+    func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition?
     /// Active runs `owner` may claim now, oldest first.
     func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String]
     /// Marks the run for cancellation; a queued run nobody executes is cancelled at once.
@@ -59,6 +111,7 @@ public protocol RunStore: Sendable {
     /// Puts a failed or cancelled run back in the queue; steps that did not succeed become pending.
     func resume(id: String, now: Date) async throws(OrchestratorError) -> Run
     func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool
-    /// The run's status and its events from `sequence` on, for watchers.
-    func events(id: String, from sequence: Int) async throws(OrchestratorError) -> (status: RunStatus, events: [RunEvent])
+    /// The run's status and the events after `cursor`, in order and without
+    /// gaps, for watchers; and the cursor to continue from.
+    func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> (status: RunStatus, events: [RunEvent], cursor: RunEventCursor)
 }
