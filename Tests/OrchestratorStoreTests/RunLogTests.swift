@@ -1,0 +1,170 @@
+import Foundation
+import MongoKit
+import OrchestratorModel
+import OrchestratorStore
+import TestSupport
+import Testing
+
+/// The run's log: step transitions of a run in flight are entries of their
+/// own, folded into the run's document when it starts and ends. Readers see
+/// one run either way, and the log fences a daemon that lost its lease.
+@Suite struct RunLogTests {
+    @Test func stepTransitionsAreLoggedAndFoldedIntoTheDocumentAtTheEnd() async throws {
+        try await withRunStore { store, pool in
+            let id = try await queuedRun(store, steps: ["backup", "push"])
+            let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
+            var log = try #require(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log))
+            log = try #require(try await store.apply(step(claimed.run, 0, .succeeded, sequence: 2), to: id, owner: "a", log: log))
+
+            // The transition is an entry of the log; the run's document still shows the step pending.
+            #expect(try await logEntries(pool, id) >= 1)
+            #expect(try await documentStepStatus(pool, id, 0) == "pending")
+            let read = try await store.run(id: id)
+            #expect(read.steps.map(\.status) == [.succeeded, .pending])
+            #expect(read.events.map(\.sequence) == [0, 1, 2])
+            let page = try await store.listRuns(workflow: "wf", status: .running, limit: 10, after: nil)
+            #expect(page.items.first?.steps.map(\.status) == [.succeeded, .pending])
+
+            log = try #require(try await store.apply(step(claimed.run, 1, .succeeded, sequence: 3), to: id, owner: "a", log: log))
+            _ = try #require(try await store.apply(
+                RunChange(status: .succeeded, finishedAt: .now, events: [event(4, nil, "succeeded")]), to: id, owner: "a", log: log))
+
+            #expect(try await documentStepStatus(pool, id, 0) == "succeeded")
+            #expect(try await documentStepStatus(pool, id, 1) == "succeeded")
+            #expect(try await logEntries(pool, id) == 0)
+            let finished = try await store.run(id: id)
+            #expect(finished.status == .succeeded)
+            #expect(finished.events.map(\.sequence) == [0, 1, 2, 3, 4])
+        }
+    }
+
+    @Test func aTakeOverFencesThePreviousOwnerAndKeepsWhatItWrote() async throws {
+        try await withRunStore { store, _ in
+            let id = try await queuedRun(store, steps: ["backup", "push"])
+            let first = try #require(try await store.claim(id: id, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
+            var aLog = try #require(try await store.apply(started(first.run), to: id, owner: "a", log: first.log))
+            aLog = try #require(try await store.apply(step(first.run, 0, .running, sequence: 2), to: id, owner: "a", log: aLog))
+
+            // a's lease has expired: b takes the run over.
+            let second = try #require(try await store.claim(id: id, owner: "b", until: .distantFuture, now: .now))
+            #expect(second.run.steps[0].status == .running)
+            #expect(second.run.events.count == 3)
+
+            // a's next step write and its end are refused: the run is b's.
+            #expect(try await store.apply(step(first.run, 0, .succeeded, sequence: 3), to: id, owner: "a", log: aLog) == nil)
+            #expect(try await store.apply(
+                RunChange(status: .failed, finishedAt: .now, events: [event(3, nil, "failed")]), to: id, owner: "a", log: aLog) == nil)
+
+            var bLog = try #require(try await store.apply(step(second.run, 0, .interrupted, sequence: 3), to: id, owner: "b", log: second.log))
+            bLog = try #require(try await store.apply(
+                RunChange(status: .failed, finishedAt: .now, events: [event(4, nil, "failed")]), to: id, owner: "b", log: bLog))
+            let finished = try await store.run(id: id)
+            #expect(finished.status == .failed)
+            #expect(finished.steps.map(\.status) == [.interrupted, .pending])
+            #expect(finished.events.map(\.status) == ["queued", "running", "running", "interrupted", "failed"])
+        }
+    }
+
+    @Test func aWriteRetriedAfterItLandedIsRecordedOnce() async throws {
+        try await withRunStore { store, _ in
+            let id = try await queuedRun(store, steps: ["backup"])
+            let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
+            let start = started(claimed.run)
+            let afterStart = try #require(try await store.apply(start, to: id, owner: "a", log: claimed.log))
+            // As if the answer to the first attempt was lost and the same write went again.
+            let again = try #require(try await store.apply(start, to: id, owner: "a", log: claimed.log))
+            #expect(again.next == afterStart.next)
+
+            let change = step(claimed.run, 0, .succeeded, sequence: 2)
+            let afterStep = try #require(try await store.apply(change, to: id, owner: "a", log: afterStart))
+            let stepAgain = try #require(try await store.apply(change, to: id, owner: "a", log: afterStart))
+            #expect(stepAgain.next == afterStep.next)
+            #expect(try await store.run(id: id).events.map(\.sequence) == [0, 1, 2])
+        }
+    }
+
+    @Test func watchersGetEveryEventOnceAcrossTheLogAndTheDocument() async throws {
+        try await withRunStore { store, _ in
+            let id = try await queuedRun(store, steps: ["backup", "push"])
+            var cursor = RunEventCursor(fromEvent: 0)
+            var seen: [Int] = []
+            func poll() async throws -> RunStatus {
+                let (status, events, next) = try await store.events(id: id, after: cursor)
+                seen += events.map(\.sequence)
+                cursor = next
+                return status
+            }
+            #expect(try await poll() == .queued)
+            let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
+            var log = try #require(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log))
+            #expect(try await poll() == .running)
+            log = try #require(try await store.apply(step(claimed.run, 0, .succeeded, sequence: 2), to: id, owner: "a", log: log))
+            log = try #require(try await store.apply(step(claimed.run, 1, .running, sequence: 3), to: id, owner: "a", log: log))
+            _ = try await poll()
+            log = try #require(try await store.apply(step(claimed.run, 1, .succeeded, sequence: 4), to: id, owner: "a", log: log))
+            _ = try #require(try await store.apply(
+                RunChange(status: .succeeded, finishedAt: .now, events: [event(5, nil, "succeeded")]), to: id, owner: "a", log: log))
+            #expect(try await poll() == .succeeded)
+            #expect(seen == [0, 1, 2, 3, 4, 5])
+        }
+    }
+
+    @Test func cancellingAnIdleQueuedRunFencesAClaimThatExpired() async throws {
+        try await withRunStore { store, _ in
+            let id = try await queuedRun(store, steps: ["backup"])
+            let claimed = try #require(try await store.claim(id: id, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
+            let cancelled = try await store.requestCancel(id: id, now: .now)
+            #expect(cancelled.status == .cancelled)
+            // The daemon whose claim expired must not start the cancelled run.
+            #expect(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log) == nil)
+            #expect(try await store.run(id: id).status == .cancelled)
+        }
+    }
+}
+
+private func withRunStore(_ body: (MongoRunStore, MongoPool) async throws -> Void) async throws {
+    try await withTestPool { pool in
+        let store = MongoRunStore(pool: pool)
+        try await store.prepare()
+        try await body(store, pool)
+    }
+}
+
+private func queuedRun(_ store: MongoRunStore, steps names: [String]) async throws -> String {
+    let definition = names.map { Step(name: $0, executionOrder: 0, action: Action(exec: ["/bin/true"])) }
+    let run = Run(
+        id: ObjectId.generate().hex, workflowId: ObjectId.generate().hex, workflowName: "wf", workflowVersion: 1, definition: definition,
+        params: [:], status: .queued, steps: names.map { RunStep(name: $0, executionOrder: 0) },
+        requestedBy: Requester(uid: 0, gid: 0, pid: 1), createdAt: .now, events: [event(0, nil, "queued")])
+    try await store.createRun(run)
+    return run.id
+}
+
+private func event(_ sequence: Int, _ step: String?, _ status: String) -> RunEvent {
+    RunEvent(sequence: sequence, step: step, status: status, at: .now)
+}
+
+private func started(_ run: Run) -> RunChange {
+    RunChange(status: .running, startedAt: .now, events: [event(1, nil, "running")])
+}
+
+private func step(_ run: Run, _ index: Int, _ status: StepStatus, sequence: Int) -> RunChange {
+    var record = run.steps[index]
+    record.status = status
+    return RunChange(steps: [index: record], events: [event(sequence, record.name, status.rawValue)])
+}
+
+private func logEntries(_ pool: MongoPool, _ id: String) async throws -> Int {
+    let oid = try #require(ObjectId(id))
+    return try await pool.withClient { client throws(MongoError) in
+        try client.collection("run_log").find(["runId": .objectId(oid)]).count
+    }
+}
+
+private func documentStepStatus(_ pool: MongoPool, _ id: String, _ index: Int) async throws -> String? {
+    let oid = try #require(ObjectId(id))
+    let document = try await pool.withClient { client throws(MongoError) in
+        try client.collection(MongoRunStore.collectionName).findOne(["_id": .objectId(oid)])
+    }
+    return document?["steps"]?.arrayValue?[index].documentValue?["status"]?.stringValue
+}
