@@ -135,15 +135,17 @@ let seqCPU = ProcessUsage(pid: daemonPid).cpuSeconds - beforeSeq.cpuSeconds
 let parRun = runSeconds(try runToEnd(setup, "dispatch-par"))
 let writesFloor = try replayRunWrites(seqRecord["id"]?.stringValue ?? "")
 say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms per step above the floor", stepCount, seqRun, seqFloor, (seqRun - seqFloor) / Double(stepCount) * 1000))
-say(String(format: "  database floor: the run's %d writes replayed through libmongoc on a copy of its document: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.1f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
+say(String(format: "  database floor: the run's %d writes replayed through libmongoc on copies of its document and log: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.1f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
            stepCount, writesFloor, writesFloor / Double(stepCount) * 1000, (seqRun - seqFloor - writesFloor) / Double(stepCount) * 1000, seqCPU / Double(stepCount) * 1000))
 say(String(format: "%d steps in groups of 8: %.2f s (shell floor, 8 at a time, %.3f s) = %.1f ms per step above the floor", stepCount, parRun, parFloor, (parRun - parFloor) / Double(stepCount) * 1000))
 }
 
-/// The database's part of a sequential run: one update per step (its result
-/// and the next step's start, with their two events), replayed directly on a
-/// copy of the finished run's document in another collection, so each update
-/// meets a document of the same size as the daemon's did.
+/// The database's part of a sequential run, replayed directly through
+/// libmongoc in collections of their own: the update that starts the run
+/// (with its first step), one log entry per further step (the previous
+/// step's result and this one's start, with their two events), the update
+/// that folds it all into the run's document at the end, and the log's
+/// deletion. Each write has the size of the daemon's.
 func replayRunWrites(_ runId: String) throws -> Double {
     guard let oid = ObjectId(runId) else { throw BenchError("no run id") }
     return try pool.withClientBlocking { client throws(MongoError) -> Double in
@@ -152,16 +154,25 @@ func replayRunWrites(_ runId: String) throws -> Double {
         let events = document["events"]?.arrayValue ?? []
         document["events"] = .array(Array(events.prefix(1)))
         let copies = client.collection("dispatch_floor")
+        let log = client.collection("dispatch_floor_log")
+        _ = try client.writeCommand(["createIndexes": "dispatch_floor_log", "indexes": [["key": ["runId": 1, "seq": 1], "name": "run_seq", "unique": true]]])
         try copies.insertOne(document)
         let clock = ContinuousClock()
         let start = clock.now
-        for (index, record) in steps.enumerated() {
-            let pushed = Array(events.dropFirst(1 + 2 * index).prefix(2))
-            _ = try copies.updateOne(
-                ["_id": .objectId(oid), "owner": .null],
-                ["$set": .document(BSONDocument([("steps.\(index)", record)])), "$push": ["events": ["$each": .array(pushed)]],
-                 "$inc": ["eventCount": BSON(pushed.count)]])
+        _ = try copies.updateOne(
+            ["_id": .objectId(oid), "logNext": 0],
+            ["$set": ["status": "running", "steps.0": steps.first ?? .null, "logNext": 2], "$push": ["events": ["$each": .array(Array(events.dropFirst().prefix(2)))]]])
+        for index in 1..<max(steps.count, 1) {
+            try log.insertOne([
+                "runId": .objectId(oid), "seq": BSON(index + 1), "writer": "bench",
+                "steps": [["index": BSON(index - 1), "record": steps[index - 1]], ["index": BSON(index), "record": steps[index]]],
+                "events": .array(Array(events.dropFirst(1 + 2 * index).prefix(2))),
+            ])
         }
+        var set = BSONDocument([("status", "succeeded"), ("logNext", BSON(steps.count + 2))])
+        for (index, record) in steps.enumerated() { set["steps.\(index)"] = record }
+        _ = try copies.updateOne(["_id": .objectId(oid)], ["$set": .document(set), "$push": ["events": ["$each": .array(Array(events.dropFirst(3)))]]])
+        _ = try log.deleteMany(["runId": .objectId(oid)])
         let elapsed = clock.now - start
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
