@@ -317,7 +317,7 @@ actor RunExecutor {
         unwritten.merge(change)
     }
 
-    /// Writes what is staged in one update. False when the lease is gone.
+    /// Writes what is staged in one write. False when the lease is gone.
     @discardableResult
     private func flush() async -> Bool {
         guard !lost else { return false }

@@ -162,7 +162,9 @@ public struct MongoRunStore: RunStore {
         var merged = position.unfolded
         merged.merge(change)
         let logNext = position.next + 1
-        let filter: BSONDocument = ["_id": .objectId(oid), "owner": BSON(owner), "logNext": BSON(position.folded)]
+        // A run written before there was a log has no `logNext` yet.
+        let folded: BSON = position.folded == 0 ? ["$in": [0, .null]] : BSON(position.folded)
+        let filter: BSONDocument = ["_id": .objectId(oid), "owner": BSON(owner), "logNext": folded]
         var set = BSONDocument()
         if let status = merged.status { set["status"] = BSON(status.rawValue) }
         if let startedAt = merged.startedAt { set["startedAt"] = BSON(startedAt) }

@@ -120,6 +120,25 @@ import Testing
             #expect(try await store.run(id: id).status == .cancelled)
         }
     }
+
+    @Test func aRunRecordedBeforeThereWasALogStillRuns() async throws {
+        try await withRunStore { store, pool in
+            let id = try await queuedRun(store, steps: ["backup"])
+            // As an older daemon wrote it: no log fields in the document.
+            let oid = try #require(ObjectId(id))
+            _ = try await pool.withClient { client throws(MongoError) in
+                try client.collection(MongoRunStore.collectionName).updateOne(["_id": .objectId(oid)], ["$unset": ["logNext": "", "logWriter": ""]])
+            }
+            let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
+            var log = try #require(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log))
+            log = try #require(try await store.apply(step(claimed.run, 0, .succeeded, sequence: 2), to: id, owner: "a", log: log))
+            _ = try #require(try await store.apply(
+                RunChange(status: .succeeded, finishedAt: .now, events: [event(3, nil, "succeeded")]), to: id, owner: "a", log: log))
+            let finished = try await store.run(id: id)
+            #expect(finished.status == .succeeded)
+            #expect(finished.steps.map(\.status) == [.succeeded])
+        }
+    }
 }
 
 private func withRunStore(_ body: (MongoRunStore, MongoPool) async throws -> Void) async throws {
