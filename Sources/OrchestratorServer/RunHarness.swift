@@ -63,17 +63,17 @@ struct RunHarness: Sendable {
         let id = try p.string("id")
         var cursor = RunEventCursor(fromEvent: max(try p.optionalInt("fromSequence") ?? 0, 0))
         while true {
-            let (status, events, next) = try await domain { [cursor] () throws(OrchestratorError) in try await runs.events(id: id, after: cursor) }
-            for event in events {
+            let page = try await domain { [cursor] () throws(OrchestratorError) in try await runs.events(id: id, after: cursor) }
+            for event in page.events {
                 guard await c.notify(Method.runEventNotification, event.json(runId: id)) else {
                     throw RPCError(.internalError, "the watcher went away")
                 }
             }
-            cursor = next
-            if status.isTerminal && events.isEmpty {
+            cursor = page.cursor
+            if page.finished {
                 return try await domain { () throws(OrchestratorError) in try await runs.run(id: id) }.json()
             }
-            if events.isEmpty { try? await Task.sleep(for: watchInterval) }
+            if page.events.isEmpty { try? await Task.sleep(for: watchInterval) }
         }
     }
 }

@@ -284,33 +284,51 @@ public struct MongoRunStore: RunStore {
         }
     }
 
-    public func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> (status: RunStatus, events: [RunEvent], cursor: RunEventCursor) {
+    /// While a run goes on, its new events are in its log, and a watcher
+    /// reads only the log's new entries. The run's document (large, and
+    /// written by the run itself) is read when the log has nothing that
+    /// continues the cursor: for the events a fold wrote, and for the end.
+    public func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> RunEventsPage {
         let oid = try Self.objectId(id)
-        let (entries, found) = try await withDatabase(pool) { client throws(MongoError) in
-            // Log before document, as in `load`.
+        let page = try await withDatabase(pool) { client throws(MongoError) -> RunEventsPage? in
             let entries = try client.collection(RunLogDocument.collectionName).find(
-                RunLogDocument.filter(runId: oid, from: cursor.logEntry), sort: RunLogDocument.order, projection: ["seq": 1, "events": 1])
-            let document = try client.collection(Self.collectionName).findOne(
+                RunLogDocument.filter(runId: oid, from: cursor.logEntry), sort: RunLogDocument.order, projection: ["seq": 1, "events": 1]
+            ).map { (seq: RunLogDocument.seq($0), events: RunLogDocument.change($0).events) }
+            var known: [Int: RunEvent] = [:]
+            for entry in entries { for event in entry.events { known[event.sequence] = event } }
+            let fromLog = Self.continuing(cursor, known, entries)
+            if !fromLog.events.isEmpty { return RunEventsPage(events: fromLog.events, cursor: fromLog.cursor, finished: false) }
+            // Read after the log, as in `load`.
+            guard let document = try client.collection(Self.collectionName).findOne(
                 ["_id": .objectId(oid)], projection: ["status": 1, "logNext": 1, "events": ["$slice": [BSON(cursor.event), 10000]]])
-            return (entries, document)
+            else { return nil }
+            for event in (document["events"]?.arrayValue ?? []).compactMap({ $0.documentValue.map(RunDocument.decodeEvent) }) {
+                known[event.sequence] = event
+            }
+            var page = Self.continuing(cursor, known, entries)
+            page.cursor.logEntry = max(page.cursor.logEntry, RunDocument.logNext(document))
+            let status = document["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) ?? .failed
+            return RunEventsPage(events: page.events, cursor: page.cursor, finished: status.isTerminal && page.events.isEmpty)
         }
-        guard let found else { throw OrchestratorError.notFound("run", id) }
-        let status = found["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) ?? .failed
-        let logNext = RunDocument.logNext(found)
-        var bySequence: [Int: RunEvent] = [:]
-        for event in (found["events"]?.arrayValue ?? []).compactMap({ $0.documentValue.map(RunDocument.decodeEvent) }) {
-            bySequence[event.sequence] = event
-        }
-        for entry in entries where RunLogDocument.seq(entry) >= logNext {
-            for event in RunLogDocument.change(entry).events { bySequence[event.sequence] = event }
-        }
+        guard let page else { throw OrchestratorError.notFound("run", id) }
+        return page
+    }
+
+    /// The known events that continue `cursor` without a gap; the cursor
+    /// moves past them, and past the log entries all of whose events it has.
+    private static func continuing(
+        _ cursor: RunEventCursor, _ known: [Int: RunEvent], _ entries: [(seq: Int, events: [RunEvent])]
+    ) -> (events: [RunEvent], cursor: RunEventCursor) {
         var next = cursor
         var events: [RunEvent] = []
-        while let event = bySequence[next.event] {
+        while let event = known[next.event] {
             events.append(event)
             next.event += 1
         }
-        next.logEntry = max(next.logEntry, logNext, (entries.last.map(RunLogDocument.seq) ?? -1) + 1)
-        return (status, events, next)
+        for entry in entries {
+            guard (entry.events.map(\.sequence).max() ?? -1) < next.event else { break }
+            next.logEntry = entry.seq + 1
+        }
+        return (events, next)
     }
 }

@@ -79,6 +79,15 @@ public struct RunEventCursor: Sendable, Equatable {
     }
 }
 
+/// What a watcher reads at a time.
+public struct RunEventsPage: Sendable {
+    /// The events after the cursor it was asked for, in order and without gaps.
+    public var events: [RunEvent]
+    public var cursor: RunEventCursor
+    /// The run has ended and every event was delivered before this page.
+    public var finished: Bool
+}
+
 /// What a lease renewal learned.
 public enum LeaseState: Sendable, Equatable {
     case held(cancelRequested: Bool)
@@ -111,7 +120,6 @@ public protocol RunStore: Sendable {
     /// Puts a failed or cancelled run back in the queue; steps that did not succeed become pending.
     func resume(id: String, now: Date) async throws(OrchestratorError) -> Run
     func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool
-    /// The run's status and the events after `cursor`, in order and without
-    /// gaps, for watchers; and the cursor to continue from.
-    func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> (status: RunStatus, events: [RunEvent], cursor: RunEventCursor)
+    /// The events after `cursor`, for watchers.
+    func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> RunEventsPage
 }

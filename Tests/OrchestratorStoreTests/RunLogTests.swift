@@ -88,24 +88,31 @@ import Testing
             let id = try await queuedRun(store, steps: ["backup", "push"])
             var cursor = RunEventCursor(fromEvent: 0)
             var seen: [Int] = []
-            func poll() async throws -> RunStatus {
-                let (status, events, next) = try await store.events(id: id, after: cursor)
-                seen += events.map(\.sequence)
-                cursor = next
-                return status
+            func poll() async throws -> Bool {
+                let page = try await store.events(id: id, after: cursor)
+                seen += page.events.map(\.sequence)
+                cursor = page.cursor
+                return page.finished
             }
-            #expect(try await poll() == .queued)
+            #expect(try await poll() == false)
             let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
             var log = try #require(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log))
-            #expect(try await poll() == .running)
+            #expect(try await poll() == false)
             log = try #require(try await store.apply(step(claimed.run, 0, .succeeded, sequence: 2), to: id, owner: "a", log: log))
             log = try #require(try await store.apply(step(claimed.run, 1, .running, sequence: 3), to: id, owner: "a", log: log))
             _ = try await poll()
             log = try #require(try await store.apply(step(claimed.run, 1, .succeeded, sequence: 4), to: id, owner: "a", log: log))
             _ = try #require(try await store.apply(
                 RunChange(status: .succeeded, finishedAt: .now, events: [event(5, nil, "succeeded")]), to: id, owner: "a", log: log))
-            #expect(try await poll() == .succeeded)
+            #expect(try await poll() == false)
             #expect(seen == [0, 1, 2, 3, 4, 5])
+            #expect(try await poll() == true)
+            #expect(seen == [0, 1, 2, 3, 4, 5])
+
+            // A watcher that comes after the end gets the whole story from the document.
+            let late = try await store.events(id: id, after: RunEventCursor(fromEvent: 0))
+            #expect(late.events.map(\.sequence) == [0, 1, 2, 3, 4, 5])
+            #expect(try await store.events(id: id, after: late.cursor).finished)
         }
     }
 
