@@ -72,12 +72,13 @@ public struct MongoRunStore: RunStore {
         if let after = after.flatMap(ObjectId.init) { filter["_id"] = ["$lt": .objectId(after)] }
         let projection: BSONDocument = ["definition": 0, "events": 0, "steps.stdout": 0, "steps.stderr": 0]
         let (documents, entries) = try await withDatabase(pool) { [filter] client throws(MongoError) in
-            // Log before documents, as in `load`.
-            let logs = client.collection(RunLogDocument.collectionName)
-            let active = try client.collection(Self.collectionName).find(
-                ["$and": [.document(filter), ["status": ["$in": Self.activeStatuses]]]], sort: ["_id": -1], limit: limit + 1, projection: ["_id": 1])
-            let entries = active.isEmpty ? [] : try logs.find(["runId": ["$in": .array(active.compactMap { $0["_id"] })]], sort: RunLogDocument.order)
-            return (try client.collection(Self.collectionName).find(filter, sort: ["_id": -1], limit: limit + 1, projection: projection), entries)
+            let documents = try client.collection(Self.collectionName).find(filter, sort: ["_id": -1], limit: limit + 1, projection: projection)
+            // The log of the runs in flight on this page (read after their
+            // documents, which `RunLogDocument.fold` allows).
+            let active = documents.prefix(limit).filter { $0["status"]?.stringValue.flatMap(RunStatus.init(rawValue:))?.isActive ?? false }
+            let entries = active.isEmpty ? [] : try client.collection(RunLogDocument.collectionName).find(
+                ["runId": ["$in": .array(active.compactMap { $0["_id"] })]], sort: RunLogDocument.order)
+            return (documents, entries)
         }
         let entriesByRun = Dictionary(grouping: entries) { $0["runId"]?.objectIdValue?.hex ?? "" }
         let items = documents.prefix(limit).map { document -> Run in

@@ -52,12 +52,16 @@ enum RunLogDocument {
 
     /// The run as its document and its log entries (in order) tell it, and
     /// where the log continues. Entries already folded into the document
-    /// (a fold leaves them behind until the run ends) are skipped.
+    /// (a fold leaves them behind until the run ends) are skipped. Only
+    /// entries that continue the document's `logNext` without a gap count:
+    /// each fold takes a number no entry has, so entries read after the
+    /// document never carry it past its next fold, whichever was read first.
     static func fold(_ document: BSONDocument, _ entries: [BSONDocument]) -> (Run, RunLogPosition) {
         var run = RunDocument.decode(document)
         let folded = RunDocument.logNext(document)
         var position = RunLogPosition(folded: folded, next: folded, unfolded: RunChange())
         for entry in entries where seq(entry) >= position.next {
+            guard seq(entry) == position.next else { break }
             let change = change(entry)
             run.apply(change)
             position.unfolded.merge(change)

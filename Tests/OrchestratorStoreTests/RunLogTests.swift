@@ -1,7 +1,7 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
-import OrchestratorStore
+@testable import OrchestratorStore
 import TestSupport
 import Testing
 
@@ -144,6 +144,31 @@ import Testing
             let finished = try await store.run(id: id)
             #expect(finished.status == .succeeded)
             #expect(finished.steps.map(\.status) == [.succeeded])
+        }
+    }
+
+    @Test func aDocumentReadBeforeAFoldIsNotMixedWithEntriesWrittenAfterIt() async throws {
+        try await withRunStore { store, pool in
+            let id = try await queuedRun(store, steps: ["backup", "push"])
+            let oid = try #require(ObjectId(id))
+            let before = try #require(try await pool.withClient { client throws(MongoError) in
+                try client.collection(MongoRunStore.collectionName).findOne(["_id": .objectId(oid)])
+            })
+            let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
+            let log = try #require(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log))
+            _ = try #require(try await store.apply(step(claimed.run, 0, .running, sequence: 2), to: id, owner: "a", log: log))
+            let entries = try await pool.withClient { client throws(MongoError) in
+                try client.collection(RunLogDocument.collectionName).find(["runId": .objectId(oid)], sort: RunLogDocument.order)
+            }
+            // The document says queued: a step running would not be a state the run ever had.
+            let (run, _) = RunLogDocument.fold(before, entries)
+            #expect(run.status == .queued)
+            #expect(run.steps.map(\.status) == [.pending, .pending])
+            let (now, _) = RunLogDocument.fold(try #require(try await pool.withClient { client throws(MongoError) in
+                try client.collection(MongoRunStore.collectionName).findOne(["_id": .objectId(oid)])
+            }), entries)
+            #expect(now.status == .running)
+            #expect(now.steps.map(\.status) == [.running, .pending])
         }
     }
 }
