@@ -96,9 +96,19 @@ public struct MongoRunStore: RunStore {
         filter["$or"] = [["owner": BSON(owner)], ["owner": .null], ["leaseExpiresAt": ["$lt": BSON(now)]]]
         let update: BSONDocument = ["$set": ["owner": BSON(owner), "leaseExpiresAt": BSON(until)]]
         return try await withDatabase(pool) { [filter] client throws(MongoError) -> ClaimedRun? in
-            guard try client.collection(Self.collectionName).updateOne(filter, update).matched == 1 else { return nil }
-            // The fence: a claim entry at the log's next number. A previous
-            // owner still writing may take that number first; then read again.
+            let runs = client.collection(Self.collectionName)
+            guard try runs.updateOne(filter, update).matched == 1 else { return nil }
+            // A queued run has nothing in its log to fold or to fence: an
+            // owner's first write to it is the fold that starts it, fenced
+            // by the owner in its filter.
+            guard let document = try runs.findOne(["_id": .objectId(oid)]) else { return nil }
+            if document["status"]?.stringValue == RunStatus.queued.rawValue {
+                let logNext = RunDocument.logNext(document)
+                return ClaimedRun(run: RunDocument.decode(document), log: RunLogPosition(folded: logNext, next: logNext, unfolded: RunChange()))
+            }
+            // Taking over a run in flight: a claim entry at the log's next
+            // number fences the previous owner. If it is still writing, its
+            // entry may take that number first; then read again.
             for _ in 0..<Self.claimAttempts {
                 guard let (run, position) = try Self.load(client, oid) else { return nil }
                 guard let fenced = try Self.append(RunChange(), client, oid, owner, position) else { continue }
