@@ -62,8 +62,16 @@ struct RunHarness: Sendable {
         try p.allowOnly(["id", "fromSequence"])
         let id = try p.string("id")
         var cursor = RunEventCursor(fromEvent: max(try p.optionalInt("fromSequence") ?? 0, 0))
+        // The run's log is read often; its document (what a fold wrote, and
+        // the end) at most once per `watchInterval` while the log is quiet.
+        let clock = ContinuousClock()
+        var lookedAt: ContinuousClock.Instant?
         while true {
-            let page = try await domain { [cursor] () throws(OrchestratorError) in try await runs.events(id: id, after: cursor) }
+            let look = lookedAt.map { clock.now - $0 >= watchInterval } ?? true
+            let page = try await domain { [cursor] () throws(OrchestratorError) in
+                try await runs.events(id: id, after: cursor, evenIfQuiet: look)
+            }
+            if look { lookedAt = clock.now }
             for event in page.events {
                 guard await c.notify(Method.runEventNotification, event.json(runId: id)) else {
                     throw RPCError(.internalError, "the watcher went away")
@@ -73,7 +81,7 @@ struct RunHarness: Sendable {
             if page.finished {
                 return try await domain { () throws(OrchestratorError) in try await runs.run(id: id) }.json()
             }
-            if page.events.isEmpty { try? await Task.sleep(for: watchInterval) }
+            if page.events.isEmpty { try? await Task.sleep(for: watchInterval / 2) }
         }
     }
 }

@@ -295,11 +295,7 @@ public struct MongoRunStore: RunStore {
         }
     }
 
-    /// While a run goes on, its new events are in its log, and a watcher
-    /// reads only the log's new entries. The run's document (large, and
-    /// written by the run itself) is read when the log has nothing that
-    /// continues the cursor: for the events a fold wrote, and for the end.
-    public func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> RunEventsPage {
+    public func events(id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage {
         let oid = try Self.objectId(id)
         let page = try await withDatabase(pool) { client throws(MongoError) -> RunEventsPage? in
             let entries = try client.collection(RunLogDocument.collectionName).find(
@@ -309,17 +305,24 @@ public struct MongoRunStore: RunStore {
             for entry in entries { for event in entry.events { known[event.sequence] = event } }
             let fromLog = Self.continuing(cursor, known, entries)
             if !fromLog.events.isEmpty { return RunEventsPage(events: fromLog.events, cursor: fromLog.cursor, finished: false) }
-            // Read after the log, as in `load`.
-            guard let document = try client.collection(Self.collectionName).findOne(
-                ["_id": .objectId(oid)], projection: ["status": 1, "logNext": 1, "events": ["$slice": [BSON(cursor.event), 10000]]])
-            else { return nil }
-            for event in (document["events"]?.arrayValue ?? []).compactMap({ $0.documentValue.map(RunDocument.decodeEvent) }) {
-                known[event.sequence] = event
+            // Entries that do not continue the cursor follow a fold.
+            guard evenIfQuiet || !entries.isEmpty else { return RunEventsPage(events: [], cursor: cursor, finished: false) }
+            // Read after the log, as in `load`; the events only when there are new ones
+            // (on SecantusDB, 24 ms for the small projection of a 1,000-step run, 99 ms with the events).
+            let runs = client.collection(Self.collectionName)
+            guard let head = try runs.findOne(["_id": .objectId(oid)], projection: ["status": 1, "logNext": 1, "eventCount": 1]) else { return nil }
+            if (head["eventCount"]?.intValue ?? 0) > cursor.event,
+                let document = try runs.findOne(["_id": .objectId(oid)], projection: ["events": ["$slice": [BSON(cursor.event), 10000]]]) {
+                for event in (document["events"]?.arrayValue ?? []).compactMap({ $0.documentValue.map(RunDocument.decodeEvent) }) {
+                    known[event.sequence] = event
+                }
             }
             var page = Self.continuing(cursor, known, entries)
-            page.cursor.logEntry = max(page.cursor.logEntry, RunDocument.logNext(document))
-            let status = document["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) ?? .failed
-            return RunEventsPage(events: page.events, cursor: page.cursor, finished: status.isTerminal && page.events.isEmpty)
+            page.cursor.logEntry = max(page.cursor.logEntry, RunDocument.logNext(head))
+            let status = head["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) ?? .failed
+            // Ended, and every event is delivered once this page is.
+            let finished = status.isTerminal && page.cursor.event >= (head["eventCount"]?.intValue ?? 0)
+            return RunEventsPage(events: page.events, cursor: page.cursor, finished: finished)
         }
         guard let page else { throw OrchestratorError.notFound("run", id) }
         return page

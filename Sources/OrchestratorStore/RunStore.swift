@@ -84,7 +84,7 @@ public struct RunEventsPage: Sendable {
     /// The events after the cursor it was asked for, in order and without gaps.
     public var events: [RunEvent]
     public var cursor: RunEventCursor
-    /// The run has ended and every event was delivered before this page.
+    /// The run has ended and every event is delivered once this page is.
     public var finished: Bool
 }
 
@@ -120,6 +120,9 @@ public protocol RunStore: Sendable {
     /// Puts a failed or cancelled run back in the queue; steps that did not succeed become pending.
     func resume(id: String, now: Date) async throws(OrchestratorError) -> Run
     func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool
-    /// The events after `cursor`, for watchers.
-    func events(id: String, after cursor: RunEventCursor) async throws(OrchestratorError) -> RunEventsPage
+    /// The events after `cursor`, for watchers. While a run goes on its new
+    /// events are in its log, which is cheap to read; its document (large,
+    /// and written by the run itself) is read only when the log shows that
+    /// a fold happened, or when `evenIfQuiet` (the end leaves the log quiet).
+    func events(id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage
 }
