@@ -71,4 +71,22 @@ import Testing
             #expect(final.version == 41)
         }
     }
+
+    @Test func aWorkflowShowsItsLatestRunsStepStatuses() async throws {
+        try await withStore { store in
+            let names = (0..<12).map { "s\($0)" }
+            let workflow = try await store.createWorkflow(WorkflowDraft(name: "shown", steps: names.map { step($0) }))
+            try await store.markLatestRun(workflowId: workflow.id, runId: "run-2")
+            let statuses: [String: StepStatus] = [
+                "s0": .succeeded, "s1": .succeeded, "s2": .failed, "s3": .running, "s4": .succeeded, "s5": .skipped, "s6": .timedOut,
+            ]
+            try await store.recordStepStatuses(workflowId: workflow.id, runId: "run-2", statuses)
+            // An older run's late write changes nothing.
+            try await store.recordStepStatuses(workflowId: workflow.id, runId: "run-1", ["s7": .failed, "s0": .failed])
+            let shown = try await store.workflow(.name("shown")).steps
+            for step in shown {
+                #expect(step.status == statuses[step.name] ?? .pending, "\(step.name)")
+            }
+        }
+    }
 }
