@@ -9,6 +9,10 @@ public struct CallContext: Sendable {
     public let logger: Logger
     /// Sends a notification to the caller now; false once the caller is gone.
     public let notify: @Sendable (_ method: String, _ params: JSONValue) async -> Bool
+    /// False once the caller has closed its connection (a caller that only
+    /// closed its sending side still counts as connected: it may be waiting
+    /// for answers).
+    public let isConnected: @Sendable () -> Bool
 }
 
 public typealias RPCHandler = @Sendable (ParamReader, CallContext) async throws(RPCError) -> JSONValue
@@ -37,9 +41,10 @@ public struct RPCDispatcher: Sendable {
 
     public func handle(
         line: some Collection<UInt8>, peer: PeerCredentials, mayMutate: Bool,
-        notify: @escaping @Sendable (String, JSONValue) async -> Bool = { _, _ in false }
+        notify: @escaping @Sendable (String, JSONValue) async -> Bool = { _, _ in false },
+        isConnected: @escaping @Sendable () -> Bool = { true }
     ) async -> JSONValue? {
-        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notify: notify)
+        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notify: notify, isConnected: isConnected)
         switch RPCCodec.decode(line: line) {
         case .batch(let messages):
             var answers: [JSONValue] = []

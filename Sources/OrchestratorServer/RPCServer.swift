@@ -36,6 +36,7 @@ public final class RPCServer: Sendable {
     private let registry: ConnectionRegistry
     private let dispatcher: RPCDispatcher
     private let authorizer: Authorizer
+    private let activity: ClientActivity
     /// Group lookups may go to NSS (LDAP, sssd) and block: they run here,
     /// never on an event loop or Swift's cooperative pool.
     private let lookups: NIOThreadPool
@@ -43,7 +44,8 @@ public final class RPCServer: Sendable {
     private let ownsPath: String?
 
     public static func start(
-        _ address: ListenAddress, maximumLineBytes: Int, dispatcher: RPCDispatcher, authorizer: Authorizer, logger: Logger
+        _ address: ListenAddress, maximumLineBytes: Int, dispatcher: RPCDispatcher, authorizer: Authorizer,
+        activity: ClientActivity, logger: Logger
     ) async throws -> RPCServer {
         let (stream, continuation) = AsyncStream<Connection>.makeStream()
         let connections = ConnectionRegistry()
@@ -89,13 +91,13 @@ public final class RPCServer: Sendable {
         }
         return RPCServer(
             listener: listener, connections: stream, continuation: continuation, registry: connections,
-            dispatcher: dispatcher, authorizer: authorizer, logger: logger, ownsPath: ownsPath)
+            dispatcher: dispatcher, authorizer: authorizer, activity: activity, logger: logger, ownsPath: ownsPath)
     }
 
     private init(
         listener: Channel, connections: AsyncStream<Connection>, continuation: AsyncStream<Connection>.Continuation,
         registry: ConnectionRegistry, dispatcher: RPCDispatcher, authorizer: Authorizer,
-        logger: Logger, ownsPath: String?
+        activity: ClientActivity, logger: Logger, ownsPath: String?
     ) {
         self.listener = listener
         self.connections = connections
@@ -103,6 +105,7 @@ public final class RPCServer: Sendable {
         self.registry = registry
         self.dispatcher = dispatcher
         self.authorizer = authorizer
+        self.activity = activity
         self.lookups = NIOThreadPool(numberOfThreads: 2)
         self.lookups.start()
         self.logger = logger
@@ -140,12 +143,19 @@ public final class RPCServer: Sendable {
         let authorizer = self.authorizer
         let mayMutate = (try? await lookups.runIfActive { authorizer.mayMutate(peer) }) ?? false
         logger.debug("connection opened", metadata: ["peerUid": "\(peer.uid)", "peerPid": "\(peer.pid)"])
-        await withTaskExecutorPreference(EventLoopExecutor(channel.channel.eventLoop)) {
-            await answer(channel, peer: peer, mayMutate: mayMutate)
+        await activity.connection {
+            await withTaskExecutorPreference(EventLoopExecutor(channel.channel.eventLoop)) {
+                await answer(channel, peer: peer, mayMutate: mayMutate)
+            }
         }
     }
 
     private func answer(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, peer: PeerCredentials, mayMutate: Bool) async {
+        // NIO closes a channel whose peer hung up even while its input is
+        // not being read (a request is still being answered); a peer that
+        // only shut down its sending side keeps it open.
+        let connection = channel.channel
+        let isConnected: @Sendable () -> Bool = { connection.isActive }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -162,7 +172,7 @@ public final class RPCServer: Sendable {
                                 return false
                             }
                         }
-                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate, notify: notify) {
+                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate, notify: notify, isConnected: isConnected) {
                             try await outbound.write(Self.encode(answer))
                         }
                     case .tooLong:

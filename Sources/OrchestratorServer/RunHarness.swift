@@ -10,6 +10,7 @@ struct RunHarness: Sendable {
     let runs: any RunStore
     /// How often a watcher looks for new events in MongoDB.
     let watchInterval: Duration
+    let activity: ClientActivity
 
     func start(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["workflow", "params"])
@@ -61,12 +62,22 @@ struct RunHarness: Sendable {
     func watch(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["id", "fromSequence"])
         let id = try p.string("id")
-        var cursor = RunEventCursor(fromEvent: max(try p.optionalInt("fromSequence") ?? 0, 0))
+        let from = max(try p.optionalInt("fromSequence") ?? 0, 0)
+        return try await activity.watcher { () throws(RPCError) in try await stream(id: id, from: from, c) }
+    }
+
+    private func stream(id: String, from: Int, _ c: CallContext) async throws(RPCError) -> JSONValue {
+        var cursor = RunEventCursor(fromEvent: from)
         // The run's log is read often; its document (what a fold wrote, and
         // the end) at most once per `watchInterval` while the log is quiet.
         let clock = ContinuousClock()
         var lookedAt: ContinuousClock.Instant?
         while true {
+            // A watcher that hung up is let go now, not at the run's next event.
+            guard c.isConnected() else {
+                c.logger.debug("stopped watching run \(id): the watcher hung up", metadata: ["runId": "\(id)"])
+                throw RPCError(.internalError, "the watcher went away")
+            }
             let look = lookedAt.map { clock.now - $0 >= watchInterval } ?? true
             let page = try await domain { [cursor] () throws(OrchestratorError) in
                 try await runs.events(id: id, after: cursor, evenIfQuiet: look)

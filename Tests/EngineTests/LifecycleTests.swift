@@ -229,20 +229,42 @@ import TestSupport
         }
     }
 
-    @Test func aWatcherThatDisconnectsCostsNothing() async throws {
+    @Test func aWatcherThatHangsUpIsLetGoAtOnce() async throws {
         try await DaemonProcess.with { daemon in
             let gate = daemon.directory.appendingPathComponent("gate")
             let c = try daemon.connect()
             try await c.createWorkflow("watched", [shellStep("wait", waitFor(gate)), shellStep("then", order: 1, "true")])
             let id = try await c.startRun("watched")
+            // Queued, running, step running: after those the run is quiet until the gate opens.
+            #expect(await eventually { (try? await c.call("run.get", ["id": .string(id)]))?["events"]?.arrayValue?.count == 3 })
+            func watch(from sequence: Int) -> [UInt8] {
+                Array((#"{"jsonrpc":"2.0","id":1,"method":"run.watch","params":{"id":"\#(id)","fromSequence":\#(sequence)}}"# + "\n").utf8)
+            }
+            // Five watchers that have seen everything, so no event will be sent to them while the step waits.
+            var quiet: [TestConnection] = []
             for _ in 0..<5 {
                 let watcher = try daemon.connect()
-                try await watcher.sendRaw(Array((#"{"jsonrpc":"2.0","id":1,"method":"run.watch","params":{"id":"\#(id)"}}"# + "\n").utf8))
-                _ = try await watcher.readLine()  // the first event arrived; now the watcher vanishes
+                try await watcher.sendRaw(watch(from: 3))
+                quiet.append(watcher)
             }
+            // One more only stops sending: it still waits for the stream.
+            let listener = try daemon.connect()
+            try await listener.sendRaw(watch(from: 0))
+            await listener.finishSending()
+            _ = try await listener.readLine()
+            #expect(await eventually { (try? await c.call("daemon.status"))?["watchers"] == 6 })
+            #expect(try await c.call("daemon.status")["connections"] == 7)
+
+            quiet.removeAll()
+            #expect(await eventually { (try? await c.call("daemon.status"))?["watchers"] == 1 })
+            #expect(try await c.call("daemon.status")["connections"] == 2)
+
             _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
-            let (_, run) = try await c.watch(id)
-            #expect(run["status"] == "succeeded")
+            var message: JSONValue = .null
+            while message["result"] == nil, message["error"] == nil {
+                message = try JSONCoding.parse(try await listener.readLine())
+            }
+            #expect(message["result"]?["status"] == "succeeded")
             #expect(try await c.call("daemon.status")["mongodb"] == "ok")
         }
     }
