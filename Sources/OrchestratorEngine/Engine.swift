@@ -32,6 +32,7 @@ public actor Engine {
         self.onActiveRunsChanged = onActiveRunsChanged
         loops.append(Task { await self.claimLoop() })
         loops.append(Task { await self.leaseLoop() })
+        loops.append(Task { await self.sweepLoop() })
     }
 
     public var activeRuns: Int { executors.count }
@@ -143,6 +144,17 @@ public actor Engine {
     }
 
     private var leaseSeconds: TimeInterval { Double(settings.lease.components.seconds) }
+
+    /// At start and then hourly: a run's log is deleted when it ends, but
+    /// only if MongoDB answered just then.
+    private func sweepLoop() async {
+        while !Task.isCancelled {
+            if let removed = try? await runs.sweepLogs(), removed > 0 {
+                logger.info("removed \(removed) log entries that ended runs had left behind")
+            }
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
 
     private func leaseLoop() async {
         while !Task.isCancelled {

@@ -111,7 +111,7 @@ public struct MongoRunStore: RunStore {
             // entry may take that number first; then read again.
             for _ in 0..<Self.claimAttempts {
                 guard let (run, position) = try Self.load(client, oid) else { return nil }
-                guard let fenced = try Self.append(RunChange(), client, oid, owner, position) else { continue }
+                guard let fenced = try Self.append(RunChange(), client, oid, owner, position, claim: true) else { continue }
                 return ClaimedRun(run: run, log: fenced)
             }
             return nil
@@ -148,11 +148,11 @@ public struct MongoRunStore: RunStore {
     /// Writes the log's next entry; nil when its number is taken by someone
     /// else (the run was taken over).
     private static func append(
-        _ change: RunChange, _ client: MongoClient, _ oid: ObjectId, _ owner: String, _ position: RunLogPosition
+        _ change: RunChange, _ client: MongoClient, _ oid: ObjectId, _ owner: String, _ position: RunLogPosition, claim: Bool = false
     ) throws(MongoError) -> RunLogPosition? {
         let logs = client.collection(RunLogDocument.collectionName)
         do throws(MongoError) {
-            try logs.insertOne(RunLogDocument.encode(runId: oid, seq: position.next, writer: owner, change: change))
+            try logs.insertOne(RunLogDocument.encode(runId: oid, seq: position.next, writer: owner, change: change, claim: claim))
         } catch {
             guard error.kind == .duplicateKey else { throw error }
             // Taken by this very write when an earlier attempt landed but its answer was lost.
@@ -200,10 +200,32 @@ public struct MongoRunStore: RunStore {
                 guard let now, RunDocument.logNext(now) == logNext, now["logWriter"]?.stringValue == owner else { return nil }
             }
             if ended {
-                // Best effort: entries left behind are skipped by readers (they are below `logNext`).
-                _ = try? client.collection(RunLogDocument.collectionName).deleteMany(["runId": .objectId(oid)])
+                // Best effort: entries left behind are skipped by readers
+                // (they are below `logNext`), and `sweepLogs` finds them later.
+                _ = try? client.collection(RunLogDocument.collectionName).deleteMany(RunLogDocument.spent(runId: oid, before: logNext))
             }
             return RunLogPosition(folded: logNext, next: logNext, unfolded: RunChange())
+        }
+    }
+
+    public func sweepLogs() async throws(OrchestratorError) -> Int {
+        try await withDatabase(pool) { client throws(MongoError) -> Int in
+            let logs = client.collection(RunLogDocument.collectionName)
+            // The runs with entries besides claims: those in flight, and any whose deletion at the end failed.
+            let reply = try client.command(["distinct": BSON(RunLogDocument.collectionName), "key": "runId", "query": ["claim": ["$ne": true]]])
+            let ids = (reply["values"]?.arrayValue ?? []).compactMap(\.objectIdValue)
+            guard !ids.isEmpty else { return 0 }
+            let ended = try client.collection(Self.collectionName).find(
+                ["_id": ["$in": .array(ids.map { .objectId($0) })], "status": ["$nin": Self.activeStatuses]],
+                projection: ["_id": 1, "logNext": 1])
+            var removed = 0
+            for run in ended {
+                guard let oid = run["_id"]?.objectIdValue else { continue }
+                // Below the `logNext` read with the run's end: a run resumed
+                // since then writes its new entries above it.
+                removed += try logs.deleteMany(RunLogDocument.spent(runId: oid, before: RunDocument.logNext(run)))
+            }
+            return removed
         }
     }
 

@@ -15,18 +15,28 @@ import OrchestratorModel
 /// Entries of a run are numbered from 0 without gaps, and the unique index
 /// on (runId, seq) is the lease's fence: whoever takes a run over writes a
 /// claim entry at the next number, so the previous owner's next write meets
-/// a taken number and fails.
+/// a taken number and fails. That number is exactly where the previous
+/// owner would write next, so claim entries outlive the run's end (they are
+/// rare: one per take-over) and the rest of the log is deleted.
 enum RunLogDocument {
     static let collectionName = "run_log"
 
     static let indexes: [BSON] = [["key": ["runId": 1, "seq": 1], "name": "run_seq", "unique": true]]
 
-    static func encode(runId: ObjectId, seq: Int, writer: String, change: RunChange) -> BSONDocument {
-        [
+    static func encode(runId: ObjectId, seq: Int, writer: String, change: RunChange, claim: Bool = false) -> BSONDocument {
+        var entry: BSONDocument = [
             "runId": .objectId(runId), "seq": BSON(seq), "writer": BSON(writer),
             "steps": .array(change.steps.sorted { $0.key < $1.key }.map { ["index": BSON($0.key), "record": .document(RunDocument.encode($0.value))] }),
             "events": .array(change.events.map { .document(RunDocument.encode($0)) }),
         ]
+        if claim { entry["claim"] = true }
+        return entry
+    }
+
+    /// The entries of a run that are folded into its document (below
+    /// `logNext`) and fence nobody: what may be deleted once it has ended.
+    static func spent(runId: ObjectId, before logNext: Int) -> BSONDocument {
+        ["runId": .objectId(runId), "seq": ["$lt": BSON(logNext)], "claim": ["$ne": true]]
     }
 
     static func seq(_ entry: BSONDocument) -> Int { entry["seq"]?.intValue ?? -1 }

@@ -125,4 +125,7 @@ public protocol RunStore: Sendable {
     /// and written by the run itself) is read only when the log shows that
     /// a fold happened, or when `evenIfQuiet` (the end leaves the log quiet).
     func events(id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage
+    /// Deletes what ended runs left in the log (their deletion at the end
+    /// is best effort), except claim entries, which fence; returns how many.
+    func sweepLogs() async throws(OrchestratorError) -> Int
 }

@@ -65,6 +65,63 @@ import Testing
         }
     }
 
+    @Test func aPreviousOwnerStaysFencedAfterTheNewOwnerEndedTheRun() async throws {
+        try await withRunStore { store, pool in
+            let id = try await queuedRun(store, steps: ["backup", "push"])
+            let first = try #require(try await store.claim(id: id, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
+            var aLog = try #require(try await store.apply(started(first.run), to: id, owner: "a", log: first.log))
+            aLog = try #require(try await store.apply(step(first.run, 0, .running, sequence: 2), to: id, owner: "a", log: aLog))
+
+            // b takes over and ends the run while a is stalled; the end deletes the log, but not b's claim.
+            let second = try #require(try await store.claim(id: id, owner: "b", until: .distantFuture, now: .now))
+            var bLog = try #require(try await store.apply(step(second.run, 0, .interrupted, sequence: 3), to: id, owner: "b", log: second.log))
+            bLog = try #require(try await store.apply(
+                RunChange(status: .failed, finishedAt: .now, events: [event(4, nil, "failed")]), to: id, owner: "b", log: bLog))
+            #expect(try await logEntries(pool, id) == 1)
+
+            // a wakes up: its next write (which would let it start the next step) is refused.
+            #expect(try await store.apply(step(first.run, 0, .succeeded, sequence: 3), to: id, owner: "a", log: aLog) == nil)
+            let finished = try await store.run(id: id)
+            #expect(finished.status == .failed)
+            #expect(finished.steps.map(\.status) == [.interrupted, .pending])
+            #expect(finished.events.map(\.status) == ["queued", "running", "running", "interrupted", "failed"])
+        }
+    }
+
+    @Test func theSweepRemovesWhatEndedRunsLeftInTheLogAndNothingElse() async throws {
+        try await withRunStore { store, pool in
+            // An ended run whose log deletion did not happen: its entries are put back as they were.
+            let ended = try await queuedRun(store, steps: ["backup"])
+            let claimed = try #require(try await store.claim(id: ended, owner: "a", until: .distantFuture, now: .now))
+            var log = try #require(try await store.apply(started(claimed.run), to: ended, owner: "a", log: claimed.log))
+            log = try #require(try await store.apply(step(claimed.run, 0, .running, sequence: 2), to: ended, owner: "a", log: log))
+            let entries = try await pool.withClient { client throws(MongoError) in
+                try client.collection(RunLogDocument.collectionName).find(["runId": .objectId(ObjectId(ended)!)])
+            }
+            _ = try #require(try await store.apply(
+                RunChange(status: .succeeded, finishedAt: .now, events: [event(3, nil, "succeeded")]), to: ended, owner: "a", log: log))
+            try await pool.withClient { client throws(MongoError) in
+                for entry in entries { try client.collection(RunLogDocument.collectionName).insertOne(entry) }
+            }
+            // A run in flight, taken over once: its entries and its claim stay.
+            let active = try await queuedRun(store, steps: ["backup", "push"])
+            let a = try #require(try await store.claim(id: active, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
+            let aLog = try #require(try await store.apply(started(a.run), to: active, owner: "a", log: a.log))
+            _ = try #require(try await store.apply(step(a.run, 0, .running, sequence: 2), to: active, owner: "a", log: aLog))
+            let b = try #require(try await store.claim(id: active, owner: "b", until: .distantFuture, now: .now))
+            _ = try #require(try await store.apply(step(b.run, 0, .interrupted, sequence: 3), to: active, owner: "b", log: b.log))
+            let activeEntries = try await logEntries(pool, active)
+
+            #expect(try await logEntries(pool, ended) == entries.count)
+            #expect(try await store.sweepLogs() == entries.count)
+            #expect(try await logEntries(pool, ended) == 0)
+            #expect(try await logEntries(pool, active) == activeEntries)
+            #expect(try await store.sweepLogs() == 0)
+            #expect(try await store.run(id: ended).steps.map(\.status) == [.running])
+            #expect(try await store.run(id: active).steps.map(\.status) == [.interrupted, .pending])
+        }
+    }
+
     @Test func aWriteRetriedAfterItLandedIsRecordedOnce() async throws {
         try await withRunStore { store, _ in
             let id = try await queuedRun(store, steps: ["backup"])
