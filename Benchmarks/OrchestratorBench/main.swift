@@ -97,7 +97,12 @@ for clients in [1, 16] {
             let collection = client.collection("workflows")
             _ = try collection.updateOne(
                 ["name": BSON("add-f-\(index)"), "steps.name": ["$ne": BSON(name)], "steps.999": ["$exists": false]],
-                ["$push": ["steps": ["name": BSON(name), "executionOrder": 0, "action": ["exec": ["/bin/true"]]]],
+                // The step as the daemon stores it (every field, defaults included): SecantusDB
+                // rewrites the whole document on every update, so its size is the cost.
+                ["$push": ["steps": [
+                    "name": BSON(name), "description": "", "executionOrder": 0, "action": ["exec": ["/bin/true"], "env": [:]],
+                    "retries": 0, "retryDelaySeconds": 1, "continueOnFailure": false, "idempotent": false, "status": "pending",
+                 ]],
                  "$inc": ["version": 1], "$set": ["updatedAt": BSON(Date())]])
             return try collection.findOne(["name": BSON("add-f-\(index)")])
         }

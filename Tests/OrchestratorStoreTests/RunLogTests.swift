@@ -40,13 +40,7 @@ import Testing
 
     @Test func aTakeOverFencesThePreviousOwnerAndKeepsWhatItWrote() async throws {
         try await withRunStore { store, _ in
-            let id = try await queuedRun(store, steps: ["backup", "push"])
-            let first = try #require(try await store.claim(id: id, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
-            var aLog = try #require(try await store.apply(started(first.run), to: id, owner: "a", log: first.log))
-            aLog = try #require(try await store.apply(step(first.run, 0, .running, sequence: 2), to: id, owner: "a", log: aLog))
-
-            // a's lease has expired: b takes the run over.
-            let second = try #require(try await store.claim(id: id, owner: "b", until: .distantFuture, now: .now))
+            let (id, first, aLog, second) = try await takenOver(store)
             #expect(second.run.steps[0].status == .running)
             #expect(second.run.events.count == 3)
 
@@ -67,13 +61,8 @@ import Testing
 
     @Test func aPreviousOwnerStaysFencedAfterTheNewOwnerEndedTheRun() async throws {
         try await withRunStore { store, pool in
-            let id = try await queuedRun(store, steps: ["backup", "push"])
-            let first = try #require(try await store.claim(id: id, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
-            var aLog = try #require(try await store.apply(started(first.run), to: id, owner: "a", log: first.log))
-            aLog = try #require(try await store.apply(step(first.run, 0, .running, sequence: 2), to: id, owner: "a", log: aLog))
-
             // b takes over and ends the run while a is stalled; the end deletes the log, but not b's claim.
-            let second = try #require(try await store.claim(id: id, owner: "b", until: .distantFuture, now: .now))
+            let (id, first, aLog, second) = try await takenOver(store)
             var bLog = try #require(try await store.apply(step(second.run, 0, .interrupted, sequence: 3), to: id, owner: "b", log: second.log))
             bLog = try #require(try await store.apply(
                 RunChange(status: .failed, finishedAt: .now, events: [event(4, nil, "failed")]), to: id, owner: "b", log: bLog))
@@ -104,11 +93,7 @@ import Testing
                 for entry in entries { try client.collection(RunLogDocument.collectionName).insertOne(entry) }
             }
             // A run in flight, taken over once: its entries and its claim stay.
-            let active = try await queuedRun(store, steps: ["backup", "push"])
-            let a = try #require(try await store.claim(id: active, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
-            let aLog = try #require(try await store.apply(started(a.run), to: active, owner: "a", log: a.log))
-            _ = try #require(try await store.apply(step(a.run, 0, .running, sequence: 2), to: active, owner: "a", log: aLog))
-            let b = try #require(try await store.claim(id: active, owner: "b", until: .distantFuture, now: .now))
+            let (active, _, _, b) = try await takenOver(store)
             _ = try #require(try await store.apply(step(b.run, 0, .interrupted, sequence: 3), to: active, owner: "b", log: b.log))
             let activeEntries = try await logEntries(pool, active)
 
@@ -252,6 +237,16 @@ private func queuedRun(_ store: MongoRunStore, steps names: [String]) async thro
         requestedBy: Requester(uid: 0, gid: 0, pid: 1), createdAt: .now, events: [event(0, nil, "queued")])
     try await store.createRun(run)
     return run.id
+}
+
+/// A run that a started (its first step running) and b took over once a's lease had expired.
+private func takenOver(_ store: MongoRunStore) async throws -> (id: String, a: ClaimedRun, aLog: RunLogPosition, b: ClaimedRun) {
+    let id = try await queuedRun(store, steps: ["backup", "push"])
+    let a = try #require(try await store.claim(id: id, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
+    var aLog = try #require(try await store.apply(started(a.run), to: id, owner: "a", log: a.log))
+    aLog = try #require(try await store.apply(step(a.run, 0, .running, sequence: 2), to: id, owner: "a", log: aLog))
+    let b = try #require(try await store.claim(id: id, owner: "b", until: .distantFuture, now: .now))
+    return (id, a, aLog, b)
 }
 
 private func event(_ sequence: Int, _ step: String?, _ status: String) -> RunEvent {
