@@ -49,13 +49,8 @@ import Testing
             #expect(try await store.apply(
                 RunChange(status: .failed, finishedAt: .now, events: [event(3, nil, "failed")]), to: id, owner: "a", log: aLog) == nil)
 
-            var bLog = try #require(try await store.apply(step(second.run, 0, .interrupted, sequence: 3), to: id, owner: "b", log: second.log))
-            bLog = try #require(try await store.apply(
-                RunChange(status: .failed, finishedAt: .now, events: [event(4, nil, "failed")]), to: id, owner: "b", log: bLog))
-            let finished = try await store.run(id: id)
-            #expect(finished.status == .failed)
-            #expect(finished.steps.map(\.status) == [.interrupted, .pending])
-            #expect(finished.events.map(\.status) == ["queued", "running", "running", "interrupted", "failed"])
+            try await endTakenOverRun(store, id, second)
+            try await expectEndedByTheTakeOver(store, id)
         }
     }
 
@@ -63,17 +58,12 @@ import Testing
         try await withRunStore { store, pool in
             // b takes over and ends the run while a is stalled; the end deletes the log, but not b's claim.
             let (id, first, aLog, second) = try await takenOver(store)
-            var bLog = try #require(try await store.apply(step(second.run, 0, .interrupted, sequence: 3), to: id, owner: "b", log: second.log))
-            bLog = try #require(try await store.apply(
-                RunChange(status: .failed, finishedAt: .now, events: [event(4, nil, "failed")]), to: id, owner: "b", log: bLog))
+            try await endTakenOverRun(store, id, second)
             #expect(try await logEntries(pool, id) == 1)
 
             // a wakes up: its next write (which would let it start the next step) is refused.
             #expect(try await store.apply(step(first.run, 0, .succeeded, sequence: 3), to: id, owner: "a", log: aLog) == nil)
-            let finished = try await store.run(id: id)
-            #expect(finished.status == .failed)
-            #expect(finished.steps.map(\.status) == [.interrupted, .pending])
-            #expect(finished.events.map(\.status) == ["queued", "running", "running", "interrupted", "failed"])
+            try await expectEndedByTheTakeOver(store, id)
         }
     }
 
@@ -247,6 +237,20 @@ private func takenOver(_ store: MongoRunStore) async throws -> (id: String, a: C
     aLog = try #require(try await store.apply(step(a.run, 0, .running, sequence: 2), to: id, owner: "a", log: aLog))
     let b = try #require(try await store.claim(id: id, owner: "b", until: .distantFuture, now: .now))
     return (id, a, aLog, b)
+}
+
+/// b records the first step interrupted (its process was a's) and ends the run failed.
+private func endTakenOverRun(_ store: MongoRunStore, _ id: String, _ b: ClaimedRun) async throws {
+    let log = try #require(try await store.apply(step(b.run, 0, .interrupted, sequence: 3), to: id, owner: "b", log: b.log))
+    _ = try #require(try await store.apply(
+        RunChange(status: .failed, finishedAt: .now, events: [event(4, nil, "failed")]), to: id, owner: "b", log: log))
+}
+
+private func expectEndedByTheTakeOver(_ store: MongoRunStore, _ id: String) async throws {
+    let finished = try await store.run(id: id)
+    #expect(finished.status == .failed)
+    #expect(finished.steps.map(\.status) == [.interrupted, .pending])
+    #expect(finished.events.map(\.status) == ["queued", "running", "running", "interrupted", "failed"])
 }
 
 private func event(_ sequence: Int, _ step: String?, _ status: String) -> RunEvent {
