@@ -35,6 +35,9 @@ actor RunExecutor {
     private let slots: StepSlots
     private let logger: Logger
     private var processes: [String: RunningProcess] = [:]
+    /// Processes started ahead of their turn and held at their gates: the
+    /// steps that start next if the running ones succeed (see `prepareAhead`).
+    private var ahead: [String: (attempt: Int, process: RunningProcess)] = [:]
     private var notBefore: [String: ContinuousClock.Instant] = [:]
     private var cancelRequested: Bool
     private var stopping = false
@@ -96,6 +99,7 @@ actor RunExecutor {
             }
             for message in messages { await handle(message) }
         }
+        dropAhead()
         if lost {
             for process in processes.values { process.terminate() }
         }
@@ -120,6 +124,10 @@ actor RunExecutor {
         if !change.isEmpty {
             stage(change)
             for (_, record) in change.steps { show(record.name, record.status) }
+        }
+        for (name, early) in ahead where run.step(name)?.status != .pending {
+            ahead[name] = nil
+            early.process.abandon()
         }
         if let outcome = decision.outcome, !run.steps.contains(where: { $0.status == .running }) {
             logger.notice("run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
@@ -170,7 +178,7 @@ actor RunExecutor {
             record.stdout = ""
             record.stderr = ""
             record.process = nil
-            switch RunningProcess.prepare(StepLaunch.spec(for: step, run: run, attempt: record.attempts, settings: settings), onLine: lineLogger(for: name)) {
+            switch heldProcess(for: step, attempt: record.attempts) {
             case .held(let process):
                 record.process = StepProcess(host: ProcessIdentity.host, pid: process.pid, startTicks: process.startTicks)
                 held.append((name, process))
@@ -203,6 +211,44 @@ actor RunExecutor {
             await slots.release()
             mailbox.post(.finished(name, outcome))
         }
+        prepareAhead()
+    }
+
+    /// The step's process, held at its gate: the one started ahead for this
+    /// attempt if there is one, else a new one.
+    private func heldProcess(for step: Step, attempt: Int) -> RunningProcess.Prepared {
+        if let early = ahead.removeValue(forKey: step.name) {
+            if early.attempt == attempt { return .held(early.process) }
+            early.process.abandon()
+        }
+        return RunningProcess.prepare(StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: step.name))
+    }
+
+    /// Starts the steps that come next if every running step succeeds, held
+    /// at their gates, while those run: when their turn comes, starting them
+    /// costs only the write that records them (measured: the spawn took
+    /// 0.6–0.7 ms of a sequential step's path). A held process runs nothing
+    /// until that write is stored and its gate opens, and it exits at once
+    /// if the daemon dies; `dropAhead` abandons them when the plan changes.
+    private func prepareAhead() {
+        guard !stopping, !cancelRequested, !lost else { return }
+        var states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
+        for (name, status) in states where status == .running { states[name] = .succeeded }
+        let next = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: false).start
+        for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && notBefore[name] == nil {
+            guard let index = index(of: name), let step = run.definition(name) else { continue }
+            let attempt = run.steps[index].attempts + 1
+            // One that cannot start is left to its turn, which reports why.
+            if case .held(let process) = RunningProcess.prepare(
+                StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: name)) {
+                ahead[name] = (attempt, process)
+            }
+        }
+    }
+
+    private func dropAhead() {
+        for early in ahead.values { early.process.abandon() }
+        ahead.removeAll()
     }
 
     private func lineLogger(for step: String) -> @Sendable (String, String) -> Void {
@@ -219,15 +265,20 @@ actor RunExecutor {
         case .finished(let name, let outcome):
             processes[name] = nil
             await record(outcome, of: name)
+            // What comes next was planned on this step's success.
+            if run.step(name)?.status != .succeeded { dropAhead() }
         case .cancel:
             guard !cancelRequested else { return }
             cancelRequested = true
+            dropAhead()
             logger.notice("cancelling: running steps get SIGTERM, then SIGKILL after \(settings.killGrace)")
             for process in processes.values { process.terminate() }
         case .stop:
             stopping = true
+            dropAhead()
         case .leaseLost:
             lost = true
+            dropAhead()
             logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
         case .tick:
             break

@@ -124,3 +124,18 @@ func meet(_ dir: URL, _ group: [String]) -> String {
     let checks = group.map { "[ -e '\(here)-\($0)' ]" }.joined(separator: " && ")
     return "touch '\(here)-'\"$ORCH_STEP\"; until \(checks); do sleep 0.05; done"
 }
+
+/// The command names of a process's children, as `ps --ppid` lists them
+/// (a held step shows as `orchestrator-st`, its name cut to 15 bytes).
+func childProcesses(of parent: Int32) -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry in
+        guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After the name: state, then the parent's pid. A zombie runs nothing.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 1, fields[0] != "Z", Int32(fields[1]) == parent else { return nil }
+        return String(stat[stat.index(after: open)..<close])
+    }
+}

@@ -91,6 +91,34 @@ import TestSupport
         }
     }
 
+    @Test func theNextStepWaitsStartedAheadAndNothingWaitsForAPlanThatChanged() async throws {
+        try await DaemonProcess.with { daemon in
+            let gate = daemon.directory.appendingPathComponent("gate")
+            let c = try daemon.connect()
+            let pid = try #require(daemon.pid)
+            try await c.createWorkflow("ahead", [
+                shellStep("first", waitFor(gate)),
+                shellStep("flaky", order: 1, "exit 3", retries: 1, retryDelay: 60),
+                shellStep("after", order: 2, "true"),
+            ])
+            let id = try await c.startRun("ahead")
+            // While "first" runs, "flaky" is already started, held at its gate.
+            #expect(await eventually { childProcesses(of: pid).sorted() == ["orchestrator-st", "sh"] })
+            _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
+            // "flaky" fails and waits a minute for its retry: the step planned after it must not wait meanwhile.
+            #expect(await eventually {
+                let run = try? await c.call("run.get", ["id": .string(id)])
+                return run?.stepStatus("flaky") == "pending" && run?.step("flaky")?["attempts"] == 1
+            })
+            #expect(await eventually { childProcesses(of: pid).isEmpty })
+            _ = try await c.call("run.cancel", ["id": .string(id)])
+            let (_, run) = try await c.watch(id)
+            #expect(run["status"] == "cancelled")
+            #expect(run.stepStatus("after") == "cancelled")
+            #expect(childProcesses(of: pid).isEmpty)
+        }
+    }
+
     @Test func aTimeoutKillsTheWholeProcessGroup() async throws {
         try await DaemonProcess.with { daemon in
             let pidFile = daemon.directory.appendingPathComponent("grandchild.pid")
