@@ -25,7 +25,7 @@ struct Latencies: CustomStringConvertible {
 /// own (blocking clients never touch Swift's cooperative pool) and returns
 /// every latency. `setUp` makes a thread's client.
 func measure<Client>(
-    clients: Int, iterations: Int, setUp: @escaping @Sendable (Int) throws -> Client,
+    clients: Int, iterations: Int, firstIndex: Int = 0, setUp: @escaping @Sendable (Int) throws -> Client,
     _ operation: @escaping @Sendable (Client, Int) throws -> Void
 ) -> Latencies {
     let results = LockedArray()
@@ -40,7 +40,7 @@ func measure<Client>(
                 local.reserveCapacity(iterations)
                 for i in 0..<iterations {
                     let start = DispatchTime.now().uptimeNanoseconds
-                    try operation(client, index * iterations + i)
+                    try operation(client, firstIndex + index * iterations + i)
                     local.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 }
                 results.append(local)
@@ -53,6 +53,30 @@ func measure<Client>(
     }
     group.wait()
     return Latencies(results.values)
+}
+
+/// One side of a side-by-side measurement: its clients and its operation.
+struct Side<Client> {
+    let setUp: @Sendable (Int) throws -> Client
+    let operation: @Sendable (Client, Int) throws -> Void
+}
+
+/// The floor and the measured operation in alternating rounds (floor, then
+/// measured, ten times), so that a slow spell of the machine or of the
+/// database weighs on both alike instead of on whichever ran during it.
+/// Each operation gets indices no earlier round used.
+func sideBySide<Floor, Measured>(
+    clients: Int, iterations: Int, floor: Side<Floor>, measured: Side<Measured>
+) -> (floor: Latencies, measured: Latencies) {
+    let rounds = 10
+    let perRound = max(iterations / rounds, 1)
+    var floorSamples: [Double] = [], measuredSamples: [Double] = []
+    for round in 0..<rounds {
+        let first = round * clients * perRound
+        floorSamples += measure(clients: clients, iterations: perRound, firstIndex: first, setUp: floor.setUp, floor.operation).samples
+        measuredSamples += measure(clients: clients, iterations: perRound, firstIndex: first, setUp: measured.setUp, measured.operation).samples
+    }
+    return (Latencies(floorSamples), Latencies(measuredSamples))
 }
 
 /// Runs `body` on `count` threads of their own, each with its own daemon

@@ -71,45 +71,47 @@ for i in 0..<16 {
 }
 for clients in [1, 16] {
     let iterations = (clients == 1 ? 2000 : 300) / scale
-    let floor = measure(clients: clients, iterations: iterations, setUp: { _ in try RPCConnection(path: echo.path) }) { c, _ in
-        try c.sendRaw(statusLine)
-        _ = try c.readLine()
-    }
-    let status = measure(clients: clients, iterations: iterations, setUp: { _ in try rpc() }) { c, _ in
-        _ = try c.call("daemon.status")
-    }
+    let (floor, status) = sideBySide(
+        clients: clients, iterations: iterations,
+        floor: Side(setUp: { _ in try RPCConnection(path: echo.path) }) { c, _ in
+            try c.sendRaw(statusLine)
+            _ = try c.readLine()
+        },
+        measured: Side(setUp: { _ in try rpc() }) { c, _ in _ = try c.call("daemon.status") })
     say("daemon.status, \(clients) client(s): \(status) | echo floor: \(floor) | p50 ratio \(String(format: "%.1f", status.p50 / floor.p50))x")
 
-    let dbGet = measure(clients: clients, iterations: iterations / 2, setUp: { $0 }) { index, _ in
-        _ = try pool.withClientBlocking { client throws(MongoError) in
-            try client.collection("workflows").findOne(["name": BSON("get-\(index)")])
-        }
-    }
-    let get = measure(clients: clients, iterations: iterations / 2, setUp: { _ in try rpc() }) { c, i in
-        _ = try c.call("workflow.get", ["name": .string("get-\(i % 16)")])
-    }
+    let (dbGet, get) = sideBySide(
+        clients: clients, iterations: iterations / 2,
+        floor: Side(setUp: { $0 }) { index, _ in
+            _ = try pool.withClientBlocking { client throws(MongoError) in
+                try client.collection("workflows").findOne(["name": BSON("get-\(index)")])
+            }
+        },
+        measured: Side(setUp: { _ in try rpc() }) { c, i in _ = try c.call("workflow.get", ["name": .string("get-\(i % 16)")]) })
     say("workflow.get, \(clients) client(s): \(get) | libmongoc floor: \(dbGet) | p50 ratio \(String(format: "%.2f", get.p50 / dbGet.p50))x")
 
     let adds = (clients == 1 ? 400 : 40) / scale
-    let dbAdd = measure(clients: clients, iterations: adds, setUp: { $0 }) { index, i in
-        let name = "f\(clients)-\(i)"
-        _ = try pool.withClientBlocking { client throws(MongoError) in
-            let collection = client.collection("workflows")
-            _ = try collection.updateOne(
-                ["name": BSON("add-f-\(index)"), "steps.name": ["$ne": BSON(name)], "steps.999": ["$exists": false]],
-                // The step as the daemon stores it (every field, defaults included): SecantusDB
-                // rewrites the whole document on every update, so its size is the cost.
-                ["$push": ["steps": [
-                    "name": BSON(name), "description": "", "executionOrder": 0, "action": ["exec": ["/bin/true"], "env": [:]],
-                    "retries": 0, "retryDelaySeconds": 1, "continueOnFailure": false, "idempotent": false, "status": "pending",
-                 ]],
-                 "$inc": ["version": 1], "$set": ["updatedAt": BSON(Date())]])
-            return try collection.findOne(["name": BSON("add-f-\(index)")])
-        }
-    }
-    let add = measure(clients: clients, iterations: adds, setUp: { try (rpc(), $0) }) { pair, i in
-        _ = try pair.0.call("step.add", ["workflow": .string("add-d-\(pair.1)"), "step": step("d\(clients)-\(i)", 0)])
-    }
+    let (dbAdd, add) = sideBySide(
+        clients: clients, iterations: adds,
+        floor: Side(setUp: { $0 }) { index, i in
+            let name = "f\(clients)-\(i)"
+            _ = try pool.withClientBlocking { client throws(MongoError) in
+                let collection = client.collection("workflows")
+                _ = try collection.updateOne(
+                    ["name": BSON("add-f-\(index)"), "steps.name": ["$ne": BSON(name)], "steps.999": ["$exists": false]],
+                    // The step as the daemon stores it (every field, defaults included): SecantusDB
+                    // rewrites the whole document on every update, so its size is the cost.
+                    ["$push": ["steps": [
+                        "name": BSON(name), "description": "", "executionOrder": 0, "action": ["exec": ["/bin/true"], "env": [:]],
+                        "retries": 0, "retryDelaySeconds": 1, "continueOnFailure": false, "idempotent": false, "status": "pending",
+                     ]],
+                     "$inc": ["version": 1], "$set": ["updatedAt": BSON(Date())]])
+                return try collection.findOne(["name": BSON("add-f-\(index)")])
+            }
+        },
+        measured: Side(setUp: { try (rpc(), $0) }) { pair, i in
+            _ = try pair.0.call("step.add", ["workflow": .string("add-d-\(pair.1)"), "step": step("d\(clients)-\(i)", 0)])
+        })
     say("step.add, \(clients) client(s): \(add) | libmongoc floor (update_one + find_one): \(dbAdd) | p50 ratio \(String(format: "%.2f", add.p50 / dbAdd.p50))x")
 }
 
