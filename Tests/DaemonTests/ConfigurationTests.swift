@@ -51,7 +51,11 @@ import TestSupport
         try await withTemporaryDirectory { dir in
             let lonely = dir.appendingPathComponent("bin/orchestratord")
             try FileManager.default.createDirectory(at: lonely.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: Binaries.path("orchestratord"), toPath: lonely.path)
+            // Copied by cp, not by this process: while this process holds the new file open for
+            // writing, a child that another test forks meanwhile inherits the descriptor, and
+            // executing the file then fails with ETXTBSY (seen once in CI).
+            let copy = try await runCommand("/bin/cp", [try Binaries.path("orchestratord"), lonely.path])
+            try #require(copy.status == 0, "\(copy)")
             let socket = dir.appendingPathComponent("orchestratord.sock").path
             let result = try await runCommand(lonely.path, ["--socket", socket, "--mongodb-uri", uri, "--log-target", "stderr"])
             #expect(result.status == 69, "\(result)")
