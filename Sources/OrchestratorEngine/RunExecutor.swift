@@ -139,7 +139,7 @@ actor RunExecutor {
         // records them all as running, then they are let go together.
         var batch: [String] = []
         for name in decision.start {
-            if let due = notBefore[name], due > .now { continue }
+            if waitingForRetry(name) { continue }
             if batch.isEmpty {
                 if !(await slots.tryAcquire()) {
                     // Waiting for another run's step to end: what is decided is written first.
@@ -235,7 +235,7 @@ actor RunExecutor {
         var states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
         for (name, status) in states where status == .running { states[name] = .succeeded }
         let next = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: false).start
-        for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && notBefore[name] == nil {
+        for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && !waitingForRetry(name) {
             guard let index = index(of: name), let step = run.definition(name) else { continue }
             let attempt = run.steps[index].attempts + 1
             // One that cannot start is left to its turn, which reports why.
@@ -244,6 +244,10 @@ actor RunExecutor {
                 ahead[name] = (attempt, process)
             }
         }
+    }
+
+    private func waitingForRetry(_ name: String) -> Bool {
+        notBefore[name].map { $0 > .now } ?? false
     }
 
     private func dropAhead() {

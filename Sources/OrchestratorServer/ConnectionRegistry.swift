@@ -1,19 +1,24 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The server's open connections, for a graceful stop: each connection's
-/// input is closed so that it ends once its current request is answered.
+/// The server's open connections, for a graceful stop (each connection's
+/// input is closed so that it ends once its current request is answered)
+/// and for `daemon.status`.
 /// A connection counts from the moment it is active, not from its
 /// initializer: closing the input of a channel NIO has not fully registered
 /// yet trips an assertion in NIO (seen as SIGILL when SIGTERM met a
 /// connection that was just being accepted).
-final class ConnectionRegistry: Sendable {
+public final class ConnectionRegistry: Sendable {
     private struct State {
         var stopping = false
         var channels: [ObjectIdentifier: any Channel] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    var count: Int { state.withLockedValue { $0.channels.count } }
 
     /// Stops tracking: from now on a connection that becomes active has its
     /// input closed at once. Returns the active connections, to close theirs.

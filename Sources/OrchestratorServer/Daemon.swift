@@ -81,20 +81,21 @@ public enum Daemon {
                 maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate),
             runs: runStore, workflows: store, logger: logger)
         let health = DatabaseHealth()
-        let activity = ClientActivity()
+        let (connections, watchers) = (ConnectionRegistry(), WatcherCount())
         let status = StatusHarness(
-            pool: pool, health: health, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns }, activity: activity)
+            pool: pool, health: health, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns },
+            connections: connections, watchers: watchers)
         let dispatcher = RPCDispatcher(
             routes: RPCDispatcher.routes(
                 workflows: WorkflowHarness(store: store, runs: runStore),
-                runs: RunHarness(engine: engine, runs: runStore, watchInterval: .milliseconds(200), activity: activity),
+                runs: RunHarness(engine: engine, runs: runStore, watchInterval: .milliseconds(200), watchers: watchers),
                 status: status),
             logger: logger)
         let server: RPCServer
         do {
             server = try await RPCServer.start(
                 address, maximumLineBytes: settings.maxRequestBytes, dispatcher: dispatcher,
-                authorizer: Authorizer(adminGroup: settings.adminGroup), activity: activity, logger: logger)
+                authorizer: Authorizer(adminGroup: settings.adminGroup), connections: connections, logger: logger)
         } catch {
             logger.critical("cannot serve \(settings.socketPath): \(error)")
             notifier.status("failed: cannot serve \(settings.socketPath): \(error)")

@@ -36,7 +36,6 @@ public final class RPCServer: Sendable {
     private let registry: ConnectionRegistry
     private let dispatcher: RPCDispatcher
     private let authorizer: Authorizer
-    private let activity: ClientActivity
     /// Group lookups may go to NSS (LDAP, sssd) and block: they run here,
     /// never on an event loop or Swift's cooperative pool.
     private let lookups: NIOThreadPool
@@ -45,10 +44,9 @@ public final class RPCServer: Sendable {
 
     public static func start(
         _ address: ListenAddress, maximumLineBytes: Int, dispatcher: RPCDispatcher, authorizer: Authorizer,
-        activity: ClientActivity, logger: Logger
+        connections: ConnectionRegistry, logger: Logger
     ) async throws -> RPCServer {
         let (stream, continuation) = AsyncStream<Connection>.makeStream()
-        let connections = ConnectionRegistry()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -91,13 +89,13 @@ public final class RPCServer: Sendable {
         }
         return RPCServer(
             listener: listener, connections: stream, continuation: continuation, registry: connections,
-            dispatcher: dispatcher, authorizer: authorizer, activity: activity, logger: logger, ownsPath: ownsPath)
+            dispatcher: dispatcher, authorizer: authorizer, logger: logger, ownsPath: ownsPath)
     }
 
     private init(
         listener: Channel, connections: AsyncStream<Connection>, continuation: AsyncStream<Connection>.Continuation,
         registry: ConnectionRegistry, dispatcher: RPCDispatcher, authorizer: Authorizer,
-        activity: ClientActivity, logger: Logger, ownsPath: String?
+        logger: Logger, ownsPath: String?
     ) {
         self.listener = listener
         self.connections = connections
@@ -105,7 +103,6 @@ public final class RPCServer: Sendable {
         self.registry = registry
         self.dispatcher = dispatcher
         self.authorizer = authorizer
-        self.activity = activity
         self.lookups = NIOThreadPool(numberOfThreads: 2)
         self.lookups.start()
         self.logger = logger
@@ -143,10 +140,8 @@ public final class RPCServer: Sendable {
         let authorizer = self.authorizer
         let mayMutate = (try? await lookups.runIfActive { authorizer.mayMutate(peer) }) ?? false
         logger.debug("connection opened", metadata: ["peerUid": "\(peer.uid)", "peerPid": "\(peer.pid)"])
-        await activity.connection {
-            await withTaskExecutorPreference(EventLoopExecutor(channel.channel.eventLoop)) {
-                await answer(channel, peer: peer, mayMutate: mayMutate)
-            }
+        await withTaskExecutorPreference(EventLoopExecutor(channel.channel.eventLoop)) {
+            await answer(channel, peer: peer, mayMutate: mayMutate)
         }
     }
 

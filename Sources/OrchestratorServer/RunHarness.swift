@@ -10,7 +10,7 @@ struct RunHarness: Sendable {
     let runs: any RunStore
     /// How often a watcher looks for new events in MongoDB.
     let watchInterval: Duration
-    let activity: ClientActivity
+    let watchers: WatcherCount
 
     func start(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["workflow", "params"])
@@ -63,7 +63,7 @@ struct RunHarness: Sendable {
         try p.allowOnly(["id", "fromSequence"])
         let id = try p.string("id")
         let from = max(try p.optionalInt("fromSequence") ?? 0, 0)
-        return try await activity.watcher { () throws(RPCError) in try await stream(id: id, from: from, c) }
+        return try await watchers.watching { () throws(RPCError) in try await stream(id: id, from: from, c) }
     }
 
     private func stream(id: String, from: Int, _ c: CallContext) async throws(RPCError) -> JSONValue {

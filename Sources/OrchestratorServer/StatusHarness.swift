@@ -34,19 +34,19 @@ struct StatusHarness: Sendable {
     let startedAt: ContinuousClock.Instant
     let socketPath: String
     let activeRuns: @Sendable () async -> Int
-    let activity: ClientActivity
+    let connections: ConnectionRegistry
+    let watchers: WatcherCount
 
     func status(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly([])
         let mongodb = health.current
         let uptime = ContinuousClock.now - startedAt
-        let clients = activity.counts
         return [
             "version": .string(Self.version),
             "uptimeSeconds": .int(uptime.components.seconds),
             "activeRuns": JSONValue(await activeRuns()),
-            "connections": JSONValue(clients.connections),
-            "watchers": JSONValue(clients.watchers),
+            "connections": JSONValue(connections.count),
+            "watchers": JSONValue(watchers.current),
             "mongodb": .string(mongodb),
             "pid": JSONValue(Int(getpid())),
             "socket": .string(socketPath),
