@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "orchctl", targets: ["orchctl"]),
         .executable(name: "orchestrator-bench", targets: ["orchestrator-bench"]),
         .executable(name: "orchestrator-step-gate", targets: ["orchestrator-step-gate"]),
+        .executable(name: "orchestrator-simulate", targets: ["orchestrator-simulate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -58,23 +59,52 @@ let package = Package(
         // posix_spawn with the file actions and attributes a step needs.
         .target(name: "CSpawn"),
 
-        // The workflow engine: runs, steps as real processes, leases, recovery.
+        // Where things are kept, as protocols and value types: no database here.
+        .target(name: "OrchestratorStorage", dependencies: ["OrchestratorModel"], swiftSettings: strict),
+
+        // The storage protocols in MongoDB.
+        .target(
+            name: "MongoStorage",
+            dependencies: ["OrchestratorModel", "OrchestratorStorage", "MongoKit"],
+            swiftSettings: strict
+        ),
+
+        // The storage protocols in memory, with the same guarded writes: for tests and the simulation only.
+        .target(name: "InMemoryStorage", dependencies: ["OrchestratorModel", "OrchestratorStorage"], swiftSettings: strict),
+
+        // The workflow engine: executes runs while it holds their leases; its
+        // clock, processes and store are injected (EngineWorld).
         .target(
             name: "OrchestratorEngine",
             dependencies: [
-                "OrchestratorModel", "OrchestratorStore", "MongoKit", "CSpawn",
+                "OrchestratorModel", "OrchestratorStorage", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
 
-        // Persistence of the domain in MongoDB.
+        // The rules: what is valid, what a run starts as, cancel, resume, delete-while-active.
         .target(
-            name: "OrchestratorStore",
-            dependencies: ["OrchestratorModel", "MongoKit"],
+            name: "OrchestratorServices",
+            dependencies: [
+                "OrchestratorModel", "OrchestratorStorage", "OrchestratorEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
+
+        // A seeded, deterministic simulation of several engines over the
+        // in-memory store, with faults (docs/architecture.md).
+        .target(
+            name: "EngineSimulation",
+            dependencies: [
+                "OrchestratorModel", "OrchestratorStorage", "InMemoryStorage", "OrchestratorEngine", "OrchestratorServices",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "orchestrator-simulate", dependencies: ["EngineSimulation"], swiftSettings: strict),
 
         // sd_notify, socket activation, the journal log handler.
         .target(
@@ -91,7 +121,8 @@ let package = Package(
         .target(
             name: "OrchestratorServer",
             dependencies: [
-                "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStore", "OrchestratorEngine", "MongoKit", "SystemdSupport", "CSystemd",
+                "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStorage", "MongoStorage", "OrchestratorEngine", "OrchestratorServices",
+                "MongoKit", "SystemdSupport", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,8 +189,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "OrchestratorStoreTests",
-            dependencies: ["OrchestratorStore", "OrchestratorModel", "MongoKit", "TestSupport"],
+            name: "StorageTests",
+            dependencies: [
+                "OrchestratorStorage", "MongoStorage", "InMemoryStorage", "OrchestratorServices", "OrchestratorEngine", "OrchestratorModel",
+                "MongoKit", "TestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EngineUnitTests",
+            dependencies: ["OrchestratorEngine", "OrchestratorModel", "OrchestratorStorage", "InMemoryStorage", "OrchestratorServices", "EngineSimulation"],
             swiftSettings: strict
         ),
     ]

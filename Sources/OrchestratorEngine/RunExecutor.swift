@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import OrchestratorModel
-import OrchestratorStore
+import OrchestratorStorage
 
 /// Executes one run while this daemon holds its lease. Everything that
 /// changes the run happens in `execute()`'s loop. Transitions decided
@@ -34,18 +34,24 @@ actor RunExecutor {
     private let workflows: any WorkflowStore
     private let slots: StepSlots
     private let logger: Logger
-    private var processes: [String: RunningProcess] = [:]
+    private var processes: [String: any StepHandle] = [:]
     /// Processes started ahead of their turn and held at their gates: the
     /// steps that start next if the running ones succeed (see `prepareAhead`).
-    private var ahead: [String: (attempt: Int, process: RunningProcess)] = [:]
-    private var notBefore: [String: ContinuousClock.Instant] = [:]
+    private var ahead: [String: (attempt: Int, process: any StepHandle)] = [:]
+    /// Steps waiting for their next attempt, until this uptime.
+    private var notBefore: [String: Duration] = [:]
     private var cancelRequested: Bool
     private var stopping = false
     private var lost = false
     private let mailbox = Mailbox()
     private let workflowStatus: WorkflowStatusWriter
+    private let world: EngineWorld
+    private var clock: any EngineClock { world.clock }
 
-    init(_ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, logger: Logger) {
+    init(
+        _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
+        logger: Logger
+    ) {
         let run = claimed.run
         self.run = run
         self.log = claimed.log
@@ -53,12 +59,13 @@ actor RunExecutor {
         self.store = store
         self.workflows = workflows
         self.slots = slots
+        self.world = world
         var logger = logger
         logger[metadataKey: "runId"] = "\(run.id)"
         logger[metadataKey: "workflow"] = "\(run.workflowName)"
         self.logger = logger
         self.cancelRequested = run.cancelRequested
-        workflowStatus = WorkflowStatusWriter(workflows: workflows, workflowId: run.workflowId, runId: run.id)
+        workflowStatus = WorkflowStatusWriter(workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock)
     }
 
     nonisolated func send(_ message: Message) {
@@ -66,23 +73,16 @@ actor RunExecutor {
     }
 
     func execute() async {
-        let ticker = Task { [mailbox] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(500))
-                mailbox.post(.tick)
-            }
-        }
-        let statusWriter = Task { await workflowStatus.run() }
+        let workflowStatus = self.workflowStatus
+        world.spawn { await workflowStatus.run() }
         defer {
-            ticker.cancel()
             mailbox.close()
             workflowStatus.finish()
-            _ = statusWriter
         }
         await recoverInterruptedSteps()
         if run.status == .queued {
             logger.info("run started")
-            stage(RunChange(status: .running, startedAt: Date.now.milliseconds, events: [event(step: nil, status: RunStatus.running.rawValue)]))
+            stage(RunChange(status: .running, startedAt: clock.now().milliseconds, events: [event(step: nil, status: RunStatus.running.rawValue)]))
         }
         var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost {
@@ -131,7 +131,7 @@ actor RunExecutor {
         }
         if let outcome = decision.outcome, !run.steps.contains(where: { $0.status == .running }) {
             logger.notice("run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
-            stage(RunChange(status: outcome, finishedAt: Date.now.milliseconds, events: [event(step: nil, status: outcome.rawValue)]))
+            stage(RunChange(status: outcome, finishedAt: clock.now().milliseconds, events: [event(step: nil, status: outcome.rawValue)]))
             return
         }
         guard !stopping, !cancelRequested else { return }
@@ -161,7 +161,7 @@ actor RunExecutor {
 
     private func launch(_ names: [String]) async {
         var change = RunChange()
-        var held: [(name: String, process: RunningProcess)] = []
+        var held: [(name: String, process: any StepHandle)] = []
         var unstartable: [(name: String, outcome: ProcessOutcome)] = []
         for name in names {
             guard let index = index(of: name), let step = run.definition(name) else {
@@ -171,7 +171,7 @@ actor RunExecutor {
             var record = run.steps[index]
             record.status = .running
             record.attempts += 1
-            record.startedAt = Date.now.milliseconds
+            record.startedAt = clock.now().milliseconds
             record.finishedAt = nil
             record.exitCode = nil
             record.error = nil
@@ -180,7 +180,7 @@ actor RunExecutor {
             record.process = nil
             switch heldProcess(for: step, attempt: record.attempts) {
             case .held(let process):
-                record.process = StepProcess(host: ProcessIdentity.host, pid: process.pid, startTicks: process.startTicks)
+                record.process = process.identity
                 held.append((name, process))
             case .failed(let outcome):
                 unstartable.append((name, outcome))
@@ -201,7 +201,7 @@ actor RunExecutor {
             logger.info("step \(name) running (attempt \(attempt))", metadata: ["step": "\(name)", "stepStatus": "running", "attempt": "\(attempt)"])
             processes[name] = process
             process.begin()
-            Task {
+            world.spawn {
                 let outcome = await process.wait()
                 await slots.release()
                 mailbox.post(.finished(name, outcome))
@@ -216,12 +216,12 @@ actor RunExecutor {
 
     /// The step's process, held at its gate: the one started ahead for this
     /// attempt if there is one, else a new one.
-    private func heldProcess(for step: Step, attempt: Int) -> RunningProcess.Prepared {
+    private func heldProcess(for step: Step, attempt: Int) -> PreparedStep {
         if let early = ahead.removeValue(forKey: step.name) {
             if early.attempt == attempt { return .held(early.process) }
             early.process.abandon()
         }
-        return RunningProcess.prepare(StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: step.name))
+        return world.launcher.prepare(StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: step.name))
     }
 
     /// Starts the steps that come next if every running step succeeds, held
@@ -239,7 +239,7 @@ actor RunExecutor {
             guard let index = index(of: name), let step = run.definition(name) else { continue }
             let attempt = run.steps[index].attempts + 1
             // One that cannot start is left to its turn, which reports why.
-            if case .held(let process) = RunningProcess.prepare(
+            if case .held(let process) = world.launcher.prepare(
                 StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: name)) {
                 ahead[name] = (attempt, process)
             }
@@ -247,7 +247,7 @@ actor RunExecutor {
     }
 
     private func waitingForRetry(_ name: String) -> Bool {
-        notBefore[name].map { $0 > .now } ?? false
+        notBefore[name].map { $0 > clock.uptime() } ?? false
     }
 
     private func dropAhead() {
@@ -291,37 +291,11 @@ actor RunExecutor {
 
     private func record(_ outcome: ProcessOutcome, of name: String) async {
         guard let index = index(of: name), let step = run.definition(name) else { return }
-        var record = run.steps[index]
-        record.finishedAt = Date.now.milliseconds
-        record.stdout = outcome.stdout
-        record.stderr = outcome.stderr
-        switch outcome.ending {
-        case .notStarted(let reason):
-            record.status = .failed
-            record.error = reason
-        case .exited(let code):
-            record.exitCode = Int(code)
-            record.status = code == 0 ? .succeeded : .failed
-            if code != 0 { record.error = "exited with status \(code)" }
-        case .signalled(let signal):
-            record.exitCode = 128 + Int(signal)
-            record.status = .failed
-            record.error = "killed by signal \(signal)"
-        }
-        if outcome.timedOut {
-            record.status = .timedOut
-            record.error = "timed out after \(step.timeoutSeconds ?? 0)s"
-        } else if outcome.terminated && record.status != .succeeded {
-            record.status = .cancelled
-            record.error = "cancelled"
-        }
-        var stepEvent = event(step: name, status: record.status.rawValue, attempt: record.attempts, exitCode: record.exitCode, message: record.error)
-        if record.status.isFailure && record.attempts < step.retries + 1 && !cancelRequested {
-            let delay = StepLaunch.retryDelay(for: step, nextAttempt: record.attempts + 1)
-            stepEvent.message = "\(record.error ?? "failed"); will retry in \(delay.components.seconds)s"
-            record.status = .pending
-            notBefore[name] = .now + delay
-        }
+        let verdict = StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: clock.now().milliseconds)
+        let record = verdict.record
+        let stepEvent = event(
+            step: name, status: verdict.status.rawValue, attempt: record.attempts, exitCode: record.exitCode, message: verdict.message)
+        if let delay = verdict.retryAfter { retry(name, after: delay) }
         if outcome.droppedLogLines > 0 {
             logger.notice("step \(name) wrote more than \(OutputCapture.maximumForwardedLines) lines; \(outcome.droppedLogLines) were not sent to the journal (the run keeps the last 64 KiB)", metadata: ["step": "\(name)"])
         }
@@ -330,6 +304,16 @@ actor RunExecutor {
             metadata: ["step": "\(name)", "stepStatus": "\(stepEvent.status)", "attempt": "\(record.attempts)"])
         stage(RunChange(steps: [index: record], events: [stepEvent]))
         show(name, record.status)
+    }
+
+    /// The step waits `delay` for its next attempt; the executor looks again then.
+    private func retry(_ name: String, after delay: Duration) {
+        notBefore[name] = clock.uptime() + delay
+        let (clock, mailbox) = (self.clock, self.mailbox)
+        world.spawn {
+            await clock.sleep(for: delay)
+            mailbox.post(.tick)
+        }
     }
 
     // MARK: - Recovery
@@ -342,22 +326,14 @@ actor RunExecutor {
         var change = RunChange()
         for (index, record) in run.steps.enumerated() where record.status == .running {
             guard let step = run.definition(record.name) else { continue }
-            if let process = record.process, await ProcessIdentity.killLeftover(process) {
+            if let process = record.process, await world.launcher.killLeftover(process) {
                 logger.notice("killed what was left of step \(record.name) (pid \(process.pid)) before recovering it", metadata: ["step": "\(record.name)"])
             }
-            var recovered = record
-            recovered.status = .interrupted
-            recovered.finishedAt = Date.now.milliseconds
-            recovered.error = "interrupted: the daemon running it stopped"
-            var stepEvent = event(step: record.name, status: StepStatus.interrupted.rawValue, attempt: record.attempts,
-                                  message: recovered.error, sequenceOffset: change.events.count)
-            if step.idempotent && record.attempts <= step.retries + 1 {
-                recovered.status = .pending
-                stepEvent.message = "interrupted: the daemon running it stopped; idempotent, so it runs again"
-            }
-            change.steps[index] = recovered
-            change.events.append(stepEvent)
-            logger.notice("step \(record.name) \(stepEvent.message ?? "")", metadata: ["step": "\(record.name)", "stepStatus": "interrupted"])
+            let verdict = StepRules.recover(record, of: step, at: clock.now().milliseconds)
+            change.steps[index] = verdict.record
+            change.events.append(event(step: record.name, status: verdict.status.rawValue, attempt: record.attempts,
+                                       message: verdict.message, sequenceOffset: change.events.count))
+            logger.notice("step \(record.name) \(verdict.message ?? "")", metadata: ["step": "\(record.name)", "stepStatus": "interrupted"])
         }
         stage(change)
         for (_, record) in change.steps { show(record.name, record.status == .pending ? .interrupted : record.status) }
@@ -406,7 +382,7 @@ actor RunExecutor {
                     logger.warning("cannot record the run's progress yet, retrying until MongoDB answers: \(error.message)")
                     warned = true
                 }
-                try? await Task.sleep(for: delay)
+                await clock.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
             }
         }
@@ -427,14 +403,9 @@ actor RunExecutor {
     private func event(
         step: String?, status: String, attempt: Int? = nil, exitCode: Int? = nil, message: String? = nil, sequenceOffset: Int = 0
     ) -> RunEvent {
-        RunEvent(sequence: run.events.count + sequenceOffset, step: step, status: status, at: Date.now.milliseconds,
+        RunEvent(sequence: run.events.count + sequenceOffset, step: step, status: status, at: clock.now().milliseconds,
                  attempt: attempt, exitCode: exitCode, message: message)
     }
-}
-
-extension Date {
-    /// What MongoDB will store and give back.
-    var milliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
 }
 
 /// Writes a run's step statuses into its workflow in the background: the
@@ -446,11 +417,13 @@ final class WorkflowStatusWriter: Sendable {
     private let pending = NIOLockedValueBox<[String: StepStatus]>([:])
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
+    private let clock: any EngineClock
 
-    init(workflows: any WorkflowStore, workflowId: String, runId: String) {
+    init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock) {
         self.workflows = workflows
         self.workflowId = workflowId
         self.runId = runId
+        self.clock = clock
         (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -476,10 +449,10 @@ final class WorkflowStatusWriter: Sendable {
 
     /// Until `finish()`, then one last write of whatever is pending.
     func run() async {
-        let clock = ContinuousClock()
         for await _ in wakeups {
-            let took = await clock.measure { await flush() }
-            try? await Task.sleep(for: max(Self.minimumInterval, took * Self.shareOfTime))
+            let started = clock.uptime()
+            await flush()
+            await clock.sleep(for: max(Self.minimumInterval, (clock.uptime() - started) * Self.shareOfTime))
         }
         await flush()
     }

@@ -33,10 +33,4 @@ enum StepLaunch {
         }
         return program
     }
-
-    /// Seconds before attempt `attempt` (2, 3, ...): retryDelaySeconds, doubled for each further one.
-    static func retryDelay(for step: Step, nextAttempt attempt: Int) -> Duration {
-        let doublings = min(max(attempt - 2, 0), 20)
-        return .seconds(min(step.retryDelaySeconds << doublings, 24 * 3600))
-    }
 }

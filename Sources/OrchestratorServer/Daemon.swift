@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import MongoKit
 import OrchestratorEngine
-import OrchestratorStore
+import MongoStorage
+import OrchestratorServices
 import SystemdSupport
 import NIOConcurrencyHelpers
 
@@ -75,11 +76,13 @@ public enum Daemon {
 
         let address: ListenAddress = invocation.activatedSocket.map { .inherited(fd: $0, path: settings.socketPath) }
             ?? .path(settings.socketPath, group: settings.socketGroup)
+        let world = EngineWorld.system
         let engine = Engine(
             settings: EngineSettings(
-                ownerId: settings.daemonId.isEmpty ? "\(hostName()):\(settings.socketPath)" : settings.daemonId,
+                ownerId: settings.daemonId.isEmpty ? "\(ProcessIdentity.host):\(settings.socketPath)" : settings.daemonId,
                 maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate),
-            runs: runStore, workflows: store, logger: logger)
+            runs: runStore, workflows: store, world: world, logger: logger)
+        let ids = ObjectIdSource()
         let health = DatabaseHealth()
         let (connections, watchers) = (ConnectionRegistry(), WatcherCount())
         let status = StatusHarness(
@@ -87,8 +90,10 @@ public enum Daemon {
             connections: connections, watchers: watchers)
         let dispatcher = RPCDispatcher(
             routes: RPCDispatcher.routes(
-                workflows: WorkflowHarness(store: store, runs: runStore),
-                runs: RunHarness(engine: engine, runs: runStore, watchInterval: .milliseconds(200), watchers: watchers),
+                workflows: WorkflowHarness(service: WorkflowService(workflows: store, runs: runStore, ids: ids, clock: world.clock)),
+                runs: RunHarness(
+                    service: RunService(runs: runStore, workflows: store, engine: engine, ids: ids, clock: world.clock, logger: logger),
+                    watchInterval: .milliseconds(200), watchers: watchers),
                 status: status),
             logger: logger)
         let server: RPCServer
@@ -248,10 +253,4 @@ struct StatusLine: Sendable {
     func text(activeRuns: Int) -> String {
         "serving on \(socket); \(activeRuns) run\(activeRuns == 1 ? "" : "s") active"
     }
-}
-
-func hostName() -> String {
-    var name = [CChar](repeating: 0, count: 256)
-    gethostname(&name, name.count)
-    return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -1,13 +1,12 @@
 import Foundation
-import OrchestratorEngine
 import OrchestratorModel
 import OrchestratorProtocol
-import OrchestratorStore
+import OrchestratorServices
+import OrchestratorStorage
 
 /// The `run.*` methods.
 struct RunHarness: Sendable {
-    let engine: Engine
-    let runs: any RunStore
+    let service: RunService
     /// How often a watcher looks for new events in MongoDB.
     let watchInterval: Duration
     let watchers: WatcherCount
@@ -18,14 +17,14 @@ struct RunHarness: Sendable {
         let params = try p.optionalStringMap("params") ?? [:]
         let requester = Requester(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid)
         return try await domain { () throws(OrchestratorError) in
-            try await engine.startRun(workflow: workflow, params: params, requester: requester)
+            try await service.start(workflow: workflow, params: params, requester: requester)
         }.json()
     }
 
     func get(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["id"])
         let id = try p.string("id")
-        return try await domain { () throws(OrchestratorError) in try await runs.run(id: id) }.json()
+        return try await domain { () throws(OrchestratorError) in try await service.get(id) }.json()
     }
 
     func list(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
@@ -38,7 +37,7 @@ struct RunHarness: Sendable {
         let limit = try p.optionalInt("limit") ?? Limits.defaultPageSize
         let after = try p.optionalString("after")
         let page = try await domain { () throws(OrchestratorError) in
-            try await runs.listRuns(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: after)
+            try await service.list(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: after)
         }
         return ["items": .array(page.items.map { $0.json(summary: true) }), "next": JSONValue(page.next)]
     }
@@ -46,13 +45,13 @@ struct RunHarness: Sendable {
     func cancel(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["id"])
         let id = try p.string("id")
-        return try await domain { () throws(OrchestratorError) in try await engine.cancel(runId: id) }.json()
+        return try await domain { () throws(OrchestratorError) in try await service.cancel(id) }.json()
     }
 
     func resume(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
         try p.allowOnly(["id"])
         let id = try p.string("id")
-        return try await domain { () throws(OrchestratorError) in try await engine.resume(runId: id) }.json()
+        return try await domain { () throws(OrchestratorError) in try await service.resume(id) }.json()
     }
 
     /// Streams `run.event` notifications, read from the run's record in
@@ -80,7 +79,7 @@ struct RunHarness: Sendable {
             }
             let look = lookedAt.map { clock.now - $0 >= watchInterval } ?? true
             let page = try await domain { [cursor] () throws(OrchestratorError) in
-                try await runs.events(id: id, after: cursor, evenIfQuiet: look)
+                try await service.events(id, after: cursor, evenIfQuiet: look)
             }
             if look { lookedAt = clock.now }
             for event in page.events {
@@ -90,7 +89,7 @@ struct RunHarness: Sendable {
             }
             cursor = page.cursor
             if page.finished {
-                return try await domain { () throws(OrchestratorError) in try await runs.run(id: id) }.json()
+                return try await domain { () throws(OrchestratorError) in try await service.get(id) }.json()
             }
             if page.events.isEmpty { try? await Task.sleep(for: watchInterval / 2) }
         }

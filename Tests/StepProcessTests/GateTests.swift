@@ -26,8 +26,8 @@ import Testing
             timeout: nil, killGrace: .seconds(1))
     }
 
-    private func hold(_ spec: ProcessSpec) throws -> RunningProcess {
-        switch RunningProcess.prepare(spec, onLine: { _, _ in }) {
+    private func hold(_ spec: ProcessSpec) throws -> any StepHandle {
+        switch ProcessLauncher().prepare(spec, onLine: { _, _ in }) {
         case .held(let process): return process
         case .failed(let outcome): throw GateFailure("not started: \(outcome.ending)")
         }
@@ -37,9 +37,9 @@ import Testing
         let marker = dir.appendingPathComponent("ran")
         let process = try hold(spec("/bin/sh", ["-c", "touch '\(marker.path)'; echo out; echo err >&2; exit 3"]))
         // It exists (its pid and start time can be recorded)...
-        #expect(process.pid > 0)
-        #expect(process.startTicks > 0)
-        #expect(kill(process.pid, 0) == 0)
+        #expect(process.identity.pid > 0)
+        #expect(process.identity.startTicks > 0)
+        #expect(kill(process.identity.pid, 0) == 0)
         // ...and does nothing while held.
         try await Task.sleep(for: .milliseconds(300))
         #expect(!FileManager.default.fileExists(atPath: marker.path))
@@ -60,7 +60,7 @@ import Testing
         #expect(outcome.ending == .notStarted("abandoned before it started"))
         #expect(!FileManager.default.fileExists(atPath: marker.path))
         // Reaped: nothing of it is left, not even a zombie.
-        #expect(kill(process.pid, 0) != 0)
+        #expect(kill(process.identity.pid, 0) != 0)
     }
 
     @Test func whatCannotStartIsReportedWhenTheGateOpens() async throws {
@@ -69,7 +69,7 @@ import Testing
         #expect(await missing.wait().ending == .notStarted("cannot start /nonexistent/program: No such file or directory"))
 
         // A missing directory is known before anything is held.
-        guard case .failed(let outcome) = RunningProcess.prepare(spec("/bin/true", [], cwd: "/nonexistent/dir"), onLine: { _, _ in }) else {
+        guard case .failed(let outcome) = ProcessLauncher().prepare(spec("/bin/true", [], cwd: "/nonexistent/dir"), onLine: { _, _ in }) else {
             Issue.record("a step in a missing directory was started")
             return
         }

@@ -1,6 +1,7 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
+import OrchestratorStorage
 
 /// The shape of workflows in the `workflows` collection. Reading is lenient
 /// (a missing field takes its default) so documents written by an older

@@ -1,6 +1,7 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
+import OrchestratorStorage
 
 /// Runs in the `runs` collection, and the log of each run in flight in
 /// `run_log` (see RunLogDocument). State changes are conditional
@@ -62,10 +63,6 @@ public struct MongoRunStore: RunStore {
     }
 
     public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
-        var v = Validator()
-        v.require(Limits.pageSize.contains(limit), "limit", "must be between \(Limits.pageSize.lowerBound) and \(Limits.pageSize.upperBound)")
-        if let after { v.require(ObjectId(after) != nil, "after", "must be a run id (the previous page's next)") }
-        try v.check()
         var filter = BSONDocument()
         if let workflow { filter["workflowName"] = BSON(workflow) }
         if let status { filter["status"] = BSON(status.rawValue) }
@@ -176,21 +173,9 @@ public struct MongoRunStore: RunStore {
         // A run written before there was a log has no `logNext` yet.
         let folded: BSON = position.folded == 0 ? ["$in": [0, .null]] : BSON(position.folded)
         let filter: BSONDocument = ["_id": .objectId(oid), "owner": BSON(owner), "logNext": folded]
-        var set = BSONDocument()
-        if let status = merged.status { set["status"] = BSON(status.rawValue) }
-        if let startedAt = merged.startedAt { set["startedAt"] = BSON(startedAt) }
-        if let finishedAt = merged.finishedAt { set["finishedAt"] = BSON(finishedAt) }
-        if merged.status?.isTerminal == true { set["owner"] = .null; set["leaseExpiresAt"] = .null }
-        for (index, step) in merged.steps.sorted(by: { $0.key < $1.key }) {
-            set["steps.\(index)"] = .document(RunDocument.encode(step))
-        }
-        set["logNext"] = BSON(logNext)
-        set["logWriter"] = BSON(owner)
-        var update: BSONDocument = ["$set": .document(set)]
-        if !merged.events.isEmpty {
-            update["$push"] = ["events": ["$each": .array(merged.events.map { .document(RunDocument.encode($0)) })]]
-            update["$inc"] = ["eventCount": BSON(merged.events.count)]
-        }
+        var fence: BSONDocument = ["logNext": BSON(logNext), "logWriter": BSON(owner)]
+        if merged.status?.isTerminal == true { fence["owner"] = .null; fence["leaseExpiresAt"] = .null }
+        let update = Self.update(merged, setting: fence)
         let ended = change.status?.isTerminal == true
         return try await withDatabase(pool) { [update] client throws(MongoError) -> RunLogPosition? in
             let runs = client.collection(Self.collectionName)
@@ -240,74 +225,54 @@ public struct MongoRunStore: RunStore {
         return documents.compactMap { $0["_id"]?.objectIdValue?.hex }
     }
 
-    public func requestCancel(id: String, now: Date) async throws(OrchestratorError) -> Run {
-        let current = try await run(id: id)
-        guard current.status.isActive else {
-            throw OrchestratorError.conflict("run \(id) is already \(current.status.rawValue)", details: ["status": current.status.rawValue])
-        }
-        var flag = try Self.filter(id: id)
-        flag["status"] = ["$in": Self.activeStatuses]
-        // A queued run that no daemon executes is cancelled here and now.
-        // Its log holds nothing to fold: an owner's first write to a queued
-        // run is the fold that starts it. Clearing the owner fences a daemon
-        // whose claim expired before it wrote that.
+    public func cancelIdle(id: String, eventCount: Int, change: RunChange, now: Date) async throws(OrchestratorError) -> Bool {
         var idle = try Self.filter(id: id)
         idle["status"] = BSON(RunStatus.queued.rawValue)
-        idle["eventCount"] = BSON(current.events.count)
+        idle["eventCount"] = BSON(eventCount)
         idle["$or"] = [["owner": .null], ["leaseExpiresAt": ["$lt": BSON(now)]]]
-        var set: BSONDocument = [
-            "status": BSON(RunStatus.cancelled.rawValue), "finishedAt": BSON(now), "cancelRequested": true, "owner": .null, "leaseExpiresAt": .null,
-        ]
-        var events: [BSON] = []
-        var sequence = current.events.count
-        for (index, step) in current.steps.enumerated() where !step.status.isFinal {
-            var cancelled = step
-            cancelled.status = .cancelled
-            set["steps.\(index)"] = .document(RunDocument.encode(cancelled))
-            events.append(.document(RunDocument.encode(RunEvent(sequence: sequence, step: step.name, status: StepStatus.cancelled.rawValue, at: now))))
-            sequence += 1
+        let update = Self.update(change, setting: ["cancelRequested": true, "owner": .null, "leaseExpiresAt": .null])
+        return try await withDatabase(pool) { [idle, update] client throws(MongoError) in
+            try client.collection(Self.collectionName).updateOne(idle, update).matched == 1
         }
-        events.append(.document(RunDocument.encode(RunEvent(sequence: sequence, step: nil, status: RunStatus.cancelled.rawValue, at: now))))
-        let idleUpdate: BSONDocument = [
-            "$set": .document(set), "$push": ["events": ["$each": .array(events)]], "$inc": ["eventCount": BSON(events.count)],
-        ]
-        try await withDatabase(pool) { [flag, idle] client throws(MongoError) in
-            let collection = client.collection(Self.collectionName)
-            if try collection.updateOne(idle, idleUpdate).matched == 0 {
-                _ = try collection.updateOne(flag, ["$set": ["cancelRequested": true]])
-            }
-        }
-        return try await run(id: id)
     }
 
-    public func resume(id: String, now: Date) async throws(OrchestratorError) -> Run {
-        let current = try await run(id: id)
-        guard current.status == .failed || current.status == .cancelled else {
-            throw OrchestratorError.conflict(
-                "only a failed or cancelled run can be resumed; run \(id) is \(current.status.rawValue)",
-                details: ["status": current.status.rawValue])
+    public func flagCancel(id: String) async throws(OrchestratorError) -> Bool {
+        var active = try Self.filter(id: id)
+        active["status"] = ["$in": Self.activeStatuses]
+        return try await withDatabase(pool) { [active] client throws(MongoError) in
+            try client.collection(Self.collectionName).updateOne(active, ["$set": ["cancelRequested": true]]).matched == 1
         }
+    }
+
+    public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
         var filter = try Self.filter(id: id)
-        filter["status"] = BSON(current.status.rawValue)
-        filter["eventCount"] = BSON(current.events.count)
-        var set: BSONDocument = [
-            "status": BSON(RunStatus.queued.rawValue), "finishedAt": .null, "cancelRequested": false, "owner": .null,
-            "leaseExpiresAt": .null,
-        ]
-        for (index, step) in current.steps.enumerated() where step.status != .succeeded {
-            var again = step
-            again.status = .pending
-            set["steps.\(index)"] = .document(RunDocument.encode(again))
+        filter["status"] = BSON(status.rawValue)
+        filter["eventCount"] = BSON(eventCount)
+        let update = Self.update(change, setting: [
+            "status": BSON(RunStatus.queued.rawValue), "finishedAt": .null, "cancelRequested": false, "owner": .null, "leaseExpiresAt": .null,
+        ])
+        return try await withDatabase(pool) { [filter, update] client throws(MongoError) in
+            try client.collection(Self.collectionName).updateOne(filter, update).matched == 1
         }
-        let event = RunEvent(sequence: current.events.count, step: nil, status: "resumed", at: now, message: "resumed from \(current.status.rawValue)")
-        let update: BSONDocument = [
-            "$set": .document(set), "$push": ["events": .document(RunDocument.encode(event))], "$inc": ["eventCount": 1],
-        ]
-        let matched = try await withDatabase(pool) { [filter] client throws(MongoError) in
-            try client.collection(Self.collectionName).updateOne(filter, update).matched
+    }
+
+    /// A change as one update of the run's document: its fields, whole step
+    /// records by index, its events appended, and `extra` fields set.
+    private static func update(_ change: RunChange, setting extra: BSONDocument = BSONDocument()) -> BSONDocument {
+        var set = BSONDocument()
+        if let status = change.status { set["status"] = BSON(status.rawValue) }
+        if let startedAt = change.startedAt { set["startedAt"] = BSON(startedAt) }
+        if let finishedAt = change.finishedAt { set["finishedAt"] = BSON(finishedAt) }
+        for (index, step) in change.steps.sorted(by: { $0.key < $1.key }) {
+            set["steps.\(index)"] = .document(RunDocument.encode(step))
         }
-        guard matched == 1 else { throw OrchestratorError.conflict("run \(id) changed while resuming it; try again") }
-        return try await run(id: id)
+        for field in extra.fields { set[field.key] = field.value }
+        var update: BSONDocument = ["$set": .document(set)]
+        if !change.events.isEmpty {
+            update["$push"] = ["events": ["$each": .array(change.events.map { .document(RunDocument.encode($0)) })]]
+            update["$inc"] = ["eventCount": BSON(change.events.count)]
+        }
+        return update
     }
 
     public func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool {

@@ -1,6 +1,7 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
+import OrchestratorStorage
 
 /// The shape of run logs in the `run_log` collection. A run in flight
 /// records its steps' transitions as small entries here, one per write,

@@ -1,6 +1,7 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
+import OrchestratorStorage
 
 /// Workflows in the `workflows` collection, one document each with its steps
 /// embedded. Step changes are single `update_one` calls guarded by their
@@ -19,19 +20,11 @@ public struct MongoWorkflowStore: WorkflowStore {
         try await createIndexes(pool, collection: Self.collectionName, [["key": ["name": 1], "name": "name_unique", "unique": true]])
     }
 
-    public func createWorkflow(_ draft: WorkflowDraft) async throws(OrchestratorError) -> Workflow {
-        try draft.validate()
-        let now = Date().roundedToMilliseconds
-        let workflow = Workflow(
-            id: ObjectId.generate().hex, name: draft.name, description: draft.description,
-            steps: draft.steps.map { var s = $0; s.status = .pending; return s },
-            version: 1, createdAt: now, updatedAt: now
-        )
+    public func createWorkflow(_ workflow: Workflow) async throws(OrchestratorError) {
         let document = WorkflowDocument.encode(workflow)
-        try await withDatabase(pool, onDuplicate: Self.nameTaken(draft.name)) { client throws(MongoError) in
+        try await withDatabase(pool, onDuplicate: Self.nameTaken(workflow.name)) { client throws(MongoError) in
             try client.collection(Self.collectionName).insertOne(document)
         }
-        return workflow
     }
 
     public func workflow(_ key: WorkflowKey) async throws(OrchestratorError) -> Workflow {
@@ -50,9 +43,6 @@ public struct MongoWorkflowStore: WorkflowStore {
     }
 
     public func listWorkflows(limit: Int, after: String?) async throws(OrchestratorError) -> Page<Workflow> {
-        var v = Validator()
-        v.require(Limits.pageSize.contains(limit), "limit", "must be between \(Limits.pageSize.lowerBound) and \(Limits.pageSize.upperBound)")
-        try v.check()
         let filter: BSONDocument = after.map { ["name": ["$gt": BSON($0)]] } ?? [:]
         // One extra document tells whether another page exists.
         let documents = try await withDatabase(pool) { client throws(MongoError) in
@@ -63,7 +53,6 @@ public struct MongoWorkflowStore: WorkflowStore {
     }
 
     public func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow {
-        try changes.validate()
         var filter: BSONDocument = ["name": BSON(name)]
         if let expected = changes.expectedVersion { filter["version"] = BSON(expected) }
         var set: BSONDocument = ["updatedAt": BSON(Date().roundedToMilliseconds)]
@@ -100,9 +89,6 @@ public struct MongoWorkflowStore: WorkflowStore {
     }
 
     public func addStep(_ step: Step, toWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
-        var v = Validator()
-        v.merge(step.problems(at: "step"))
-        try v.check()
         var newStep = step
         newStep.status = .pending
         let filter: BSONDocument = [
@@ -137,7 +123,6 @@ public struct MongoWorkflowStore: WorkflowStore {
     }
 
     public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow {
-        try changes.validate()
         var filter: BSONDocument = ["name": BSON(workflow), "steps.name": BSON(name)]
         let renaming = changes.name.flatMap { $0 == name ? nil : $0 }
         if let renaming {

@@ -3,50 +3,15 @@ import Foundation
 import NIOConcurrencyHelpers
 import OrchestratorModel
 
-/// What to run for one attempt of a step.
-struct ProcessSpec: Sendable {
-    var program: String
-    var arguments: [String]
-    var environment: [String: String]
-    var workingDirectory: String?
-    /// orchestrator-step-gate, started in the step's place until it is let go.
-    var gate: String
-    var timeout: Duration?
-    /// Between SIGTERM and SIGKILL, on timeout and on cancel.
-    var killGrace: Duration
-}
-
-/// How an attempt ended.
-struct ProcessOutcome: Sendable {
-    enum Ending: Sendable, Equatable {
-        case exited(Int32)
-        case signalled(Int32)
-        /// The program could not be started (no such file, not executable, bad cwd).
-        case notStarted(String)
-    }
-
-    var ending: Ending
-    var timedOut: Bool
-    var terminated: Bool
-    var stdout: String
-    var stderr: String
-    var droppedLogLines: Int
-}
-
 /// A step process: started as orchestrator-step-gate and held there until
 /// `begin()` (so its pid can be recorded before it does anything), then the
 /// step's program itself (same pid), in its own process group,
 /// supervised on a dedicated thread (poll on its pipes and its pidfd,
 /// timeout, termination, reaping), never on the cooperative pool.
-final class RunningProcess: Sendable {
-    enum Prepared {
-        case held(RunningProcess)
-        /// Not even started (no such directory, no pipes, no processes left): an outcome like any failed attempt.
-        case failed(ProcessOutcome)
-    }
-
+final class RunningProcess: StepHandle {
     let pid: Int32
     let startTicks: UInt64
+    var identity: StepProcess { StepProcess(host: ProcessIdentity.host, pid: pid, startTicks: startTicks) }
     private let gate: Int32
     private let report: Int32
     private let stdoutFd: Int32
@@ -69,7 +34,7 @@ final class RunningProcess: Sendable {
 
     /// Starts the step's process and holds it at its gate: exactly one of
     /// `begin()` or `abandon()` must follow.
-    static func prepare(_ spec: ProcessSpec, onLine: @escaping @Sendable (_ stream: String, _ line: String) -> Void) -> Prepared {
+    static func prepare(_ spec: ProcessSpec, onLine: @escaping @Sendable (_ stream: String, _ line: String) -> Void) -> PreparedStep {
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard orch_pipe_cloexec(&outPipe) == 0 else { return .failed(notStarted("pipe: \(String(cString: strerror(errno)))")) }
         guard orch_pipe_cloexec(&errPipe) == 0 else {
@@ -244,34 +209,3 @@ private func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 
-/// Recognises a process across a restart of the daemon: pid plus start time.
-enum ProcessIdentity {
-    static func startTicks(of pid: Int32) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
-        // A zombie is as good as gone: it runs nothing and only waits to be reaped.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, fields[0] != "Z" else { return nil }
-        return UInt64(fields[19])
-    }
-
-    static var host: String {
-        var name = [CChar](repeating: 0, count: 256)
-        gethostname(&name, name.count)
-        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// Kills what is left of a step's process group from an earlier life of
-    /// the daemon, if it is still the same process, and waits until it is gone.
-    static func killLeftover(_ process: StepProcess) async -> Bool {
-        guard process.host == host, process.pid > 0, startTicks(of: process.pid) == process.startTicks else { return false }
-        kill(-process.pid, SIGKILL)
-        kill(process.pid, SIGKILL)
-        for _ in 0..<100 where startTicks(of: process.pid) == process.startTicks {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return true
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
+import OrchestratorStorage
 
 /// The shape of runs in the `runs` collection. Besides the Run model a
 /// document holds its lease (`owner`, `leaseExpiresAt`), `eventCount`, and

@@ -1,16 +1,21 @@
 import OrchestratorModel
 
 /// Persistence of workflow definitions and their embedded steps. Every
-/// change is a single atomic database operation: concurrent writers to one
-/// workflow never overwrite each other.
+/// change is a single atomic operation guarded by its condition (a unique
+/// name, an expected version, "no step of that name yet"): concurrent
+/// writers to one workflow never overwrite each other. Inputs arrive
+/// validated (WorkflowService); a store only says which guard failed.
 public protocol WorkflowStore: Sendable {
-    func createWorkflow(_ draft: WorkflowDraft) async throws(OrchestratorError) -> Workflow
+    /// Conflict when the name is taken.
+    func createWorkflow(_ workflow: Workflow) async throws(OrchestratorError)
     func workflow(_ key: WorkflowKey) async throws(OrchestratorError) -> Workflow
     /// Ordered by name; `after` is the `next` cursor of the previous page.
     func listWorkflows(limit: Int, after: String?) async throws(OrchestratorError) -> Page<Workflow>
+    /// Conflict when `changes.expectedVersion` no longer matches or the new name is taken.
     func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow
     func deleteWorkflow(named name: String) async throws(OrchestratorError)
 
+    /// Conflict when the name is taken; ValidationFailed when the workflow is full (Limits.stepsPerWorkflow).
     func addStep(_ step: Step, toWorkflow workflow: String) async throws(OrchestratorError) -> Workflow
     func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step
     /// Sorted by executionOrder, then name.

@@ -1,7 +1,8 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
-@testable import OrchestratorStore
+@testable import MongoStorage
+import OrchestratorStorage
 import TestSupport
 import Testing
 
@@ -158,8 +159,8 @@ import Testing
         try await withRunStore { store, _ in
             let id = try await queuedRun(store, steps: ["backup"])
             let claimed = try #require(try await store.claim(id: id, owner: "a", until: .now.addingTimeInterval(-1), now: .now))
-            let cancelled = try await store.requestCancel(id: id, now: .now)
-            #expect(cancelled.status == .cancelled)
+            let cancelled = try await store.cancelIdle(id: id, eventCount: 1, change: RunChange(status: .cancelled, finishedAt: .now), now: .now)
+            #expect(cancelled)
             // The daemon whose claim expired must not start the cancelled run.
             #expect(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log) == nil)
             #expect(try await store.run(id: id).status == .cancelled)

@@ -48,11 +48,11 @@ extension Run {
 /// holds every change before entry `folded`; the entries `folded..<next`
 /// are in the run's log, and `unfolded` is what they changed, merged.
 public struct RunLogPosition: Sendable {
-    public internal(set) var folded: Int
-    public internal(set) var next: Int
-    var unfolded: RunChange
+    public var folded: Int
+    public var next: Int
+    public var unfolded: RunChange
 
-    init(folded: Int, next: Int, unfolded: RunChange) {
+    public init(folded: Int, next: Int, unfolded: RunChange = RunChange()) {
         self.folded = folded
         self.next = next
         self.unfolded = unfolded
@@ -64,6 +64,11 @@ public struct RunLogPosition: Sendable {
 public struct ClaimedRun: Sendable {
     public var run: Run
     public var log: RunLogPosition
+
+    public init(run: Run, log: RunLogPosition) {
+        self.run = run
+        self.log = log
+    }
 }
 
 /// How far a watcher has read a run's events.
@@ -71,11 +76,11 @@ public struct RunEventCursor: Sendable, Equatable {
     /// The sequence of the next event to deliver.
     public var event: Int
     /// The first log entry that may still hold an event not delivered.
-    var logEntry: Int
+    public var logEntry: Int
 
-    public init(fromEvent event: Int) {
+    public init(fromEvent event: Int, logEntry: Int = 0) {
         self.event = event
-        self.logEntry = 0
+        self.logEntry = logEntry
     }
 }
 
@@ -86,6 +91,12 @@ public struct RunEventsPage: Sendable {
     public var cursor: RunEventCursor
     /// The run has ended and every event is delivered once this page is.
     public var finished: Bool
+
+    public init(events: [RunEvent], cursor: RunEventCursor, finished: Bool) {
+        self.events = events
+        self.cursor = cursor
+        self.finished = finished
+    }
 }
 
 /// What a lease renewal learned.
@@ -95,7 +106,7 @@ public enum LeaseState: Sendable, Equatable {
     case lost
 }
 
-/// Runs in MongoDB. Every write by an executing daemon is fenced by its
+/// Where runs are kept. Every write by an executing daemon is fenced by its
 /// owner id, so a daemon that lost its lease can no longer change the run.
 public protocol RunStore: Sendable {
     func createRun(_ run: Run) async throws(OrchestratorError)
@@ -115,10 +126,19 @@ public protocol RunStore: Sendable {
     func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition?
     /// Active runs `owner` may claim now, oldest first.
     func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String]
-    /// Marks the run for cancellation; a queued run nobody executes is cancelled at once.
-    func requestCancel(id: String, now: Date) async throws(OrchestratorError) -> Run
-    /// Puts a failed or cancelled run back in the queue; steps that did not succeed become pending.
-    func resume(id: String, now: Date) async throws(OrchestratorError) -> Run
+    /// Ends a queued run that no daemon executes (nobody holds it, or its
+    /// lease expired before `now`) if it still has `eventCount` events:
+    /// records `change`, marks it cancel-requested and drops its lease, which
+    /// fences a daemon whose claim expired before it started the run. False
+    /// when the guard did not match (someone executes it, or it changed).
+    func cancelIdle(id: String, eventCount: Int, change: RunChange, now: Date) async throws(OrchestratorError) -> Bool
+    /// Marks an active run for cancellation, for its owner to act on. False
+    /// when the run is no longer active.
+    func flagCancel(id: String) async throws(OrchestratorError) -> Bool
+    /// Puts an ended run back in the queue, if it is still `status` with
+    /// `eventCount` events: records `change`, and clears its end, its cancel
+    /// mark and its lease. False when the guard did not match.
+    func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool
     func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool
     /// The events after `cursor`, for watchers. While a run goes on its new
     /// events are in its log, which is cheap to read; its document (large,

@@ -1,7 +1,9 @@
 import Foundation
 import MongoKit
 import OrchestratorModel
-import OrchestratorStore
+import MongoStorage
+import OrchestratorEngine
+import OrchestratorServices
 import Testing
 import TestSupport
 
@@ -14,11 +16,12 @@ import TestSupport
             try await withTestPool(uri: server.uri, serverSelectionTimeoutMS: timeoutMS) { pool in
                 let store = MongoWorkflowStore(pool: pool)
                 try await store.prepare()
-                _ = try await store.createWorkflow(WorkflowDraft(name: "before"))
+                let service = WorkflowService(workflows: store, runs: MongoRunStore(pool: pool), ids: ObjectIdSource(), clock: SystemClock())
+                _ = try await service.create(WorkflowDraft(name: "before"))
 
                 await server.stop()
                 let started = ContinuousClock.now
-                let error = await errorOf { try await store.createWorkflow(WorkflowDraft(name: "during")) }
+                let error = await errorOf { try await service.create(WorkflowDraft(name: "during")) }
                 let waited = ContinuousClock.now - started
                 #expect(error?.kind.isStorageUnavailable == true, "got \(String(describing: error))")
                 // A liveness bound, not a performance goal: the failure must come
@@ -29,7 +32,7 @@ import TestSupport
                 try await server.start()
                 var recovered: Workflow?
                 for _ in 0..<30 where recovered == nil {
-                    recovered = try? await store.createWorkflow(WorkflowDraft(name: "after"))
+                    recovered = try? await service.create(WorkflowDraft(name: "after"))
                     if recovered == nil { try await Task.sleep(for: .milliseconds(500)) }
                 }
                 #expect(recovered?.name == "after")

@@ -1,0 +1,163 @@
+import Foundation
+import InMemoryStorage
+import OrchestratorModel
+import OrchestratorStorage
+
+/// The faults of the database as the simulation plays them, shared by every
+/// daemon's view of it.
+final class SimDatabase: @unchecked Sendable {
+    // Touched only from the simulation's thread.
+    let world: SimWorld
+    let runs: InMemoryRunStore
+    var outageUntil: Duration = .zero
+    /// Chance that a write lands but its reply is lost.
+    var lostEngineReply = 0.0
+    /// The same for the writes of requests (run.start, cancel, resume).
+    var lostRequestReply = 0.0
+    var latency: ClosedRange<Double> = 0...0.02
+    /// The last daemon whose claim on each run succeeded: the fence holder.
+    private(set) var fenceHolder: [String: String] = [:]
+    /// Writes that landed (run, writer, log position): a retry of one is not a new write.
+    private var landed: Set<String> = []
+    private(set) var faults = 0
+
+    init(world: SimWorld) {
+        self.world = world
+        let holder = WorldRef(world)
+        runs = InMemoryRunStore(betweenOperations: {
+            // Between the operations of one method, others may write.
+            await holder.world.sleep(holder.world.seconds(0...0.01), holder.always)
+        })
+    }
+
+    var isDown: Bool { world.time < outageUntil }
+
+    func countFault() { faults += 1 }
+
+    fileprivate func claimed(_ run: String, by owner: String) {
+        fenceHolder[run] = owner
+    }
+
+    /// Notes a write that landed; true the first time.
+    fileprivate func landedFirst(_ key: String) -> Bool {
+        landed.insert(key).inserted
+    }
+}
+
+/// Lets a closure the store keeps refer to the world.
+private final class WorldRef: @unchecked Sendable {
+    let world: SimWorld
+    let always = Life(daemon: "database", number: 0)
+
+    init(_ world: SimWorld) {
+        self.world = world
+    }
+}
+
+/// One daemon's view of the shared run store: every call is a contact with
+/// the world (a life that is over stops there), takes a little time, fails
+/// during an outage without writing, and may lose its reply after writing.
+struct SimRunStore: RunStore {
+    let database: SimDatabase
+    let life: Life
+    let owner: String
+
+    private var world: SimWorld { database.world }
+
+    private func call<T>(
+        _ what: String, lostReply: Double = 0, _ body: () async throws(OrchestratorError) -> T
+    ) async throws(OrchestratorError) -> T {
+        await world.contact(life)
+        await world.sleep(world.seconds(database.latency), life)
+        if database.isDown { throw OrchestratorError(.storageUnavailable, "simulated outage") }
+        let result = try await body()
+        if world.chance(lostReply) {
+            database.countFault()
+            world.note("\(life.name) \(what): landed, reply lost")
+            throw OrchestratorError(.storageUnavailable, "simulated lost reply")
+        }
+        await world.contact(life)
+        return result
+    }
+
+    func createRun(_ run: Run) async throws(OrchestratorError) {
+        try await call("createRun", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in try await database.runs.createRun(run) }
+    }
+
+    func run(id: String) async throws(OrchestratorError) -> Run {
+        try await call("run") { () throws(OrchestratorError) in try await database.runs.run(id: id) }
+    }
+
+    func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
+        try await call("listRuns") { () throws(OrchestratorError) in
+            try await database.runs.listRuns(workflow: workflow, status: status, limit: limit, after: after)
+        }
+    }
+
+    func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun? {
+        try await call("claim \(id)", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+            let claimed = try await database.runs.claim(id: id, owner: owner, until: until, now: now)
+            if claimed != nil {
+                database.claimed(id, by: owner)
+                world.note("\(life.name) claimed \(id) until \(until.timeIntervalSince(SimWorld.epoch))")
+            }
+            return claimed
+        }
+    }
+
+    func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState] {
+        try await call("renew", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+            try await database.runs.renew(ids: ids, owner: owner, until: until)
+        }
+    }
+
+    /// Also checks that a fenced owner never writes: a write that lands for
+    /// the first time must come from the daemon whose claim came last.
+    func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
+        try await call("apply to \(id)", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+            let next = try await database.runs.apply(change, to: id, owner: owner, log: log)
+            if next != nil, !change.isEmpty, database.landedFirst("\(id)/\(owner)/\(log.next)/\(change.touchesRun)") {
+                let holder = database.fenceHolder[id]
+                if holder != owner {
+                    world.breach("a fenced owner wrote", "\(life.name) wrote to run \(id) at log \(log.next) after \(holder ?? "nobody") claimed it")
+                }
+            }
+            return next
+        }
+    }
+
+    func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {
+        try await call("claimable") { () throws(OrchestratorError) in try await database.runs.claimable(owner: owner, now: now, limit: limit) }
+    }
+
+    func cancelIdle(id: String, eventCount: Int, change: RunChange, now: Date) async throws(OrchestratorError) -> Bool {
+        try await call("cancelIdle \(id)", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in
+            let cancelled = try await database.runs.cancelIdle(id: id, eventCount: eventCount, change: change, now: now)
+            // Clearing the lease fences whoever held it.
+            if cancelled { database.claimed(id, by: "") }
+            return cancelled
+        }
+    }
+
+    func flagCancel(id: String) async throws(OrchestratorError) -> Bool {
+        try await call("flagCancel \(id)", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in try await database.runs.flagCancel(id: id) }
+    }
+
+    func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
+        try await call("requeue \(id)", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in
+            try await database.runs.requeue(id: id, from: status, eventCount: eventCount, change: change)
+        }
+    }
+
+    func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool {
+        try await call("hasActiveRun") { () throws(OrchestratorError) in try await database.runs.hasActiveRun(workflowId: workflowId) }
+    }
+
+    func events(id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage {
+        try await call("events") { () throws(OrchestratorError) in try await database.runs.events(id: id, after: cursor, evenIfQuiet: evenIfQuiet) }
+    }
+
+    func sweepLogs() async throws(OrchestratorError) -> Int {
+        try await call("sweepLogs") { () throws(OrchestratorError) in try await database.runs.sweepLogs() }
+    }
+}

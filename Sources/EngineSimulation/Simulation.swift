@@ -1,0 +1,301 @@
+import Foundation
+import InMemoryStorage
+import OrchestratorEngine
+import OrchestratorModel
+import OrchestratorServices
+import OrchestratorStorage
+
+/// Which faults a simulation may inject. The default set is what the engine
+/// is expected to survive today; the others reproduce known bugs (issue 14:
+/// "no step twice, no run stuck") and are turned on by name.
+public struct FaultKinds: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// kill -9 of a daemon, restarted a little later.
+    public static let crash = FaultKinds(rawValue: 1 << 0)
+    /// A write of the engine lands but its reply is lost.
+    public static let lostReply = FaultKinds(rawValue: 1 << 1)
+    /// The database refuses every operation for a while.
+    public static let outage = FaultKinds(rawValue: 1 << 2)
+    /// A write of a request (run.start, cancel, resume) lands but its reply is lost.
+    public static let lostRequestReply = FaultKinds(rawValue: 1 << 3)
+    /// SIGTERM and a drain beside the other daemons.
+    public static let drain = FaultKinds(rawValue: 1 << 4)
+    /// A daemon's wall clock is off by 30 to 90 seconds.
+    public static let skew = FaultKinds(rawValue: 1 << 5)
+    /// The database answers one daemon very slowly for a while (longer than a lease).
+    public static let stall = FaultKinds(rawValue: 1 << 6)
+
+    public static let survived: FaultKinds = [.crash, .lostReply, .outage]
+    public static let all: FaultKinds = [.crash, .lostReply, .outage, .lostRequestReply, .drain, .skew, .stall]
+
+    public static let names: [(String, FaultKinds)] = [
+        ("crash", .crash), ("lost-reply", .lostReply), ("outage", .outage), ("lost-request-reply", .lostRequestReply),
+        ("drain", .drain), ("skew", .skew), ("stall", .stall),
+    ]
+
+    public var description: String { Self.names.filter { contains($0.1) }.map(\.0).joined(separator: ",") }
+}
+
+/// What one seed draws before anything happens ("swarm testing": each seed
+/// has its own mix, so rare combinations get explored).
+struct Swarm {
+    var daemons: Int
+    var lease: Duration
+    var maxParallelSteps: Int
+    var runs: Int
+    var crashesPerMinute: Double
+    var lostReply: Double
+    var outagesPerMinute: Double
+    var drainsPerMinute: Double
+    var stallsPerMinute: Double
+
+    init(_ world: SimWorld, faults: FaultKinds) {
+        daemons = world.integer(2...3)
+        lease = .seconds(world.integer(6...15))
+        maxParallelSteps = world.integer(1...4)
+        runs = world.integer(3...14)
+        let some = { (levels: [Double]) in levels[world.integer(0...(levels.count - 1))] }
+        crashesPerMinute = faults.contains(.crash) ? some([0, 0.5, 2, 5]) : 0
+        lostReply = faults.contains(.lostReply) ? some([0, 0.01, 0.05, 0.2]) : 0
+        outagesPerMinute = faults.contains(.outage) ? some([0, 0.5, 2]) : 0
+        drainsPerMinute = faults.contains(.drain) ? some([0.5, 2]) : 0
+        stallsPerMinute = faults.contains(.stall) ? some([0.5, 2]) : 0
+    }
+}
+
+/// What one seed did, and what broke.
+public struct SimulationReport: Sendable {
+    public var seed: UInt64
+    public var runs: Int
+    public var steps: Int
+    public var faults: Int
+    public var jobs: Int
+    public var breaches: [String]
+    public var lastEvents: [String]
+}
+
+/// One seed: a few daemons (the real `Engine` and `RunService`) share an
+/// in-memory database; clients start, cancel and resume runs of generated
+/// workflows while faults are injected; then the faults stop, the daemons
+/// come back, and time passes until every run has ended. The invariants are
+/// checked as things happen (step executions, fenced writes) and at the end.
+public final class Simulation: @unchecked Sendable {
+    // Touched only from the thread that calls `run`.
+    let world: SimWorld
+    let database: SimDatabase
+    let workflows = InMemoryWorkflowStore()
+    let ids = SequentialIds()
+    let processes: SimProcessTable
+    let swarm: Swarm
+    let faults: FaultKinds
+    private var daemons: [SimDaemon] = []
+    private var acknowledged: [String] = []
+    private var workflowNames: [String] = []
+    private var answeredUnavailable = 0
+
+    /// Faults happen during the first `faultPhase`; then the world is left
+    /// alone for up to `settlePhase` for every run to end.
+    static let faultPhase = Duration.seconds(150)
+    static let settlePhase = Duration.seconds(1800)
+
+    public init(seed: UInt64, faults: FaultKinds = .survived) {
+        world = SimWorld(seed: seed)
+        database = SimDatabase(world: world)
+        processes = SimProcessTable(world: world)
+        self.faults = faults
+        swarm = Swarm(world, faults: faults)
+    }
+
+    public func run() -> SimulationReport {
+        setUp()
+        world.run(until: Self.faultPhase)
+        endFaults()
+        world.run(until: Self.faultPhase + Self.settlePhase) { [self] in settled }
+        checkTheEnd()
+        if world.scheduler.foreignEnqueues > 0 {
+            world.breach("determinism", "\(world.scheduler.foreignEnqueues) jobs were resumed from another thread")
+        }
+        return SimulationReport(
+            seed: world.seed, runs: acknowledged.count, steps: processes.executions.count, faults: database.faults, jobs: world.jobsRun,
+            breaches: world.breaches, lastEvents: world.lastEvents)
+    }
+
+    // MARK: - The scenario
+
+    private func setUp() {
+        for index in 0..<swarm.daemons {
+            var skew = Duration.zero
+            if faults.contains(.skew) && index == 0 { skew = world.seconds(30...90) * (world.chance(0.5) ? 1 : -1) }
+            daemons.append(SimDaemon(name: "d\(index + 1)", skew: skew))
+        }
+        database.lostEngineReply = swarm.lostReply
+        database.lostRequestReply = faults.contains(.lostRequestReply) ? 0.1 : 0
+        let service = WorkflowService(workflows: workflows, runs: database.runs, ids: ids, clock: SimClock(world: world, life: Life(daemon: "setup", number: 0), skew: .zero))
+        for index in 0..<world.integer(1...3) {
+            let name = "wf\(index + 1)"
+            let steps = (0..<world.integer(1...5)).map { number -> Step in
+                let stepName = "s\(number + 1)"
+                let idempotent = world.chance(0.5)
+                if idempotent { processes.idempotent.insert("\(name)/\(stepName)") }
+                processes.behaviours["\(name)/\(stepName)"] = StepBehaviour(
+                    duration: 0.05...world.uniform(0.2...12), failure: world.chance(0.5) ? world.uniform(0...0.4) : 0)
+                return Step(
+                    name: stepName, executionOrder: world.integer(0...3), action: Action(exec: ["/bin/true"]),
+                    timeoutSeconds: world.chance(0.2) ? world.integer(2...8) : nil, retries: world.integer(0...2), retryDelaySeconds: world.integer(1...3),
+                    continueOnFailure: world.chance(0.2), idempotent: idempotent)
+            }
+            world.spawn { _ = try? await service.create(WorkflowDraft(name: name, steps: steps)) }
+            workflowNames.append(name)
+        }
+        world.run(until: .zero)
+        for daemon in daemons { daemon.boot(self) }
+        for _ in 0..<swarm.runs { at(world.seconds(0...120)) { [self] in request() } }
+        for _ in 0..<Int(Double(swarm.runs) * 0.4) { at(world.seconds(5...140)) { [self] in requestCancelOrResume() } }
+        plan(perMinute: swarm.crashesPerMinute) { [self] in crashOne() }
+        plan(perMinute: swarm.outagesPerMinute) { [self] in outage() }
+        plan(perMinute: swarm.drainsPerMinute) { [self] in drainOne() }
+        plan(perMinute: swarm.stallsPerMinute) { [self] in stall() }
+    }
+
+    private func at(_ time: Duration, _ action: @escaping @Sendable () -> Void) {
+        world.after(time, action)
+    }
+
+    /// Events at random times in the fault phase, `perMinute` on average.
+    private func plan(perMinute rate: Double, _ action: @escaping @Sendable () -> Void) {
+        guard rate > 0 else { return }
+        let count = Int((rate * 2.5).rounded()) + (world.chance(rate * 2.5 - (rate * 2.5).rounded(.down)) ? 1 : 0)
+        for _ in 0..<count { at(world.seconds(1...140), action) }
+    }
+
+    private var liveDaemons: [SimDaemon] { daemons.filter(\.isUp) }
+
+    private func request() {
+        let up = liveDaemons
+        guard !up.isEmpty, let service = up[world.integer(0...(up.count - 1))].runs, !workflowNames.isEmpty else { return }
+        let workflow = workflowNames[world.integer(0...(workflowNames.count - 1))]
+        world.spawn { [self] in
+            do {
+                let run = try await service.start(workflow: workflow, params: [:], requester: Requester(uid: 0, gid: 0, pid: 1))
+                world.after(.zero) { [self] in
+                    acknowledged.append(run.id)
+                    world.note("client: run \(run.id) of \(workflow) acknowledged")
+                }
+            } catch {
+                world.after(.zero) { [self] in
+                    if (error as? OrchestratorError)?.kind == .storageUnavailable { answeredUnavailable += 1 }
+                    world.note("client: run.start of \(workflow) refused: \(error)")
+                }
+            }
+        }
+    }
+
+    private func requestCancelOrResume() {
+        let up = liveDaemons
+        guard !up.isEmpty, let service = up[world.integer(0...(up.count - 1))].runs, !acknowledged.isEmpty else { return }
+        let id = acknowledged[world.integer(0...(acknowledged.count - 1))]
+        let cancel = world.chance(0.5)
+        world.spawn { [self] in
+            do {
+                if cancel {
+                    _ = try await service.cancel(id)
+                } else {
+                    _ = try await service.resume(id)
+                    world.after(.zero) { [self] in processes.resumedAt[id] = world.time }
+                }
+                world.after(.zero) { [self] in world.note("client: \(cancel ? "cancel" : "resume") \(id) done") }
+            } catch {
+                world.after(.zero) { [self] in world.note("client: \(cancel ? "cancel" : "resume") \(id) refused: \(error)") }
+            }
+        }
+    }
+
+    private func crashOne() {
+        let up = liveDaemons
+        guard !up.isEmpty else { return }
+        let daemon = up[world.integer(0...(up.count - 1))]
+        daemon.crash(self)
+        database.countFault()
+        restart(daemon, after: world.seconds(0.5...30))
+    }
+
+    private func drainOne() {
+        let up = liveDaemons
+        guard !up.isEmpty else { return }
+        let daemon = up[world.integer(0...(up.count - 1))]
+        database.countFault()
+        daemon.terminate(self, timeout: world.seconds(3...25)) { [self] in restart(daemon, after: world.seconds(0.5...10)) }
+    }
+
+    private func restart(_ daemon: SimDaemon, after delay: Duration) {
+        guard !daemon.restartPending else { return }
+        daemon.restartPending = true
+        at(delay) { [self] in
+            guard daemon.life?.alive != true else { return daemon.restartPending = false }
+            daemon.boot(self)
+        }
+    }
+
+    private func outage() {
+        let length = world.seconds(1...25)
+        database.outageUntil = max(database.outageUntil, world.time + length)
+        database.countFault()
+        world.note("database: outage for \(length)")
+    }
+
+    private func stall() {
+        let length = swarm.lease * 2
+        database.countFault()
+        database.latency = 0...Double(length.components.seconds)
+        world.note("database: answers take up to \(length)")
+        at(length) { [self] in database.latency = 0...0.02 }
+    }
+
+    private func endFaults() {
+        database.lostEngineReply = 0
+        database.lostRequestReply = 0
+        database.outageUntil = .zero
+        database.latency = 0...0.02
+        world.note("faults stop")
+        for daemon in daemons where daemon.life?.alive != true && !daemon.restartPending {
+            daemon.restartPending = true
+            at(world.seconds(0...5)) { [self] in daemon.boot(self) }
+        }
+    }
+
+    // MARK: - The end
+
+    /// Every run in the database ended and no step process still runs.
+    private var settled: Bool {
+        guard processes.running.isEmpty, daemons.allSatisfy({ $0.life?.alive == true }) else { return false }
+        return database.runs.allRunIds.allSatisfy { database.runs.snapshot($0)?.status.isTerminal ?? false }
+    }
+
+    private func checkTheEnd() {
+        let stored = Set(database.runs.allRunIds)
+        for id in acknowledged where !stored.contains(id) {
+            world.breach("an acknowledged run was lost", "run \(id) was acknowledged but is not stored")
+        }
+        for id in stored.sorted() {
+            guard let run = database.runs.snapshot(id) else { continue }
+            if !run.status.isTerminal {
+                let steps = run.steps.map { "\($0.name)=\($0.status.rawValue)" }.joined(separator: " ")
+                world.breach("a run never ended", "run \(id) is still \(run.status.rawValue) (\(steps)) \(Self.settlePhase) after the faults stopped")
+            }
+            if run.events.map(\.sequence) != Array(0..<run.events.count) {
+                world.breach("events lost or doubled", "run \(id) has events \(run.events.map(\.sequence))")
+            }
+            if run.status == .succeeded, let step = run.steps.first(where: { $0.status != .succeeded }) {
+                world.breach("a run succeeded without its steps", "run \(id) succeeded but step \(step.name) is \(step.status.rawValue)")
+            }
+            if run.status.isTerminal, let step = run.steps.first(where: { $0.status == .running }) {
+                world.breach("an ended run has a running step", "run \(id) is \(run.status.rawValue) but step \(step.name) is running")
+            }
+        }
+        if let process = processes.running.first {
+            world.breach("a step process outlived everything", "step \(process.step) of run \(process.run) still runs")
+        }
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import OrchestratorModel
+import OrchestratorStorage
+import Synchronization
+
+/// Runs in memory, for tests and the simulation: the same guarded writes as
+/// the MongoDB store, checked the same way. A run's document holds its lease
+/// (`owner`, `leaseExpiresAt`) and how far its log is folded into it
+/// (`logNext`, `logWriter`); the log's entries are numbered per run and a
+/// number can be taken once (MongoDB's unique (runId, seq) index), which is
+/// the fence a take-over writes its claim entry into.
+public final class InMemoryRunStore: RunStore {
+    struct Document {
+        var run: Run
+        var owner: String?
+        var leaseExpiresAt: Date?
+        var logNext = 0
+        var logWriter: String?
+    }
+
+    struct Entry {
+        var writer: String
+        var change: RunChange
+        var claim: Bool
+    }
+
+    struct State {
+        var documents: [String: Document] = [:]
+        var log: [String: [Int: Entry]] = [:]
+    }
+
+    private let state = Mutex(State())
+    private static let claimAttempts = 8
+    /// Awaited between the operations of a method that MongoDB performs in
+    /// several: where a simulation lets other writers in.
+    private let betweenOperations: @Sendable () async -> Void
+
+    public init(betweenOperations: @escaping @Sendable () async -> Void = {}) {
+        self.betweenOperations = betweenOperations
+    }
+
+    // MARK: - What tests inspect
+
+    /// The lease as stored: who holds the run, until when.
+    public func lease(of id: String) -> (owner: String?, expiresAt: Date?)? {
+        state.withLock { state in state.documents[id].map { ($0.owner, $0.leaseExpiresAt) } }
+    }
+
+    /// The run as a reader would see it now, or nil.
+    public func snapshot(_ id: String) -> Run? {
+        state.withLock { Self.load($0, id)?.0 }
+    }
+
+    /// Every run's id, oldest first.
+    public var allRunIds: [String] { state.withLock { $0.documents.keys.sorted() } }
+
+    // MARK: - RunStore
+
+    public func createRun(_ run: Run) async throws(OrchestratorError) {
+        try state.withLock { state throws(OrchestratorError) in
+            guard state.documents[run.id] == nil else { throw OrchestratorError.conflict("a run with id \(run.id) already exists") }
+            state.documents[run.id] = Document(run: run)
+        }
+    }
+
+    public func run(id: String) async throws(OrchestratorError) -> Run {
+        guard let (run, _) = await read(id) else { throw OrchestratorError.notFound("run", id) }
+        return run
+    }
+
+    public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
+        state.withLock { state in
+            let matching = state.documents.values
+                .filter { workflow == nil || $0.run.workflowName == workflow }
+                .filter { status == nil || $0.run.status == status }
+                .filter { after == nil || $0.run.id < after! }
+                .sorted { $0.run.id > $1.run.id }
+            let items = matching.prefix(limit).map { document -> Run in
+                var run = Self.load(state, document.run.id)?.0 ?? document.run
+                run.definition = []
+                run.events = []
+                for index in run.steps.indices { (run.steps[index].stdout, run.steps[index].stderr) = ("", "") }
+                return run
+            }
+            return Page(items: Array(items), next: matching.count > limit ? items.last?.id : nil)
+        }
+    }
+
+    public func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun? {
+        // One operation each, as in MongoDB, so that other writers can come in between.
+        let queued = state.withLock { state -> Bool? in
+            guard var document = state.documents[id], document.run.status.isActive, Self.claimable(document, by: owner, now: now) else { return nil }
+            document.owner = owner
+            document.leaseExpiresAt = until
+            state.documents[id] = document
+            return document.run.status == .queued
+        }
+        guard let queued else { return nil }
+        await betweenOperations()
+        // As in MongoDB: a queued run has nothing in its log to fold or to fence.
+        if queued, let document = state.withLock({ $0.documents[id] }), document.run.status == .queued {
+            return ClaimedRun(run: document.run, log: RunLogPosition(folded: document.logNext, next: document.logNext))
+        }
+        for _ in 0..<Self.claimAttempts {
+            guard let (run, position) = await read(id) else { return nil }
+            await betweenOperations()
+            guard let fenced = state.withLock({ Self.append(&$0, RunChange(), id, owner, position, claim: true) }) else { continue }
+            return ClaimedRun(run: run, log: fenced)
+        }
+        return nil
+    }
+
+    /// The run as `load` tells it, its log read before its document as MongoRunStore reads them.
+    private func read(_ id: String) async -> (Run, RunLogPosition)? {
+        let entries = state.withLock { $0.log[id] ?? [:] }
+        await betweenOperations()
+        return state.withLock { state -> (Run, RunLogPosition)? in
+            var snapshot = state
+            snapshot.log[id] = entries
+            return Self.load(snapshot, id)
+        }
+    }
+
+    public func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState] {
+        state.withLock { state in
+            var states: [String: LeaseState] = [:]
+            for id in ids {
+                guard var document = state.documents[id], document.owner == owner, document.run.status.isActive else {
+                    states[id] = .lost
+                    continue
+                }
+                document.leaseExpiresAt = until
+                state.documents[id] = document
+                states[id] = .held(cancelRequested: document.run.cancelRequested)
+            }
+            return states
+        }
+    }
+
+    public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
+        guard !change.isEmpty else { return position }
+        return state.withLock { state in
+            change.touchesRun ? Self.fold(&state, change, id, owner, position) : Self.append(&state, change, id, owner, position)
+        }
+    }
+
+    public func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {
+        state.withLock { state in
+            Array(state.documents.values.filter { $0.run.status.isActive && Self.claimable($0, by: owner, now: now) }.map(\.run.id).sorted().prefix(limit))
+        }
+    }
+
+    public func cancelIdle(id: String, eventCount: Int, change: RunChange, now: Date) async throws(OrchestratorError) -> Bool {
+        state.withLock { state in
+            guard var document = state.documents[id], document.run.status == .queued, document.run.events.count == eventCount,
+                document.owner == nil || document.leaseExpiresAt.map({ $0 < now }) == true
+            else { return false }
+            document.run.apply(change)
+            document.run.cancelRequested = true
+            document.owner = nil
+            document.leaseExpiresAt = nil
+            state.documents[id] = document
+            return true
+        }
+    }
+
+    public func flagCancel(id: String) async throws(OrchestratorError) -> Bool {
+        state.withLock { state in
+            guard state.documents[id]?.run.status.isActive == true else { return false }
+            state.documents[id]?.run.cancelRequested = true
+            return true
+        }
+    }
+
+    public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
+        state.withLock { state in
+            guard var document = state.documents[id], document.run.status == status, document.run.events.count == eventCount else { return false }
+            document.run.apply(change)
+            document.run.status = .queued
+            document.run.finishedAt = nil
+            document.run.cancelRequested = false
+            document.owner = nil
+            document.leaseExpiresAt = nil
+            state.documents[id] = document
+            return true
+        }
+    }
+
+    public func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool {
+        state.withLock { state in state.documents.values.contains { $0.run.workflowId == workflowId && $0.run.status.isActive } }
+    }
+
+    /// The same answers as the MongoDB store's, read at once from the run
+    /// as its log and document tell it.
+    public func events(id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage {
+        try state.withLock { state throws(OrchestratorError) in
+            guard let (run, _) = Self.load(state, id) else { throw OrchestratorError.notFound("run", id) }
+            let events = run.events.filter { $0.sequence >= cursor.event }.sorted { $0.sequence < $1.sequence }
+            let next = RunEventCursor(fromEvent: cursor.event + events.count, logEntry: cursor.logEntry)
+            return RunEventsPage(events: events, cursor: next, finished: run.status.isTerminal)
+        }
+    }
+
+    public func sweepLogs() async throws(OrchestratorError) -> Int {
+        state.withLock { state in
+            var removed = 0
+            for (id, entries) in state.log {
+                guard let document = state.documents[id], document.run.status.isTerminal else { continue }
+                let spent = entries.filter { $0.key < document.logNext && !$0.value.claim }.map(\.key)
+                for seq in spent { state.log[id]?[seq] = nil }
+                removed += spent.count
+            }
+            return removed
+        }
+    }
+
+    // MARK: - The log
+
+    private static func claimable(_ document: Document, by owner: String, now: Date) -> Bool {
+        document.owner == owner || document.owner == nil || (document.leaseExpiresAt.map { $0 < now } ?? false)
+    }
+
+    /// The run with its log folded in: only entries that continue `logNext` without a gap.
+    private static func load(_ state: State, _ id: String) -> (Run, RunLogPosition)? {
+        guard let document = state.documents[id] else { return nil }
+        var run = document.run
+        var position = RunLogPosition(folded: document.logNext, next: document.logNext)
+        let entries = state.log[id] ?? [:]
+        while let entry = entries[position.next] {
+            run.apply(entry.change)
+            position.unfolded.merge(entry.change)
+            position.next += 1
+        }
+        return (run, position)
+    }
+
+    /// The log's next entry; nil when the number is taken by another writer.
+    private static func append(_ state: inout State, _ change: RunChange, _ id: String, _ owner: String, _ position: RunLogPosition, claim: Bool = false) -> RunLogPosition? {
+        if let taken = state.log[id]?[position.next] {
+            // Taken by this very write when an earlier attempt landed but its answer was lost.
+            guard taken.writer == owner else { return nil }
+        } else {
+            state.log[id, default: [:]][position.next] = Entry(writer: owner, change: change, claim: claim)
+        }
+        var next = position
+        next.unfolded.merge(change)
+        next.next += 1
+        return next
+    }
+
+    /// The log so far and `change` into the run's document, guarded by the
+    /// owner and the fold's position, as MongoRunStore does.
+    private static func fold(_ state: inout State, _ change: RunChange, _ id: String, _ owner: String, _ position: RunLogPosition) -> RunLogPosition? {
+        guard var document = state.documents[id] else { return nil }
+        let logNext = position.next + 1
+        guard document.owner == owner, document.logNext == position.folded else {
+            // Done already when an earlier attempt landed but its answer was lost; else the run is someone else's.
+            guard document.logNext == logNext, document.logWriter == owner else { return nil }
+            return RunLogPosition(folded: logNext, next: logNext)
+        }
+        var merged = position.unfolded
+        merged.merge(change)
+        document.run.apply(merged)
+        document.logNext = logNext
+        document.logWriter = owner
+        if merged.status?.isTerminal == true {
+            document.owner = nil
+            document.leaseExpiresAt = nil
+        }
+        state.documents[id] = document
+        if change.status?.isTerminal == true {
+            state.log[id] = state.log[id]?.filter { $0.key >= logNext || $0.value.claim }
+        }
+        return RunLogPosition(folded: logNext, next: logNext)
+    }
+}

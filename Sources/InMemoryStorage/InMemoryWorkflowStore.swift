@@ -1,0 +1,144 @@
+import Foundation
+import OrchestratorModel
+import OrchestratorStorage
+import Synchronization
+
+/// Workflows in memory, for tests and the simulation, with the guards of
+/// the MongoDB store: a unique name, the expected version, "no step of that
+/// name yet", the step limit, and the latest run that shown statuses follow.
+public final class InMemoryWorkflowStore: WorkflowStore {
+    private struct Stored {
+        var workflow: Workflow
+        var lastRunId: String?
+    }
+
+    private let state = Mutex([String: Stored]())
+
+    public init() {}
+
+    public func createWorkflow(_ workflow: Workflow) async throws(OrchestratorError) {
+        try state.withLock { stored throws(OrchestratorError) in
+            guard !stored.values.contains(where: { $0.workflow.name == workflow.name }) else { throw Self.nameTaken(workflow.name) }
+            stored[workflow.id] = Stored(workflow: workflow)
+        }
+    }
+
+    public func workflow(_ key: WorkflowKey) async throws(OrchestratorError) -> Workflow {
+        guard let found = state.withLock({ Self.find($0, key)?.workflow }) else { throw OrchestratorError.notFound("workflow", key.description) }
+        return found
+    }
+
+    public func listWorkflows(limit: Int, after: String?) async throws(OrchestratorError) -> Page<Workflow> {
+        let sorted = state.withLock { $0.values.map(\.workflow).filter { after == nil || $0.name > after! }.sorted { $0.name < $1.name } }
+        let items = Array(sorted.prefix(limit))
+        return Page(items: items, next: sorted.count > limit ? items.last?.name : nil)
+    }
+
+    public func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow {
+        try change(name) { workflow throws(OrchestratorError) in
+            if let expected = changes.expectedVersion, expected != workflow.version {
+                throw OrchestratorError.conflict(
+                    "workflow '\(name)' is at version \(workflow.version), not the expected \(expected)",
+                    details: ["expectedVersion": String(expected), "currentVersion": String(workflow.version)])
+            }
+            if let newName = changes.name { workflow.name = newName }
+            if let description = changes.description { workflow.description = description }
+            if let steps = changes.steps { workflow.steps = steps.map { var s = $0; s.status = .pending; return s } }
+        }
+    }
+
+    public func deleteWorkflow(named name: String) async throws(OrchestratorError) {
+        try state.withLock { stored throws(OrchestratorError) in
+            guard let found = Self.find(stored, .name(name)) else { throw OrchestratorError.notFound("workflow", name) }
+            stored[found.workflow.id] = nil
+        }
+    }
+
+    public func addStep(_ step: Step, toWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
+        try change(workflow) { current throws(OrchestratorError) in
+            if current.steps.contains(where: { $0.name == step.name }) {
+                throw OrchestratorError.conflict("workflow '\(workflow)' already has a step named '\(step.name)'")
+            }
+            guard current.steps.count < Limits.stepsPerWorkflow else {
+                throw OrchestratorError.validation([FieldError(field: "step", message: "a workflow holds at most \(Limits.stepsPerWorkflow) steps")])
+            }
+            var added = step
+            added.status = .pending
+            current.steps.append(added)
+        }
+    }
+
+    public func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step {
+        guard let step = try await self.workflow(.name(workflow)).steps.first(where: { $0.name == name }) else {
+            throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
+        }
+        return step
+    }
+
+    public func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step] {
+        try await self.workflow(.name(workflow)).orderedSteps
+    }
+
+    public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow {
+        try change(workflow) { current throws(OrchestratorError) in
+            guard let index = current.steps.firstIndex(where: { $0.name == name }) else { throw OrchestratorError.notFound("step", "\(workflow)/\(name)") }
+            if let renaming = changes.name, renaming != name, current.steps.contains(where: { $0.name == renaming }) {
+                throw OrchestratorError.conflict("workflow '\(workflow)' already has a step named '\(renaming)'")
+            }
+            current.steps[index] = changes.applied(to: current.steps[index])
+        }
+    }
+
+    public func deleteStep(named name: String, fromWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
+        try change(workflow) { current throws(OrchestratorError) in
+            guard current.steps.contains(where: { $0.name == name }) else { throw OrchestratorError.notFound("step", "\(workflow)/\(name)") }
+            current.steps.removeAll { $0.name == name }
+        }
+    }
+
+    public func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError) {
+        state.withLock { stored in
+            guard stored[workflowId] != nil else { return }
+            stored[workflowId]?.lastRunId = runId
+            for index in stored[workflowId]!.workflow.steps.indices { stored[workflowId]!.workflow.steps[index].status = .pending }
+        }
+    }
+
+    public func recordStepStatuses(workflowId: String, runId: String, _ statuses: [String: StepStatus]) async throws(OrchestratorError) {
+        state.withLock { stored in
+            guard var found = stored[workflowId], found.lastRunId == runId else { return }
+            for index in found.workflow.steps.indices {
+                if let status = statuses[found.workflow.steps[index].name] { found.workflow.steps[index].status = status }
+            }
+            stored[workflowId] = found
+        }
+    }
+
+    /// One guarded change of one workflow: `body` throws when its guard
+    /// fails, and nothing is written; otherwise the version goes up by one.
+    private func change(_ name: String, _ body: (inout Workflow) throws(OrchestratorError) -> Void) throws(OrchestratorError) -> Workflow {
+        try state.withLock { stored throws(OrchestratorError) -> Workflow in
+            guard var found = Self.find(stored, .name(name)) else { throw OrchestratorError.notFound("workflow", name) }
+            let id = found.workflow.id
+            try body(&found.workflow)
+            if found.workflow.name != name, stored.values.contains(where: { $0.workflow.name == found.workflow.name }) {
+                throw Self.nameTaken(found.workflow.name)
+            }
+            found.workflow.version += 1
+            found.workflow.updatedAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded() / 1000)
+            stored[id] = found
+            return found.workflow
+        }
+    }
+
+    private static func find(_ stored: [String: Stored], _ key: WorkflowKey) -> Stored? {
+        switch key {
+        case .id(let id): stored[id]
+        case .name(let name): stored.values.first { $0.workflow.name == name }
+        }
+    }
+
+    private static func nameTaken(_ name: String) -> OrchestratorError {
+        OrchestratorError.conflict("a workflow named '\(name)' already exists", details: ["name": name])
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// Time as the engine sees it. Injected, so that a simulation can move it
+/// (and skew it, or pause it) instead of the machine.
+public protocol EngineClock: Sendable {
+    /// The wall clock: what records show, and (today) what leases compare.
+    func now() -> Date
+    /// A monotonic clock from an arbitrary origin: retry delays, deadlines.
+    func uptime() -> Duration
+    /// Returns after `duration`, or early once the calling task is cancelled.
+    func sleep(for duration: Duration) async
+}
+
+/// The machine's clocks.
+public struct SystemClock: EngineClock {
+    private let origin = ContinuousClock.now
+
+    public init() {}
+
+    public func now() -> Date { Date() }
+
+    public func uptime() -> Duration { ContinuousClock.now - origin }
+
+    public func sleep(for duration: Duration) async {
+        try? await Task.sleep(for: duration)
+    }
+}
+
+/// Everything outside the engine that it acts through: time, processes,
+/// and the tasks it starts. Production passes the machine's; the
+/// simulation passes its own, which run every task on its scheduler.
+public struct EngineWorld: Sendable {
+    public var clock: any EngineClock
+    public var launcher: any StepLauncher
+    /// Starts `work` as a task of its own.
+    public var spawn: @Sendable (_ work: @escaping @Sendable () async -> Void) -> Void
+
+    public init(
+        clock: any EngineClock, launcher: any StepLauncher,
+        spawn: @escaping @Sendable (_ work: @escaping @Sendable () async -> Void) -> Void
+    ) {
+        self.clock = clock
+        self.launcher = launcher
+        self.spawn = spawn
+    }
+
+    /// The machine: its clocks, real processes, tasks on the global executor.
+    public static let system = EngineWorld(clock: SystemClock(), launcher: ProcessLauncher(), spawn: { work in Task { await work() } })
+}
+
+extension Date {
+    /// What MongoDB will store and give back.
+    public var milliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
+}
