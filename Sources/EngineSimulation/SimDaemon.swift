@@ -20,6 +20,8 @@ final class SimDaemon: @unchecked Sendable {
     /// A restart is already planned (after a crash or a drain).
     var restartPending = false
     var draining = false
+    /// Runs its engine executes now, as the engine last said.
+    private(set) var activeRuns = 0
 
     init(name: String, skew: Duration) {
         self.name = name
@@ -45,8 +47,9 @@ final class SimDaemon: @unchecked Sendable {
         let engine = Engine(settings: settings, runs: store, workflows: simulation.workflows, world: engineWorld, logger: logger)
         self.engine = engine
         runs = RunService(runs: store, workflows: simulation.workflows, engine: engine, ids: simulation.ids, clock: clock, logger: logger)
+        activeRuns = 0
         world.note("\(life.name) starts")
-        world.spawn { await engine.start { _ in } }
+        world.spawn { await engine.start { [self] active in if life.alive { activeRuns = active } } }
     }
 
     /// kill -9: its memory is gone at once; what it stored stays.

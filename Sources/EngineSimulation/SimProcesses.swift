@@ -106,9 +106,14 @@ struct SimLauncher: StepLauncher {
         .held(table.make(spec, life))
     }
 
+    /// Each daemon has a host of its own: only a later life of the same
+    /// daemon finds (and kills) what an earlier one left behind.
     func killLeftover(_ process: StepProcess) async -> Bool {
         await table.world.contact(life)
-        guard let leftover = table.leftover(host: process.host, pid: process.pid) else { return false }
+        guard process.host == life.daemon, let leftover = table.leftover(host: process.host, pid: process.pid) else { return false }
+        if leftover.life.alive && leftover.life !== life {
+            table.world.breach("a live owner's step was killed", "\(life.name) killed step \(leftover.step) of run \(leftover.run), which \(leftover.life.name) still runs")
+        }
         table.world.note("\(life.name) kills leftover pid \(process.pid) (step \(leftover.step) of \(leftover.run))")
         leftover.end(ProcessOutcome(ending: .signalled(9)), ran: true)
         return true

@@ -20,6 +20,8 @@ final class SimDatabase: @unchecked Sendable {
     /// Writes that landed (run, writer, log position): a retry of one is not a new write.
     private var landed: Set<String> = []
     private(set) var faults = 0
+    /// Told when a run goes back in the queue (an operator resumed it).
+    var requeued: (String) -> Void = { _ in }
 
     init(world: SimWorld) {
         self.world = world
@@ -145,7 +147,9 @@ struct SimRunStore: RunStore {
 
     func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
         try await call("requeue \(id)", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in
-            try await database.runs.requeue(id: id, from: status, eventCount: eventCount, change: change)
+            let requeued = try await database.runs.requeue(id: id, from: status, eventCount: eventCount, change: change)
+            if requeued { database.requeued(id) }
+            return requeued
         }
     }
 

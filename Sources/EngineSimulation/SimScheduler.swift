@@ -11,11 +11,18 @@ final class SimScheduler: TaskExecutor, @unchecked Sendable {
     // counts any job that arrives from elsewhere as a breach of determinism.
     // `lock` guards against what should never happen: a job from another thread.
     private var jobs: [UnownedJob] = []
-    private let owner = pthread_self()
+    private var owner = pthread_self()
     private var foreign = 0
     private let lock = NSLock()
 
     var isIdle: Bool { lock.withLock { jobs.isEmpty } }
+
+    /// The thread that drives the simulation from now on.
+    func adoptCurrentThread() {
+        lock.withLock { owner = pthread_self() }
+    }
+
+    var onOwnThread: Bool { lock.withLock { pthread_equal(pthread_self(), owner) != 0 } }
 
     /// Jobs that arrived from another thread: something escaped the simulation.
     var foreignEnqueues: Int { lock.withLock { foreign } }

@@ -50,14 +50,16 @@ final class SimWorld: @unchecked Sendable {
     private var timers: [(at: Duration, order: Int, fire: @Sendable () -> Void)] = []
     private var timerCount = 0
     private var trace: [String] = []
-    private static let traceLength = 60
+    /// How many of the last events a report shows.
+    let traceLength: Int
     private(set) var breaches: [String] = []
     /// Continuations of lives that are over: never resumed, kept so nothing frees them.
     private var graveyard: [Any] = []
     private(set) var jobsRun = 0
 
-    init(seed: UInt64) {
+    init(seed: UInt64, traceLength: Int) {
         self.seed = seed
+        self.traceLength = traceLength
         random = SeededRandom(seed: seed)
     }
 
@@ -81,8 +83,16 @@ final class SimWorld: @unchecked Sendable {
 
     // MARK: - Time and tasks
 
+    /// Touches of the world from another thread: something escaped the simulation.
+    private(set) var offThread = 0
+
+    private func checkThread() {
+        if !scheduler.onOwnThread { offThread += 1 }
+    }
+
     /// Runs `fire` on the simulation's thread once time reaches now + `delay`.
     func after(_ delay: Duration, _ fire: @escaping @Sendable () -> Void) {
+        checkThread()
         let at = time + max(delay, .zero)
         timerCount += 1
         let index = timers.firstIndex { ($0.at, $0.order) > (at, timerCount) } ?? timers.count
@@ -135,9 +145,10 @@ final class SimWorld: @unchecked Sendable {
     // MARK: - What happened
 
     func note(_ text: String) {
+        checkThread()
         let (seconds, attoseconds) = time.components
         trace.append(String(format: "%8.3f ", Double(seconds) + Double(attoseconds) / 1e18) + text)
-        if trace.count > Self.traceLength * 2 { trace.removeFirst(trace.count - Self.traceLength) }
+        if trace.count > traceLength * 2 { trace.removeFirst(trace.count - traceLength) }
     }
 
     func breach(_ invariant: String, _ detail: String) {
@@ -145,5 +156,5 @@ final class SimWorld: @unchecked Sendable {
         note("BREACH \(invariant): \(detail)")
     }
 
-    var lastEvents: [String] { Array(trace.suffix(Self.traceLength)) }
+    var lastEvents: [String] { Array(trace.suffix(traceLength)) }
 }

@@ -4,10 +4,13 @@ import Foundation
 public struct SimulationBatch: Sendable {
     public var seeds: ClosedRange<UInt64>
     public var faults: FaultKinds
+    /// How many of its last events a failing seed's report shows.
+    public var traceLength: Int
 
-    public init(seeds: ClosedRange<UInt64>, faults: FaultKinds = .survived) {
+    public init(seeds: ClosedRange<UInt64>, faults: FaultKinds = .survived, traceLength: Int = 50) {
         self.seeds = seeds
         self.faults = faults
+        self.traceLength = traceLength
     }
 
     public struct Summary: Sendable {
@@ -22,7 +25,7 @@ public struct SimulationBatch: Sendable {
     public func run(progress: (SimulationReport) -> Void = { _ in }) -> Summary {
         var summary = Summary()
         for seed in seeds {
-            let report = Simulation(seed: seed, faults: faults).run()
+            let report = Simulation(seed: seed, faults: faults, traceLength: traceLength).run()
             summary.seeds += 1
             summary.runs += report.runs
             summary.steps += report.steps

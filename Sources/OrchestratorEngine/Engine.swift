@@ -18,7 +18,15 @@ public actor Engine {
     private let logger: Logger
     private let slots: StepSlots
     private var executors: [String: RunExecutor] = [:]
+    private var deadlines: [String: LeaseDeadline] = [:]
+    /// Runs being claimed now. A claim of a run in flight writes a fence
+    /// into its log: a second claim by this same daemon would fence its own
+    /// executor, whose next write would then meet an entry of its own name
+    /// and count as landed (found by the simulation, seed 947).
+    private var claiming: Set<String> = []
     private var stopping = false
+    /// The drain is over: nothing here runs or renews any more.
+    private var stopped = false
     private var started = false
     private let doorbell = Doorbell()
     private var onActiveRunsChanged: @Sendable (Int) -> Void = { _ in }
@@ -71,7 +79,7 @@ public actor Engine {
             doorbell.ring()
             return
         }
-        await claimAndExecute(runId, now: world.clock.now().milliseconds)
+        await claimAndExecute(runId)
     }
 
     /// A run was queued again (resumed), or room was freed: look for work now.
@@ -89,7 +97,7 @@ public actor Engine {
     public func shutdown(timeout: Duration) async {
         stopping = true
         doorbell.close()
-        for executor in executors.values { executor.send(.stop) }
+        for id in executors.keys.sorted() { executors[id]?.send(.stop) }
         let deadline = world.clock.uptime() + timeout
         while !executors.isEmpty && world.clock.uptime() < deadline {
             await world.clock.sleep(for: .milliseconds(100))
@@ -97,6 +105,7 @@ public actor Engine {
         if !executors.isEmpty {
             logger.notice("stop timeout reached with \(executors.count) runs still active; they will be recovered at the next start")
         }
+        stopped = true
     }
 
     // MARK: - Claiming and leases
@@ -117,22 +126,33 @@ public actor Engine {
         guard room > 0 else { return }
         let candidates: [String]
         do {
-            candidates = try await runs.claimable(owner: settings.ownerId, now: now, limit: room + executors.count)
+            candidates = try await runs.claimable(owner: settings.ownerId, now: now - settings.takeoverGrace, limit: room + executors.count)
         } catch {
             return  // The database is down: try again at the next pass
         }
         for id in candidates where executors[id] == nil && !stopping && executors.count < settings.maximumActiveRuns {
-            await claimAndExecute(id, now: now)
+            await claimAndExecute(id)
         }
     }
 
-    private func claimAndExecute(_ id: String, now: Date) async {
-        guard let claimed = try? await runs.claim(id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now),
-            executors[id] == nil, !stopping
-        else { return }
+    /// The lease asked for and the deadline kept here start from the same
+    /// moment, taken just before the claim is sent: a time taken earlier
+    /// (before a slow listing) would shorten the lease in the database but
+    /// not the deadline here (found by the simulation, seed 46 with stalls).
+    private func claimAndExecute(_ id: String) async {
+        guard executors[id] == nil, !claiming.contains(id) else { return }
+        claiming.insert(id)
+        let (now, sent) = (world.clock.now().milliseconds, world.clock.uptime())
+        let claimed = try? await runs.claim(
+            id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now - settings.takeoverGrace)
+        claiming.remove(id)
+        guard let claimed, executors[id] == nil, !stopping else { return }
         let run = claimed.run
-        let executor = RunExecutor(claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, logger: logger)
+        let deadline = LeaseDeadline(sent + settings.lease)
+        let executor = RunExecutor(
+            claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline, logger: logger)
         executors[id] = executor
+        deadlines[id] = deadline
         onActiveRunsChanged(executors.count)
         if run.status == .running {
             logger.notice("took over run (recovering it)", metadata: ["runId": "\(id)", "workflow": "\(run.workflowName)"])
@@ -145,6 +165,7 @@ public actor Engine {
 
     private func executorFinished(_ id: String) {
         executors[id] = nil
+        deadlines[id] = nil
         onActiveRunsChanged(executors.count)
         doorbell.ring()
     }
@@ -162,18 +183,22 @@ public actor Engine {
         }
     }
 
+    /// Renews until the drain is over: a draining daemon still runs steps,
+    /// and a peer must not take their runs over meanwhile.
     private func leaseLoop() async {
-        while !stopping {
+        while !stopped {
             await world.clock.sleep(for: settings.lease / 3)
-            guard !stopping else { break }
+            guard !stopped else { break }
+            let sent = world.clock.uptime()
             let until = world.clock.now().milliseconds.addingTimeInterval(leaseSeconds)
             // The database is down: no renewal; the executors' own writes will tell whether the runs are still theirs.
-            guard let states = try? await runs.renew(ids: Array(executors.keys), owner: settings.ownerId, until: until) else { continue }
-            for (id, state) in states {
+            guard let states = try? await runs.renew(ids: executors.keys.sorted(), owner: settings.ownerId, until: until) else { continue }
+            for (id, state) in states.sorted(by: { $0.key < $1.key }) {
                 switch state {
                 case .lost: executors[id]?.send(.leaseLost)
-                case .held(let cancelRequested) where cancelRequested: executors[id]?.send(.cancel)
-                case .held: break
+                case .held(let cancelRequested):
+                    deadlines[id]?.renewed(sentAt: sent, lease: settings.lease)
+                    if cancelRequested { executors[id]?.send(.cancel) }
                 }
             }
         }

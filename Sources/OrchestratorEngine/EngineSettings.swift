@@ -19,6 +19,10 @@ public struct EngineSettings: Sendable {
     /// on a run that only waits for a step slot would cost renewals and
     /// starve the other daemons.
     public var maximumActiveRuns: Int { max(2 * maxParallelSteps, 4) }
+    /// How long after a lease expired another daemon waits before taking
+    /// the run over: its owner stops the run's steps once it has heard no
+    /// renewal for a whole lease, and they are gone within the kill grace.
+    public var takeoverGrace: TimeInterval { Double(killGrace.components.seconds) + 2 }
 
     public init(
         ownerId: String, maxParallelSteps: Int = 8, lease: Duration = .seconds(30), killGrace: Duration = .seconds(5),
@@ -57,35 +61,32 @@ public struct EngineSettings: Sendable {
     ]
 }
 
-/// A counting semaphore for step slots (maxParallelSteps across all runs).
+/// The step slots (maxParallelSteps across all runs). An executor that
+/// finds none free does not wait here, where it would hear nothing else: it
+/// is woken (a `.tick` in its mailbox) when a slot is released, and asks again.
 actor StepSlots {
     private var available: Int
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiting: [Mailbox] = []
 
     init(_ count: Int) {
         available = count
     }
 
-    func acquire() async {
-        if available > 0 {
-            available -= 1
-            return
+    /// Takes a slot if one is free; else wakes `mailbox` once one is released.
+    func tryAcquire(orWake mailbox: Mailbox) -> Bool {
+        guard available > 0 else {
+            if !waiting.contains(where: { $0 === mailbox }) { waiting.append(mailbox) }
+            return false
         }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    /// Takes a slot only if one is free right now.
-    func tryAcquire() -> Bool {
-        guard available > 0 else { return false }
         available -= 1
         return true
     }
 
+    /// Wakes every waiting executor: one that no longer wants a slot, or
+    /// that another beats to it, must not keep the rest asleep.
     func release() {
-        if waiters.isEmpty {
-            available += 1
-        } else {
-            waiters.removeFirst().resume()
-        }
+        available += 1
+        for mailbox in waiting { mailbox.post(.tick) }
+        waiting.removeAll()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Time as the engine sees it. Injected, so that a simulation can move it
 /// (and skew it, or pause it) instead of the machine.
@@ -51,4 +52,30 @@ public struct EngineWorld: Sendable {
 extension Date {
     /// What MongoDB will store and give back.
     public var milliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
+}
+
+/// Until when, on this daemon's monotonic clock, it may act on a run: the
+/// moment its last claim or renewal was sent plus the lease. A peer may
+/// take the run over once the lease expires, so an owner that has heard no
+/// renewal for a whole lease opens no gate, whatever its wall clock says.
+public final class LeaseDeadline: Sendable {
+    private let until: NIOLockedValueBox<Duration>
+
+    public init(_ until: Duration) {
+        self.until = NIOLockedValueBox(until)
+    }
+
+    /// A renewal sent at `sent` was acknowledged.
+    public func renewed(sentAt sent: Duration, lease: Duration) {
+        until.withLockedValue { $0 = max($0, sent + lease) }
+    }
+
+    public func hasPassed(at uptime: Duration) -> Bool {
+        until.withLockedValue { uptime >= $0 }
+    }
+
+    /// How long from `uptime` until it passes (zero once it has).
+    public func remaining(at uptime: Duration) -> Duration {
+        until.withLockedValue { max(.zero, $0 - uptime) }
+    }
 }

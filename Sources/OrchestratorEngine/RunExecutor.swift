@@ -18,6 +18,8 @@ actor RunExecutor {
         case cancel
         case stop
         case leaseLost
+        /// No renewal was acknowledged for a whole lease.
+        case leaseExpired
         case tick
     }
 
@@ -41,16 +43,19 @@ actor RunExecutor {
     /// Steps waiting for their next attempt, until this uptime.
     private var notBefore: [String: Duration] = [:]
     private var cancelRequested: Bool
+    /// Steps stopped because the lease lapsed: their ends count as interruptions.
+    private var stoppedForLease: Set<String> = []
     private var stopping = false
     private var lost = false
     private let mailbox = Mailbox()
     private let workflowStatus: WorkflowStatusWriter
     private let world: EngineWorld
     private var clock: any EngineClock { world.clock }
+    private let deadline: LeaseDeadline
 
     init(
         _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
-        logger: Logger
+        deadline: LeaseDeadline, logger: Logger
     ) {
         let run = claimed.run
         self.run = run
@@ -60,6 +65,7 @@ actor RunExecutor {
         self.workflows = workflows
         self.slots = slots
         self.world = world
+        self.deadline = deadline
         var logger = logger
         logger[metadataKey: "runId"] = "\(run.id)"
         logger[metadataKey: "workflow"] = "\(run.workflowName)"
@@ -75,6 +81,7 @@ actor RunExecutor {
     func execute() async {
         let workflowStatus = self.workflowStatus
         world.spawn { await workflowStatus.run() }
+        watchDeadline()
         defer {
             mailbox.close()
             workflowStatus.finish()
@@ -101,7 +108,7 @@ actor RunExecutor {
         }
         dropAhead()
         if lost {
-            for process in processes.values { process.terminate() }
+            terminateAll()
         }
     }
 
@@ -125,30 +132,23 @@ actor RunExecutor {
             stage(change)
             for (_, record) in change.steps { show(record.name, record.status) }
         }
-        for (name, early) in ahead where run.step(name)?.status != .pending {
-            ahead[name] = nil
-            early.process.abandon()
+        for name in ahead.keys.sorted() where run.step(name)?.status != .pending {
+            ahead.removeValue(forKey: name)?.process.abandon()
         }
         if let outcome = decision.outcome, !run.steps.contains(where: { $0.status == .running }) {
             logger.notice("run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
             stage(RunChange(status: outcome, finishedAt: clock.now().milliseconds, events: [event(step: nil, status: outcome.rawValue)]))
             return
         }
-        guard !stopping, !cancelRequested else { return }
+        guard !stopping, !cancelRequested, !leaseLapsed() else { return }
         // Every due step that gets a slot now starts in one batch: one write
         // records them all as running, then they are let go together.
         var batch: [String] = []
         for name in decision.start {
             if waitingForRetry(name) { continue }
-            if batch.isEmpty {
-                if !(await slots.tryAcquire()) {
-                    // Waiting for another run's step to end: what is decided is written first.
-                    await flush()
-                    await slots.acquire()
-                }
-            } else if !(await slots.tryAcquire()) {
-                break
-            }
+            // No slot free: the executor goes back to its messages (a cancel,
+            // a lapsed lease) and is woken when another step ends.
+            guard await slots.tryAcquire(orWake: mailbox) else { break }
             batch.append(name)
         }
         guard !batch.isEmpty else { return }
@@ -190,9 +190,10 @@ actor RunExecutor {
         }
         stage(change)
         for (_, record) in change.steps { show(record.name, .running) }
-        guard await flush() else {
+        guard await flush(), !leaseLapsed() else {
             for (_, process) in held { process.abandon() }
             for _ in 0..<(held.count + unstartable.count) { await slots.release() }
+            if !lost { interrupt(held.map(\.name) + unstartable.map(\.name)) }
             return
         }
         let (mailbox, slots) = (self.mailbox, self.slots)
@@ -246,12 +247,77 @@ actor RunExecutor {
         }
     }
 
+    /// Once no renewal has been acknowledged for a whole lease, a peer may
+    /// take the run over as soon as the lease has expired for the take-over
+    /// grace (the kill grace and a margin; see Engine): by then the run's
+    /// steps must have stopped here, so that a peer never starts a step that
+    /// still runs here (found by the simulation, seed 1102: an outage longer
+    /// than the lease). The watcher wakes the executor when the deadline
+    /// passes, and again once a renewal has moved it.
+    private func watchDeadline() {
+        let (deadline, clock, mailbox, recheck) = (self.deadline, self.clock, self.mailbox, settings.lease / 3)
+        world.spawn {
+            var lapsed = false
+            while !mailbox.isClosed {
+                let remaining = deadline.remaining(at: clock.uptime())
+                if remaining == .zero && !lapsed {
+                    mailbox.post(.leaseExpired)
+                } else if remaining > .zero && lapsed {
+                    mailbox.post(.tick)
+                }
+                lapsed = remaining == .zero
+                await clock.sleep(for: lapsed ? recheck : remaining)
+            }
+        }
+    }
+
+    /// Whether the deadline has passed. If it has, the run's running steps
+    /// stop here (their ends count as interruptions, as after a crash) and
+    /// no gate opens until a renewal is acknowledged again. What was decided
+    /// is still written once the database answers: fenced, so nothing is if
+    /// a peer has taken the run over meanwhile.
+    private func leaseLapsed() -> Bool {
+        guard deadline.hasPassed(at: clock.uptime()) else { return false }
+        let running = processes.keys.sorted().filter { !stoppedForLease.contains($0) }
+        if !running.isEmpty {
+            logger.warning(
+                "no lease renewal was acknowledged for \(settings.lease): another daemon may take this run over; stopping its running steps here (they count as interrupted)")
+            for name in running {
+                stoppedForLease.insert(name)
+                processes[name]?.terminate()
+            }
+        }
+        dropAhead()
+        return true
+    }
+
+    /// Steps recorded as running whose gates will not open (the lease
+    /// lapsed while that was written): interrupted, as after a crash.
+    private func interrupt(_ names: [String]) {
+        var change = RunChange()
+        for name in names {
+            guard let index = index(of: name), let step = run.definition(name) else { continue }
+            let verdict = StepRules.recover(run.steps[index], of: step, at: clock.now().milliseconds)
+            change.steps[index] = verdict.record
+            change.events.append(event(step: name, status: verdict.status.rawValue, attempt: verdict.record.attempts,
+                                       message: verdict.message, sequenceOffset: change.events.count))
+        }
+        stage(change)
+        for (_, record) in change.steps { show(record.name, record.status == .pending ? .interrupted : record.status) }
+    }
+
     private func waitingForRetry(_ name: String) -> Bool {
         notBefore[name].map { $0 > clock.uptime() } ?? false
     }
 
+    /// Every running step gets SIGTERM (then SIGKILL after the grace), in
+    /// name order: the same run always acts in the same order.
+    private func terminateAll() {
+        for name in processes.keys.sorted() { processes[name]?.terminate() }
+    }
+
     private func dropAhead() {
-        for early in ahead.values { early.process.abandon() }
+        for name in ahead.keys.sorted() { ahead[name]?.process.abandon() }
         ahead.removeAll()
     }
 
@@ -276,7 +342,7 @@ actor RunExecutor {
             cancelRequested = true
             dropAhead()
             logger.notice("cancelling: running steps get SIGTERM, then SIGKILL after \(settings.killGrace)")
-            for process in processes.values { process.terminate() }
+            terminateAll()
         case .stop:
             stopping = true
             dropAhead()
@@ -284,6 +350,8 @@ actor RunExecutor {
             lost = true
             dropAhead()
             logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
+        case .leaseExpired:
+            _ = leaseLapsed()
         case .tick:
             break
         }
@@ -291,7 +359,10 @@ actor RunExecutor {
 
     private func record(_ outcome: ProcessOutcome, of name: String) async {
         guard let index = index(of: name), let step = run.definition(name) else { return }
-        let verdict = StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: clock.now().milliseconds)
+        let now = clock.now().milliseconds
+        let verdict = stoppedForLease.remove(name) != nil
+            ? StepRules.recover(run.steps[index], of: step, at: now)
+            : StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: now)
         let record = verdict.record
         let stepEvent = event(
             step: name, status: verdict.status.rawValue, attempt: record.attempts, exitCode: record.exitCode, message: verdict.message)
@@ -371,18 +442,20 @@ actor RunExecutor {
                 guard let next = try await store.apply(change, to: run.id, owner: settings.ownerId, log: log) else {
                     lost = true
                     logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
-                    for process in processes.values { process.terminate() }
+                    terminateAll()
                     return false
                 }
                 log = next
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
             } catch {
+                // Waiting out an outage: the steps still running stop once the lease lapses.
+                _ = leaseLapsed()
                 if !warned {
                     logger.warning("cannot record the run's progress yet, retrying until MongoDB answers: \(error.message)")
                     warned = true
                 }
-                await clock.sleep(for: delay)
+                await clock.sleep(for: deadline.hasPassed(at: clock.uptime()) ? delay : min(delay, deadline.remaining(at: clock.uptime())))
                 delay = min(delay * 2, .seconds(5))
             }
         }
@@ -493,7 +566,12 @@ final class Mailbox: Sendable {
         }
     }
 
+    private let closed = NIOLockedValueBox(false)
+
+    var isClosed: Bool { closed.withLockedValue { $0 } }
+
     func close() {
+        closed.withLockedValue { $0 = true }
         wake.finish()
     }
 }

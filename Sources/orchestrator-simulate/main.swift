@@ -3,7 +3,8 @@ import Foundation
 
 let kindNames = FaultKinds.names.map { $0.0 }.joined(separator: ",")
 let usage = """
-    USAGE: orchestrator-simulate [--seeds FIRST-LAST | --seed N] [--faults LIST] [--trace]
+    USAGE: orchestrator-simulate [--seeds FIRST-LAST | --seed N] [--faults LIST] [--events N]
+           orchestrator-simulate --scenario NAME
 
     Runs the engine's deterministic simulation: for each seed, two or three
     engines share an in-memory database while faults are injected, then the
@@ -13,9 +14,12 @@ let usage = """
     OPTIONS:
       --seeds FIRST-LAST  the seeds to run (default 1-2000)
       --seed N            one seed; prints its last events even when it passes
-      --faults LIST       comma-separated fault kinds (default crash,lost-reply,outage);
+      --faults LIST       comma-separated fault kinds (default: every kind but skew);
                           all: \(kindNames)
-      --trace             print the last events of every failing seed (default on for --seed)
+      --scenario NAME     plays a scenario an operator reported (\(ReportedScenario.allCases.map(\.rawValue).joined(separator: ", ")))
+                          and says whether it breaches an invariant
+      --events N          how many of its last events a failing seed shows (default 50;
+                          with --seed, every event unless given)
 
     EXIT STATUS: 0 no breach, 1 a breach (the failing seeds are printed), 64 usage error.
 
@@ -29,6 +33,7 @@ func fail(_ message: String) -> Never {
 var seeds: ClosedRange<UInt64> = 1...2000
 var faults = FaultKinds.survived
 var single = false
+var events: Int?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -50,8 +55,18 @@ while let argument = arguments.popFirst() {
             chosen.insert(kind)
         }
         faults = chosen
-    case "--trace":
-        break
+    case "--scenario":
+        let name = arguments.popFirst() ?? ""
+        guard let scenario = ReportedScenario(rawValue: name) else {
+            fail("unknown scenario '\(name)'; reported: \(ReportedScenario.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let report = scenario.reproduce()
+        for event in report.lastEvents { print("  \(event)") }
+        print(report.breaches.isEmpty ? "\(name): no breach" : "\(name): \(report.breaches.joined(separator: "; "))")
+        exit(report.breaches.isEmpty ? 0 : 1)
+    case "--events":
+        guard let count = arguments.popFirst().flatMap({ Int($0) }), count > 0 else { fail("--events takes a positive number") }
+        events = count
     default:
         fail("unexpected argument '\(argument)'")
     }
@@ -59,12 +74,14 @@ while let argument = arguments.popFirst() {
 
 let started = ContinuousClock.now
 print("simulate: seeds \(seeds.lowerBound)-\(seeds.upperBound) (\(seeds.count)), faults: \(faults.description)")
-let summary = SimulationBatch(seeds: seeds, faults: faults).run { report in
+let summary = SimulationBatch(seeds: seeds, faults: faults, traceLength: events ?? (single ? 1_000_000 : 50)).run { report in
     if single {
         for event in report.lastEvents { print("  \(event)") }
     }
-    if !report.breaches.isEmpty {
+    if !report.breaches.isEmpty && !single {
         print(SimulationBatch.describe(report, faults: faults), terminator: "")
+    } else if !report.breaches.isEmpty {
+        for breach in report.breaches { print("breach: \(breach)") }
     }
 }
 let elapsed = ContinuousClock.now - started
