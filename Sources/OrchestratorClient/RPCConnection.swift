@@ -63,7 +63,9 @@ public final class RPCConnection {
     }
 
     /// Sends one request and waits for its answer; notifications that arrive
-    /// meanwhile go to `onNotification`.
+    /// meanwhile go to `onNotification`. Untyped: for tests and benchmarks
+    /// that speak the raw protocol; callers use the typed `call`/`reply`
+    /// over `RPCMethods` (TypedCalls.swift).
     public func call(
         _ method: String, _ params: [String: JSONValue] = [:],
         onNotification: (String, JSONValue) -> Void = { _, _ in }
