@@ -57,24 +57,28 @@ public struct GlobalOptions: ParsableArguments {
     }
 
     /// One call; a failure is printed and becomes the spec's exit code.
-    func call(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
-        let connection = try connect()
-        return try Self.call(connection, method, params)
+    func call<Params, Result>(_ method: RPCMethod<Params, Result>, _ params: Params) throws -> RPCReply<Result> {
+        try Self.call(try connect(), method, params)
     }
 
-    static func call(_ connection: RPCConnection, _ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+    static func call<Params, Result>(_ connection: RPCConnection, _ method: RPCMethod<Params, Result>, _ params: Params) throws -> RPCReply<Result> {
         do {
-            return try connection.call(method, params)
+            return try connection.reply(method, params)
         } catch {
             throw Failure.from(error)
         }
     }
 
-    /// Prints `result` exactly as the protocol returned it (json), or as `table` renders it.
-    func emit(_ result: JSONValue, table: (JSONValue) -> String) {
+    /// Prints the result exactly as the protocol returned it (json), or as `table` renders it.
+    func emit<Result>(_ reply: RPCReply<Result>, table: (Result) -> String) {
+        emit(json: reply.json) { table(reply.result) }
+    }
+
+    /// Prints `json` (json), or what `table` renders.
+    func emit(json: JSONValue, table: () -> String) {
         switch output {
-        case .json: print(JSONCoding.prettyPrinted(result))
-        case .table: print(table(result), terminator: "")
+        case .json: print(JSONCoding.prettyPrinted(json))
+        case .table: print(table(), terminator: "")
         }
     }
 }

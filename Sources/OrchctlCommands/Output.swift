@@ -1,3 +1,5 @@
+import Foundation
+import OrchestratorModel
 import OrchestratorProtocol
 
 /// Column-aligned text tables for people.
@@ -31,19 +33,15 @@ func fields(_ pairs: [(String, String)]) -> String {
 }
 
 enum Render {
-    static func text(_ value: JSONValue?) -> String {
-        switch value {
-        case .none, .some(.null): "-"
-        case .some(.string(let s)): s
-        case .some(.int(let i)): String(i)
-        case .some(.bool(let b)): b ? "yes" : "no"
-        case .some(let other): JSONCoding.serialize(other)
-        }
-    }
+    static func text(_ value: String?) -> String { value ?? "-" }
+    static func text(_ value: Int?) -> String { value.map(String.init) ?? "-" }
+    /// As the wire writes it: RFC 3339, to the millisecond.
+    static func text(_ value: Date?) -> String { value.map(RFC3339.format) ?? "-" }
+    static func text(_ value: Bool) -> String { value ? "yes" : "no" }
 
     /// An argv as a shell would show it, quoting what needs it.
-    static func command(_ step: JSONValue) -> String {
-        (step["action"]?["exec"]?.arrayValue ?? []).compactMap(\.stringValue).map(shellQuoted).joined(separator: " ")
+    static func command(_ action: Action) -> String {
+        action.exec.map(shellQuoted).joined(separator: " ")
     }
 
     /// Newlines are shown as `\n` so a multi-line script keeps a table row on one line.
@@ -53,43 +51,42 @@ enum Render {
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    static func steps(_ steps: [JSONValue]) -> String {
+    static func steps(_ steps: [Step]) -> String {
         var table = Table("ORDER", "NAME", "STATUS", "TIMEOUT", "RETRIES", "FLAGS", "COMMAND")
         for step in steps {
             var flags: [String] = []
-            if step["continueOnFailure"] == .bool(true) { flags.append("continue-on-failure") }
-            if step["idempotent"] == .bool(true) { flags.append("idempotent") }
+            if step.continueOnFailure { flags.append("continue-on-failure") }
+            if step.idempotent { flags.append("idempotent") }
             table.add(
-                text(step["executionOrder"]), text(step["name"]), text(step["status"]),
-                step["timeoutSeconds"]?.intValue.map { "\($0)s" } ?? "-", text(step["retries"]),
-                flags.isEmpty ? "-" : flags.joined(separator: ","), command(step))
+                text(step.executionOrder), step.name, step.status.rawValue,
+                step.timeoutSeconds.map { "\($0)s" } ?? "-", text(step.retries),
+                flags.isEmpty ? "-" : flags.joined(separator: ","), command(step.action))
         }
         return table.render()
     }
 
-    static func workflow(_ w: JSONValue) -> String {
+    static func workflow(_ w: Workflow) -> String {
         var out = fields([
-            ("Name", text(w["name"])), ("Id", text(w["id"])), ("Description", text(w["description"])),
-            ("Version", text(w["version"])), ("Created", text(w["createdAt"])), ("Updated", text(w["updatedAt"])),
+            ("Name", w.name), ("Id", w.id), ("Description", w.description),
+            ("Version", text(w.version)), ("Created", text(w.createdAt)), ("Updated", text(w.updatedAt)),
         ])
-        let stepList = w["steps"]?.arrayValue ?? []
-        out += "\n" + (stepList.isEmpty ? "No steps yet: add one with 'orchctl step add \(text(w["name"])) NAME --order N -- CMD'.\n" : steps(stepList))
+        out += "\n" + (w.steps.isEmpty ? "No steps yet: add one with 'orchctl step add \(w.name) NAME --order N -- CMD'.\n" : steps(w.steps))
         return out
     }
 
-    static func step(_ s: JSONValue) -> String {
+    static func step(_ s: Step) -> String {
         var pairs: [(String, String)] = [
-            ("Name", text(s["name"])), ("Description", text(s["description"])), ("Order", text(s["executionOrder"])),
-            ("Status", text(s["status"])), ("Command", command(s)),
+            ("Name", s.name), ("Description", s.description), ("Order", text(s.executionOrder)),
+            ("Status", s.status.rawValue), ("Command", command(s.action)),
         ]
-        if let env = s["action"]?["env"]?.objectValue, !env.isEmpty {
-            pairs.append(("Environment", env.keys.sorted().map { "\($0)=\(text(env[$0]))" }.joined(separator: " ")))
+        if !s.action.env.isEmpty {
+            pairs.append(("Environment", s.action.env.keys.sorted().map { "\($0)=\(text(s.action.env[$0]))" }.joined(separator: " ")))
         }
-        if let cwd = s["action"]?["cwd"]?.stringValue { pairs.append(("Directory", cwd)) }
+        if let cwd = s.action.cwd { pairs.append(("Directory", cwd)) }
         pairs += [
-            ("Timeout", s["timeoutSeconds"]?.intValue.map { "\($0)s" } ?? "none"), ("Retries", text(s["retries"])),
-            ("Retry delay", "\(text(s["retryDelaySeconds"]))s"), ("Continue on failure", text(s["continueOnFailure"])),
-            ("Idempotent", text(s["idempotent"])),
+            ("Timeout", s.timeoutSeconds.map { "\($0)s" } ?? "none"), ("Retries", text(s.retries)),
+            ("Retry delay", "\(s.retryDelaySeconds)s"), ("Continue on failure", text(s.continueOnFailure)),
+            ("Idempotent", text(s.idempotent)),
         ]
         return fields(pairs)
     }

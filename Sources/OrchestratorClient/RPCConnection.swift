@@ -63,10 +63,20 @@ public final class RPCConnection {
     }
 
     /// Sends one request and waits for its answer; notifications that arrive
-    /// meanwhile go to `onNotification`.
+    /// meanwhile go to `onNotification`. Untyped: for tests and benchmarks
+    /// that speak the raw protocol; callers use the typed `call`/`reply`
+    /// over `RPCMethods` (TypedCalls.swift).
     public func call(
         _ method: String, _ params: [String: JSONValue] = [:],
         onNotification: (String, JSONValue) -> Void = { _, _ in }
+    ) throws(ClientError) -> JSONValue {
+        try exchange(method, params) { (method, params) throws(ClientError) in onNotification(method, params) }
+    }
+
+    /// `call`, with a notification handler that may give up (a notification it cannot read).
+    func exchange(
+        _ method: String, _ params: [String: JSONValue],
+        onNotification: (String, JSONValue) throws(ClientError) -> Void
     ) throws(ClientError) -> JSONValue {
         let id = JSONValue.int(nextId)
         nextId += 1
@@ -74,7 +84,7 @@ public final class RPCConnection {
         while true {
             switch try receive() {
             case .notification(let method, let params):
-                onNotification(method, params)
+                try onNotification(method, params)
             case .result(let answerId, let result) where answerId == id:
                 return result
             case .error(let answerId, let error) where answerId == id || answerId == .null:

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorClient
 import OrchestratorModel
 import OrchestratorProtocol
 
@@ -43,45 +44,60 @@ struct Apply: ParsableCommand {
                 throw Failure(message: "\(file): the workflow needs a 'name'", code: 4)
             }
             let connection = try global.connect()
-            let current: JSONValue?
+            let current: RPCReply<Workflow>?
             do {
-                current = try GlobalOptions.call(connection, Method.workflowGet.rawValue, ["name": .string(name)])
+                current = try GlobalOptions.call(connection, RPCMethods.workflowGet, .name(name))
             } catch let failure as Failure where failure.code == 3 {
                 current = nil
             }
             var definition = desired.objectValue ?? [:]
             for key in ["id", "version", "createdAt", "updatedAt"] { definition[key] = nil }
             guard let current else {
-                let created = try GlobalOptions.call(connection, Method.workflowCreate.rawValue, definition)
-                global.emit(created) { "workflow \(name) created (version \(Render.text($0["version"])))\n" }
+                // Read as the daemon reads workflow.create: the same -32602 errors, before anything is sent.
+                let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
+                let created = try GlobalOptions.call(connection, RPCMethods.workflowCreate, draft)
+                global.emit(created) { "workflow \(name) created (version \($0.version))\n" }
                 return
             }
-            if Self.sameDefinition(JSONValue.object(definition), current) {
-                global.emit(current) { "workflow \(name) unchanged (version \(Render.text($0["version"])))\n" }
+            if Self.sameDefinition(JSONValue.object(definition), current.result) {
+                global.emit(current) { "workflow \(name) unchanged (version \($0.version))\n" }
                 return
             }
-            var params = definition
-            params["description"] = params["description"] ?? .string("")
-            params["steps"] = params["steps"] ?? .array([])
-            params["expectedVersion"] = current["version"]
-            let updated = try GlobalOptions.call(connection, Method.workflowUpdate.rawValue, params)
-            global.emit(updated) { "workflow \(name) updated (version \(Render.text($0["version"])))\n" }
+            // The whole definition replaces the stored one, and only if nobody changed it since it was read.
+            definition["expectedVersion"] = nil
+            var update = try Self.read { () throws(RPCError) in try WorkflowUpdateParams(params: ParamReader(definition)) }
+            update.changes.description = update.changes.description ?? ""
+            update.changes.steps = update.changes.steps ?? []
+            update.changes.expectedVersion = current.result.version
+            let updated = try GlobalOptions.call(connection, RPCMethods.workflowUpdate, update)
+            global.emit(updated) { "workflow \(name) updated (version \($0.version))\n" }
+        }
+    }
+
+    /// A file the daemon would refuse as invalid params is refused the same way.
+    private static func read<T>(_ body: () throws(RPCError) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw Failure.from(error)
         }
     }
 
     /// Compares what the daemon would store: steps through the same decoding
     /// (defaults filled in, status ignored), in execution order.
-    static func sameDefinition(_ desired: JSONValue, _ current: JSONValue) -> Bool {
-        guard (desired["description"]?.stringValue ?? "") == current["description"]?.stringValue else { return false }
-        func steps(_ value: JSONValue) -> [Step]? {
-            var out: [Step] = []
-            for item in value["steps"]?.arrayValue ?? [] {
-                guard let object = item.objectValue, let step = try? Step(params: ParamReader(object)) else { return nil }
-                out.append(step)
-            }
-            return out.sorted { ($0.executionOrder, $0.name) < ($1.executionOrder, $1.name) }
+    static func sameDefinition(_ desired: JSONValue, _ current: Workflow) -> Bool {
+        guard (desired["description"]?.stringValue ?? "") == current.description else { return false }
+        var wanted: [Step] = []
+        for item in desired["steps"]?.arrayValue ?? [] {
+            guard let object = item.objectValue, let step = try? Step(params: ParamReader(object)) else { return false }
+            wanted.append(step)
         }
-        guard let wanted = steps(desired), let have = steps(current) else { return false }
-        return wanted == have
+        let have = current.steps.map { step in
+            var definition = step
+            definition.status = .pending
+            return definition
+        }
+        func ordered(_ steps: [Step]) -> [Step] { steps.sorted { ($0.executionOrder, $0.name) < ($1.executionOrder, $1.name) } }
+        return ordered(wanted) == ordered(have)
     }
 }

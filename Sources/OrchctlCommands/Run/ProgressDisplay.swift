@@ -1,4 +1,5 @@
 import Foundation
+import OrchestratorModel
 import OrchestratorProtocol
 
 /// The live view of a run for a terminal: one line per step with its
@@ -6,50 +7,50 @@ import OrchestratorProtocol
 final class ProgressDisplay {
     private struct Row {
         var name: String
-        var status = "pending"
+        var status = StepStatus.pending
         var attempt = 0
         var startedAt: Date?
         var finishedAt: Date?
     }
 
     private var rows: [Row]
+    /// What the run is doing, as its events say it (`resumed` is not a RunStatus).
     private var runStatus: String
     private let runId: String
     private let workflow: String
     private var drawnLines = 0
 
-    init(run: JSONValue) {
-        runId = Render.text(run["id"])
-        workflow = Render.text(run["workflowName"])
-        runStatus = Render.text(run["status"])
-        rows = (run["steps"]?.arrayValue ?? []).map { step in
-            Row(name: Render.text(step["name"]), status: Render.text(step["status"]), attempt: step["attempts"]?.intValue ?? 0,
-                startedAt: step["startedAt"]?.stringValue.flatMap(RFC3339.parse), finishedAt: step["finishedAt"]?.stringValue.flatMap(RFC3339.parse))
+    init(run: Run) {
+        runId = run.id
+        workflow = run.workflowName
+        runStatus = run.status.rawValue
+        rows = run.steps.map { step in
+            Row(name: step.name, status: step.status, attempt: step.attempts, startedAt: step.startedAt, finishedAt: step.finishedAt)
         }
     }
 
-    func apply(_ event: JSONValue) {
-        let at = event["at"]?.stringValue.flatMap(RFC3339.parse)
-        guard let step = event["step"]?.stringValue else {
-            runStatus = Render.text(event["status"])
+    func apply(_ event: RunEvent) {
+        guard event.step != nil else {
+            runStatus = event.status
             return
         }
-        guard let index = rows.firstIndex(where: { $0.name == step }) else { return }
-        rows[index].status = Render.text(event["status"])
-        if let attempt = event["attempt"]?.intValue { rows[index].attempt = attempt }
-        if rows[index].status == "running" {
-            rows[index].startedAt = at
+        // A step event whose status this orchctl does not know changes nothing.
+        guard let index = rows.firstIndex(where: { $0.name == event.step }), let status = event.stepStatus else { return }
+        rows[index].status = status
+        if let attempt = event.attempt { rows[index].attempt = attempt }
+        if status == .running {
+            rows[index].startedAt = event.at
             rows[index].finishedAt = nil
         } else {
-            rows[index].finishedAt = at
+            rows[index].finishedAt = event.at
         }
     }
 
-    func apply(final run: JSONValue) {
-        runStatus = Render.text(run["status"])
-        for step in run["steps"]?.arrayValue ?? [] {
-            guard let index = rows.firstIndex(where: { $0.name == Render.text(step["name"]) }) else { continue }
-            rows[index].status = Render.text(step["status"])
+    func apply(final run: Run) {
+        runStatus = run.status.rawValue
+        for step in run.steps {
+            guard let index = rows.firstIndex(where: { $0.name == step.name }) else { continue }
+            rows[index].status = step.status
         }
     }
 
@@ -63,7 +64,7 @@ final class ProgressDisplay {
                 return String(format: "%.1fs", max(seconds, 0))
             } ?? ""
             let attempt = row.attempt > 1 ? " (attempt \(row.attempt))" : ""
-            lines.append("  \(Self.symbol(row.status)) \(row.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(row.status)\(attempt) \(elapsed)")
+            lines.append("  \(Self.symbol(row.status)) \(row.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(row.status.rawValue)\(attempt) \(elapsed)")
         }
         for line in lines { out += "\u{1B}[2K" + line + "\n" }
         drawnLines = lines.count
@@ -71,22 +72,22 @@ final class ProgressDisplay {
         FileHandle.standardOutput.write(Data(out.utf8))
     }
 
-    private static func symbol(_ status: String) -> String {
+    private static func symbol(_ status: StepStatus) -> String {
         switch status {
-        case "succeeded": "✔"
-        case "failed", "timed_out", "interrupted": "✘"
-        case "running": "▶"
-        case "skipped", "cancelled": "–"
-        default: "·"
+        case .succeeded: "✔"
+        case .failed, .timedOut, .interrupted: "✘"
+        case .running: "▶"
+        case .skipped, .cancelled: "–"
+        case .pending: "·"
         }
     }
 
     /// One plain line per event, for logs and pipes.
-    static func line(for event: JSONValue) -> String {
-        var text = "\(Render.text(event["at"]))  \(event["step"]?.stringValue ?? "(run)")  \(Render.text(event["status"]))"
-        if let attempt = event["attempt"]?.intValue { text += " attempt=\(attempt)" }
-        if let code = event["exitCode"]?.intValue { text += " exit=\(code)" }
-        if let message = event["message"]?.stringValue { text += " \(message)" }
+    static func line(for event: RunEvent) -> String {
+        var text = "\(Render.text(event.at))  \(event.step ?? "(run)")  \(event.status)"
+        if let attempt = event.attempt { text += " attempt=\(attempt)" }
+        if let code = event.exitCode { text += " exit=\(code)" }
+        if let message = event.message { text += " \(message)" }
         return text
     }
 }

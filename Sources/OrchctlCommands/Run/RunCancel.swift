@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct RunCancel: ParsableCommand {
@@ -13,8 +14,8 @@ struct RunCancel: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let result = try global.call(Method.runCancel.rawValue, ["id": .string(target.id)])
-            global.emit(result) { "run \(target.id): cancel requested (now \(Render.text($0["status"])))\n" }
+            let result = try global.call(RPCMethods.runCancel, RunKey(id: target.id))
+            global.emit(result) { "run \(target.id): cancel requested (now \($0.status.rawValue))\n" }
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OrchestratorClient
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct RunCommand: ParsableCommand {
@@ -22,27 +23,26 @@ struct RunID: ParsableArguments {
 /// Follows a run until it ends and returns the final run. On a terminal it
 /// redraws a compact per-step display in place; otherwise it prints one
 /// plain line per event.
-func follow(_ connection: RPCConnection, runId: String, output: OutputFormat) throws -> JSONValue {
+func follow(_ connection: RPCConnection, runId: String, output: OutputFormat) throws -> RPCReply<Run> {
     let interactive = output == .table && isatty(STDOUT_FILENO) == 1
-    let initial = try GlobalOptions.call(connection, Method.runGet.rawValue, ["id": .string(runId)])
+    let initial = try GlobalOptions.call(connection, RPCMethods.runGet, RunKey(id: runId)).result
     let display = ProgressDisplay(run: initial)
     if interactive {
         connection.setIdleInterval(milliseconds: 500)
         connection.onIdle = { display.redraw() }
         display.redraw()
     }
-    let final: JSONValue
+    let final: RPCReply<Run>
     do {
-        final = try connection.call(Method.runWatch.rawValue, ["id": .string(runId)]) { method, event in
-            guard method == Method.runEventNotification else { return }
-            display.apply(event)
+        final = try connection.reply(RPCMethods.runWatch, RunWatchParams(id: runId), notifications: RPCNotifications.runEvent) { notification, json in
+            display.apply(notification.event)
             if interactive {
                 display.redraw()
             } else if output == .table {
-                print(ProgressDisplay.line(for: event))
+                print(ProgressDisplay.line(for: notification.event))
                 fflush(nil)
             } else {
-                print(JSONCoding.serialize(RPCCodec.notification(method: method, params: event)))
+                print(JSONCoding.serialize(RPCCodec.notification(method: RPCNotifications.runEvent.name, params: json)))
                 fflush(nil)
             }
         }
@@ -51,16 +51,16 @@ func follow(_ connection: RPCConnection, runId: String, output: OutputFormat) th
     }
     connection.onIdle = nil
     if interactive {
-        display.apply(final: final)
+        display.apply(final: final.result)
         display.redraw()
     }
     return final
 }
 
 /// Exit status of a watched run: 0 when it succeeded, 1 otherwise.
-func exitForOutcome(_ run: JSONValue) throws {
-    guard run["status"] == "succeeded" else {
-        FileHandle.standardError.write(Data("orchctl: run \(Render.text(run["id"])) \(Render.text(run["status"]))\n".utf8))
+func exitForOutcome(_ run: Run) throws {
+    guard run.status == .succeeded else {
+        FileHandle.standardError.write(Data("orchctl: run \(run.id) \(run.status.rawValue)\n".utf8))
         throw ExitCode(1)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct RunGet: ParsableCommand {
@@ -13,23 +14,23 @@ struct RunGet: ParsableCommand {
 
     func run() throws {
         try reporting {
-            global.emit(try global.call(Method.runGet.rawValue, ["id": .string(target.id)]), table: Self.render)
+            global.emit(try global.call(RPCMethods.runGet, RunKey(id: target.id)), table: Self.render)
         }
     }
 
-    static func render(_ run: JSONValue) -> String {
-        let params = (run["params"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Render.text($0.value))" }
+    static func render(_ run: Run) -> String {
+        let params = run.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var out = fields([
-            ("Run", Render.text(run["id"])), ("Workflow", "\(Render.text(run["workflowName"])) (version \(Render.text(run["workflowVersion"])))"),
-            ("Status", Render.text(run["status"]) + (run["cancelRequested"] == .bool(true) && run["status"] != "cancelled" ? " (cancel requested)" : "")),
+            ("Run", run.id), ("Workflow", "\(run.workflowName) (version \(run.workflowVersion))"),
+            ("Status", run.status.rawValue + (run.cancelRequested && run.status != .cancelled ? " (cancel requested)" : "")),
             ("Parameters", params.isEmpty ? "-" : params.joined(separator: " ")),
-            ("Requested by", "uid \(Render.text(run["requestedBy"]?["uid"])) (pid \(Render.text(run["requestedBy"]?["pid"])))"),
-            ("Created", Render.text(run["createdAt"])), ("Started", Render.text(run["startedAt"])), ("Finished", Render.text(run["finishedAt"])),
+            ("Requested by", "uid \(run.requestedBy.uid) (pid \(run.requestedBy.pid))"),
+            ("Created", Render.text(run.createdAt)), ("Started", Render.text(run.startedAt)), ("Finished", Render.text(run.finishedAt)),
         ])
         var table = Table("ORDER", "STEP", "STATUS", "ATTEMPTS", "EXIT", "STARTED", "FINISHED", "ERROR")
-        for step in run["steps"]?.arrayValue ?? [] {
-            table.add(Render.text(step["executionOrder"]), Render.text(step["name"]), Render.text(step["status"]), Render.text(step["attempts"]),
-                      Render.text(step["exitCode"]), Render.text(step["startedAt"]), Render.text(step["finishedAt"]), Render.text(step["error"]))
+        for step in run.steps {
+            table.add(Render.text(step.executionOrder), step.name, step.status.rawValue, Render.text(step.attempts),
+                      Render.text(step.exitCode), Render.text(step.startedAt), Render.text(step.finishedAt), Render.text(step.error))
         }
         out += "\n" + table.render()
         return out

@@ -24,23 +24,18 @@ struct RunList: ParsableCommand {
 
     func run() throws {
         try reporting {
-            var params: [String: JSONValue] = ["limit": JSONValue(limit)]
-            if let workflow { params["workflow"] = .string(workflow) }
-            if let status { params["status"] = .string(status) }
-            if let after { params["after"] = .string(after) }
-            let page = try global.call(Method.runList.rawValue, params)
+            let params = RunListParams(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: after)
+            let page = try global.call(RPCMethods.runList, params)
             global.emit(page) { page in
-                let items = page["items"]?.arrayValue ?? []
-                if items.isEmpty { return "No runs.\n" }
+                if page.items.isEmpty { return "No runs.\n" }
                 var table = Table("ID", "WORKFLOW", "STATUS", "STEPS", "CREATED", "FINISHED")
-                for run in items {
-                    let steps = run["steps"]?.arrayValue ?? []
-                    let done = steps.filter { $0["status"] == "succeeded" }.count
-                    table.add(Render.text(run["id"]), Render.text(run["workflowName"]), Render.text(run["status"]),
-                              "\(done)/\(steps.count)", Render.text(run["createdAt"]), Render.text(run["finishedAt"]))
+                for run in page.items {
+                    let done = run.steps.filter { $0.status == .succeeded }.count
+                    table.add(run.id, run.workflowName, run.status.rawValue,
+                              "\(done)/\(run.steps.count)", Render.text(run.createdAt), Render.text(run.finishedAt))
                 }
                 var out = table.render()
-                if let next = page["next"]?.stringValue { out += "More: orchctl run list --after \(next)\n" }
+                if let next = page.next { out += "More: orchctl run list --after \(next)\n" }
                 return out
             }
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct RunLogs: ParsableCommand {
@@ -20,18 +21,18 @@ struct RunLogs: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let result = try global.call(Method.runGet.rawValue, ["id": .string(target.id)])
-            var steps = result["steps"]?.arrayValue ?? []
+            let run = try global.call(RPCMethods.runGet, RunKey(id: target.id)).result
+            var steps = run.steps
             if let step {
-                steps = steps.filter { $0["name"]?.stringValue == step }
+                steps = steps.filter { $0.name == step }
                 guard !steps.isEmpty else { throw Failure(message: "run \(target.id) has no step named '\(step)'", code: 3) }
             }
-            global.emit(.object(["steps": .array(steps)])) { _ in
+            // The steps as run.get sent them (RunStep.json is the daemon's own encoder).
+            global.emit(json: ["steps": .array(steps.map(\.json))]) {
                 var out = ""
                 for s in steps {
-                    out += "==> \(Render.text(s["name"])) (\(Render.text(s["status"])), attempt \(Render.text(s["attempts"])), exit \(Render.text(s["exitCode"])))\n"
-                    for stream in ["stdout", "stderr"] {
-                        guard let text = s[stream]?.stringValue, !text.isEmpty else { continue }
+                    out += "==> \(s.name) (\(s.status.rawValue), attempt \(s.attempts), exit \(Render.text(s.exitCode)))\n"
+                    for (stream, text) in [("stdout", s.stdout), ("stderr", s.stderr)] where !text.isEmpty {
                         out += "--- \(stream)\n" + text + (text.hasSuffix("\n") ? "" : "\n")
                     }
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct RunResume: ParsableCommand {
@@ -20,14 +21,14 @@ struct RunResume: ParsableCommand {
     func run() throws {
         try reporting {
             let connection = try global.connect()
-            let resumed = try GlobalOptions.call(connection, Method.runResume.rawValue, ["id": .string(target.id)])
+            let resumed = try GlobalOptions.call(connection, RPCMethods.runResume, RunKey(id: target.id))
             guard watch else {
-                global.emit(resumed) { "run \(target.id) resumed (\(Render.text($0["status"])))\n" }
+                global.emit(resumed) { "run \(target.id) resumed (\($0.status.rawValue))\n" }
                 return
             }
             let final = try follow(connection, runId: target.id, output: global.output)
-            if global.output == .json { print(JSONCoding.prettyPrinted(final)) }
-            try exitForOutcome(final)
+            if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
+            try exitForOutcome(final.result)
         }
     }
 }

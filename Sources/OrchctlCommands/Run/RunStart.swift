@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct RunStart: ParsableCommand {
@@ -26,13 +27,13 @@ struct RunStart: ParsableCommand {
         _ = try parameters()
     }
 
-    private func parameters() throws -> [String: JSONValue] {
-        var out: [String: JSONValue] = [:]
+    private func parameters() throws -> [String: String] {
+        var out: [String: String] = [:]
         for pair in params {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                 throw ValidationError("-p takes KEY=VALUE, got '\(pair)'")
             }
-            out[String(pair[..<equals])] = .string(String(pair[pair.index(after: equals)...]))
+            out[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
         return out
     }
@@ -40,15 +41,16 @@ struct RunStart: ParsableCommand {
     func run() throws {
         try reporting {
             let connection = try global.connect()
-            let started = try GlobalOptions.call(connection, Method.runStart.rawValue, ["workflow": .string(workflow.name), "params": .object(try parameters())])
+            let started = try GlobalOptions.call(connection, RPCMethods.runStart, RunStartParams(workflow: workflow.name, params: try parameters()))
             guard watch else {
-                global.emit(started) { "run \(Render.text($0["id"])) of \(workflow.name) \(Render.text($0["status"]))\n" }
+                global.emit(started) { "run \($0.id) of \(workflow.name) \($0.status.rawValue)\n" }
                 return
             }
-            if global.output == .table { print("run \(Render.text(started["id"])) of \(workflow.name) started") }
-            let final = try follow(connection, runId: Render.text(started["id"]), output: global.output)
-            if global.output == .json { print(JSONCoding.prettyPrinted(final)) }
-            try exitForOutcome(final)
+            let id = started.result.id
+            if global.output == .table { print("run \(id) of \(workflow.name) started") }
+            let final = try follow(connection, runId: id, output: global.output)
+            if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
+            try exitForOutcome(final.result)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct RunWatch: ParsableCommand {
@@ -14,8 +15,8 @@ struct RunWatch: ParsableCommand {
     func run() throws {
         try reporting {
             let final = try follow(try global.connect(), runId: target.id, output: global.output)
-            if global.output == .json { print(JSONCoding.prettyPrinted(final)) }
-            try exitForOutcome(final)
+            if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
+            try exitForOutcome(final.result)
         }
     }
 }

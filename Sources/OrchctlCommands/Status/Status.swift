@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct Status: ParsableCommand {
@@ -11,15 +12,15 @@ struct Status: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let status = try global.call(Method.daemonStatus.rawValue)
+            let status = try global.call(RPCMethods.daemonStatus, NoParams())
             global.emit(status) { s in
                 fields([
-                    ("Daemon", "orchestratord \(Render.text(s["version"])) (pid \(Render.text(s["pid"])))"),
-                    ("Uptime", "\(Render.text(s["uptimeSeconds"]))s"), ("Active runs", Render.text(s["activeRuns"])),
-                    ("Clients", "\(Render.text(s["connections"])) connected, \(Render.text(s["watchers"])) watching a run"),
-                    ("MongoDB", Render.text(s["mongodb"])), ("Database", Render.text(s["database"])),
-                    ("Socket", Render.text(s["socket"])),
-                    ("You", "uid \(Render.text(s["caller"]?["uid"])), \(s["caller"]?["admin"] == .bool(true) ? "may change things" : "read-only")"),
+                    ("Daemon", "orchestratord \(s.version) (pid \(s.pid))"),
+                    ("Uptime", "\(s.uptimeSeconds)s"), ("Active runs", Render.text(s.activeRuns)),
+                    ("Clients", "\(s.connections) connected, \(s.watchers) watching a run"),
+                    ("MongoDB", s.mongodb), ("Database", s.database),
+                    ("Socket", s.socket),
+                    ("You", "uid \(s.caller.uid), \(s.caller.admin ? "may change things" : "read-only")"),
                 ])
             }
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct StepAdd: ParsableCommand {
@@ -38,16 +39,12 @@ struct StepAdd: ParsableCommand {
 
     func run() throws {
         try reporting {
-            var action: [String: JSONValue] = ["exec": .array(command.map { .string($0) }), "env": .object(try environment(env))]
-            if let cwd { action["cwd"] = .string(cwd) }
-            var stepFields: [String: JSONValue] = [
-                "name": .string(step.name), "executionOrder": JSONValue(order), "description": .string(description),
-                "retries": JSONValue(retries), "retryDelaySeconds": JSONValue(retryDelay),
-                "continueOnFailure": .bool(continueOnFailure), "idempotent": .bool(idempotent), "action": .object(action),
-            ]
-            if let timeout { stepFields["timeoutSeconds"] = JSONValue(timeout) }
-            let workflow = try global.call(Method.stepAdd.rawValue, ["workflow": .string(step.workflow), "step": .object(stepFields)])
-            global.emit(workflow) { "added step \(step.name) to \(step.workflow) (version \(Render.text($0["version"])))\n" }
+            let added = Step(
+                name: step.name, description: description, executionOrder: order,
+                action: Action(exec: command, env: try environment(env), cwd: cwd), timeoutSeconds: timeout,
+                retries: retries, retryDelaySeconds: retryDelay, continueOnFailure: continueOnFailure, idempotent: idempotent)
+            let workflow = try global.call(RPCMethods.stepAdd, StepAddParams(workflow: step.workflow, step: added))
+            global.emit(workflow) { "added step \(step.name) to \(step.workflow) (version \($0.version))\n" }
         }
     }
 }

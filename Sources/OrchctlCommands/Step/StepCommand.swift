@@ -19,17 +19,17 @@ struct StepAddress: ParsableArguments {
         try checkName(name, what: "step name")
     }
 
-    var params: [String: JSONValue] { ["workflow": .string(workflow), "name": .string(name)] }
+    var key: StepKey { StepKey(workflow: workflow, name: name) }
 }
 
 /// `KEY=VALUE` pairs for --env.
-func environment(_ pairs: [String]) throws -> [String: JSONValue] {
-    var env: [String: JSONValue] = [:]
+func environment(_ pairs: [String]) throws -> [String: String] {
+    var env: [String: String] = [:]
     for pair in pairs {
         guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
             throw ValidationError("--env takes KEY=VALUE, got '\(pair)'")
         }
-        env[String(pair[..<equals])] = .string(String(pair[pair.index(after: equals)...]))
+        env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
     }
     return env
 }

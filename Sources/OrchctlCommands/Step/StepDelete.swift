@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct StepDelete: ParsableCommand {
@@ -13,8 +14,8 @@ struct StepDelete: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let workflow = try global.call(Method.stepDelete.rawValue, step.params)
-            global.emit(workflow) { "deleted step \(step.name) from \(step.workflow) (version \(Render.text($0["version"])))\n" }
+            let workflow = try global.call(RPCMethods.stepDelete, step.key)
+            global.emit(workflow) { "deleted step \(step.name) from \(step.workflow) (version \($0.version))\n" }
         }
     }
 }

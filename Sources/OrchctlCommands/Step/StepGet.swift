@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct StepGet: ParsableCommand {
@@ -13,7 +14,7 @@ struct StepGet: ParsableCommand {
 
     func run() throws {
         try reporting {
-            global.emit(try global.call(Method.stepGet.rawValue, step.params), table: Render.step)
+            global.emit(try global.call(RPCMethods.stepGet, step.key), table: Render.step)
         }
     }
 }

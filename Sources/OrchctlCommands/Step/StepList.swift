@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct StepList: ParsableCommand {
@@ -13,10 +14,9 @@ struct StepList: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let result = try global.call(Method.stepList.rawValue, ["workflow": .string(workflow.name)])
+            let result = try global.call(RPCMethods.stepList, StepListParams(workflow: workflow.name))
             global.emit(result) { result in
-                let items = result["items"]?.arrayValue ?? []
-                return items.isEmpty ? "Workflow \(workflow.name) has no steps.\n" : Render.steps(items)
+                result.items.isEmpty ? "Workflow \(workflow.name) has no steps.\n" : Render.steps(result.items)
             }
         }
     }

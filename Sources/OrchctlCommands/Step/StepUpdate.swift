@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct StepUpdate: ParsableCommand {
@@ -37,29 +38,19 @@ struct StepUpdate: ParsableCommand {
         guard !changes.isEmpty else { throw ValidationError("nothing to change: give at least one option or a command after --") }
     }
 
-    private var changes: [String: JSONValue] {
-        var fields: [String: JSONValue] = [:]
-        if let order { fields["executionOrder"] = JSONValue(order) }
-        if let description { fields["description"] = .string(description) }
-        if let timeout { fields["timeoutSeconds"] = JSONValue(timeout) }
-        if noTimeout { fields["timeoutSeconds"] = .null }
-        if let retries { fields["retries"] = JSONValue(retries) }
-        if let retryDelay { fields["retryDelaySeconds"] = JSONValue(retryDelay) }
-        if let continueOnFailure { fields["continueOnFailure"] = .bool(continueOnFailure) }
-        if let idempotent { fields["idempotent"] = .bool(idempotent) }
-        if let newName { fields["newName"] = .string(newName) }
-        if !command.isEmpty {
-            var action: [String: JSONValue] = ["exec": .array(command.map { .string($0) }), "env": .object((try? environment(env)) ?? [:])]
-            if let cwd { action["cwd"] = .string(cwd) }
-            fields["action"] = .object(action)
-        }
-        return fields
+    private var changes: StepChanges {
+        StepChanges(
+            name: newName, description: description, executionOrder: order,
+            action: command.isEmpty ? nil : Action(exec: command, env: (try? environment(env)) ?? [:], cwd: cwd),
+            // --no-timeout sends an explicit null, which removes the timeout.
+            timeoutSeconds: noTimeout ? .some(nil) : timeout.map { .some($0) },
+            retries: retries, retryDelaySeconds: retryDelay, continueOnFailure: continueOnFailure, idempotent: idempotent)
     }
 
     func run() throws {
         try reporting {
-            let workflow = try global.call(Method.stepUpdate.rawValue, step.params.merging(changes) { a, _ in a })
-            global.emit(workflow) { "updated step \(newName ?? step.name) in \(step.workflow) (version \(Render.text($0["version"])))\n" }
+            let workflow = try global.call(RPCMethods.stepUpdate, StepUpdateParams(workflow: step.workflow, name: step.name, changes: changes))
+            global.emit(workflow) { "updated step \(newName ?? step.name) in \(step.workflow) (version \($0.version))\n" }
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct WorkflowCreate: ParsableCommand {
@@ -14,8 +15,8 @@ struct WorkflowCreate: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let created = try global.call(Method.workflowCreate.rawValue, ["name": .string(workflow.name), "description": .string(description)])
-            global.emit(created) { "created workflow \(Render.text($0["name"])) (id \(Render.text($0["id"])))\n" }
+            let created = try global.call(RPCMethods.workflowCreate, WorkflowDraft(name: workflow.name, description: description))
+            global.emit(created) { "created workflow \($0.name) (id \($0.id))\n" }
         }
     }
 }

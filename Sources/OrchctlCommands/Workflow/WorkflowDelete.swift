@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct WorkflowDelete: ParsableCommand {
@@ -13,7 +14,7 @@ struct WorkflowDelete: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let result = try global.call(Method.workflowDelete.rawValue, ["name": .string(workflow.name)])
+            let result = try global.call(RPCMethods.workflowDelete, WorkflowDeleteParams(name: workflow.name))
             global.emit(result) { _ in "deleted workflow \(workflow.name)\n" }
         }
     }

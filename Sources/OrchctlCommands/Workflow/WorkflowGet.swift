@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorClient
 import OrchestratorModel
 import OrchestratorProtocol
 
@@ -15,16 +16,16 @@ struct WorkflowGet: ParsableCommand {
     func run() throws {
         try reporting {
             let connection = try global.connect()
-            var workflow: JSONValue?
+            var workflow: RPCReply<Workflow>?
             // 24 hex characters may be an id or a (valid) name: try the id first.
             if ObjectIdRule.isValid(nameOrId) {
                 do {
-                    workflow = try GlobalOptions.call(connection, Method.workflowGet.rawValue, ["id": .string(nameOrId)])
+                    workflow = try GlobalOptions.call(connection, RPCMethods.workflowGet, .id(nameOrId))
                 } catch let failure as Failure where failure.code == 3 {
                     workflow = nil
                 }
             }
-            let found = try workflow ?? GlobalOptions.call(connection, Method.workflowGet.rawValue, ["name": .string(nameOrId)])
+            let found = try workflow ?? GlobalOptions.call(connection, RPCMethods.workflowGet, .name(nameOrId))
             global.emit(found, table: Render.workflow)
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct WorkflowList: ParsableCommand {
@@ -18,19 +19,15 @@ struct WorkflowList: ParsableCommand {
 
     func run() throws {
         try reporting {
-            var params: [String: JSONValue] = ["limit": JSONValue(limit)]
-            if let after { params["after"] = .string(after) }
-            let page = try global.call(Method.workflowList.rawValue, params)
+            let page = try global.call(RPCMethods.workflowList, WorkflowListParams(limit: limit, after: after))
             global.emit(page) { page in
-                let items = page["items"]?.arrayValue ?? []
-                if items.isEmpty { return "No workflows. Create one with 'orchctl workflow create NAME' or 'orchctl apply -f FILE'.\n" }
+                if page.items.isEmpty { return "No workflows. Create one with 'orchctl workflow create NAME' or 'orchctl apply -f FILE'.\n" }
                 var table = Table("NAME", "STEPS", "VERSION", "UPDATED", "DESCRIPTION")
-                for w in items {
-                    table.add(Render.text(w["name"]), String(w["steps"]?.arrayValue?.count ?? 0), Render.text(w["version"]),
-                              Render.text(w["updatedAt"]), Render.text(w["description"]))
+                for w in page.items {
+                    table.add(w.name, String(w.steps.count), Render.text(w.version), Render.text(w.updatedAt), w.description)
                 }
                 var out = table.render()
-                if let next = page["next"]?.stringValue { out += "More: orchctl workflow list --after \(next)\n" }
+                if let next = page.next { out += "More: orchctl workflow list --after \(next)\n" }
                 return out
             }
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OrchestratorModel
 import OrchestratorProtocol
 
 struct WorkflowUpdate: ParsableCommand {
@@ -21,12 +22,9 @@ struct WorkflowUpdate: ParsableCommand {
 
     func run() throws {
         try reporting {
-            var params: [String: JSONValue] = ["name": .string(workflow.name)]
-            if let description { params["description"] = .string(description) }
-            if let newName { params["newName"] = .string(newName) }
-            if let expectedVersion { params["expectedVersion"] = JSONValue(expectedVersion) }
-            let updated = try global.call(Method.workflowUpdate.rawValue, params)
-            global.emit(updated) { "updated workflow \(Render.text($0["name"])) (version \(Render.text($0["version"])))\n" }
+            let changes = WorkflowChanges(name: newName, description: description, expectedVersion: expectedVersion)
+            let updated = try global.call(RPCMethods.workflowUpdate, WorkflowUpdateParams(name: workflow.name, changes: changes))
+            global.emit(updated) { "updated workflow \($0.name) (version \($0.version))\n" }
         }
     }
 }

@@ -1,0 +1,327 @@
+import OrchestratorModel
+
+/// A method's params as a type: encoded by clients (`paramsJSON`, the wire's
+/// params object), read by the daemon from a `ParamReader` with the precise
+/// `-32602` errors the wire promises (`init(params:)`).
+///
+/// The readers below are the ones the harnesses in OrchestratorServer use
+/// today, key for key and error for error; the encoders write what orchctl
+/// has always sent (defaults it spells out stay spelled out, optional fields
+/// it leaves out stay out).
+public protocol RPCParams: Sendable {
+    init(params: ParamReader) throws(RPCError)
+    var paramsJSON: [String: JSONValue] { get }
+}
+
+/// `daemon.status`: no params at all.
+public struct NoParams: RPCParams, Equatable {
+    public init() {}
+
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly([])
+    }
+
+    public var paramsJSON: [String: JSONValue] { [:] }
+}
+
+// MARK: - Steps and actions as params
+
+extension Step {
+    /// A step as a definition to send (`step.add`, the steps of
+    /// `workflow.create`/`update`): no `status`, and no `timeoutSeconds` when
+    /// there is none. `Step(params:)` reads it back.
+    public var paramsJSON: JSONValue {
+        var o: [String: JSONValue] = [
+            "name": .string(name), "description": .string(description), "executionOrder": JSONValue(executionOrder),
+            "action": action.json, "retries": JSONValue(retries), "retryDelaySeconds": JSONValue(retryDelaySeconds),
+            "continueOnFailure": .bool(continueOnFailure), "idempotent": .bool(idempotent),
+        ]
+        if let timeoutSeconds { o["timeoutSeconds"] = JSONValue(timeoutSeconds) }
+        return .object(o)
+    }
+}
+
+// MARK: - workflow.*
+
+/// `workflow.create`: `name`, `description`, `steps` (left out when empty).
+extension WorkflowDraft: RPCParams {
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["name": .string(name), "description": .string(description)]
+        if !steps.isEmpty { o["steps"] = .array(steps.map(\.paramsJSON)) }
+        return o
+    }
+}
+
+/// `workflow.get`: exactly one of `name` or `id`.
+extension WorkflowKey: RPCParams {
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["name", "id"])
+        switch (try p.optionalString("name"), try p.optionalString("id")) {
+        case (let name?, nil): self = .name(name)
+        case (nil, let id?): self = .id(id)
+        default: throw .invalidParams("invalid params: give exactly one of 'name' or 'id'")
+        }
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        switch self {
+        case .name(let name): ["name": .string(name)]
+        case .id(let id): ["id": .string(id)]
+        }
+    }
+}
+
+/// `workflow.list`: `limit` (default 100), `after` (the previous page's `next`).
+public struct WorkflowListParams: RPCParams, Equatable {
+    public var limit: Int
+    public var after: String?
+
+    public init(limit: Int = Limits.defaultPageSize, after: String? = nil) {
+        self.limit = limit
+        self.after = after
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["limit", "after"])
+        self.init(limit: try p.optionalInt("limit") ?? Limits.defaultPageSize, after: try p.optionalString("after"))
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["limit": JSONValue(limit)]
+        if let after { o["after"] = .string(after) }
+        return o
+    }
+}
+
+/// `workflow.update`: `name` addresses the workflow; the changes (with
+/// `newName` for a rename) and `expectedVersion` sit beside it.
+public struct WorkflowUpdateParams: RPCParams, Equatable {
+    public var name: String
+    public var changes: WorkflowChanges
+
+    public init(name: String, changes: WorkflowChanges) {
+        self.name = name
+        self.changes = changes
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        let name = try p.string("name")
+        self.init(name: name, changes: try WorkflowChanges(params: p))
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["name": .string(name)]
+        if let newName = changes.name { o["newName"] = .string(newName) }
+        if let description = changes.description { o["description"] = .string(description) }
+        if let steps = changes.steps { o["steps"] = .array(steps.map(\.paramsJSON)) }
+        if let expectedVersion = changes.expectedVersion { o["expectedVersion"] = JSONValue(expectedVersion) }
+        return o
+    }
+}
+
+/// `workflow.delete`: `name`.
+public struct WorkflowDeleteParams: RPCParams, Equatable {
+    public var name: String
+
+    public init(name: String) {
+        self.name = name
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["name"])
+        self.init(name: try p.string("name"))
+    }
+
+    public var paramsJSON: [String: JSONValue] { ["name": .string(name)] }
+}
+
+// MARK: - step.*
+
+/// `step.add`: `workflow`, `step`.
+public struct StepAddParams: RPCParams, Equatable {
+    public var workflow: String
+    public var step: Step
+
+    public init(workflow: String, step: Step) {
+        self.workflow = workflow
+        self.step = step
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["workflow", "step"])
+        let workflow = try p.string("workflow")
+        self.init(workflow: workflow, step: try Step(params: p.object("step")))
+    }
+
+    public var paramsJSON: [String: JSONValue] { ["workflow": .string(workflow), "step": step.paramsJSON] }
+}
+
+/// `step.get`, `step.delete`: `workflow`, `name`.
+public struct StepKey: RPCParams, Equatable {
+    public var workflow: String
+    public var name: String
+
+    public init(workflow: String, name: String) {
+        self.workflow = workflow
+        self.name = name
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["workflow", "name"])
+        let workflow = try p.string("workflow")
+        self.init(workflow: workflow, name: try p.string("name"))
+    }
+
+    public var paramsJSON: [String: JSONValue] { ["workflow": .string(workflow), "name": .string(name)] }
+}
+
+/// `step.list`: `workflow`.
+public struct StepListParams: RPCParams, Equatable {
+    public var workflow: String
+
+    public init(workflow: String) {
+        self.workflow = workflow
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["workflow"])
+        self.init(workflow: try p.string("workflow"))
+    }
+
+    public var paramsJSON: [String: JSONValue] { ["workflow": .string(workflow)] }
+}
+
+/// `step.update`: `workflow` and `name` address the step; the step fields to
+/// replace sit beside them, `newName` for a rename, `timeoutSeconds: null`
+/// to remove the timeout.
+public struct StepUpdateParams: RPCParams, Equatable {
+    public var workflow: String
+    public var name: String
+    public var changes: StepChanges
+
+    public init(workflow: String, name: String, changes: StepChanges) {
+        self.workflow = workflow
+        self.name = name
+        self.changes = changes
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        let workflow = try p.string("workflow")
+        let name = try p.string("name")
+        var fields = p.values
+        fields["workflow"] = nil
+        fields["name"] = fields.removeValue(forKey: "newName")
+        self.init(workflow: workflow, name: name, changes: try StepChanges(params: ParamReader(fields)))
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["workflow": .string(workflow), "name": .string(name)]
+        if let newName = changes.name { o["newName"] = .string(newName) }
+        if let description = changes.description { o["description"] = .string(description) }
+        if let executionOrder = changes.executionOrder { o["executionOrder"] = JSONValue(executionOrder) }
+        if let action = changes.action { o["action"] = action.json }
+        if let timeoutSeconds = changes.timeoutSeconds { o["timeoutSeconds"] = JSONValue(timeoutSeconds) }
+        if let retries = changes.retries { o["retries"] = JSONValue(retries) }
+        if let retryDelaySeconds = changes.retryDelaySeconds { o["retryDelaySeconds"] = JSONValue(retryDelaySeconds) }
+        if let continueOnFailure = changes.continueOnFailure { o["continueOnFailure"] = .bool(continueOnFailure) }
+        if let idempotent = changes.idempotent { o["idempotent"] = .bool(idempotent) }
+        return o
+    }
+}
+
+// MARK: - run.*
+
+/// `run.start`: `workflow`, `params` (an object of strings, sent even when empty).
+public struct RunStartParams: RPCParams, Equatable {
+    public var workflow: String
+    public var params: [String: String]
+
+    public init(workflow: String, params: [String: String] = [:]) {
+        self.workflow = workflow
+        self.params = params
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["workflow", "params"])
+        let workflow = try p.string("workflow")
+        self.init(workflow: workflow, params: try p.optionalStringMap("params") ?? [:])
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        ["workflow": .string(workflow), "params": .object(params.mapValues { .string($0) })]
+    }
+}
+
+/// `run.get`, `run.cancel`, `run.resume`: `id`.
+public struct RunKey: RPCParams, Equatable {
+    public var id: String
+
+    public init(id: String) {
+        self.id = id
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["id"])
+        self.init(id: try p.string("id"))
+    }
+
+    public var paramsJSON: [String: JSONValue] { ["id": .string(id)] }
+}
+
+/// `run.list`: `workflow`, `status`, `limit` (default 100), `after`.
+public struct RunListParams: RPCParams, Equatable {
+    public var workflow: String?
+    public var status: RunStatus?
+    public var limit: Int
+    public var after: String?
+
+    public init(workflow: String? = nil, status: RunStatus? = nil, limit: Int = Limits.defaultPageSize, after: String? = nil) {
+        self.workflow = workflow
+        self.status = status
+        self.limit = limit
+        self.after = after
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["workflow", "status", "limit", "after"])
+        let workflow = try p.optionalString("workflow")
+        let status = try p.optionalString("status")
+        guard status == nil || RunStatus(rawValue: status ?? "") != nil else {
+            throw .invalidParams("invalid params: status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let limit = try p.optionalInt("limit") ?? Limits.defaultPageSize
+        self.init(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: try p.optionalString("after"))
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["limit": JSONValue(limit)]
+        if let workflow { o["workflow"] = .string(workflow) }
+        if let status { o["status"] = .string(status.rawValue) }
+        if let after { o["after"] = .string(after) }
+        return o
+    }
+}
+
+/// `run.watch`: `id`, and `fromSequence` (default 0, negative reads as 0) to
+/// skip events already seen.
+public struct RunWatchParams: RPCParams, Equatable {
+    public var id: String
+    public var fromSequence: Int
+
+    public init(id: String, fromSequence: Int = 0) {
+        self.id = id
+        self.fromSequence = max(fromSequence, 0)
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["id", "fromSequence"])
+        let id = try p.string("id")
+        self.init(id: id, fromSequence: try p.optionalInt("fromSequence") ?? 0)
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["id": .string(id)]
+        if fromSequence != 0 { o["fromSequence"] = JSONValue(fromSequence) }
+        return o
+    }
+}

@@ -1,0 +1,298 @@
+import Foundation
+import OrchestratorModel
+
+/// What a method answers, as a type: encoded by the daemon (with the `.json`
+/// encoders of WireModel.swift), decoded by clients.
+public protocol RPCResult: Sendable {
+    init(resultJSON: JSONValue) throws(ResultDecodingError)
+    var resultJSON: JSONValue { get }
+}
+
+/// The params of a notification the daemon sends (e.g. `run.event`).
+public protocol RPCNotificationParams: Sendable {
+    init(notificationJSON: JSONValue) throws(ResultDecodingError)
+    var notificationJSON: JSONValue { get }
+}
+
+// MARK: - The model, read back from the wire
+
+extension Action {
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(exec: try r.stringArray("exec"), env: try r.stringMap("env"), cwd: try r.optionalString("cwd"))
+    }
+}
+
+extension Step: RPCResult {
+    /// A step as `Step.json` writes it (status included).
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            name: try r.string("name"),
+            description: try r.optionalString("description") ?? "",
+            executionOrder: try r.int("executionOrder"),
+            action: try Action(result: r.object("action")),
+            timeoutSeconds: try r.optionalInt("timeoutSeconds"),
+            retries: try r.int("retries"),
+            retryDelaySeconds: try r.int("retryDelaySeconds"),
+            continueOnFailure: try r.bool("continueOnFailure"),
+            idempotent: try r.bool("idempotent"),
+            status: try r.value("status", as: StepStatus.self)
+        )
+    }
+
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        try self.init(result: ResultReader(resultJSON))
+    }
+
+    public var resultJSON: JSONValue { json }
+}
+
+extension Workflow: RPCResult {
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            id: try r.string("id"),
+            name: try r.string("name"),
+            description: try r.optionalString("description") ?? "",
+            steps: try r.array("steps") { (s) throws(ResultDecodingError) in try Step(result: s) },
+            version: try r.int("version"),
+            createdAt: try r.date("createdAt"),
+            updatedAt: try r.date("updatedAt")
+        )
+    }
+
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        try self.init(result: ResultReader(resultJSON))
+    }
+
+    public var resultJSON: JSONValue { json }
+}
+
+extension RunStep {
+    /// `stdout` and `stderr` are absent in `run.list`'s summaries: they read as empty.
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            name: try r.string("name"),
+            executionOrder: try r.int("executionOrder"),
+            status: try r.value("status", as: StepStatus.self),
+            attempts: try r.int("attempts"),
+            exitCode: try r.optionalInt("exitCode"),
+            startedAt: try r.optionalDate("startedAt"),
+            finishedAt: try r.optionalDate("finishedAt"),
+            error: try r.optionalString("error"),
+            stdout: try r.optionalString("stdout") ?? "",
+            stderr: try r.optionalString("stderr") ?? ""
+        )
+    }
+}
+
+extension RunEvent {
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            sequence: try r.int("sequence"),
+            step: try r.optionalString("step"),
+            status: try r.string("status"),
+            at: try r.date("at"),
+            attempt: try r.optionalInt("attempt"),
+            exitCode: try r.optionalInt("exitCode"),
+            message: try r.optionalString("message")
+        )
+    }
+
+    /// The status as a step's, for an event about a step.
+    public var stepStatus: StepStatus? { step == nil ? nil : StepStatus(rawValue: status) }
+    /// The status as a run's, for an event about the run (nil for `resumed`).
+    public var runStatus: RunStatus? { step == nil ? RunStatus(rawValue: status) : nil }
+}
+
+extension Requester {
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(uid: try r.integer("uid", as: UInt32.self), gid: try r.integer("gid", as: UInt32.self), pid: try r.integer("pid", as: Int32.self))
+    }
+}
+
+extension Run: RPCResult {
+    /// A full run, or a summary (`run.list`): a summary has no `definition`,
+    /// `events` or step outputs, which then read as empty.
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            id: try r.string("id"),
+            workflowId: try r.string("workflowId"),
+            workflowName: try r.string("workflowName"),
+            workflowVersion: try r.int("workflowVersion"),
+            definition: try r.array("definition", required: false) { (s) throws(ResultDecodingError) in try Step(result: s) },
+            params: try r.stringMap("params"),
+            status: try r.value("status", as: RunStatus.self),
+            steps: try r.array("steps") { (s) throws(ResultDecodingError) in try RunStep(result: s) },
+            requestedBy: try Requester(result: r.object("requestedBy")),
+            createdAt: try r.date("createdAt"),
+            startedAt: try r.optionalDate("startedAt"),
+            finishedAt: try r.optionalDate("finishedAt"),
+            cancelRequested: try r.bool("cancelRequested"),
+            events: try r.array("events", required: false) { (e) throws(ResultDecodingError) in try RunEvent(result: e) }
+        )
+    }
+
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        try self.init(result: ResultReader(resultJSON))
+    }
+
+    /// The full run, as `run.get`, `run.start`, `run.cancel`, `run.resume` and `run.watch` answer.
+    public var resultJSON: JSONValue { json() }
+}
+
+// MARK: - Listings and acknowledgements
+
+/// What a listing holds: workflows in full, runs as summaries.
+public protocol PageItem: Sendable {
+    init(pageItem: ResultReader) throws(ResultDecodingError)
+    var pageItemJSON: JSONValue { get }
+}
+
+extension Workflow: PageItem {
+    public init(pageItem: ResultReader) throws(ResultDecodingError) { try self.init(result: pageItem) }
+    public var pageItemJSON: JSONValue { json }
+}
+
+extension Run: PageItem {
+    /// A summary: no definition, events or outputs.
+    public init(pageItem: ResultReader) throws(ResultDecodingError) { try self.init(result: pageItem) }
+    public var pageItemJSON: JSONValue { json(summary: true) }
+}
+
+/// `{items, next}`: `workflow.list`, `run.list`.
+extension Page: RPCResult where Item: PageItem {
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(resultJSON)
+        self.init(
+            items: try r.array("items") { (item) throws(ResultDecodingError) in try Item(pageItem: item) },
+            next: try r.optionalString("next"))
+    }
+
+    public var resultJSON: JSONValue {
+        ["items": .array(items.map(\.pageItemJSON)), "next": JSONValue(next)]
+    }
+}
+
+/// `{items}`: `step.list`, every step of a workflow (no paging).
+public struct StepList: RPCResult, Equatable {
+    public var items: [Step]
+
+    public init(items: [Step]) {
+        self.items = items
+    }
+
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(resultJSON)
+        items = try r.array("items") { (s) throws(ResultDecodingError) in try Step(result: s) }
+    }
+
+    public var resultJSON: JSONValue { ["items": .array(items.map(\.json))] }
+}
+
+/// `{deleted: true}`: `workflow.delete`.
+public struct Deleted: RPCResult, Equatable {
+    public init() {}
+
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        guard try ResultReader(resultJSON).bool("deleted") else {
+            throw ResultDecodingError(path: "deleted", reason: "must be true")
+        }
+    }
+
+    public var resultJSON: JSONValue { ["deleted": true] }
+}
+
+/// `daemon.status`: what an operator asks first when something looks wrong.
+public struct DaemonStatus: RPCResult, Equatable {
+    /// Who asked, and whether they may change things.
+    public struct Caller: Sendable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public var pid: Int32
+        public var admin: Bool
+
+        public init(uid: UInt32, gid: UInt32, pid: Int32, admin: Bool) {
+            self.uid = uid
+            self.gid = gid
+            self.pid = pid
+            self.admin = admin
+        }
+    }
+
+    public var version: String
+    public var uptimeSeconds: Int64
+    public var activeRuns: Int
+    public var connections: Int
+    public var watchers: Int
+    /// `ok`, or what is wrong with MongoDB.
+    public var mongodb: String
+    public var pid: Int
+    public var socket: String
+    public var database: String
+    public var caller: Caller
+
+    public init(
+        version: String, uptimeSeconds: Int64, activeRuns: Int, connections: Int, watchers: Int, mongodb: String,
+        pid: Int, socket: String, database: String, caller: Caller
+    ) {
+        self.version = version
+        self.uptimeSeconds = uptimeSeconds
+        self.activeRuns = activeRuns
+        self.connections = connections
+        self.watchers = watchers
+        self.mongodb = mongodb
+        self.pid = pid
+        self.socket = socket
+        self.database = database
+        self.caller = caller
+    }
+
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(resultJSON)
+        let c = try r.object("caller")
+        self.init(
+            version: try r.string("version"), uptimeSeconds: Int64(try r.int("uptimeSeconds")), activeRuns: try r.int("activeRuns"),
+            connections: try r.int("connections"), watchers: try r.int("watchers"), mongodb: try r.string("mongodb"),
+            pid: try r.int("pid"), socket: try r.string("socket"), database: try r.string("database"),
+            caller: Caller(
+                uid: try c.integer("uid", as: UInt32.self), gid: try c.integer("gid", as: UInt32.self),
+                pid: try c.integer("pid", as: Int32.self), admin: try c.bool("admin"))
+        )
+    }
+
+    public var resultJSON: JSONValue {
+        [
+            "version": .string(version),
+            "uptimeSeconds": .int(uptimeSeconds),
+            "activeRuns": JSONValue(activeRuns),
+            "connections": JSONValue(connections),
+            "watchers": JSONValue(watchers),
+            "mongodb": .string(mongodb),
+            "pid": JSONValue(pid),
+            "socket": .string(socket),
+            "database": .string(database),
+            "caller": [
+                "uid": .int(Int64(caller.uid)), "gid": .int(Int64(caller.gid)), "pid": .int(Int64(caller.pid)), "admin": .bool(caller.admin),
+            ],
+        ]
+    }
+}
+
+// MARK: - Notifications
+
+/// `run.event`: one step (or run) transition, streamed during `run.watch`.
+public struct RunEventNotification: RPCNotificationParams, Equatable {
+    public var runId: String
+    public var event: RunEvent
+
+    public init(runId: String, event: RunEvent) {
+        self.runId = runId
+        self.event = event
+    }
+
+    public init(notificationJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(notificationJSON)
+        self.init(runId: try r.string("runId"), event: try RunEvent(result: r))
+    }
+
+    public var notificationJSON: JSONValue { event.json(runId: runId) }
+}

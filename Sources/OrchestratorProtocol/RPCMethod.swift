@@ -1,0 +1,107 @@
+import OrchestratorModel
+
+/// A method with the types of its params and of its result. The wire name
+/// and whether it mutates come from its `Method` case, so the enum and this
+/// table cannot disagree.
+public struct RPCMethod<Params: RPCParams, Result: RPCResult>: Sendable {
+    public let method: Method
+
+    init(_ method: Method) {
+        self.method = method
+    }
+
+    public var name: String { method.rawValue }
+    public var mutates: Bool { method.mutates }
+
+    /// Server side: a handler over the domain types as one over the wire.
+    /// Params are read with their precise -32602 errors before `body` runs;
+    /// its result is written with the model's encoders. E.g.
+    /// `routes[.runGet] = RPCMethods.runGet.handler(runs.get)`.
+    public func handler<Context>(
+        _ body: @escaping @Sendable (Params, Context) async throws(RPCError) -> Result
+    ) -> @Sendable (ParamReader, Context) async throws(RPCError) -> JSONValue {
+        { (reader: ParamReader, context: Context) async throws(RPCError) -> JSONValue in
+            try await body(Params(params: reader), context).resultJSON
+        }
+    }
+}
+
+/// A notification the daemon sends, with the type of its params.
+public struct RPCNotification<Params: RPCNotificationParams>: Sendable {
+    public let name: String
+
+    init(_ name: String) {
+        self.name = name
+    }
+}
+
+/// Every method the daemon serves, typed: the one table of the protocol.
+public enum RPCMethods {
+    public static let workflowCreate = RPCMethod<WorkflowDraft, Workflow>(.workflowCreate)
+    public static let workflowGet = RPCMethod<WorkflowKey, Workflow>(.workflowGet)
+    public static let workflowList = RPCMethod<WorkflowListParams, Page<Workflow>>(.workflowList)
+    public static let workflowUpdate = RPCMethod<WorkflowUpdateParams, Workflow>(.workflowUpdate)
+    public static let workflowDelete = RPCMethod<WorkflowDeleteParams, Deleted>(.workflowDelete)
+    public static let stepAdd = RPCMethod<StepAddParams, Workflow>(.stepAdd)
+    public static let stepGet = RPCMethod<StepKey, Step>(.stepGet)
+    public static let stepList = RPCMethod<StepListParams, StepList>(.stepList)
+    public static let stepUpdate = RPCMethod<StepUpdateParams, Workflow>(.stepUpdate)
+    public static let stepDelete = RPCMethod<StepKey, Workflow>(.stepDelete)
+    public static let runStart = RPCMethod<RunStartParams, Run>(.runStart)
+    public static let runGet = RPCMethod<RunKey, Run>(.runGet)
+    /// Items are summaries: no definition, events or step outputs.
+    public static let runList = RPCMethod<RunListParams, Page<Run>>(.runList)
+    public static let runCancel = RPCMethod<RunKey, Run>(.runCancel)
+    public static let runResume = RPCMethod<RunKey, Run>(.runResume)
+    /// Streams `RPCNotifications.runEvent` until the run ends, then answers with it.
+    public static let runWatch = RPCMethod<RunWatchParams, Run>(.runWatch)
+    public static let daemonStatus = RPCMethod<NoParams, DaemonStatus>(.daemonStatus)
+}
+
+public enum RPCNotifications {
+    public static let runEvent = RPCNotification<RunEventNotification>(Method.runEventNotification)
+}
+
+/// A table entry with its types erased: what code that handles every method
+/// alike (the table's tests, a generic dispatcher) works with.
+public protocol AnyRPCMethod: Sendable {
+    var method: Method { get }
+    func decodeParams(_ reader: ParamReader) throws(RPCError) -> any RPCParams
+    func decodeResult(_ json: JSONValue) throws(ResultDecodingError) -> any RPCResult
+}
+
+extension RPCMethod: AnyRPCMethod {
+    public func decodeParams(_ reader: ParamReader) throws(RPCError) -> any RPCParams {
+        try Params(params: reader)
+    }
+
+    public func decodeResult(_ json: JSONValue) throws(ResultDecodingError) -> any RPCResult {
+        try Result(resultJSON: json)
+    }
+}
+
+extension Method {
+    /// This method's entry in `RPCMethods`. The switch is exhaustive, so a
+    /// new case does not compile until it has its types.
+    public var typed: any AnyRPCMethod {
+        switch self {
+        case .workflowCreate: RPCMethods.workflowCreate
+        case .workflowGet: RPCMethods.workflowGet
+        case .workflowList: RPCMethods.workflowList
+        case .workflowUpdate: RPCMethods.workflowUpdate
+        case .workflowDelete: RPCMethods.workflowDelete
+        case .stepAdd: RPCMethods.stepAdd
+        case .stepGet: RPCMethods.stepGet
+        case .stepList: RPCMethods.stepList
+        case .stepUpdate: RPCMethods.stepUpdate
+        case .stepDelete: RPCMethods.stepDelete
+        case .runStart: RPCMethods.runStart
+        case .runGet: RPCMethods.runGet
+        case .runList: RPCMethods.runList
+        case .runCancel: RPCMethods.runCancel
+        case .runResume: RPCMethods.runResume
+        case .runWatch: RPCMethods.runWatch
+        case .daemonStatus: RPCMethods.daemonStatus
+        }
+    }
+}

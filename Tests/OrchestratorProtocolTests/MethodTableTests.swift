@@ -1,0 +1,307 @@
+import Foundation
+import OrchestratorModel
+import Testing
+@testable import OrchestratorProtocol
+
+/// The typed table: one entry per method, params that survive the trip
+/// client → wire → daemon, results that survive daemon → wire → client, and
+/// the daemon's -32602 messages unchanged.
+@Suite struct MethodTableTests {
+    /// Every static member of `RPCMethods`, listed by hand, so a member that
+    /// points at the wrong `Method` case (or twice at one) is caught.
+    static let members: [any AnyRPCMethod] = [
+        RPCMethods.workflowCreate, RPCMethods.workflowGet, RPCMethods.workflowList, RPCMethods.workflowUpdate,
+        RPCMethods.workflowDelete, RPCMethods.stepAdd, RPCMethods.stepGet, RPCMethods.stepList, RPCMethods.stepUpdate,
+        RPCMethods.stepDelete, RPCMethods.runStart, RPCMethods.runGet, RPCMethods.runList, RPCMethods.runCancel,
+        RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.daemonStatus,
+    ]
+
+    @Test func everyMethodHasExactlyOneEntry() {
+        #expect(Self.members.count == Method.allCases.count)
+        for method in Method.allCases {
+            #expect(Self.members.filter { $0.method == method }.count == 1, "\(method)")
+            #expect(method.typed.method == method, "\(method)")
+        }
+        #expect(RPCMethods.workflowGet.name == "workflow.get")
+        #expect(RPCMethods.runCancel.mutates)
+        #expect(!RPCMethods.runWatch.mutates)
+        #expect(RPCNotifications.runEvent.name == "run.event")
+    }
+
+    // MARK: Params
+
+    static let step = Step(
+        name: "push", description: "push the VLAN", executionOrder: 2,
+        action: Action(exec: ["/usr/local/bin/push", "{{params.vlan}}"], env: ["MODE": "safe"], cwd: "/var/tmp"),
+        timeoutSeconds: 30, retries: 2, retryDelaySeconds: 5, continueOnFailure: true, idempotent: true)
+    static let bareStep = Step(name: "ping", executionOrder: 0, action: Action(exec: ["/bin/true"]))
+
+    /// At least one sample of params for every method.
+    static let paramSamples: [(Method, any RPCParams)] = [
+        (.workflowCreate, WorkflowDraft(name: "vlan", description: "VLAN 120")),
+        (.workflowCreate, WorkflowDraft(name: "vlan", description: "", steps: [step, bareStep])),
+        (.workflowGet, WorkflowKey.name("vlan")),
+        (.workflowGet, WorkflowKey.id("65a1b2c3d4e5f60718293a4b")),
+        (.workflowList, WorkflowListParams()),
+        (.workflowList, WorkflowListParams(limit: 5, after: "core")),
+        (.workflowUpdate, WorkflowUpdateParams(name: "vlan", changes: WorkflowChanges(name: "vlan2", description: "d", expectedVersion: 3))),
+        (.workflowUpdate, WorkflowUpdateParams(name: "vlan", changes: WorkflowChanges(description: "", steps: [], expectedVersion: 1))),
+        (.workflowUpdate, WorkflowUpdateParams(name: "vlan", changes: WorkflowChanges(steps: [step]))),
+        (.workflowDelete, WorkflowDeleteParams(name: "vlan")),
+        (.stepAdd, StepAddParams(workflow: "vlan", step: step)),
+        (.stepAdd, StepAddParams(workflow: "vlan", step: bareStep)),
+        (.stepGet, StepKey(workflow: "vlan", name: "push")),
+        (.stepList, StepListParams(workflow: "vlan")),
+        (.stepUpdate, StepUpdateParams(workflow: "vlan", name: "push", changes: StepChanges(timeoutSeconds: .some(nil)))),
+        (.stepUpdate, StepUpdateParams(workflow: "vlan", name: "push", changes: StepChanges(
+            name: "push2", description: "x", executionOrder: 4, action: Action(exec: ["/bin/false"], cwd: "/"), timeoutSeconds: 9,
+            retries: 1, retryDelaySeconds: 0, continueOnFailure: false, idempotent: true))),
+        (.stepDelete, StepKey(workflow: "vlan", name: "push")),
+        (.runStart, RunStartParams(workflow: "vlan")),
+        (.runStart, RunStartParams(workflow: "vlan", params: ["vlan": "120", "switch": "sw1"])),
+        (.runGet, RunKey(id: "65a1b2c3d4e5f60718293a4b")),
+        (.runList, RunListParams()),
+        (.runList, RunListParams(workflow: "vlan", status: .failed, limit: 7, after: "65a1b2c3d4e5f60718293a4b")),
+        (.runCancel, RunKey(id: "65a1b2c3d4e5f60718293a4b")),
+        (.runResume, RunKey(id: "65a1b2c3d4e5f60718293a4b")),
+        (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b")),
+        (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b", fromSequence: 12)),
+        (.daemonStatus, NoParams()),
+    ]
+
+    @Test func everyMethodHasParamSamples() {
+        #expect(Set(Self.paramSamples.map(\.0)) == Set(Method.allCases))
+    }
+
+    @Test func paramsSurviveTheTripToTheDaemon() throws {
+        for (method, params) in Self.paramSamples {
+            let wire = params.paramsJSON
+            // Through the bytes, as the daemon gets them.
+            let received = try JSONCoding.parse(JSONCoding.serialize(.object(wire)))
+            let decoded = try method.typed.decodeParams(ParamReader(received.objectValue ?? [:]))
+            #expect(decoded.paramsJSON == wire, "\(method)")
+            #expect(type(of: decoded) == type(of: params), "\(method)")
+        }
+        // And typed, where the types compare.
+        try expectRoundTrip(RPCMethods.stepUpdate, StepUpdateParams(workflow: "w", name: "s", changes: StepChanges(timeoutSeconds: .some(nil))))
+        try expectRoundTrip(RPCMethods.stepAdd, StepAddParams(workflow: "w", step: Self.step))
+        try expectRoundTrip(RPCMethods.workflowCreate, WorkflowDraft(name: "w", steps: [Self.step, Self.bareStep]))
+        try expectRoundTrip(RPCMethods.runList, RunListParams(workflow: "w", status: .cancelled, limit: 1))
+        try expectRoundTrip(RPCMethods.workflowUpdate, WorkflowUpdateParams(name: "w", changes: WorkflowChanges(name: "v", steps: [Self.step], expectedVersion: 2)))
+    }
+
+    private func expectRoundTrip<P: RPCParams & Equatable, R>(_ method: RPCMethod<P, R>, _ params: P) throws {
+        #expect(try P(params: ParamReader(params.paramsJSON)) == params, "\(method.name)")
+    }
+
+    /// What orchctl sent before the table, key for key: the table must not change the wire.
+    @Test func orchctlsParamsAreTheSameBytesAsBefore() {
+        #expect(WorkflowDraft(name: "w", description: "").paramsJSON == ["name": "w", "description": ""])
+        #expect(WorkflowListParams(limit: 100).paramsJSON == ["limit": 100])
+        #expect(WorkflowUpdateParams(name: "w", changes: WorkflowChanges(name: "v", description: "d", expectedVersion: 4)).paramsJSON
+            == ["name": "w", "newName": "v", "description": "d", "expectedVersion": 4])
+        #expect(StepAddParams(workflow: "w", step: Step(name: "s", executionOrder: 0, action: Action(exec: ["/bin/true"]))).paramsJSON == [
+            "workflow": "w",
+            "step": [
+                "name": "s", "executionOrder": 0, "description": "", "retries": 0, "retryDelaySeconds": 1,
+                "continueOnFailure": false, "idempotent": false, "action": ["exec": ["/bin/true"], "env": [:]],
+            ],
+        ])
+        #expect(StepAddParams(workflow: "w", step: Self.step).paramsJSON["step"]?["timeoutSeconds"] == 30)
+        #expect(StepAddParams(workflow: "w", step: Self.step).paramsJSON["step"]?["action"]?["cwd"] == "/var/tmp")
+        #expect(StepUpdateParams(workflow: "w", name: "s", changes: StepChanges(executionOrder: 2, timeoutSeconds: .some(nil), retries: 1)).paramsJSON
+            == ["workflow": "w", "name": "s", "executionOrder": 2, "timeoutSeconds": .null, "retries": 1])
+        #expect(StepUpdateParams(workflow: "w", name: "s", changes: StepChanges(name: "t", action: Action(exec: ["/bin/x"]))).paramsJSON
+            == ["workflow": "w", "name": "s", "newName": "t", "action": ["exec": ["/bin/x"], "env": [:]]])
+        #expect(RunStartParams(workflow: "w").paramsJSON == ["workflow": "w", "params": [:]])
+        #expect(RunListParams(limit: 100).paramsJSON == ["limit": 100])
+        #expect(RunListParams(workflow: "w", status: .queued, limit: 3, after: "x").paramsJSON == ["limit": 3, "workflow": "w", "status": "queued", "after": "x"])
+        #expect(RunWatchParams(id: "abc").paramsJSON == ["id": "abc"])
+        #expect(NoParams().paramsJSON == [:])
+        #expect(WorkflowKey.name("w").paramsJSON == ["name": "w"])
+    }
+
+    /// The daemon's -32602 messages, as its harnesses wrote them before the table.
+    @Test func badParamsGetTheSameMessagesAsBefore() throws {
+        let cases: [(Method, [String: JSONValue], String)] = [
+            (.workflowCreate, [:], "invalid params: missing required parameter 'name'"),
+            (.workflowCreate, ["name": "w", "stepz": []],
+             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, name, steps, updatedAt, version)"),
+            (.workflowGet, ["name": "w", "id": "x"], "invalid params: give exactly one of 'name' or 'id'"),
+            (.workflowGet, [:], "invalid params: give exactly one of 'name' or 'id'"),
+            (.workflowGet, ["name": 5], "invalid params: name must be a string, got an integer"),
+            (.workflowGet, ["nme": "w"], "invalid params: unknown parameter 'nme' (expected one of: id, name)"),
+            (.workflowList, ["limit": "10"], "invalid params: limit must be an integer, got a string"),
+            (.workflowList, ["limit": 1.5], "invalid params: limit must be an integer, got a number"),
+            (.workflowUpdate, ["description": "d"], "invalid params: missing required parameter 'name'"),
+            (.workflowUpdate, ["name": "w", "version": 3],
+             "invalid params: unknown parameter 'version' (expected one of: description, expectedVersion, name, newName, steps)"),
+            (.workflowDelete, ["name": "w", "force": true], "invalid params: unknown parameter 'force' (expected one of: name)"),
+            (.stepAdd, ["workflow": "w"], "invalid params: missing required parameter 'step'"),
+            (.stepAdd, ["workflow": "w", "step": ["name": "s", "executionOrder": 0, "action": ["exec": ["/bin/true", 5]]]],
+             "invalid params: step.action.exec[1] must be a string, got an integer"),
+            (.stepAdd, ["workflow": "w", "step": ["name": "s", "executionOrder": 0, "action": [:]]],
+             "invalid params: missing required parameter 'step.action.exec'"),
+            (.stepGet, ["workflow": "w"], "invalid params: missing required parameter 'name'"),
+            (.stepList, [:], "invalid params: missing required parameter 'workflow'"),
+            (.stepUpdate, ["workflow": "w", "name": "s", "status": "failed"],
+             "invalid params: unknown parameter 'status' (expected one of: action, continueOnFailure, description, executionOrder, idempotent, name, retries, retryDelaySeconds, timeoutSeconds)"),
+            (.stepUpdate, ["workflow": "w", "name": "s", "timeoutSeconds": "never"],
+             "invalid params: timeoutSeconds must be an integer, got a string"),
+            (.stepUpdate, ["name": "s"], "invalid params: missing required parameter 'workflow'"),
+            (.stepDelete, ["workflow": "w", "name": "s", "x": 1], "invalid params: unknown parameter 'x' (expected one of: name, workflow)"),
+            (.runStart, ["workflow": "w", "params": ["host": 1]], "invalid params: params.host must be a string, got an integer"),
+            (.runStart, ["workflow": "w", "params": ["a", "b"]], "invalid params: params must be an object of strings, got an array"),
+            (.runStart, ["workflow": "w", "requestId": "r1"], "invalid params: unknown parameter 'requestId' (expected one of: params, workflow)"),
+            (.runGet, [:], "invalid params: missing required parameter 'id'"),
+            (.runList, ["status": "done"], "invalid params: status must be one of queued, running, succeeded, failed, cancelled"),
+            (.runList, ["status": 3], "invalid params: status must be a string, got an integer"),
+            (.runCancel, ["id": true], "invalid params: id must be a string, got a boolean"),
+            (.runResume, ["id": .null], "invalid params: missing required parameter 'id'"),
+            (.runWatch, ["id": "x", "fromSequence": "1"], "invalid params: fromSequence must be an integer, got a string"),
+            (.daemonStatus, ["verbose": true], "invalid params: unknown parameter 'verbose' (expected one of: )"),
+        ]
+        for (method, params, message) in cases {
+            #expect(throws: RPCError.invalidParams(message), "\(method) \(params)") {
+                try method.typed.decodeParams(ParamReader(params))
+            }
+        }
+        #expect(try RunWatchParams(params: ParamReader(["id": "x", "fromSequence": -4])).fromSequence == 0)
+        #expect(try WorkflowListParams(params: ParamReader([:])).limit == Limits.defaultPageSize)
+        #expect(try RunListParams(params: ParamReader(["status": .null])).status == nil)
+    }
+
+    // MARK: Results
+
+    static let created = Date(timeIntervalSince1970: 1_795_000_000.123)
+    static let later = Date(timeIntervalSince1970: 1_795_000_042.5)
+
+    static var workflow: Workflow {
+        var running = step
+        running.status = .running
+        return Workflow(id: "65a1b2c3d4e5f60718293a4b", name: "vlan", description: "VLAN 120", steps: [running, bareStep], version: 3,
+                        createdAt: created, updatedAt: later)
+    }
+
+    static var run: Run {
+        Run(
+            id: "65a1b2c3d4e5f60718293a4c", workflowId: "65a1b2c3d4e5f60718293a4b", workflowName: "vlan", workflowVersion: 3,
+            definition: [step, bareStep], params: ["vlan": "120"], status: .failed,
+            steps: [
+                RunStep(name: "ping", executionOrder: 0, status: .succeeded, attempts: 1, exitCode: 0, startedAt: created, finishedAt: later, stdout: "ok\n"),
+                RunStep(name: "push", executionOrder: 2, status: .timedOut, attempts: 3, error: "timed out after 30 s", stderr: "slow\n"),
+            ],
+            requestedBy: Requester(uid: 1000, gid: 1000, pid: 4242), createdAt: created, startedAt: created, finishedAt: later,
+            cancelRequested: true,
+            events: [
+                RunEvent(sequence: 0, step: nil, status: "queued", at: created),
+                RunEvent(sequence: 1, step: "push", status: "failed", at: later, attempt: 1, exitCode: 2, message: "exit 2"),
+            ])
+    }
+
+    /// The daemon's encoding, read by a client and written again, is unchanged.
+    private func expectResultRoundTrip(_ method: any AnyRPCMethod, _ json: JSONValue, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let received = try JSONCoding.parse(JSONCoding.serialize(json))
+        #expect(try method.decodeResult(received).resultJSON == json, "\(method.method)", sourceLocation: sourceLocation)
+    }
+
+    @Test func resultsSurviveTheTripToTheClient() throws {
+        let status = DaemonStatus(
+            version: "0.1.0", uptimeSeconds: 12, activeRuns: 1, connections: 2, watchers: 0, mongodb: "ok", pid: 77,
+            socket: "/run/orchestrator/orchestratord.sock", database: "orchestrator", caller: .init(uid: 0, gid: 0, pid: 9, admin: true))
+        let samples: [(Method, JSONValue)] = [
+            (.workflowCreate, Self.workflow.json),
+            (.workflowGet, Self.workflow.json),
+            (.workflowList, ["items": [Self.workflow.json], "next": "vlan"]),
+            (.workflowList, ["items": [], "next": .null]),
+            (.workflowUpdate, Self.workflow.json),
+            (.workflowDelete, ["deleted": true]),
+            (.stepAdd, Self.workflow.json),
+            (.stepGet, Self.step.json),
+            (.stepList, ["items": [Self.step.json, Self.bareStep.json]]),
+            (.stepUpdate, Self.workflow.json),
+            (.stepDelete, Self.workflow.json),
+            (.runStart, Self.run.json()),
+            (.runGet, Self.run.json()),
+            (.runList, ["items": [Self.run.json(summary: true)], "next": "65a1b2c3d4e5f60718293a4c"]),
+            (.runCancel, Self.run.json()),
+            (.runResume, Self.run.json()),
+            (.runWatch, Self.run.json()),
+            (.daemonStatus, status.resultJSON),
+        ]
+        #expect(Set(samples.map(\.0)) == Set(Method.allCases))
+        for (method, json) in samples { try expectResultRoundTrip(method.typed, json) }
+
+        let run = try Run(resultJSON: Self.run.json())
+        #expect(run.status == .failed)
+        #expect(run.steps.map(\.status) == [.succeeded, .timedOut])
+        #expect(run.requestedBy == Requester(uid: 1000, gid: 1000, pid: 4242))
+        #expect(run.events.map(\.runStatus) == [.queued, nil])
+        #expect(run.events.map(\.stepStatus) == [nil, .failed])
+        let summary = try Page<Run>(resultJSON: ["items": [Self.run.json(summary: true)], "next": .null])
+        #expect(summary.items.first?.definition == [])
+        #expect(summary.items.first?.steps.first?.stdout == "")
+        let workflow = try Workflow(resultJSON: Self.workflow.json)
+        #expect(workflow.steps.map(\.status) == [.pending, .running])
+        #expect(try DaemonStatus(resultJSON: status.resultJSON) == status)
+        #expect(try StepList(resultJSON: ["items": [Self.step.json]]) == StepList(items: [Self.step]))
+    }
+
+    @Test func runEventNotificationsRoundTrip() throws {
+        for event in Self.run.events {
+            let json = event.json(runId: Self.run.id)
+            let notification = try RunEventNotification(notificationJSON: json)
+            #expect(notification.runId == Self.run.id)
+            #expect(notification.notificationJSON == json)
+        }
+    }
+
+    @Test func unreadableResultsNameTheField() {
+        var broken = Self.workflow.json.objectValue ?? [:]
+        broken["steps"] = [["name": "s"]]
+        #expect(throws: ResultDecodingError(path: "steps[0].executionOrder", reason: "is missing")) {
+            try Workflow(resultJSON: .object(broken))
+        }
+        var badStatus = Self.run.json().objectValue ?? [:]
+        badStatus["status"] = "exploded"
+        #expect(throws: ResultDecodingError(path: "status", reason: "must be one of queued, running, succeeded, failed, cancelled, got \"exploded\"")) {
+            try Run(resultJSON: .object(badStatus))
+        }
+        #expect(throws: ResultDecodingError(path: "", reason: "must be an object, got an array")) { try Step(resultJSON: []) }
+        #expect(throws: ResultDecodingError.self) { try Deleted(resultJSON: ["deleted": false]) }
+        #expect(throws: ResultDecodingError(path: "createdAt", reason: "must be an RFC 3339 timestamp, got \"yesterday\"")) {
+            var o = Self.workflow.json.objectValue ?? [:]
+            o["createdAt"] = "yesterday"
+            return try Workflow(resultJSON: .object(o))
+        }
+    }
+
+    /// orchctl prints dates it decoded: they must read exactly as the daemon wrote them.
+    @Test func timestampsPrintAsTheDaemonWroteThem() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let milliseconds = Int64.random(in: 0..<4_102_444_800_000, using: &generator)
+            let text = RFC3339.format(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+            #expect(RFC3339.parse(text).map(RFC3339.format) == text)
+        }
+    }
+
+    // MARK: Server side
+
+    @Test func aTypedHandlerReadsParamsAndWritesTheResult() async throws {
+        let handler = RPCMethods.runGet.handler { (key: RunKey, context: Int) async throws(RPCError) -> Run in
+            guard key.id == Self.run.id, context == 7 else { throw RPCError(.notFound, "no run \(key.id)") }
+            return Self.run
+        }
+        #expect(try await handler(ParamReader(["id": .string(Self.run.id)]), 7) == Self.run.json())
+        await #expect(throws: RPCError.invalidParams("invalid params: missing required parameter 'id'")) {
+            try await handler(ParamReader([:]), 7)
+        }
+        await #expect(throws: RPCError(.notFound, "no run x")) { try await handler(ParamReader(["id": "x"]), 7) }
+
+        let list = RPCMethods.runList.handler { (_: RunListParams, _: Void) async throws(RPCError) -> Page<Run> in
+            Page(items: [Self.run], next: nil)
+        }
+        #expect(try await list(ParamReader([:]), ()) == ["items": [Self.run.json(summary: true)], "next": .null])
+    }
+}
