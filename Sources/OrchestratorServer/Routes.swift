@@ -1,26 +1,28 @@
 import OrchestratorProtocol
 
 extension RPCDispatcher {
-    /// The route table, built in one place.
+    /// The route table, built in one place from the typed method table: each
+    /// method's params are read (with their -32602 errors) and its result
+    /// written by `RPCMethods`; the harnesses see only domain types.
     static func routes(workflows: WorkflowHarness, runs: RunHarness, status: StatusHarness) -> [String: Route] {
         var routes: [Method: RPCHandler] = [:]
-        routes[.workflowCreate] = workflows.create
-        routes[.workflowGet] = workflows.get
-        routes[.workflowList] = workflows.list
-        routes[.workflowUpdate] = workflows.update
-        routes[.workflowDelete] = workflows.delete
-        routes[.stepAdd] = workflows.addStep
-        routes[.stepGet] = workflows.getStep
-        routes[.stepList] = workflows.listSteps
-        routes[.stepUpdate] = workflows.updateStep
-        routes[.stepDelete] = workflows.deleteStep
-        routes[.runStart] = runs.start
-        routes[.runGet] = runs.get
-        routes[.runList] = runs.list
-        routes[.runCancel] = runs.cancel
-        routes[.runResume] = runs.resume
-        routes[.runWatch] = runs.watch
-        routes[.daemonStatus] = status.status
+        routes[.workflowCreate] = RPCMethods.workflowCreate.handler(workflows.create)
+        routes[.workflowGet] = RPCMethods.workflowGet.handler(workflows.get)
+        routes[.workflowList] = RPCMethods.workflowList.handler(workflows.list)
+        routes[.workflowUpdate] = RPCMethods.workflowUpdate.handler(workflows.update)
+        routes[.workflowDelete] = RPCMethods.workflowDelete.handler(workflows.delete)
+        routes[.stepAdd] = RPCMethods.stepAdd.handler(workflows.addStep)
+        routes[.stepGet] = RPCMethods.stepGet.handler(workflows.getStep)
+        routes[.stepList] = RPCMethods.stepList.handler(workflows.listSteps)
+        routes[.stepUpdate] = RPCMethods.stepUpdate.handler(workflows.updateStep)
+        routes[.stepDelete] = RPCMethods.stepDelete.handler(workflows.deleteStep)
+        routes[.runStart] = RPCMethods.runStart.handler(runs.start)
+        routes[.runGet] = RPCMethods.runGet.handler(runs.get)
+        routes[.runList] = RPCMethods.runList.handler(runs.list)
+        routes[.runCancel] = RPCMethods.runCancel.handler(runs.cancel)
+        routes[.runResume] = RPCMethods.runResume.handler(runs.resume)
+        routes[.runWatch] = RPCMethods.runWatch.handler(runs.watch)
+        routes[.daemonStatus] = RPCMethods.daemonStatus.handler(status.status)
         return Dictionary(uniqueKeysWithValues: routes.map { ($0.key.rawValue, Route(mutates: $0.key.mutates, $0.value)) })
     }
 }

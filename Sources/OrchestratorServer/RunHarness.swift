@@ -11,61 +11,40 @@ struct RunHarness: Sendable {
     let watchInterval: Duration
     let watchers: WatcherCount
 
-    func start(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
-        try p.allowOnly(["workflow", "params"])
-        let workflow = try p.string("workflow")
-        let params = try p.optionalStringMap("params") ?? [:]
+    func start(_ p: RunStartParams, _ c: CallContext) async throws(RPCError) -> Run {
         let requester = Requester(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid)
         return try await domain { () throws(OrchestratorError) in
-            try await service.start(workflow: workflow, params: params, requester: requester)
-        }.json()
-    }
-
-    func get(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
-        try p.allowOnly(["id"])
-        let id = try p.string("id")
-        return try await domain { () throws(OrchestratorError) in try await service.get(id) }.json()
-    }
-
-    func list(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
-        try p.allowOnly(["workflow", "status", "limit", "after"])
-        let workflow = try p.optionalString("workflow")
-        let status = try p.optionalString("status")
-        guard status == nil || RunStatus(rawValue: status ?? "") != nil else {
-            throw .invalidParams("invalid params: status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            try await service.start(workflow: p.workflow, params: p.params, requester: requester)
         }
-        let limit = try p.optionalInt("limit") ?? Limits.defaultPageSize
-        let after = try p.optionalString("after")
-        let page = try await domain { () throws(OrchestratorError) in
-            try await service.list(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: after)
+    }
+
+    func get(_ key: RunKey, _ c: CallContext) async throws(RPCError) -> Run {
+        try await domain { () throws(OrchestratorError) in try await service.get(key.id) }
+    }
+
+    func list(_ p: RunListParams, _ c: CallContext) async throws(RPCError) -> Page<Run> {
+        try await domain { () throws(OrchestratorError) in
+            try await service.list(workflow: p.workflow, status: p.status, limit: p.limit, after: p.after)
         }
-        return ["items": .array(page.items.map { $0.json(summary: true) }), "next": JSONValue(page.next)]
     }
 
-    func cancel(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
-        try p.allowOnly(["id"])
-        let id = try p.string("id")
-        return try await domain { () throws(OrchestratorError) in try await service.cancel(id) }.json()
+    func cancel(_ key: RunKey, _ c: CallContext) async throws(RPCError) -> Run {
+        try await domain { () throws(OrchestratorError) in try await service.cancel(key.id) }
     }
 
-    func resume(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
-        try p.allowOnly(["id"])
-        let id = try p.string("id")
-        return try await domain { () throws(OrchestratorError) in try await service.resume(id) }.json()
+    func resume(_ key: RunKey, _ c: CallContext) async throws(RPCError) -> Run {
+        try await domain { () throws(OrchestratorError) in try await service.resume(key.id) }
     }
 
     /// Streams `run.event` notifications, read from the run's record in
     /// MongoDB (so every event was stored before it is sent, whichever daemon
     /// executes the run), until the run ends; then answers with the run.
     /// `fromSequence` (default 0) skips events already seen.
-    func watch(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
-        try p.allowOnly(["id", "fromSequence"])
-        let id = try p.string("id")
-        let from = max(try p.optionalInt("fromSequence") ?? 0, 0)
-        return try await watchers.watching { () throws(RPCError) in try await stream(id: id, from: from, c) }
+    func watch(_ p: RunWatchParams, _ c: CallContext) async throws(RPCError) -> Run {
+        try await watchers.watching { () throws(RPCError) in try await stream(id: p.id, from: p.fromSequence, c) }
     }
 
-    private func stream(id: String, from: Int, _ c: CallContext) async throws(RPCError) -> JSONValue {
+    private func stream(id: String, from: Int, _ c: CallContext) async throws(RPCError) -> Run {
         var cursor = RunEventCursor(fromEvent: from)
         // The run's log is read often; its document (what a fold wrote, and
         // the end) at most once per `watchInterval` while the log is quiet.
@@ -83,13 +62,13 @@ struct RunHarness: Sendable {
             }
             if look { lookedAt = clock.now }
             for event in page.events {
-                guard await c.notify(Method.runEventNotification, event.json(runId: id)) else {
+                guard await c.notify(RPCNotifications.runEvent.name, RunEventNotification(runId: id, event: event).notificationJSON) else {
                     throw RPCError(.internalError, "the watcher went away")
                 }
             }
             cursor = page.cursor
             if page.finished {
-                return try await domain { () throws(OrchestratorError) in try await service.get(id) }.json()
+                return try await domain { () throws(OrchestratorError) in try await service.get(id) }
             }
             if page.events.isEmpty { try? await Task.sleep(for: watchInterval / 2) }
         }

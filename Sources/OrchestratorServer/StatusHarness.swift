@@ -37,21 +37,10 @@ struct StatusHarness: Sendable {
     let connections: ConnectionRegistry
     let watchers: WatcherCount
 
-    func status(_ p: ParamReader, _ c: CallContext) async throws(RPCError) -> JSONValue {
-        try p.allowOnly([])
-        let mongodb = health.current
-        let uptime = ContinuousClock.now - startedAt
-        return [
-            "version": .string(Self.version),
-            "uptimeSeconds": .int(uptime.components.seconds),
-            "activeRuns": JSONValue(await activeRuns()),
-            "connections": JSONValue(connections.count),
-            "watchers": JSONValue(watchers.current),
-            "mongodb": .string(mongodb),
-            "pid": JSONValue(Int(getpid())),
-            "socket": .string(socketPath),
-            "database": .string(pool.configuration.database),
-            "caller": ["uid": .int(Int64(c.peer.uid)), "gid": .int(Int64(c.peer.gid)), "pid": .int(Int64(c.peer.pid)), "admin": .bool(c.mayMutate)],
-        ]
+    func status(_ p: NoParams, _ c: CallContext) async throws(RPCError) -> DaemonStatus {
+        DaemonStatus(
+            version: Self.version, uptimeSeconds: (ContinuousClock.now - startedAt).components.seconds, activeRuns: await activeRuns(),
+            connections: connections.count, watchers: watchers.current, mongodb: health.current, pid: Int(getpid()), socket: socketPath,
+            database: pool.configuration.database, caller: DaemonStatus.Caller(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid, admin: c.mayMutate))
     }
 }
