@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C libraries, found through pkg-config, installed from Debian's -dev packages.
@@ -123,6 +124,7 @@ let package = Package(
             dependencies: [
                 "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStorage", "MongoStorage", "OrchestratorEngine", "OrchestratorServices",
                 "MongoKit", "SystemdSupport", "CSystemd",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
