@@ -17,6 +17,31 @@ struct SeededRandom: RandomNumberGenerator {
     }
 }
 
+/// A sleeping task's continuation, resumed once: by its timer or by its cancellation.
+private final class Sleeper: @unchecked Sendable {
+    // Guarded by `lock`: cancellation may come from any thread.
+    private let lock = NSLock()
+    private var continuation: UnsafeContinuation<Void, Never>?
+    private var cancelled = false
+
+    /// False when the task was cancelled before it slept.
+    func arm(_ continuation: UnsafeContinuation<Void, Never>) -> Bool {
+        lock.withLock {
+            guard !cancelled else { return false }
+            self.continuation = continuation
+            return true
+        }
+    }
+
+    func take() -> UnsafeContinuation<Void, Never>? {
+        lock.withLock {
+            cancelled = true
+            defer { continuation = nil }
+            return continuation
+        }
+    }
+}
+
 /// One life of a simulated daemon, from its start to its crash or exit.
 /// Once it is over, whatever of it still runs freezes at its next contact
 /// with the world (a store call, a sleep): its memory is gone, and what it
@@ -109,13 +134,21 @@ final class SimWorld: @unchecked Sendable {
         Task(executorPreference: scheduler) { await work() }
     }
 
-    /// Suspends for `delay` of simulated time; forever if `life` is over by then.
+    /// Suspends for `delay` of simulated time, or until the task is
+    /// cancelled; forever if `life` is over by then.
     func sleep(_ delay: Duration, _ life: Life) async {
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            guard life.alive else { return graveyard.append(continuation) }
-            after(delay) { [self] in
-                if life.alive { continuation.resume() } else { graveyard.append(continuation) }
+        let sleeper = Sleeper()
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                guard life.alive else { return graveyard.append(continuation) }
+                guard sleeper.arm(continuation) else { return continuation.resume() }
+                after(delay) { [self] in
+                    guard let continuation = sleeper.take() else { return }
+                    if life.alive { continuation.resume() } else { graveyard.append(continuation) }
+                }
             }
+        } onCancel: {
+            sleeper.take()?.resume()
         }
     }
 

@@ -29,6 +29,8 @@ public actor Engine {
     private var stopped = false
     private var started = false
     private let doorbell = Doorbell()
+    /// Opens when the last executor ends after a stop began.
+    private let drained = Latch()
     private var onActiveRunsChanged: @Sendable (Int) -> Void = { _ in }
     private var lastClaimPass: Duration
 
@@ -98,9 +100,13 @@ public actor Engine {
         stopping = true
         doorbell.close()
         for id in executors.keys.sorted() { executors[id]?.send(.stop) }
-        let deadline = world.clock.uptime() + timeout
-        while !executors.isEmpty && world.clock.uptime() < deadline {
-            await world.clock.sleep(for: .milliseconds(100))
+        if executors.isEmpty { drained.open() }
+        let (clock, drained) = (world.clock, self.drained)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await clock.sleep(for: timeout) }
+            group.addTask { await drained.wait() }
+            await group.next()
+            group.cancelAll()
         }
         if !executors.isEmpty {
             logger.notice("stop timeout reached with \(executors.count) runs still active; they will be recovered at the next start")
@@ -166,6 +172,7 @@ public actor Engine {
     private func executorFinished(_ id: String) {
         executors[id] = nil
         deadlines[id] = nil
+        if stopping && executors.isEmpty { drained.open() }
         onActiveRunsChanged(executors.count)
         doorbell.ring()
     }

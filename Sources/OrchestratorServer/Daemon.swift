@@ -1,15 +1,15 @@
-import Dispatch
 import Foundation
 import Logging
 import MongoKit
-import OrchestratorEngine
 import MongoStorage
+import OrchestratorEngine
 import OrchestratorServices
+import ServiceLifecycle
 import SystemdSupport
-import NIOConcurrencyHelpers
 
 /// The daemon's life: configuration, logging, the database (waited for),
-/// the socket, readiness, the watchdog, reload and graceful stop.
+/// the socket and readiness; then its services in one ServiceGroup (server,
+/// engine, watchdog, signals: reload and graceful stop).
 public enum Daemon {
     public struct Invocation: Sendable {
         public var configFile: String
@@ -43,7 +43,7 @@ public enum Daemon {
         }
         let logger = Logger(label: "orchestratord")
         let notifier = SystemdNotifier()
-        let signals = SignalListener([SIGTERM, SIGINT, SIGHUP])
+        let signals = SignalSource()
         signal(SIGPIPE, SIG_IGN)
 
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -110,41 +110,48 @@ public enum Daemon {
 
         let statusLine = StatusLine(socket: settings.socketPath)
         notifier.ready(status: statusLine.text(activeRuns: 0))
-        await engine.start { active in notifier.status(statusLine.text(activeRuns: active)) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: HealthService(health: health, pool: pool), successTerminationBehavior: .ignore),
+            .init(service: ServerService(server: server), successTerminationBehavior: .ignore),
+            .init(
+                service: EngineService(engine: engine, stopTimeout: .seconds(settings.stopTimeoutSeconds)) { active in
+                    notifier.status(statusLine.text(activeRuns: active))
+                }, successTerminationBehavior: .ignore),
+        ]
+        if let interval = notifier.watchdogInterval() {
+            services.append(.init(
+                service: WatchdogService(interval: interval / 2, server: server, engine: engine, notifier: notifier), successTerminationBehavior: .ignore))
+        }
+        services.append(.init(
+            service: SignalService(
+                signals: signals,
+                reload: {
+                    let active = await engine.activeRuns
+                    reload(invocation, current: settings, level: level, notifier: notifier, statusLine: statusLine.text(activeRuns: active), logger: logger)
+                },
+                stop: { signal in
+                    notifier.stopping(status: "stopping: no new runs; running steps get up to \(settings.stopTimeoutSeconds)s")
+                    logger.notice("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping")
+                    await server.stop()
+                }),
+            successTerminationBehavior: .gracefullyShutdownGroup))
         logger.notice("ready: \(statusLine.text(activeRuns: 0))", metadata: [
             "socket": "\(settings.socketPath)", "activated": "\(invocation.activatedSocket != nil)", "database": "\(settings.database)",
         ])
-
-        return await withTaskGroup(of: Void.self) { group in
-            group.addTask { await server.run() }
-            group.addTask { await health.monitor(pool, every: .seconds(2)) }
-            if let interval = notifier.watchdogInterval() {
-                group.addTask { await watchdog(every: interval / 2, server: server, engine: engine, notifier: notifier) }
-            }
-            for await signal in signals.stream {
-                if signal == SIGHUP {
-                    let active = await engine.activeRuns
-                    reload(invocation, current: settings, level: level, notifier: notifier, statusLine: statusLine.text(activeRuns: active), logger: logger)
-                    continue
-                }
-                notifier.stopping(status: "stopping: no new runs; running steps get up to \(settings.stopTimeoutSeconds)s")
-                logger.notice("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping")
-                break
-            }
-            await server.stop()
-            await engine.shutdown(timeout: .seconds(settings.stopTimeoutSeconds))
-            group.cancelAll()
-            await group.waitForAll()
-            await pool.close()
-            logger.notice("stopped")
-            return 0
+        do {
+            try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
+        } catch {
+            logger.error("stopped on an error: \(error)")
         }
+        await pool.close()
+        logger.notice("stopped")
+        return 0
     }
 
     /// Pings MongoDB and creates the indexes, retrying with backoff; STATUS=
     /// says what it is waiting for. False when told to stop meanwhile.
     private static func waitForDatabase(
-        stores: (MongoWorkflowStore, MongoRunStore), signals: SignalListener, notifier: SystemdNotifier, logger: Logger
+        stores: (MongoWorkflowStore, MongoRunStore), signals: SignalSource, notifier: SystemdNotifier, logger: Logger
     ) async -> Bool {
         var delay = Duration.milliseconds(500)
         var attempt = 1
@@ -162,15 +169,6 @@ public enum Daemon {
             if await signals.stopRequested(within: delay) { return false }
             delay = min(delay * 2, .seconds(10))
             attempt += 1
-        }
-    }
-
-    /// WATCHDOG=1 only while the serving event loop answers and the engine's
-    /// claim loop is alive; a wedged daemon stops pinging and systemd restarts it.
-    private static func watchdog(every period: Duration, server: RPCServer, engine: Engine, notifier: SystemdNotifier) async {
-        while !Task.isCancelled {
-            if await server.eventLoopResponds(), await engine.isHealthy { notifier.watchdogPing() }
-            try? await Task.sleep(for: period)
         }
     }
 
@@ -195,62 +193,5 @@ public enum Daemon {
             logger.error("reload failed, keeping the running configuration: \(error)")
         }
         notifier.reloaded(status: statusLine)
-    }
-}
-
-/// Signals as an async stream (dispatch sources; the default actions are
-/// disabled so the process is not killed before we can react).
-final class SignalListener: Sendable {
-    let stream: AsyncStream<Int32>
-    // Kept only to keep the sources alive; never mutated after init.
-    nonisolated(unsafe) private var sources: [DispatchSourceSignal] = []
-    private let stopSeen: NIOLockedBool
-
-    init(_ numbers: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        let stopSeen = NIOLockedBool()
-        self.stopSeen = stopSeen
-        for number in numbers {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if number != SIGHUP { stopSeen.set() }
-                continuation.yield(number)
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    /// Sleeps for `duration`, returning early (true) when SIGTERM/SIGINT arrives.
-    func stopRequested(within duration: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + duration
-        while ContinuousClock.now < deadline {
-            if stopSeen.value { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return stopSeen.value
-    }
-}
-
-
-final class NIOLockedBool: Sendable {
-    private let box = NIOLockedValueBox(false)
-    var value: Bool { box.withLockedValue { $0 } }
-    func set() { box.withLockedValue { $0 = true } }
-}
-
-func writeStderr(_ text: String) {
-    let bytes = Array(text.utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-}
-
-/// The STATUS= text systemd shows.
-struct StatusLine: Sendable {
-    let socket: String
-
-    func text(activeRuns: Int) -> String {
-        "serving on \(socket); \(activeRuns) run\(activeRuns == 1 ? "" : "s") active"
     }
 }
