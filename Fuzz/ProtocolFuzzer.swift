@@ -1,5 +1,6 @@
 // libFuzzer entry point for the protocol path (see scripts/fuzz). Compiled
-// together with the OrchestratorModel and OrchestratorProtocol sources into
+// together with the OrchestratorModel and OrchestratorProtocol sources and the
+// harness (Tests/OrchestratorProtocolTests/FuzzHarness.swift) into
 // one module, so no `import` of them here.
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import OrchestratorProtocol
+import OrchestratorProtocol
 
 /// Every seed and every input the fuzzer ever crashed on (Fuzz/regressions,
 /// written there by scripts/fuzz) goes through the same path as in the fuzzer.

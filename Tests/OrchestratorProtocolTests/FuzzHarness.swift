@@ -1,13 +1,18 @@
 import OrchestratorModel
+import OrchestratorProtocol
 
 /// The path every request byte takes in the daemon before any I/O: framing,
 /// JSON-RPC decoding, params decoding and validation, and the answer's
-/// serialisation. The libFuzzer target (Fuzz/) and the regression test both
-/// drive it; a broken invariant traps, which is what the fuzzer looks for.
-public enum FuzzHarness {
-    public static let maximumLineBytes = 4096
+/// serialisation. A broken invariant traps, which is what the fuzzer looks for.
+///
+/// Test code, not product code: it lives in this test target, where
+/// FuzzRegressionTests replays Fuzz/seeds and Fuzz/regressions through it, and
+/// scripts/fuzz compiles this same file (its imports removed) into the
+/// libFuzzer build beside Fuzz/ProtocolFuzzer.swift. One copy, two users.
+enum FuzzHarness {
+    static let maximumLineBytes = 4096
 
-    public static func exercise(_ bytes: some Collection<UInt8>) {
+    static func exercise(_ bytes: some Collection<UInt8>) {
         var rest = Array(bytes)[...]
         while true {
             switch LineFraming.next(in: rest, maximumLineBytes: maximumLineBytes) {
