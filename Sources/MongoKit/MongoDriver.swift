@@ -24,13 +24,13 @@ private func forwardMongocLog(
 ) {
     guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue, let message else { return }
     let domainText = domain.map { String(cString: $0) } ?? "mongoc"
-    FileHandleStderr.write("libmongoc \(domainText): \(String(cString: message))\n")
+    writeStderr("libmongoc \(domainText): \(String(cString: message))\n")
 }
 
-enum FileHandleStderr {
-    static func write(_ text: String) {
-        // write(2) on fd 2: one call per line, no shared FILE* state.
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-    }
+/// write(2) on fd 2: one call per line, no shared FILE* state. The same as
+/// SystemdSupport's `StandardError.write`, which MongoKit cannot see (it
+/// depends on neither SystemdSupport nor a module they share).
+private func writeStderr(_ text: String) {
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
 }

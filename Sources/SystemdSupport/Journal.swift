@@ -105,9 +105,7 @@ public struct DaemonLogHandler: LogHandler {
                 "CODE_FILE=\(event.file)", "CODE_LINE=\(event.line)", "CODE_FUNC=\(event.function)",
             ] + fields)
         case .stderr:
-            let line = "\(identifier)[\(getpid())] \(event.level): \(event.message)\(fields.isEmpty ? "" : " " + fields.joined(separator: " "))\n"
-            let bytes = Array(line.utf8)
-            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            StandardError.write("\(identifier)[\(getpid())] \(event.level): \(event.message)\(fields.isEmpty ? "" : " " + fields.joined(separator: " "))\n")
         }
     }
 
