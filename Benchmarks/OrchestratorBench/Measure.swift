@@ -142,16 +142,12 @@ final class EchoServer: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(path.utf8))
+        do throws(UnixSocket.Failure) {
+            fd = try UnixSocket.bind(path: path)
+        } catch {
+            throw BenchError("cannot listen on \(path)")
         }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
-        }
-        guard bound, listen(fd, 128) == 0 else { throw BenchError("cannot listen on \(path)") }
+        guard listen(fd, 128) == 0 else { throw BenchError("cannot listen on \(path)") }
         let listener = fd
         Thread {
             while true {

@@ -32,30 +32,11 @@ public final class RPCConnection {
 
     public init(path: String) throws(ClientError) {
         self.path = path
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw .unreachable(path: path, reason: String(cString: strerror(errno))) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw .unreachable(path: path, reason: "the path is too long for a Unix socket")
+        do throws(UnixSocket.Failure) {
+            fd = try UnixSocket.connect(path: path)
+        } catch {
+            throw .unreachable(path: path, reason: error.reason)
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
-        }
-        guard connected else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw .unreachable(path: path, reason: reason)
-        }
-        self.fd = fd
     }
 
     deinit {

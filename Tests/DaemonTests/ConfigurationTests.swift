@@ -98,16 +98,7 @@ import TestSupport
         try await withTemporaryDirectory { dir in
             let daemon = DaemonProcess(directory: dir, mongoURI: try TestEnvironment.mongoURI())
             // A socket file nobody listens on, as a killed daemon leaves behind.
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: Array(daemon.socketPath.utf8))
-            }
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            close(fd)
+            close(try UnixSocket.bind(path: daemon.socketPath))
             #expect(FileManager.default.fileExists(atPath: daemon.socketPath))
             try await daemon.start()
             #expect(try await daemon.connect().call("daemon.status")["mongodb"] == "ok")

@@ -1,4 +1,5 @@
 import Foundation
+import OrchestratorClient
 
 /// A datagram socket standing in for systemd's NOTIFY_SOCKET: collects what
 /// the daemon sends (READY=1, STATUS=..., WATCHDOG=1, STOPPING=1).
@@ -12,18 +13,11 @@ public final class NotifyListener: @unchecked Sendable {
 
     public init(directory: URL) throws {
         path = directory.appendingPathComponent("notify.sock").path
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+        do throws(UnixSocket.Failure) {
+            fd = try UnixSocket.bind(path: path, kind: .datagram)
+        } catch {
+            throw TestEnvironment.Missing(description: "cannot bind \(error)")
         }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
-        }
-        guard bound else { throw TestEnvironment.Missing(description: "cannot bind \(path): errno \(errno)") }
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let thread = Thread { [weak self] in self?.readLoop() }
