@@ -2,7 +2,7 @@ import Foundation
 
 /// What a step runs: an argv executed without a shell, its environment and
 /// working directory.
-public struct Action: Sendable, Equatable, Codable {
+public struct Action: Sendable, Equatable {
     public var exec: [String]
     public var env: [String: String]
     public var cwd: String?
@@ -12,29 +12,20 @@ public struct Action: Sendable, Equatable, Codable {
         self.env = env
         self.cwd = cwd
     }
-
-    enum CodingKeys: String, CodingKey { case exec, env, cwd }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        exec = try c.decode([String].self, forKey: .exec)
-        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
-        cwd = try c.decodeIfPresent(String.self, forKey: .cwd)
-    }
 }
 
-public enum StepStatus: String, Sendable, Codable, CaseIterable {
+public enum StepStatus: String, Sendable, CaseIterable {
     case pending, running, succeeded, failed
     case timedOut = "timed_out"
     case skipped, cancelled, interrupted
 }
 
-public enum RunStatus: String, Sendable, Codable, CaseIterable {
+public enum RunStatus: String, Sendable, CaseIterable {
     case queued, running, succeeded, failed, cancelled
 }
 
 /// A step as it is embedded in its workflow.
-public struct Step: Sendable, Equatable, Codable {
+public struct Step: Sendable, Equatable {
     public var name: String
     public var description: String
     public var executionOrder: Int
@@ -65,7 +56,7 @@ public struct Step: Sendable, Equatable, Codable {
     }
 }
 
-public struct Workflow: Sendable, Equatable, Codable {
+public struct Workflow: Sendable, Equatable {
     public var id: String
     public var name: String
     public var description: String

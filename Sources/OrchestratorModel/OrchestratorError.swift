@@ -41,7 +41,7 @@ public struct OrchestratorError: Error, Sendable, Equatable, CustomStringConvert
 }
 
 /// One problem with one input field; `field` is a path such as `steps[2].action.exec`.
-public struct FieldError: Sendable, Equatable, Codable, CustomStringConvertible {
+public struct FieldError: Sendable, Equatable, CustomStringConvertible {
     public var field: String
     public var message: String
 
