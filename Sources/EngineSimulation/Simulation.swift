@@ -164,40 +164,34 @@ public final class Simulation: @unchecked Sendable {
     // MARK: - The scenario
 
     private func setUp() {
-        for index in 0..<swarm.daemons {
-            var skew = Duration.zero
-            if faults.contains(.skew) && index == 0 { skew = world.seconds(30...90) * (world.chance(0.5) ? 1 : -1) }
-            daemons.append(SimDaemon(name: "d\(index + 1)", skew: skew))
-        }
         database.lostEngineReply = swarm.lostReply
         database.lostRequestReply = faults.contains(.lostRequestReply) ? 0.1 : 0
-        let service = WorkflowService(workflows: workflows, runs: database.runs, ids: ids, clock: SimClock(world: world, life: Life(daemon: "setup", number: 0), skew: .zero))
         for index in 0..<world.integer(1...3) {
-            let name = "wf\(index + 1)"
-            let steps = (0..<world.integer(1...5)).map { number -> Step in
-                let stepName = "s\(number + 1)"
-                let idempotent = world.chance(0.5)
-                if idempotent { processes.idempotent.insert("\(name)/\(stepName)") }
-                // Mostly short steps; some outlast a lease (and a stop timeout).
-                let longest = world.chance(0.2) ? world.uniform(10...40) : world.uniform(0.2...12)
-                processes.behaviours["\(name)/\(stepName)"] = StepBehaviour(
-                    duration: 0.05...longest, failure: world.chance(0.5) ? world.uniform(0...0.4) : 0)
-                return Step(
-                    name: stepName, executionOrder: world.integer(0...3), action: Action(exec: ["/bin/true"]),
-                    timeoutSeconds: world.chance(0.2) ? world.integer(2...8) : nil, retries: world.integer(0...2), retryDelaySeconds: world.integer(1...3),
-                    continueOnFailure: world.chance(0.2), idempotent: idempotent)
-            }
-            world.spawn { _ = try? await service.create(WorkflowDraft(name: name, steps: steps)) }
-            workflowNames.append(name)
+            addWorkflow("wf\(index + 1)", (0..<world.integer(1...5)).map { randomStep("s\($0 + 1)") })
         }
-        world.run(until: .zero)
-        for daemon in daemons { daemon.boot(self) }
+        for index in 0..<swarm.daemons {
+            let skewed = faults.contains(.skew) && index == 0
+            addDaemon("d\(index + 1)", skew: skewed ? world.seconds(30...90) * (world.chance(0.5) ? 1 : -1) : .zero)
+        }
         for _ in 0..<swarm.runs { at(world.seconds(0...120)) { [self] in request() } }
         for _ in 0..<Int(Double(swarm.runs) * 0.4) { at(world.seconds(5...140)) { [self] in requestCancelOrResume() } }
         plan(perMinute: swarm.crashesPerMinute) { [self] in crashOne() }
         plan(perMinute: swarm.outagesPerMinute) { [self] in outage() }
         plan(perMinute: swarm.drainsPerMinute) { [self] in drainOne() }
         plan(perMinute: swarm.stallsPerMinute) { [self] in stall() }
+    }
+
+    /// A step the seed draws, and how its process behaves.
+    private func randomStep(_ name: String) -> (step: Step, behaviour: StepBehaviour) {
+        let idempotent = world.chance(0.5)
+        // Mostly short steps; some outlast a lease (and a stop timeout).
+        let longest = world.chance(0.2) ? world.uniform(10...40) : world.uniform(0.2...12)
+        let behaviour = StepBehaviour(duration: 0.05...longest, failure: world.chance(0.5) ? world.uniform(0...0.4) : 0)
+        let step = Step(
+            name: name, executionOrder: world.integer(0...3), action: Action(exec: ["/bin/true"]),
+            timeoutSeconds: world.chance(0.2) ? world.integer(2...8) : nil, retries: world.integer(0...2), retryDelaySeconds: world.integer(1...3),
+            continueOnFailure: world.chance(0.2), idempotent: idempotent)
+        return (step, behaviour)
     }
 
     private func at(_ time: Duration, _ action: @escaping @Sendable () -> Void) {
@@ -213,8 +207,9 @@ public final class Simulation: @unchecked Sendable {
 
     private var liveDaemons: [SimDaemon] { daemons.filter(\.isUp) }
 
-    // MARK: - Scripted scenarios
+    // MARK: - Daemons and workflows (for the seed's scenario and scripted ones)
 
+    @discardableResult
     func addDaemon(_ name: String, skew: Duration = .zero) -> SimDaemon {
         let daemon = SimDaemon(name: name, skew: skew)
         daemons.append(daemon)
