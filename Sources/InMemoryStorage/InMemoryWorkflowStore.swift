@@ -125,7 +125,7 @@ public final class InMemoryWorkflowStore: WorkflowStore {
                 throw Self.nameTaken(found.workflow.name)
             }
             found.workflow.version += 1
-            found.workflow.updatedAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded() / 1000)
+            found.workflow.updatedAt = Date().milliseconds
             stored[id] = found
             return found.workflow
         }

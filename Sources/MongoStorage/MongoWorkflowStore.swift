@@ -55,7 +55,7 @@ public struct MongoWorkflowStore: WorkflowStore {
     public func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow {
         var filter: BSONDocument = ["name": BSON(name)]
         if let expected = changes.expectedVersion { filter["version"] = BSON(expected) }
-        var set: BSONDocument = ["updatedAt": BSON(Date().roundedToMilliseconds)]
+        var set: BSONDocument = ["updatedAt": BSON(Date().milliseconds)]
         if let newName = changes.name { set["name"] = BSON(newName) }
         if let description = changes.description { set["description"] = BSON(description) }
         if let steps = changes.steps {
@@ -100,7 +100,7 @@ public struct MongoWorkflowStore: WorkflowStore {
         let update: BSONDocument = [
             "$push": ["steps": .document(WorkflowDocument.encode(newStep))],
             "$inc": ["version": 1],
-            "$set": ["updatedAt": BSON(Date().roundedToMilliseconds)],
+            "$set": ["updatedAt": BSON(Date().milliseconds)],
         ]
         return try await guardedStepChange(workflow: workflow, filter: filter, update: update) { current throws(OrchestratorError) in
             if current.steps.contains(where: { $0.name == step.name }) {
@@ -129,7 +129,7 @@ public struct MongoWorkflowStore: WorkflowStore {
             filter["$and"] = [["steps.name": BSON(name)], ["steps.name": ["$ne": BSON(renaming)]]]
             filter["steps.name"] = nil
         }
-        var fields: BSONDocument = ["updatedAt": BSON(Date().roundedToMilliseconds)]
+        var fields: BSONDocument = ["updatedAt": BSON(Date().milliseconds)]
         for field in WorkflowDocument.stepUpdate(changes).fields { fields[field.key] = field.value }
         let update: BSONDocument = ["$set": .document(fields), "$inc": ["version": 1]]
         return try await guardedStepChange(
@@ -147,7 +147,7 @@ public struct MongoWorkflowStore: WorkflowStore {
         let update: BSONDocument = [
             "$pull": ["steps": ["name": BSON(name)]],
             "$inc": ["version": 1],
-            "$set": ["updatedAt": BSON(Date().roundedToMilliseconds)],
+            "$set": ["updatedAt": BSON(Date().milliseconds)],
         ]
         return try await guardedStepChange(workflow: workflow, filter: filter, update: update) { _ throws(OrchestratorError) in
             throw OrchestratorError.notFound("step", "\(workflow)/\(name)")

@@ -108,11 +108,3 @@ enum WorkflowDocument {
         return set
     }
 }
-
-extension Date {
-    /// BSON dates hold milliseconds; rounding first makes what a write returns
-    /// equal to what a later read returns.
-    var roundedToMilliseconds: Date {
-        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000)
-    }
-}

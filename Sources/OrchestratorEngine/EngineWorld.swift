@@ -49,11 +49,6 @@ public struct EngineWorld: Sendable {
     public static let system = EngineWorld(clock: SystemClock(), launcher: ProcessLauncher(), spawn: { work in Task { await work() } })
 }
 
-extension Date {
-    /// What MongoDB will store and give back.
-    public var milliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
-}
-
 /// Until when, on this daemon's monotonic clock, it may act on a run: the
 /// moment its last claim or renewal was sent plus the lease. A peer may
 /// take the run over once the lease expires, so an owner that has heard no
