@@ -133,7 +133,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "orchestratord",
-            dependencies: ["OrchestratorServer", "SystemdSupport"],
+            dependencies: ["OrchestratorServer", "OrchestratorModel", "SystemdSupport"],
             swiftSettings: strict
         ),
         // orchctl's commands, one file per command under a noun folder.

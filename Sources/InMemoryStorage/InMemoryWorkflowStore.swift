@@ -68,17 +68,6 @@ public final class InMemoryWorkflowStore: WorkflowStore {
         }
     }
 
-    public func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step {
-        guard let step = try await self.workflow(.name(workflow)).steps.first(where: { $0.name == name }) else {
-            throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
-        }
-        return step
-    }
-
-    public func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step] {
-        try await self.workflow(.name(workflow)).orderedSteps
-    }
-
     public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow {
         try change(workflow) { current throws(OrchestratorError) in
             guard let index = current.steps.firstIndex(where: { $0.name == name }) else { throw OrchestratorError.notFound("step", "\(workflow)/\(name)") }

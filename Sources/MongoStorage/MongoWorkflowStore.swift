@@ -110,18 +110,6 @@ public struct MongoWorkflowStore: WorkflowStore {
         }
     }
 
-    public func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step {
-        let current = try await self.workflow(.name(workflow))
-        guard let step = current.steps.first(where: { $0.name == name }) else {
-            throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
-        }
-        return step
-    }
-
-    public func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step] {
-        try await self.workflow(.name(workflow)).orderedSteps
-    }
-
     public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow {
         var filter: BSONDocument = ["name": BSON(workflow), "steps.name": BSON(name)]
         let renaming = changes.name.flatMap { $0 == name ? nil : $0 }

@@ -33,7 +33,7 @@ public enum Daemon {
             settings = try DaemonSettings.load(
                 file: invocation.configFile, fileIsExplicit: invocation.configFileIsExplicit, flags: invocation.flags)
         } catch {
-            writeStderr("orchestratord: configuration error: \(error)\n")
+            StandardError.write("orchestratord: configuration error: \(error)\n")
             return 78  // EX_CONFIG
         }
         let level = SharedLogLevel(settings.logLevel)

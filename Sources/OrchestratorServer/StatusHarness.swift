@@ -1,6 +1,7 @@
 import Foundation
 import MongoKit
 import NIOConcurrencyHelpers
+import OrchestratorModel
 import OrchestratorProtocol
 
 /// MongoDB's health as the daemon last saw it, refreshed by a background
@@ -28,7 +29,7 @@ final class DatabaseHealth: Sendable {
 
 /// `daemon.status`: what an operator asks first when something looks wrong.
 struct StatusHarness: Sendable {
-    static let version = "0.1.0"
+    static let version = OrchestratorVersion.current
     let pool: MongoPool
     let health: DatabaseHealth
     let startedAt: ContinuousClock.Instant

@@ -28,3 +28,17 @@ public protocol WorkflowStore: Sendable {
     /// Shows steps' statuses in their workflow (one write), if `runId` is still the workflow's most recent run.
     func recordStepStatuses(workflowId: String, runId: String, _ statuses: [String: StepStatus]) async throws(OrchestratorError)
 }
+
+extension WorkflowStore {
+    /// Read from the workflow: what every store does, unless it knows a cheaper way.
+    public func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step {
+        guard let step = try await self.workflow(.name(workflow)).steps.first(where: { $0.name == name }) else {
+            throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
+        }
+        return step
+    }
+
+    public func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step] {
+        try await self.workflow(.name(workflow)).orderedSteps
+    }
+}

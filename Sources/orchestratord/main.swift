@@ -1,4 +1,5 @@
 import Foundation
+import OrchestratorModel
 import OrchestratorServer
 import SystemdSupport
 
@@ -54,7 +55,7 @@ while let argument = arguments.popFirst() {
         print(usage(), terminator: "")
         exit(0)
     case "--version":
-        print("orchestratord 0.1.0")
+        print("orchestratord \(OrchestratorVersion.current)")
         exit(0)
     default:
         guard argument.hasPrefix("--") else { fail("unexpected argument '\(argument)'") }
