@@ -16,6 +16,7 @@ final class Execution {
     let life: Life
     let began: Duration
     var ended = false
+    var endedAt: Duration?
     /// Its outcome reached an engine still alive, which will act on it.
     var delivered = false
     var failed = false
@@ -207,6 +208,7 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         outcome = result
         if let execution {
             execution.ended = true
+            execution.endedAt = table.world.time
             execution.failed = result.ending != .exited(0) || result.timedOut || result.terminated
         }
         if ran { table.world.note("\(life.name) step \(step) of \(run) attempt \(attempt) ends: \(result.ending)") }

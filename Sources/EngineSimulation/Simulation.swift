@@ -88,6 +88,21 @@ public struct SimulationReport: Sendable {
     public var jobs: Int
     public var breaches: [String]
     public var lastEvents: [String]
+    /// Every run as the database holds it at the end.
+    public var finalRuns: [Run]
+    /// Every step process that ran (its gate opened), in the order they began.
+    public var executions: [ExecutionRecord]
+}
+
+/// One attempt of a step that ran, and when (simulated time).
+public struct ExecutionRecord: Sendable, Equatable {
+    public var run: String
+    public var step: String
+    public var attempt: Int
+    public var daemon: String
+    public var began: Duration
+    /// Nil if it never ended (or its end was never seen).
+    public var ended: Duration?
 }
 
 /// One seed: a few daemons (the real `Engine` and `RunService`) share an
@@ -158,7 +173,11 @@ public final class Simulation: @unchecked Sendable {
         }
         return SimulationReport(
             seed: world.seed, runs: acknowledged.count, steps: processes.executions.count, faults: database.faults, jobs: world.jobsRun,
-            breaches: world.breaches, lastEvents: world.lastEvents)
+            breaches: world.breaches, lastEvents: world.lastEvents,
+            finalRuns: database.runs.allRunIds.compactMap { database.runs.snapshot($0) },
+            executions: processes.executions.map {
+                ExecutionRecord(run: $0.run, step: $0.step, attempt: $0.attempt, daemon: $0.life.name, began: $0.began, ended: $0.endedAt)
+            })
     }
 
     // MARK: - The scenario
@@ -240,6 +259,14 @@ public final class Simulation: @unchecked Sendable {
     }
 
     /// SIGTERM to `daemon` at `time`; it starts again once it has exited.
+    /// kill -9 of `daemon` at `time`; it starts again `restartAfter` later.
+    func crash(_ daemon: SimDaemon, at time: Duration, restartAfter: Duration) {
+        at(time) { [self] in
+            daemon.crash(self)
+            restart(daemon, after: restartAfter)
+        }
+    }
+
     func terminate(_ daemon: SimDaemon, timeout: Duration, at time: Duration) {
         at(time) { [self] in daemon.terminate(self, timeout: timeout) { [self] in restart(daemon, after: .seconds(1)) } }
     }

@@ -1,0 +1,111 @@
+import Foundation
+@testable import EngineSimulation
+import OrchestratorModel
+import Testing
+
+/// The real engine over the simulated world (in-memory database, simulated
+/// processes and time), one scripted scenario each: behaviour an operator
+/// would see, checked in milliseconds without a database or a process.
+@Suite struct EngineScenarioTests {
+    func step(_ name: String, order: Int = 0, retries: Int = 0, idempotent: Bool = false, continueOnFailure: Bool = false) -> Step {
+        Step(name: name, executionOrder: order, action: Action(exec: ["/bin/true"]), retries: retries, retryDelaySeconds: 2,
+             continueOnFailure: continueOnFailure, idempotent: idempotent)
+    }
+
+    /// One daemon (lease 10 s, `slots` step slots), one workflow, one run started at 1 s; `more` adds faults.
+    func play(
+        _ steps: [(Step, StepBehaviour)], slots: Int = 4, _ more: @escaping (Simulation, SimDaemon) -> Void = { _, _ in }
+    ) -> SimulationReport {
+        let simulation = Simulation(
+            seed: 1, faults: [], traceLength: 400, swarm: Swarm(daemons: 1, lease: .seconds(10), maxParallelSteps: slots)
+        ) { simulation in
+            simulation.addWorkflow("change", steps)
+            let daemon = simulation.addDaemon("d1")
+            simulation.start("change", on: daemon, at: .seconds(1))
+            more(simulation, daemon)
+        }
+        return simulation.run()
+    }
+
+    func quick(failing: Bool = false) -> StepBehaviour {
+        StepBehaviour(duration: 1...1, failure: failing ? 1 : 0)
+    }
+
+    @Test func aStepThatKeepsFailingIsTriedRetriesPlusOneTimesAndLaterGroupsAreSkipped() throws {
+        let report = play([(step("push", retries: 2), quick(failing: true)), (step("verify", order: 1), quick())])
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .failed)
+        #expect(run.step("push")?.status == .failed)
+        #expect(run.step("push")?.attempts == 3)
+        #expect(run.step("verify")?.status == .skipped)
+        #expect(report.executions.filter { $0.step == "push" }.map(\.attempt) == [1, 2, 3])
+        #expect(report.executions.allSatisfy { $0.step != "verify" })
+        // Each retry waits its delay, doubled after the first: 2 s, then 4 s.
+        let push = report.executions.filter { $0.step == "push" }
+        let gaps = zip(push, push.dropFirst()).map { $1.began - ($0.ended ?? .zero) }
+        #expect(gaps.map { $0 >= .seconds(2) && $0 < .seconds(3) } == [true, false])
+        #expect(gaps.last.map { $0 >= .seconds(4) && $0 < .seconds(5) } == true)
+        #expect(run.events.contains { $0.message?.contains("will retry in 2s") == true })
+    }
+
+    @Test func aFailureThatContinueOnFailureAllowsLetsTheRunGoOnButNotSucceed() throws {
+        let report = play([(step("probe", continueOnFailure: true), quick(failing: true)), (step("push", order: 1), quick())])
+        let run = try #require(report.finalRuns.first)
+        #expect(run.step("push")?.status == .succeeded)
+        #expect(run.status == .failed)
+    }
+
+    @Test func aGroupRunsInParallelWithinTheStepSlots() throws {
+        let group = (1...5).map { (step("leaf\($0)"), StepBehaviour(duration: 5...5, failure: 0)) }
+        let report = play(group + [(step("verify", order: 1), quick())], slots: 2)
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .succeeded)
+        // At most two at once, and the next group only once the whole group is done.
+        var peak = 0
+        for execution in report.executions {
+            let running = report.executions.filter { $0.began <= execution.began && ($0.ended ?? .seconds(1_000_000)) > execution.began }
+            peak = max(peak, running.count)
+        }
+        #expect(peak == 2)
+        let verify = try #require(report.executions.first { $0.step == "verify" })
+        #expect(report.executions.filter { $0.step.hasPrefix("leaf") }.allSatisfy { ($0.ended ?? .zero) <= verify.began })
+    }
+
+    @Test func aCrashMidStepFailsARunWhoseStepIsNotIdempotentAndNothingRunsTwice() throws {
+        let report = play([(step("push"), StepBehaviour(duration: 20...20, failure: 0))]) { simulation, daemon in
+            simulation.crash(daemon, at: .seconds(5), restartAfter: .seconds(3))
+        }
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .failed)
+        #expect(run.step("push")?.status == .interrupted)
+        #expect(report.executions.count == 1)
+    }
+
+    @Test func aCrashMidStepRunsAnIdempotentStepAgainAndTheRunSucceeds() throws {
+        let report = play([(step("backup", idempotent: true), StepBehaviour(duration: 20...20, failure: 0))]) { simulation, daemon in
+            simulation.crash(daemon, at: .seconds(5), restartAfter: .seconds(3))
+        }
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .succeeded)
+        #expect(run.step("backup")?.attempts == 2)
+        // The restarted daemon killed what its earlier life left before running the step again.
+        #expect(report.executions.map(\.daemon) == ["d1#1", "d1#2"])
+        #expect(report.executions.first?.ended ?? .zero <= report.executions.last?.began ?? .zero)
+    }
+
+    @Test func anOutageLongerThanTheLeaseStopsTheStepAndItCountsAsInterrupted() throws {
+        let report = play([(step("push"), StepBehaviour(duration: 30...30, failure: 0))]) { simulation, _ in
+            simulation.world.after(.seconds(3)) { simulation.database.outageUntil = .seconds(25) }
+        }
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .failed)
+        #expect(run.step("push")?.status == .interrupted)
+        // Stopped here within the kill grace once no renewal came for a whole lease, long before its 30 s.
+        let push = try #require(report.executions.first)
+        #expect((push.ended ?? .seconds(1_000)) < .seconds(1 + 10 + 5 + 1))
+    }
+}
