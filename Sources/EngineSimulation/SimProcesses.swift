@@ -209,7 +209,8 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         if let execution {
             execution.ended = true
             execution.endedAt = table.world.time
-            execution.failed = result.ending != .exited(0) || result.timedOut || result.terminated
+            // A failure of its own: one its engine stopped (cancel, lost lease) is not.
+            execution.failed = (result.ending != .exited(0) || result.timedOut) && !result.terminated
         }
         if ran { table.world.note("\(life.name) step \(step) of \(run) attempt \(attempt) ends: \(result.ending)") }
         if let waiter {

@@ -15,6 +15,13 @@ final class SimDatabase: @unchecked Sendable {
     /// The same for the writes of requests (run.start, cancel, resume).
     var lostRequestReply = 0.0
     var latency: ClosedRange<Double> = 0...0.02
+    /// A daemon the database answers very slowly, and until when.
+    var stalled: (daemon: String, until: Duration)?
+
+    func latency(for daemon: String) -> ClosedRange<Double> {
+        guard let stalled, stalled.daemon == daemon, world.time < stalled.until else { return latency }
+        return 0...Double((stalled.until - world.time).components.seconds + 1)
+    }
     /// The last daemon whose claim on each run succeeded: the fence holder.
     private(set) var fenceHolder: [String: String] = [:]
     /// Writes that landed (run, writer, log position): a retry of one is not a new write.
@@ -70,7 +77,7 @@ struct SimRunStore: RunStore {
         _ what: String, lostReply: Double = 0, _ body: () async throws(OrchestratorError) -> T
     ) async throws(OrchestratorError) -> T {
         await world.contact(life)
-        await world.sleep(world.seconds(database.latency), life)
+        await world.sleep(world.seconds(database.latency(for: owner)), life)
         if database.isDown { throw OrchestratorError(.storageUnavailable, "simulated outage") }
         let result = try await body()
         if world.chance(lostReply) {

@@ -345,19 +345,23 @@ public final class Simulation: @unchecked Sendable {
         world.note("database: outage for \(length)")
     }
 
+    /// The database answers one daemon very slowly (for longer than a
+    /// lease) while it answers the others at once.
     private func stall() {
+        let up = liveDaemons
+        guard !up.isEmpty else { return }
+        let daemon = up[world.integer(0...(up.count - 1))]
         let length = swarm.lease * 2
         database.countFault()
-        database.latency = 0...Double(length.components.seconds)
-        world.note("database: answers take up to \(length)")
-        at(length) { [self] in database.latency = 0...0.02 }
+        database.stalled = (daemon.name, world.time + length)
+        world.note("database: answers \(daemon.name) within up to \(length)")
     }
 
     private func endFaults() {
         database.lostEngineReply = 0
         database.lostRequestReply = 0
         database.outageUntil = .zero
-        database.latency = 0...0.02
+        database.stalled = nil
         world.note("faults stop")
         for daemon in daemons where daemon.life?.alive != true && !daemon.restartPending {
             daemon.restartPending = true

@@ -77,7 +77,7 @@ public actor Engine {
     }
 
     private func claimIfRoom(_ runId: String) async {
-        guard started, !stopping, executors[runId] == nil, executors.count < settings.maximumActiveRuns else {
+        guard started, !stopping, executors[runId] == nil, executors.count + claiming.count < settings.maximumActiveRuns else {
             doorbell.ring()
             return
         }
@@ -128,7 +128,7 @@ public actor Engine {
 
     private func claimAvailable() async {
         let now = world.clock.now().milliseconds
-        let room = settings.maximumActiveRuns - executors.count
+        let room = settings.maximumActiveRuns - executors.count - claiming.count
         guard room > 0 else { return }
         let candidates: [String]
         do {
@@ -136,7 +136,7 @@ public actor Engine {
         } catch {
             return  // The database is down: try again at the next pass
         }
-        for id in candidates where executors[id] == nil && !stopping && executors.count < settings.maximumActiveRuns {
+        for id in candidates where executors[id] == nil && !stopping && executors.count + claiming.count < settings.maximumActiveRuns {
             await claimAndExecute(id)
         }
     }
@@ -198,14 +198,18 @@ public actor Engine {
             guard !stopped else { break }
             let sent = world.clock.uptime()
             let until = world.clock.now().milliseconds.addingTimeInterval(leaseSeconds)
+            let renewing = executors
             // The database is down: no renewal; the executors' own writes will tell whether the runs are still theirs.
-            guard let states = try? await runs.renew(ids: executors.keys.sorted(), owner: settings.ownerId, until: until) else { continue }
+            guard let states = try? await runs.renew(ids: renewing.keys.sorted(), owner: settings.ownerId, until: until) else { continue }
             for (id, state) in states.sorted(by: { $0.key < $1.key }) {
+                // Only to the executor it was sent for: the run may have ended
+                // and been claimed again meanwhile, by a new executor.
+                guard let executor = executors[id], executor === renewing[id] else { continue }
                 switch state {
-                case .lost: executors[id]?.send(.leaseLost)
+                case .lost: executor.send(.leaseLost)
                 case .held(let cancelRequested):
                     deadlines[id]?.renewed(sentAt: sent, lease: settings.lease)
-                    if cancelRequested { executors[id]?.send(.cancel) }
+                    if cancelRequested { executor.send(.cancel) }
                 }
             }
         }

@@ -18,8 +18,6 @@ actor RunExecutor {
         case cancel
         case stop
         case leaseLost
-        /// No renewal was acknowledged for a whole lease.
-        case leaseExpired
         case tick
     }
 
@@ -193,7 +191,7 @@ actor RunExecutor {
         guard await flush(), !leaseLapsed() else {
             for (_, process) in held { process.abandon() }
             for _ in 0..<(held.count + unstartable.count) { await slots.release() }
-            if !lost { interrupt(held.map(\.name) + unstartable.map(\.name)) }
+            if !lost { putBack(held.map(\.name) + unstartable.map(\.name)) }
             return
         }
         let (mailbox, slots) = (self.mailbox, self.slots)
@@ -254,14 +252,18 @@ actor RunExecutor {
     /// still runs here (found by the simulation, seed 1102: an outage longer
     /// than the lease). The watcher wakes the executor when the deadline
     /// passes, and again once a renewal has moved it.
+    /// It calls in rather than posting a message: the executor may be
+    /// awaiting a slow write, and its steps must stop all the same (the
+    /// actor is free while it awaits; everything after that await checks
+    /// the deadline again).
     private func watchDeadline() {
         let (deadline, clock, mailbox, recheck) = (self.deadline, self.clock, self.mailbox, settings.lease / 3)
-        world.spawn {
+        world.spawn { [self] in
             var lapsed = false
             while !mailbox.isClosed {
                 let remaining = deadline.remaining(at: clock.uptime())
                 if remaining == .zero && !lapsed {
-                    mailbox.post(.leaseExpired)
+                    _ = await leaseLapsed()
                 } else if remaining > .zero && lapsed {
                     mailbox.post(.tick)
                 }
@@ -291,19 +293,25 @@ actor RunExecutor {
         return true
     }
 
-    /// Steps recorded as running whose gates will not open (the lease
-    /// lapsed while that was written): interrupted, as after a crash.
-    private func interrupt(_ names: [String]) {
+    /// Steps recorded as running whose gates did not open (the lease lapsed
+    /// while that was written): nothing ran, so they are pending again, with
+    /// the attempt given back, and start once a renewal is acknowledged.
+    private func putBack(_ names: [String]) {
         var change = RunChange()
         for name in names {
-            guard let index = index(of: name), let step = run.definition(name) else { continue }
-            let verdict = StepRules.recover(run.steps[index], of: step, at: clock.now().milliseconds)
-            change.steps[index] = verdict.record
-            change.events.append(event(step: name, status: verdict.status.rawValue, attempt: verdict.record.attempts,
-                                       message: verdict.message, sequenceOffset: change.events.count))
+            guard let index = index(of: name) else { continue }
+            var record = run.steps[index]
+            record.status = .pending
+            record.attempts = max(0, record.attempts - 1)
+            record.startedAt = nil
+            record.process = nil
+            change.steps[index] = record
+            change.events.append(event(
+                step: name, status: StepStatus.pending.rawValue, attempt: record.attempts + 1,
+                message: "not started: no lease renewal was acknowledged in time; it starts once one is", sequenceOffset: change.events.count))
         }
         stage(change)
-        for (_, record) in change.steps { show(record.name, record.status == .pending ? .interrupted : record.status) }
+        for (_, record) in change.steps { show(record.name, .pending) }
     }
 
     private func waitingForRetry(_ name: String) -> Bool {
@@ -350,8 +358,6 @@ actor RunExecutor {
             lost = true
             dropAhead()
             logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
-        case .leaseExpired:
-            _ = leaseLapsed()
         case .tick:
             break
         }
@@ -360,7 +366,8 @@ actor RunExecutor {
     private func record(_ outcome: ProcessOutcome, of name: String) async {
         guard let index = index(of: name), let step = run.definition(name) else { return }
         let now = clock.now().milliseconds
-        let verdict = stoppedForLease.remove(name) != nil
+        // Stopped for the lease, unless it had ended by itself before the signal came.
+        let verdict = stoppedForLease.remove(name) != nil && outcome.terminated
             ? StepRules.recover(run.steps[index], of: step, at: now)
             : StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: now)
         let record = verdict.record

@@ -139,7 +139,10 @@ public enum Daemon {
             "socket": "\(settings.socketPath)", "activated": "\(invocation.activatedSocket != nil)", "database": "\(settings.database)",
         ])
         do {
-            try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
+            var configuration = ServiceGroupConfiguration(services: services, logger: logger)
+            // A backstop: the drain is bounded by the stop timeout; closing what is left must not hang the exit.
+            configuration.maximumGracefulShutdownDuration = .seconds(settings.stopTimeoutSeconds + 15)
+            try await ServiceGroup(configuration: configuration).run()
         } catch {
             logger.error("stopped on an error: \(error)")
         }

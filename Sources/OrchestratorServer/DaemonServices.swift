@@ -28,12 +28,15 @@ struct EngineService: Service {
 
 /// Serves connections until the group shuts down. Accepting stops earlier,
 /// when the stop signal arrives (`SignalService`); connections still open
-/// (a watcher) are served through the drain and closed at the end.
+/// (a watcher) are served through the drain and closed at the end. It
+/// returns only when its turn to shut down comes: a service of the group
+/// that returns before then would cancel the group, and the drain with it.
 struct ServerService: Service {
     let server: RPCServer
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await server.run() }
+        try? await gracefulShutdown()
         await server.stop()
     }
 }

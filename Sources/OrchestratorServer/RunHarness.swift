@@ -51,8 +51,9 @@ struct RunHarness: Sendable {
         let clock = ContinuousClock()
         var lookedAt: ContinuousClock.Instant?
         while true {
-            // A watcher that hung up is let go now, not at the run's next event.
-            guard c.isConnected() else {
+            // A watcher that hung up is let go now, not at the run's next event;
+            // so is every watcher once the daemon has drained and closes.
+            guard c.isConnected(), !Task.isCancelled else {
                 c.logger.debug("stopped watching run \(id): the watcher hung up", metadata: ["runId": "\(id)"])
                 throw RPCError(.internalError, "the watcher went away")
             }

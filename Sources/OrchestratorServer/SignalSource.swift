@@ -70,8 +70,10 @@ final class SignalSource: Sendable {
                 }
                 return false
             }
-            let stop = await group.next() ?? false
+            var stop = await group.next() ?? false
             group.cancelAll()
+            // A signal taken just as the sleep ended still counts.
+            for await taken in group where taken { stop = true }
             return stop
         }
     }
