@@ -101,13 +101,7 @@ public actor Engine {
         doorbell.close()
         for id in executors.keys.sorted() { executors[id]?.send(.stop) }
         if executors.isEmpty { drained.open() }
-        let (clock, drained) = (world.clock, self.drained)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await clock.sleep(for: timeout) }
-            group.addTask { await drained.wait() }
-            await group.next()
-            group.cancelAll()
-        }
+        await world.clock.sleep(for: timeout, orUntil: drained)
         if !executors.isEmpty {
             logger.notice("stop timeout reached with \(executors.count) runs still active; they will be recovered at the next start")
         }

@@ -38,3 +38,15 @@ final class Latch: Sendable {
         }
     }
 }
+
+extension EngineClock {
+    /// Returns after `duration`, or as soon as `latch` opens.
+    func sleep(for duration: Duration, orUntil latch: Latch) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.sleep(for: duration) }
+            group.addTask { await latch.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

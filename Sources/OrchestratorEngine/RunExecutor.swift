@@ -498,6 +498,7 @@ final class WorkflowStatusWriter: Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let clock: any EngineClock
+    private let finished = Latch()
 
     init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock) {
         self.workflows = workflows
@@ -513,6 +514,7 @@ final class WorkflowStatusWriter: Sendable {
     }
 
     func finish() {
+        finished.open()
         wake.finish()
     }
 
@@ -532,7 +534,8 @@ final class WorkflowStatusWriter: Sendable {
         for await _ in wakeups {
             let started = clock.uptime()
             await flush()
-            await clock.sleep(for: max(Self.minimumInterval, (clock.uptime() - started) * Self.shareOfTime))
+            // The run's end does not wait out the pause: its last write goes at once.
+            await clock.sleep(for: max(Self.minimumInterval, (clock.uptime() - started) * Self.shareOfTime), orUntil: finished)
         }
         await flush()
     }

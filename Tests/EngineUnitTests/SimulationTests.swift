@@ -5,10 +5,12 @@ import Testing
 /// The engine under deterministic simulation: several engines over one
 /// in-memory database, faults injected by seed (docs/architecture.md).
 @Suite struct SimulationTests {
-    /// CI runs at least 2,000 seeds; ORCH_SIM_SEEDS=FIRST-LAST runs others.
+    /// A few hundred here, beside the integration tests; scripts/test then
+    /// runs 2,000 with the machine to itself (scripts/simulate runs any
+    /// number). ORCH_SIM_SEEDS=FIRST-LAST runs others here.
     static var seeds: ClosedRange<UInt64> {
         let parts = (ProcessInfo.processInfo.environment["ORCH_SIM_SEEDS"] ?? "").split(separator: "-").compactMap { UInt64($0) }
-        return parts.count == 2 && parts[0] <= parts[1] ? parts[0]...parts[1] : 1...2000
+        return parts.count == 2 && parts[0] <= parts[1] ? parts[0]...parts[1] : 2001...2300
     }
 
     @Test func everySeedKeepsTheInvariantsThroughCrashesOutagesLostRepliesDrainsAndStalls() {
