@@ -2,27 +2,19 @@ import Foundation
 import OrchestratorModel
 
 /// Scenarios operators reported (issue 14, "no step twice, no run stuck"),
-/// played exactly as reported. Tests expect each fixed one to breach no
-/// invariant, and each open one to still breach one, so that its fix is
-/// noticed (and its test flipped).
+/// played exactly as reported. Both breached the invariants before their
+/// fixes; the tests expect them to breach none now.
 public enum ReportedScenario: String, CaseIterable, Sendable {
     /// Two daemons, lease 6 s, stop timeout 20 s, one 15 s idempotent step:
     /// SIGTERM the daemon running it. The drain used to stop renewing the
     /// lease, and the peer took the run over while the step still ran, and
     /// ran it again. Fixed: a drain renews until it is over.
     case drainBesideAPeer = "drain-beside-a-peer"
-    /// A peer whose wall clock is 60 s ahead takes over a healthy daemon's
-    /// running run at once: leases compare one host's clock with another's.
-    /// Open (issue 14: one clock, the database server's, decides leases).
+    /// A peer whose wall clock is 60 s ahead used to take over a healthy
+    /// daemon's running run at once: leases compared one host's clock with
+    /// another's. Fixed: leases are judged by the database server's clock.
     case skewedPeer = "skewed-peer"
 
-    /// Whether the engine is expected to come through it without a breach.
-    public var isFixed: Bool {
-        switch self {
-        case .drainBesideAPeer: true
-        case .skewedPeer: false
-        }
-    }
 
     /// Plays the scenario; its report lists the breaches found.
     public func reproduce(seed: UInt64 = 1) -> SimulationReport {

@@ -33,10 +33,13 @@ final class SimDatabase: @unchecked Sendable {
     init(world: SimWorld) {
         self.world = world
         let holder = WorldRef(world)
-        runs = InMemoryRunStore(betweenOperations: {
-            // Between the operations of one method, others may write.
-            await holder.world.sleep(holder.world.seconds(0...0.01), holder.always)
-        })
+        runs = InMemoryRunStore(
+            betweenOperations: {
+                // Between the operations of one method, others may write.
+                await holder.world.sleep(holder.world.seconds(0...0.01), holder.always)
+            },
+            // The database server's clock is the simulation's, never skewed.
+            clock: { holder.world.wallClock(skew: .zero) })
     }
 
     var isDown: Bool { world.time < outageUntil }
@@ -101,6 +104,10 @@ struct SimRunStore: RunStore {
         try await call("listRuns") { () throws(OrchestratorError) in
             try await database.runs.listRuns(workflow: workflow, status: status, limit: limit, after: after)
         }
+    }
+
+    func serverTime() async throws(OrchestratorError) -> Date {
+        try await call("serverTime") { () throws(OrchestratorError) in try await database.runs.serverTime() }
     }
 
     func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun? {

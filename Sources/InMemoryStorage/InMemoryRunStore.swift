@@ -34,9 +34,12 @@ public final class InMemoryRunStore: RunStore {
     /// Awaited between the operations of a method that MongoDB performs in
     /// several: where a simulation lets other writers in.
     private let betweenOperations: @Sendable () async -> Void
+    /// The database server's clock (a simulation's, or the machine's).
+    private let clock: @Sendable () -> Date
 
-    public init(betweenOperations: @escaping @Sendable () async -> Void = {}) {
+    public init(betweenOperations: @escaping @Sendable () async -> Void = {}, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.betweenOperations = betweenOperations
+        self.clock = clock
     }
 
     // MARK: - What tests inspect
@@ -86,6 +89,10 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
+    public func serverTime() async throws(OrchestratorError) -> Date {
+        clock().milliseconds
+    }
+
     public func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun? {
         // One operation each, as in MongoDB, so that other writers can come in between.
         let queued = state.withLock { state -> Bool? in
@@ -129,7 +136,8 @@ public final class InMemoryRunStore: RunStore {
                     states[id] = .lost
                     continue
                 }
-                document.leaseExpiresAt = until
+                // Only ever later, as MongoRunStore's `$max`.
+                document.leaseExpiresAt = max(document.leaseExpiresAt ?? until, until)
                 state.documents[id] = document
                 states[id] = .held(cancelRequested: document.run.cancelRequested)
             }

@@ -87,6 +87,15 @@ public struct MongoRunStore: RunStore {
         return Page(items: Array(items), next: documents.count > limit ? items.last?.id : nil)
     }
 
+    /// `hello` answers with the server's `localTime` (every MongoDB server does).
+    public func serverTime() async throws(OrchestratorError) -> Date {
+        let reply = try await withDatabase(pool) { client throws(MongoError) in try client.command(["hello": 1]) }
+        guard let time = reply["localTime"]?.dateValue else {
+            throw OrchestratorError(.internalError, "the database server did not say its time (no localTime in its hello)")
+        }
+        return time
+    }
+
     public func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun? {
         let oid = try Self.objectId(id)
         var filter: BSONDocument = ["_id": .objectId(oid), "status": ["$in": Self.activeStatuses]]
@@ -121,7 +130,9 @@ public struct MongoRunStore: RunStore {
         let filter: BSONDocument = [
             "_id": ["$in": .array(oids.map { .objectId($0) })], "owner": BSON(owner), "status": ["$in": Self.activeStatuses],
         ]
-        let update: BSONDocument = ["$set": ["leaseExpiresAt": BSON(until)]]
+        // Only ever later: a renewal answered late (sent before a claim of
+        // this owner's) must not shorten the lease that claim took.
+        let update: BSONDocument = ["$max": ["leaseExpiresAt": BSON(until)]]
         let held = try await withDatabase(pool) { client throws(MongoError) in
             let collection = client.collection(Self.collectionName)
             _ = try collection.updateMany(filter, update)

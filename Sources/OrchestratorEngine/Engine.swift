@@ -121,9 +121,12 @@ public actor Engine {
     }
 
     private func claimAvailable() async {
-        let now = world.clock.now().milliseconds
         let room = settings.maximumActiveRuns - executors.count - claiming.count
         guard room > 0 else { return }
+        await refreshServerReading()
+        // The database's clock, not this host's: a host whose clock is off
+        // must neither see healthy leases as expired nor keep its own alive.
+        guard let now = serverTime(at: world.clock.uptime()) else { return }
         let candidates: [String]
         do {
             candidates = try await runs.claimable(owner: settings.ownerId, now: now - settings.takeoverGrace, limit: room + executors.count)
@@ -142,7 +145,12 @@ public actor Engine {
     private func claimAndExecute(_ id: String) async {
         guard executors[id] == nil, !claiming.contains(id) else { return }
         claiming.insert(id)
-        let (now, sent) = (world.clock.now().milliseconds, world.clock.uptime())
+        await refreshServerReading()
+        let sent = world.clock.uptime()
+        guard let now = serverTime(at: sent) else {
+            claiming.remove(id)
+            return
+        }
         let claimed = try? await runs.claim(
             id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now - settings.takeoverGrace)
         claiming.remove(id)
@@ -171,7 +179,30 @@ public actor Engine {
         doorbell.ring()
     }
 
-    private var leaseSeconds: TimeInterval { Double(settings.lease.components.seconds) }
+    private var leaseSeconds: TimeInterval { settings.lease.seconds }
+
+    // MARK: - The database server's clock
+
+    /// The last reading of the database server's clock, and the uptime here
+    /// it was taken at (half-way through the request that read it).
+    private var serverReading: (server: Date, at: Duration)?
+
+    /// The server's time at `uptime`: the last reading carried forward on the
+    /// monotonic clock, so a step of this host's wall clock changes nothing.
+    /// Nil before the server has ever answered.
+    private func serverTime(at uptime: Duration) -> Date? {
+        serverReading.map { $0.server.addingTimeInterval((uptime - $0.at).seconds).milliseconds }
+    }
+
+    /// Reads the server's clock again once the last reading is older than a
+    /// third of a lease (a round trip of its own, at most three a lease).
+    private func refreshServerReading() async {
+        if let reading = serverReading, world.clock.uptime() - reading.at < settings.lease / 3 { return }
+        let sent = world.clock.uptime()
+        guard let server = try? await runs.serverTime() else { return }
+        let received = world.clock.uptime()
+        serverReading = (server, sent + (received - sent) / 2)
+    }
 
     /// At start and then hourly: a run's log is deleted when it ends, but
     /// only if the database answered just then.
@@ -190,8 +221,9 @@ public actor Engine {
         while !stopped {
             await world.clock.sleep(for: settings.lease / 3)
             guard !stopped else { break }
+            await refreshServerReading()
             let sent = world.clock.uptime()
-            let until = world.clock.now().milliseconds.addingTimeInterval(leaseSeconds)
+            guard let until = serverTime(at: sent)?.addingTimeInterval(leaseSeconds) else { continue }
             let renewing = executors
             // The database is down: no renewal; the executors' own writes will tell whether the runs are still theirs.
             guard let states = try? await runs.renew(ids: renewing.keys.sorted(), owner: settings.ownerId, until: until) else { continue }

@@ -22,7 +22,7 @@ public struct EngineSettings: Sendable {
     /// How long after a lease expired another daemon waits before taking
     /// the run over: its owner stops the run's steps once it has heard no
     /// renewal for a whole lease, and they are gone within the kill grace.
-    public var takeoverGrace: TimeInterval { Double(killGrace.components.seconds) + 2 }
+    public var takeoverGrace: TimeInterval { killGrace.seconds + 2 }
 
     public init(
         ownerId: String, maxParallelSteps: Int = 8, lease: Duration = .seconds(30), killGrace: Duration = .seconds(5),

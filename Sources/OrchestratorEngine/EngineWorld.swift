@@ -74,3 +74,11 @@ public final class LeaseDeadline: Sendable {
         until.withLockedValue { max(.zero, $0 - uptime) }
     }
 }
+
+extension Duration {
+    /// In seconds, with the fraction.
+    public var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -80,7 +80,9 @@ public struct RunService: Sendable {
             sequence += 1
         }
         change.events.append(RunEvent(sequence: sequence, step: nil, status: RunStatus.cancelled.rawValue, at: now))
-        if try await !runs.cancelIdle(id: id, eventCount: current.events.count, change: change, now: now) {
+        // Whether nobody executes it is judged by the database server's clock, as leases are.
+        let serverNow = try await runs.serverTime()
+        if try await !runs.cancelIdle(id: id, eventCount: current.events.count, change: change, now: serverNow) {
             _ = try await runs.flagCancel(id: id)
             await engine.cancelRequested(runId: id)
         }

@@ -114,10 +114,15 @@ public protocol RunStore: Sendable {
     /// Newest first; `after` is the `next` cursor of the previous page. Items
     /// leave out the bulky parts (definition, outputs, events).
     func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run>
+    /// The database server's clock, now: the one clock every daemon judges
+    /// leases by (`until` and `now` below are in its time), whatever its
+    /// own wall clock says.
+    func serverTime() async throws(OrchestratorError) -> Date
     /// Takes the lease on an active run that nobody holds, that `owner` held
     /// before (a restart), or whose lease expired. Nil when someone else holds it.
     func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun?
-    /// Renews every lease `owner` holds among `ids` in two operations, however many there are.
+    /// Renews every lease `owner` holds among `ids` in two operations, however
+    /// many there are; a lease is only ever moved later, never earlier.
     func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState]
     /// Records a change while `owner` holds the run, continuing its log at
     /// `log`; gives where the log continues next, or nil when `owner` does

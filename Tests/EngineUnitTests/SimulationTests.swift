@@ -1,4 +1,4 @@
-import EngineSimulation
+@testable import EngineSimulation
 import Foundation
 import Testing
 
@@ -13,7 +13,7 @@ import Testing
         return parts.count == 2 && parts[0] <= parts[1] ? parts[0]...parts[1] : 2001...2300
     }
 
-    @Test func everySeedKeepsTheInvariantsThroughCrashesOutagesLostRepliesDrainsAndStalls() {
+    @Test func everySeedKeepsTheInvariantsThroughCrashesOutagesLostRepliesDrainsStallsAndSkewedClocks() {
         let batch = SimulationBatch(seeds: Self.seeds, faults: .survived)
         let summary = batch.run()
         #expect(summary.seeds == Self.seeds.count)
@@ -36,25 +36,21 @@ import Testing
         }
     }
 
-    @Test(arguments: ReportedScenario.allCases.filter(\.isFixed))
+    @Test(arguments: ReportedScenario.allCases)
     func aReportedScenarioThatIsFixedBreachesNothing(_ scenario: ReportedScenario) {
         let report = scenario.reproduce()
         #expect(report.breaches.isEmpty, "\(scenario.rawValue): \(report.breaches)")
         #expect(report.steps >= 1)
     }
 
-    /// Issue 14 fixes it; then this test fails and the scenario is marked fixed.
-    @Test(arguments: ReportedScenario.allCases.filter { !$0.isFixed })
-    func aReportedScenarioThatIsStillOpenIsStillFound(_ scenario: ReportedScenario) {
-        let report = scenario.reproduce()
-        #expect(report.breaches.contains { $0.hasPrefix("step ran twice at once") }, "\(scenario.rawValue): \(report.breaches)")
-    }
-
-    @Test func skewedClocksStillBreakTheLeasesAndTheSimulationSaysHow() {
-        let summary = SimulationBatch(seeds: 1...100, faults: [.skew]).run()
-        #expect(!summary.failures.isEmpty)
-        let described = summary.failures.first.map { SimulationBatch.describe($0, faults: [.skew]) } ?? ""
-        #expect(described.contains("replay: scripts/simulate --seed"))
-        #expect(described.contains("last events:"))
+    @Test func aFailingSeedIsToldWithItsBreachesItsLastEventsAndHowToReplayIt() {
+        let report = SimulationReport(
+            seed: 1102, runs: 1, steps: 2, faults: 3, jobs: 4, breaches: ["step ran twice at once: step s1 of run 1"],
+            lastEvents: ["   1.000 d1#1 starts"], finalRuns: [], executions: [])
+        let told = SimulationBatch.describe(report, faults: [.crash, .skew])
+        #expect(told.contains("seed 1102: 1 breach"))
+        #expect(told.contains("step ran twice at once"))
+        #expect(told.contains("   1.000 d1#1 starts"))
+        #expect(told.contains("replay: scripts/simulate --seed 1102 --faults crash,skew"))
     }
 }

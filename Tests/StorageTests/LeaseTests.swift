@@ -1,0 +1,60 @@
+import Foundation
+import InMemoryStorage
+import MongoStorage
+import OrchestratorModel
+import OrchestratorStorage
+import TestSupport
+import Testing
+
+/// Leases as both run stores keep them, judged by the database server's clock.
+@Suite struct LeaseTests {
+    func withRuns(_ backend: Backend, _ body: (any RunStore, any IdSource) async throws -> Void) async throws {
+        switch backend {
+        case .memory:
+            try await body(InMemoryRunStore(), SequentialIds())
+        case .mongodb:
+            try await withTestPool { pool in
+                let store = MongoRunStore(pool: pool)
+                try await store.prepare()
+                try await body(store, ObjectIdSource())
+            }
+        }
+    }
+
+    func queuedRun(_ id: String) -> Run {
+        let step = Step(name: "push", executionOrder: 0, action: Action(exec: ["/bin/true"]))
+        let now = Date().milliseconds
+        return Run(
+            id: id, workflowId: "000000000000000000000001", workflowName: "wf", workflowVersion: 1, definition: [step], params: [:],
+            status: .queued, steps: [RunStep(name: "push", executionOrder: 0)], requestedBy: Requester(uid: 0, gid: 0, pid: 1), createdAt: now,
+            events: [RunEvent(sequence: 0, step: nil, status: "queued", at: now)])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theServerSaysItsTime(_ backend: Backend) async throws {
+        try await withRuns(backend) { runs, _ in
+            let server = try await runs.serverTime()
+            // The test server runs on this machine, so its clock is this one's.
+            #expect(abs(server.timeIntervalSinceNow) < 5)
+        }
+    }
+
+    /// A renewal answered late (sent before the owner's newer claim) must not
+    /// shorten the lease that claim took: peers would take the run over early.
+    @Test(arguments: Backend.allCases)
+    func aRenewalNeverShortensALease(_ backend: Backend) async throws {
+        try await withRuns(backend) { runs, ids in
+            let id = ids.next()
+            try await runs.createRun(queuedRun(id))
+            let now = try await runs.serverTime()
+            _ = try #require(try await runs.claim(id: id, owner: "a", until: now.addingTimeInterval(100), now: now))
+            let states = try await runs.renew(ids: [id], owner: "a", until: now.addingTimeInterval(10))
+            #expect(states[id] == .held(cancelRequested: false))
+            #expect(try await runs.claimable(owner: "b", now: now.addingTimeInterval(50), limit: 10).isEmpty)
+            #expect(try await runs.claimable(owner: "b", now: now.addingTimeInterval(101), limit: 10) == [id])
+            // A renewal that moves it later does.
+            _ = try await runs.renew(ids: [id], owner: "a", until: now.addingTimeInterval(200))
+            #expect(try await runs.claimable(owner: "b", now: now.addingTimeInterval(150), limit: 10).isEmpty)
+        }
+    }
+}
