@@ -14,7 +14,7 @@ let usage = """
     OPTIONS:
       --seeds FIRST-LAST  the seeds to run (default 1-2000)
       --seed N            one seed; prints its last events even when it passes
-      --faults LIST       comma-separated fault kinds (default: every kind but skew);
+      --faults LIST       comma-separated fault kinds (default: all of them);
                           all: \(kindNames)
       --scenario NAME     plays a scenario an operator reported (\(ReportedScenario.allCases.map(\.rawValue).joined(separator: ", ")))
                           and says whether it breaches an invariant
