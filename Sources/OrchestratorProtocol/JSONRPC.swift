@@ -92,6 +92,9 @@ public enum IncomingMessage: Sendable, Equatable {
     case invalid(id: JSONValue, RPCError)
     /// A batch: each element answered on its own, the answers sent as one array.
     case batch([IncomingMessage])
+    /// A notification (no `id`) whose params or members are wrong: JSON-RPC
+    /// forbids answering any notification, so it is only logged.
+    case malformedNotification(RPCError)
 }
 
 public enum RPCCodec {
@@ -121,10 +124,11 @@ public enum RPCCodec {
         let answerId: JSONValue
         switch rawId {
         case .none, .some(.null): answerId = .null
-        case .some(.string), .some(.int): answerId = rawId ?? .null
+        case .some(.string), .some(.int), .some(.double): answerId = rawId ?? .null
         case .some(let other):
-            return .invalid(id: .null, RPCError(.invalidRequest, "invalid request: id must be a string or an integer, got \(other.typeName)"))
+            return .invalid(id: .null, RPCError(.invalidRequest, "invalid request: id must be a string or a number, got \(other.typeName)"))
         }
+        let isNotification = if case .none = rawId { true } else { false }
         guard object["jsonrpc"] == .string("2.0") else {
             return .invalid(id: answerId, RPCError(.invalidRequest, "invalid request: \"jsonrpc\" must be \"2.0\""))
         }
@@ -136,13 +140,14 @@ public enum RPCCodec {
         case .none, .some(.null): params = [:]
         case .some(.object(let p)): params = p
         case .some(let other):
-            return .invalid(id: answerId, RPCError(.invalidParams, "invalid params: params must be an object of named parameters, got \(other.typeName)"))
+            let error = RPCError(.invalidParams, "invalid params: params must be an object of named parameters, got \(other.typeName)")
+            return isNotification ? .malformedNotification(error) : .invalid(id: answerId, error)
         }
         let unknownMembers = Set(object.keys).subtracting(["jsonrpc", "id", "method", "params"])
         if let member = unknownMembers.sorted().first {
-            return .invalid(id: answerId, RPCError(.invalidRequest, "invalid request: unknown member \"\(member)\""))
+            let error = RPCError(.invalidRequest, "invalid request: unknown member \"\(member)\"")
+            return isNotification ? .malformedNotification(error) : .invalid(id: answerId, error)
         }
-        let isNotification = if case .none = rawId { true } else { false }
         return .request(RPCRequest(id: isNotification ? nil : answerId, method: method, params: params))
     }
 

@@ -64,6 +64,9 @@ public struct RPCDispatcher: Sendable {
             return RPCCodec.response(id: id, error: error)
         case .batch:
             return RPCCodec.response(id: .null, error: RPCError(.invalidRequest, "invalid request: batches cannot be nested"))
+        case .malformedNotification(let error):
+            logger.debug("ignored a malformed notification", metadata: ["peerUid": "\(context.peer.uid)", "error": "\(error.message)"])
+            return nil
         case .request(let request):
             let outcome = await call(request, context)
             guard let id = request.id else { return nil }

@@ -91,3 +91,14 @@ import Testing
         #expect(w.orderedSteps.map(\.name) == ["c", "a", "b"])
     }
 }
+
+@Suite struct ParameterNameTests {
+    @Test func namesThatWouldShareAnEnvironmentVariableAreRefusedNamingThemAll() {
+        let step = Step(name: "ping", executionOrder: 0, action: Action(exec: ["/bin/ping", "{{params.a-b}}"]))
+        let problems = Parameters.problems(["a-b": "1", "a_b": "2", "a.b": "3", "host": "sw1"], steps: [step])
+        #expect(problems.count == 1)
+        #expect(problems.first?.field == "params.a-b")
+        #expect(problems.first?.message.contains("'a-b' and 'a.b' and 'a_b' would all be ORCH_PARAM_A_B") == true)
+        #expect(Parameters.problems(["a-b": "1", "host": "sw1"], steps: [step]).isEmpty)
+    }
+}

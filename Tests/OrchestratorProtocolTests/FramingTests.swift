@@ -88,6 +88,28 @@ import Testing
         #expect(error.code == .invalidParams)
     }
 
+    /// JSON-RPC 2.0: a notification is never answered, not even when its params are wrong.
+    @Test func aMalformedNotificationIsNotAnswered() {
+        guard case .malformedNotification(let error) = decode(#"{"jsonrpc":"2.0","method":"x","params":[1]}"#) else {
+            Issue.record("a notification with positional params would be answered")
+            return
+        }
+        #expect(error.code == .invalidParams)
+        guard case .malformedNotification = decode(#"{"jsonrpc":"2.0","method":"x","extra":1}"#) else {
+            Issue.record("a notification with an unknown member would be answered")
+            return
+        }
+    }
+
+    /// Any JSON number is a valid id, and the answer carries it back.
+    @Test func aFractionalIdIsAnIdLikeAnyOther() {
+        guard case .request(let request) = decode(#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#) else {
+            Issue.record("refused a fractional id")
+            return
+        }
+        #expect(request.id == .double(1.5))
+    }
+
     @Test func parseErrorsAndNonObjectsGetTheRightCodes() {
         #expect(decode("{nope").errorCode == .parseError)
         #expect(decode("42").errorCode == .invalidRequest)

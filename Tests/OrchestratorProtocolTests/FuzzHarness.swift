@@ -44,6 +44,8 @@ enum FuzzHarness {
             items.forEach(answer)
         case .invalid(let id, let error):
             roundTrip(RPCCodec.response(id: id, error: error))
+        case .malformedNotification:
+            break
         case .request(let request):
             let params = ParamReader(request.params)
             let outcome: JSONValue
