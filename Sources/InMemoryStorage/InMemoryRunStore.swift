@@ -159,17 +159,10 @@ public final class InMemoryRunStore: RunStore {
     }
 
     public func cancelIdle(id: String, eventCount: Int, change: RunChange, now: Date) async throws(OrchestratorError) -> Bool {
-        state.withLock { state in
-            guard var document = state.documents[id], document.run.status == .queued, document.run.events.count == eventCount,
-                document.owner == nil || document.leaseExpiresAt.map({ $0 < now }) == true
-            else { return false }
-            document.run.apply(change)
-            document.run.cancelRequested = true
-            document.owner = nil
-            document.leaseExpiresAt = nil
-            state.documents[id] = document
-            return true
-        }
+        changeUnleased(id, change, if: { document in
+            document.run.status == .queued && document.run.events.count == eventCount
+                && (document.owner == nil || document.leaseExpiresAt.map { $0 < now } == true)
+        }) { $0.cancelRequested = true }
     }
 
     public func flagCancel(id: String) async throws(OrchestratorError) -> Bool {
@@ -181,12 +174,20 @@ public final class InMemoryRunStore: RunStore {
     }
 
     public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
+        changeUnleased(id, change, if: { $0.run.status == status && $0.run.events.count == eventCount }) { run in
+            run.status = .queued
+            run.finishedAt = nil
+            run.cancelRequested = false
+        }
+    }
+
+    /// One guarded write of a run no daemon executes: `change`, then `also`,
+    /// and no lease afterwards. False when the guard did not match.
+    private func changeUnleased(_ id: String, _ change: RunChange, if matches: (Document) -> Bool, also: (inout Run) -> Void) -> Bool {
         state.withLock { state in
-            guard var document = state.documents[id], document.run.status == status, document.run.events.count == eventCount else { return false }
+            guard var document = state.documents[id], matches(document) else { return false }
             document.run.apply(change)
-            document.run.status = .queued
-            document.run.finishedAt = nil
-            document.run.cancelRequested = false
+            also(&document.run)
             document.owner = nil
             document.leaseExpiresAt = nil
             state.documents[id] = document

@@ -1,0 +1,67 @@
+import Foundation
+import NIOConcurrencyHelpers
+import OrchestratorModel
+import OrchestratorStorage
+
+/// Writes a run's step statuses into its workflow in the background: the
+/// latest status per step wins, everything pending goes in one write.
+final class WorkflowStatusWriter: Sendable {
+    private let workflows: any WorkflowStore
+    private let workflowId: String
+    private let runId: String
+    private let pending = NIOLockedValueBox<[String: StepStatus]>([:])
+    private let doorbell = Doorbell()
+    private let clock: any EngineClock
+    private let finished = Latch()
+
+    init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock) {
+        self.workflows = workflows
+        self.workflowId = workflowId
+        self.runId = runId
+        self.clock = clock
+    }
+
+    func show(_ step: String, _ status: StepStatus) {
+        pending.withLockedValue { $0[step] = status }
+        doorbell.ring()
+    }
+
+    func finish() {
+        finished.open()
+        doorbell.close()
+    }
+
+    /// At most one write a second per run, and at most a tenth of the
+    /// time: the shown statuses are a view (`run.get`/`run.watch` are the
+    /// live ones), and each write rewrites the workflow's whole document in
+    /// the same database the run's own record is waiting on. Measured on
+    /// SecantusDB: a 200-step sequential run took 155 ms per step with a
+    /// write after every step, 94 ms with four a second; a 1,000-step run
+    /// took 49 ms per step with one a second (the workflow's document is
+    /// large), 13 ms with none.
+    static let minimumInterval = Duration.seconds(1)
+    static let shareOfTime = 10
+
+    /// Until `finish()`, then one last write of whatever is pending.
+    func run() async {
+        for await _ in doorbell.rings {
+            let started = clock.uptime()
+            await flush()
+            // The run's end does not wait out the pause: its last write goes at once.
+            await clock.sleep(for: max(Self.minimumInterval, (clock.uptime() - started) * Self.shareOfTime), orUntil: finished)
+        }
+        await flush()
+    }
+
+    private func flush() async {
+        let batch = pending.withLockedValue { statuses -> [String: StepStatus] in
+            defer { statuses.removeAll() }
+            return statuses
+        }
+        guard !batch.isEmpty else { return }
+        if (try? await workflows.recordStepStatuses(workflowId: workflowId, runId: runId, batch)) == nil {
+            // MongoDB is away: keep what was not written unless a newer status replaced it.
+            pending.withLockedValue { statuses in statuses.merge(batch) { newer, _ in newer } }
+        }
+    }
+}
