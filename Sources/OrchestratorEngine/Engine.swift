@@ -156,7 +156,7 @@ public actor Engine {
         claiming.remove(id)
         guard let claimed, executors[id] == nil, !stopping else { return }
         let run = claimed.run
-        let deadline = LeaseDeadline(sent + settings.lease)
+        let deadline = LeaseDeadline(sent + leaseHeldHere)
         let executor = RunExecutor(
             claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline, logger: logger)
         executors[id] = executor
@@ -183,16 +183,25 @@ public actor Engine {
 
     // MARK: - The database server's clock
 
-    /// The last reading of the database server's clock, and the uptime here
-    /// it was taken at (half-way through the request that read it).
-    private var serverReading: (server: Date, at: Duration)?
+    /// The last reading of the database server's clock, dated at the uptime
+    /// here its answer arrived, and how long the request took: the server
+    /// read its clock somewhere in that span, so the reading is never ahead
+    /// of the server and may be behind by up to `uncertainty`.
+    private var serverReading: (server: Date, at: Duration, uncertainty: Duration)?
 
     /// The server's time at `uptime`: the last reading carried forward on the
     /// monotonic clock, so a step of this host's wall clock changes nothing.
-    /// Nil before the server has ever answered.
+    /// Never ahead of the server, so a peer's lease is never judged expired
+    /// early (a midpoint estimate was, after a slow answer: found by the
+    /// simulation, seed 23916 with stalls). Nil before the server has ever answered.
     private func serverTime(at uptime: Duration) -> Date? {
         serverReading.map { $0.server.addingTimeInterval((uptime - $0.at).seconds).milliseconds }
     }
+
+    /// A lease asked for at `serverTime(at: sent)` may end in the database up
+    /// to the reading's uncertainty before `sent + lease` here: the deadline
+    /// kept here ends that much earlier too.
+    private var leaseHeldHere: Duration { settings.lease - (serverReading?.uncertainty ?? .zero) }
 
     /// Reads the server's clock again once the last reading is older than a
     /// third of a lease (a round trip of its own, at most three a lease).
@@ -201,7 +210,7 @@ public actor Engine {
         let sent = world.clock.uptime()
         guard let server = try? await runs.serverTime() else { return }
         let received = world.clock.uptime()
-        serverReading = (server, sent + (received - sent) / 2)
+        serverReading = (server, received, received - sent)
     }
 
     /// At start and then hourly: a run's log is deleted when it ends, but
@@ -234,7 +243,7 @@ public actor Engine {
                 switch state {
                 case .lost: executor.send(.leaseLost)
                 case .held(let cancelRequested):
-                    deadlines[id]?.renewed(sentAt: sent, lease: settings.lease)
+                    deadlines[id]?.renewed(sentAt: sent, lease: leaseHeldHere)
                     if cancelRequested { executor.send(.cancel) }
                 }
             }
