@@ -94,8 +94,11 @@ public actor Engine {
         executors[runId]?.send(.cancel)
     }
 
-    /// No new runs; running steps may finish within `timeout`; what is left
-    /// stays in the store for the next start (or another daemon) to recover.
+    /// No new runs; running steps may finish within `timeout`. Those still
+    /// running then are stopped and recorded `interrupted` here (leases are
+    /// renewed meanwhile, so no peer starts them while they still run). The
+    /// drain ends by its own deadline whatever the database does: what could
+    /// not be written is recovered at the next start or by another daemon.
     public func shutdown(timeout: Duration) async {
         stopping = true
         doorbell.close()
@@ -103,10 +106,20 @@ public actor Engine {
         if executors.isEmpty { drained.open() }
         await world.clock.sleep(for: timeout, orUntil: drained)
         if !executors.isEmpty {
-            logger.notice("stop timeout reached with \(executors.count) runs still active; they will be recovered at the next start")
+            logger.notice("stop timeout reached with \(executors.count) runs still active: stopping their steps and recording them interrupted")
+            for id in executors.keys.sorted() { executors[id]?.send(.stopNow) }
+            await world.clock.sleep(for: settings.killGrace + Self.lastWriteTime, orUntil: drained)
+        }
+        if !executors.isEmpty {
+            logger.warning("\(executors.count) runs could not be recorded before the drain's deadline (is MongoDB down?); they will be recovered at the next start or by another daemon")
         }
         stopped = true
     }
+
+    /// After the stop timeout and the kill grace: how long the drain waits
+    /// for its last writes. The whole drain fits systemd's TimeoutStopSec
+    /// (stop timeout + kill grace + this; see the unit).
+    public static let lastWriteTime = Duration.seconds(5)
 
     // MARK: - Claiming and leases
 

@@ -17,6 +17,8 @@ actor RunExecutor {
         case finished(String, ProcessOutcome)
         case cancel
         case stop
+        /// The stop timeout passed: running steps stop now and are recorded interrupted.
+        case stopNow
         case leaseLost
         case tick
     }
@@ -41,8 +43,9 @@ actor RunExecutor {
     /// Steps waiting for their next attempt, until this uptime.
     private var notBefore: [String: Duration] = [:]
     private var cancelRequested: Bool
-    /// Steps stopped because the lease lapsed: their ends count as interruptions.
-    private var stoppedForLease: Set<String> = []
+    /// Steps stopped here because the lease lapsed or the stop timeout
+    /// passed: their ends count as interruptions, as after a crash.
+    private var interruptedHere: Set<String> = []
     private var stopping = false
     private var lost = false
     private let mailbox = Mailbox()
@@ -280,17 +283,23 @@ actor RunExecutor {
     /// a peer has taken the run over meanwhile.
     private func leaseLapsed() -> Bool {
         guard deadline.hasPassed(at: clock.uptime()) else { return false }
-        let running = processes.keys.sorted().filter { !stoppedForLease.contains($0) }
-        if !running.isEmpty {
+        if interruptRunningSteps() {
             logger.warning(
                 "no lease renewal was acknowledged for \(settings.lease): another daemon may take this run over; stopping its running steps here (they count as interrupted)")
-            for name in running {
-                stoppedForLease.insert(name)
-                processes[name]?.terminate()
-            }
         }
         dropAhead()
         return true
+    }
+
+    /// Stops the running steps not stopped yet; their ends will be recorded
+    /// as interruptions. False when there were none.
+    private func interruptRunningSteps() -> Bool {
+        let running = processes.keys.sorted().filter { !interruptedHere.contains($0) }
+        for name in running {
+            interruptedHere.insert(name)
+            processes[name]?.terminate()
+        }
+        return !running.isEmpty
     }
 
     /// Steps recorded as running whose gates did not open (the lease lapsed
@@ -354,6 +363,12 @@ actor RunExecutor {
         case .stop:
             stopping = true
             dropAhead()
+        case .stopNow:
+            stopping = true
+            dropAhead()
+            if interruptRunningSteps() {
+                logger.notice("the stop timeout passed: stopping the running steps (SIGTERM, then SIGKILL after \(settings.killGrace)) and recording them interrupted")
+            }
         case .leaseLost:
             lost = true
             dropAhead()
@@ -366,9 +381,9 @@ actor RunExecutor {
     private func record(_ outcome: ProcessOutcome, of name: String) async {
         guard let index = index(of: name), let step = run.definition(name) else { return }
         let now = clock.now().milliseconds
-        // Stopped for the lease, unless it had ended by itself before the signal came.
-        let verdict = stoppedForLease.remove(name) != nil && outcome.terminated
-            ? StepRules.recover(run.steps[index], of: step, at: now)
+        // Stopped here for the lease or the stop, unless it had ended by itself before the signal came.
+        let verdict = interruptedHere.remove(name) != nil && outcome.terminated
+            ? StepRules.recover(run.steps[index], of: step, output: outcome, at: now)
             : StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: now)
         let record = verdict.record
         let stepEvent = event(

@@ -57,8 +57,11 @@ public enum StepRules {
     /// idempotent one runs again if it has attempts left (an interruption
     /// may use one attempt beyond retries + 1); any other fails the run,
     /// which `run.resume` can continue.
-    public static func recover(_ record: RunStep, of step: Step, at now: Date) -> Verdict {
+    /// `output` is what it printed when it was stopped here (the lease
+    /// lapsed, or the stop timeout passed), nil after a crash.
+    public static func recover(_ record: RunStep, of step: Step, output: ProcessOutcome? = nil, at now: Date) -> Verdict {
         var recovered = record
+        if let output { (recovered.stdout, recovered.stderr) = (output.stdout, output.stderr) }
         recovered.status = .interrupted
         recovered.finishedAt = now
         recovered.error = "interrupted: the daemon running it stopped"
