@@ -15,6 +15,9 @@ final class SimDatabase: @unchecked Sendable {
     /// The same for the writes of requests (run.start, cancel, resume).
     var lostRequestReply = 0.0
     var latency: ClosedRange<Double> = 0...0.02
+    /// Refuses for good the write that would end a run (as MongoDB does when
+    /// a run's document would exceed its 16 MiB limit).
+    var refusesRunEnds = false
     /// A daemon the database answers very slowly, and until when.
     var stalled: (daemon: String, until: Duration)?
 
@@ -131,6 +134,9 @@ struct SimRunStore: RunStore {
     /// the first time must come from the daemon whose claim came last.
     func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
         try await call("apply to \(id)", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+            if database.refusesRunEnds, change.status?.isTerminal == true {
+                throw OrchestratorError.validation([FieldError(field: "document", message: "simulated: larger than the 16 MiB document limit")])
+            }
             let next = try await database.runs.apply(change, to: id, owner: owner, log: log)
             if next != nil, !change.isEmpty, database.landedFirst("\(id)/\(owner)/\(log.next)/\(change.touchesRun)") {
                 let holder = database.fenceHolder[id]
@@ -139,6 +145,12 @@ struct SimRunStore: RunStore {
                 }
             }
             return next
+        }
+    }
+
+    func endRefused(id: String, owner: String, steps: [RunStep], change: RunChange, log: RunLogPosition) async throws(OrchestratorError) -> Bool {
+        try await call("endRefused \(id)", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+            try await database.runs.endRefused(id: id, owner: owner, steps: steps, change: change, log: log)
         }
     }
 

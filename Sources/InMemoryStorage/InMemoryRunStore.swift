@@ -152,6 +152,24 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
+    public func endRefused(id: String, owner: String, steps: [RunStep], change: RunChange, log: RunLogPosition) async throws(OrchestratorError) -> Bool {
+        state.withLock { state in
+            guard var document = state.documents[id], document.owner == owner else { return false }
+            var ending = change
+            ending.steps = [:]
+            document.run.steps = steps
+            document.run.apply(ending)
+            document.run.cancelRequested = false
+            document.owner = nil
+            document.leaseExpiresAt = nil
+            document.logNext = log.next
+            document.logWriter = owner
+            state.documents[id] = document
+            state.log[id] = state.log[id]?.filter { $0.key >= log.next || $0.value.claim }
+            return true
+        }
+    }
+
     public func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {
         state.withLock { state in
             Array(state.documents.values.filter { $0.run.status.isActive && Self.claimable($0, by: owner, now: now) }.map(\.run.id).sorted().prefix(limit))

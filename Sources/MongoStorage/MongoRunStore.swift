@@ -50,7 +50,7 @@ public struct MongoRunStore: RunStore {
 
     public func createRun(_ run: Run) async throws(OrchestratorError) {
         let document = RunDocument.encode(run)
-        try await withDatabase(pool) { client throws(MongoError) in
+        try await withDatabase(pool, writes: true) { client throws(MongoError) in
             try client.collection(Self.collectionName).insertOne(document)
         }
     }
@@ -204,6 +204,23 @@ public struct MongoRunStore: RunStore {
         }
     }
 
+    public func endRefused(id: String, owner: String, steps: [RunStep], change: RunChange, log: RunLogPosition) async throws(OrchestratorError) -> Bool {
+        let oid = try Self.objectId(id)
+        var ending = change
+        ending.steps = [:]
+        let update = Self.update(ending, setting: [
+            "steps": .array(steps.map { .document(RunDocument.encode($0)) }), "logNext": BSON(log.next), "logWriter": BSON(owner),
+            "owner": .null, "leaseExpiresAt": .null, "cancelRequested": false,
+        ])
+        return try await withDatabase(pool) { [update] client throws(MongoError) -> Bool in
+            guard try client.collection(Self.collectionName).updateOne(["_id": .objectId(oid), "owner": BSON(owner)], update).matched == 1 else {
+                return false
+            }
+            _ = try? client.collection(RunLogDocument.collectionName).deleteMany(RunLogDocument.spent(runId: oid, before: log.next))
+            return true
+        }
+    }
+
     public func sweepLogs() async throws(OrchestratorError) -> Int {
         try await withDatabase(pool) { client throws(MongoError) -> Int in
             let logs = client.collection(RunLogDocument.collectionName)
@@ -242,7 +259,7 @@ public struct MongoRunStore: RunStore {
         idle["eventCount"] = BSON(eventCount)
         idle["$or"] = [["owner": .null], ["leaseExpiresAt": ["$lt": BSON(now)]]]
         let update = Self.update(change, setting: ["cancelRequested": true, "owner": .null, "leaseExpiresAt": .null])
-        return try await withDatabase(pool) { [idle, update] client throws(MongoError) in
+        return try await withDatabase(pool, writes: true) { [idle, update] client throws(MongoError) in
             try client.collection(Self.collectionName).updateOne(idle, update).matched == 1
         }
     }
@@ -250,7 +267,7 @@ public struct MongoRunStore: RunStore {
     public func flagCancel(id: String) async throws(OrchestratorError) -> Bool {
         var active = try Self.filter(id: id)
         active["status"] = ["$in": Self.activeStatuses]
-        return try await withDatabase(pool) { [active] client throws(MongoError) in
+        return try await withDatabase(pool, writes: true) { [active] client throws(MongoError) in
             try client.collection(Self.collectionName).updateOne(active, ["$set": ["cancelRequested": true]]).matched == 1
         }
     }
@@ -262,7 +279,7 @@ public struct MongoRunStore: RunStore {
         let update = Self.update(change, setting: [
             "status": BSON(RunStatus.queued.rawValue), "finishedAt": .null, "cancelRequested": false, "owner": .null, "leaseExpiresAt": .null,
         ])
-        return try await withDatabase(pool) { [filter, update] client throws(MongoError) in
+        return try await withDatabase(pool, writes: true) { [filter, update] client throws(MongoError) in
             try client.collection(Self.collectionName).updateOne(filter, update).matched == 1
         }
     }

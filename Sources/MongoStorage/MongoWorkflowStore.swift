@@ -22,7 +22,7 @@ public struct MongoWorkflowStore: WorkflowStore {
 
     public func createWorkflow(_ workflow: Workflow) async throws(OrchestratorError) {
         let document = WorkflowDocument.encode(workflow)
-        try await withDatabase(pool, onDuplicate: Self.nameTaken(workflow.name)) { client throws(MongoError) in
+        try await withDatabase(pool, onDuplicate: Self.nameTaken(workflow.name), writes: true) { client throws(MongoError) in
             try client.collection(Self.collectionName).insertOne(document)
         }
     }
@@ -64,7 +64,7 @@ public struct MongoWorkflowStore: WorkflowStore {
         let update: BSONDocument = ["$set": .document(set), "$inc": ["version": 1]]
         let finalName = changes.name ?? name
         let onDuplicate = changes.name.map(Self.nameTaken)
-        let (result, current) = try await withDatabase(pool, onDuplicate: onDuplicate) { [filter] client throws(MongoError) in
+        let (result, current) = try await withDatabase(pool, onDuplicate: onDuplicate, writes: true) { [filter] client throws(MongoError) in
             let collection = client.collection(Self.collectionName)
             let result = try collection.updateOne(filter, update)
             let current = try collection.findOne(["name": BSON(result.matched == 1 ? finalName : name)])
@@ -82,7 +82,7 @@ public struct MongoWorkflowStore: WorkflowStore {
     }
 
     public func deleteWorkflow(named name: String) async throws(OrchestratorError) {
-        let deleted = try await withDatabase(pool) { client throws(MongoError) in
+        let deleted = try await withDatabase(pool, writes: true) { client throws(MongoError) in
             try client.collection(Self.collectionName).deleteOne(["name": BSON(name)])
         }
         if deleted == 0 { throw OrchestratorError.notFound("workflow", name) }
@@ -149,7 +149,7 @@ public struct MongoWorkflowStore: WorkflowStore {
         workflow: String, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSON]? = nil,
         explain: (Workflow) throws(OrchestratorError) -> Never
     ) async throws(OrchestratorError) -> Workflow {
-        let (matched, document) = try await withDatabase(pool) { client throws(MongoError) in
+        let (matched, document) = try await withDatabase(pool, writes: true) { client throws(MongoError) in
             let collection = client.collection(Self.collectionName)
             let result = try collection.updateOne(filter, update, arrayFilters: arrayFilters)
             return (result.matched == 1, try collection.findOne(["name": BSON(workflow)]))

@@ -1,8 +1,10 @@
+import OrchestratorModel
+
 /// Keeps the last `limit` bytes of a stream (what the run record stores)
 /// and hands complete lines to a sink (what goes to the journal), with a cap
 /// on how many lines are forwarded so a chatty step cannot flood the journal.
 struct OutputCapture {
-    static let tailBytes = 64 * 1024
+    static let tailBytes = Limits.stepOutputBytes
     static let maximumLineBytes = 8 * 1024
     static let maximumForwardedLines = 10_000
 
@@ -41,6 +43,11 @@ struct OutputCapture {
     var text: String {
         var start = 0
         while start < tail.count, start < 4, tail[start] & 0xC0 == 0x80 { start += 1 }
-        return String(decoding: tail[start...], as: UTF8.self)
+        let decoded = String(decoding: tail[start...], as: UTF8.self)
+        guard decoded.utf8.count > Self.tailBytes else { return decoded }
+        // Bytes that are not UTF-8 became U+FFFD, three bytes each: cut again to the limit.
+        var kept = decoded.utf8.suffix(Self.tailBytes)
+        while let first = kept.first, first & 0xC0 == 0x80 { kept = kept.dropFirst() }
+        return String(decoding: kept, as: UTF8.self)
     }
 }

@@ -385,7 +385,7 @@ actor RunExecutor {
         let verdict = interruptedHere.remove(name) != nil && outcome.terminated
             ? StepRules.recover(run.steps[index], of: step, output: outcome, at: now)
             : StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: now)
-        let record = verdict.record
+        let record = OutputBudget.fit(verdict.record, at: index, among: run.steps)
         let stepEvent = event(
             step: name, status: verdict.status.rawValue, attempt: record.attempts, exitCode: record.exitCode, message: verdict.message)
         if let delay = verdict.retryAfter { retry(name, after: delay) }
@@ -455,7 +455,8 @@ actor RunExecutor {
 
     /// Writes a change, waiting out a database outage (with backoff, in
     /// order: nothing else of this run happens meanwhile). False when the
-    /// lease is gone: the run is someone else's now.
+    /// lease is gone (the run is someone else's now), or when the database
+    /// refused the change for good and the run was ended for it.
     private func persist(_ change: RunChange) async -> Bool {
         var delay = Duration.milliseconds(200)
         var warned = false
@@ -470,6 +471,9 @@ actor RunExecutor {
                 log = next
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
+            } catch where !error.isTransient {
+                await endRefused(error)
+                return false
             } catch {
                 // Waiting out an outage: the steps still running stop once the lease lapses.
                 _ = leaseLapsed()
@@ -477,11 +481,64 @@ actor RunExecutor {
                     logger.warning("cannot record the run's progress yet, retrying until MongoDB answers: \(error.message)")
                     warned = true
                 }
-                await clock.sleep(for: deadline.hasPassed(at: clock.uptime()) ? delay : min(delay, deadline.remaining(at: clock.uptime())))
-                delay = min(delay * 2, .seconds(5))
+                await backOff(&delay)
             }
         }
         return false
+    }
+
+    /// Sleeps `delay` (no longer than the lease has left) and doubles it, up to 5 s.
+    private func backOff(_ delay: inout Duration) async {
+        await clock.sleep(for: deadline.hasPassed(at: clock.uptime()) ? delay : min(delay, deadline.remaining(at: clock.uptime())))
+        delay = min(delay * 2, .seconds(5))
+    }
+
+    /// The database refused the run's progress for good (it would exceed its
+    /// document limit, or holds a value it rejects): retrying changes
+    /// nothing, so the run ends here as failed, with the reason, instead of
+    /// staying `running` forever. Its steps stop; their records are kept
+    /// without their output (the journal has it), which is what makes the
+    /// ending small enough to be stored.
+    private func endRefused(_ refusal: OrchestratorError) async {
+        logger.error("MongoDB refused to record this run's progress, so the run ends as failed: \(refusal.message)", metadata: ["runStatus": "failed"])
+        terminateAll()
+        dropAhead()
+        let now = clock.now().milliseconds
+        let reason = "MongoDB refused to record the run's progress (\(refusal.message)); the run was ended, its steps' output is not kept in it (the journal has it)"
+        let steps = run.steps.map { record -> RunStep in
+            var step = record
+            (step.stdout, step.stderr) = ("", "")
+            if step.status == .running {
+                step.status = .interrupted
+                step.finishedAt = now
+                step.error = "stopped: the run ended because MongoDB refused to record its progress"
+            } else if step.status == .pending {
+                step.status = .skipped
+            }
+            return step
+        }
+        var ending = RunChange(status: .failed, finishedAt: now)
+        ending.events = log.unfolded.events + unwritten.events + [event(step: nil, status: RunStatus.failed.rawValue, message: reason)]
+        var delay = Duration.milliseconds(200)
+        while true {
+            do {
+                if try await store.endRefused(id: run.id, owner: settings.ownerId, steps: steps, change: ending, log: log) {
+                    run.steps = steps
+                    run.apply(ending)
+                    unwritten = RunChange()
+                } else {
+                    logger.warning("could not end the run: another daemon owns it now")
+                }
+                break
+            } catch where error.isTransient {
+                await backOff(&delay)
+            } catch {
+                logger.error("MongoDB refused even to end the run; it stays as it was recorded, for an operator to look at: \(error.message)")
+                break
+            }
+        }
+        // Nothing more of this run is written here.
+        lost = true
     }
 
     /// The workflow's own step status follows its latest run. Best effort and

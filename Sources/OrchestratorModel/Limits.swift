@@ -15,3 +15,12 @@ public enum Limits {
     public static let pageSize = 1...1000
     public static let defaultPageSize = 100
 }
+
+extension Limits {
+    /// What a run's record keeps of each stream of a step: its last 64 KiB.
+    public static let stepOutputBytes = 64 * 1024
+    /// What a run's record keeps of all its steps' output together: the
+    /// run's document stays far below MongoDB's 16 MiB limit however much
+    /// its steps print (the journal has the whole output).
+    public static let runOutputBytes = 4 * 1024 * 1024
+}

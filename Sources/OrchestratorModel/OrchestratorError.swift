@@ -9,6 +9,9 @@ public struct OrchestratorError: Error, Sendable, Equatable, CustomStringConvert
         case permissionDenied
         /// The database could not be reached; nothing was written.
         case storageUnavailable
+        /// A write was sent but its answer never came: it may have been
+        /// done. `details` may name the `requestId` to retry with.
+        case outcomeUnknown
         case invalidParams
         case internalError
     }
@@ -25,6 +28,10 @@ public struct OrchestratorError: Error, Sendable, Equatable, CustomStringConvert
     }
 
     public var description: String { message }
+
+    /// Whether the same request may succeed later: the database was
+    /// unreachable or did not answer.
+    public var isTransient: Bool { kind == .storageUnavailable || kind == .outcomeUnknown }
 
     public static func notFound(_ resource: String, _ key: String) -> OrchestratorError {
         OrchestratorError(.notFound(resource: resource, key: key), "\(resource) '\(key)' not found")

@@ -17,6 +17,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Not in JSON-RPC: sent once before the daemon closes a connection whose
     /// line exceeded the size limit.
     public static let requestTooLarge = ErrorCode(rawValue: -32006)
+    /// A write was sent to MongoDB and no answer came: it may have been done.
+    public static let outcomeUnknown = ErrorCode(rawValue: -32007)
+    /// Sent once to a client beyond `max-connections`, which is then closed.
+    public static let tooManyConnections = ErrorCode(rawValue: -32008)
 
     public var name: String {
         switch self {
@@ -31,6 +35,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .permissionDenied: "PermissionDenied"
         case .storageUnavailable: "StorageUnavailable"
         case .requestTooLarge: "RequestTooLarge"
+        case .outcomeUnknown: "OutcomeUnknown"
+        case .tooManyConnections: "TooManyConnections"
         default: "Error\(rawValue)"
         }
     }

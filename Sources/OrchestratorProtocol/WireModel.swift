@@ -129,6 +129,8 @@ extension OrchestratorError {
             ])
         case .permissionDenied: return RPCError(.permissionDenied, message)
         case .storageUnavailable: return RPCError(.storageUnavailable, message)
+        case .outcomeUnknown:
+            return RPCError(.outcomeUnknown, message, data: .object(["requestId": details["requestId"].map { .string($0) } ?? .null]))
         case .invalidParams: return RPCError(.invalidParams, message)
         case .internalError: return RPCError(.internalError, message)
         }

@@ -129,6 +129,15 @@ public protocol RunStore: Sendable {
     /// not hold the run any more. Safe to call again with the same arguments
     /// after an error: a change is never recorded twice.
     func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition?
+    /// Ends a run whose progress the database refused to record for good
+    /// (larger than its document limit, a value it rejects) if `owner`
+    /// still holds it: its step records become `steps` (whole, outputs
+    /// dropped), `change` is recorded (the failure, the end, and every event
+    /// the log held) and the lease is dropped. The log is not continued
+    /// (what was refused was to go there or be folded from it): the run's
+    /// document is whole afterwards and entries below `log.next` are
+    /// deleted. False when `owner` no longer holds the run.
+    func endRefused(id: String, owner: String, steps: [RunStep], change: RunChange, log: RunLogPosition) async throws(OrchestratorError) -> Bool
     /// Active runs `owner` may claim now, oldest first.
     func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String]
     /// Ends a queued run that no daemon executes (nobody holds it, or its

@@ -108,4 +108,33 @@ import Testing
         let push = try #require(report.executions.first)
         #expect((push.ended ?? .seconds(1_000)) < .seconds(1 + 10 + 5 + 1))
     }
+
+    @Test func aRunWhoseEndTheDatabaseRefusesForGoodEndsFailedWithTheReasonInsteadOfRetryingForever() throws {
+        let report = play([(step("push"), quick()), (step("verify", order: 1), quick())]) { simulation, _ in
+            simulation.database.refusesRunEnds = true
+        }
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .failed)
+        // What the steps did is kept, without their output.
+        #expect(run.step("push")?.status == .succeeded)
+        #expect(run.step("verify")?.status == .succeeded)
+        #expect(run.events.last?.status == "failed")
+        #expect(run.events.last?.message?.contains("MongoDB refused to record the run's progress") == true)
+        #expect(run.events.map(\.sequence) == Array(0..<run.events.count))
+        #expect(report.executions.count == 2)
+    }
+
+    @Test func aDrainStopsWhatStillRunsAtTheStopTimeoutAndRecordsItInterrupted() throws {
+        let report = play([(step("push"), StepBehaviour(duration: 60...60, failure: 0))]) { simulation, daemon in
+            simulation.world.after(.seconds(5)) { daemon.terminate(simulation, timeout: .seconds(3)) {} }
+        }
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .failed)
+        #expect(run.step("push")?.status == .interrupted)
+        let push = try #require(report.executions.first)
+        // SIGTERM at 5 s, the stop timeout 3 s later: stopped then, not at the end of its 60 s.
+        #expect((push.ended ?? .seconds(1_000)) < .seconds(5 + 3 + 5 + 1))
+    }
 }

@@ -39,6 +39,42 @@ import Testing
         }
     }
 
+    /// What MongoDB refuses for good (here a document over its 16 MiB
+    /// limit) is not an outage: an executor must end the run, not retry.
+    @Test func aWriteOverTheDocumentLimitIsRefusedForGoodAndEndRefusedEndsTheRun() async throws {
+        try await withRunStore { store, pool in
+            let id = try await queuedRun(store, steps: ["backup", "push"])
+            let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
+            var log = try #require(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log))
+            var loud = step(claimed.run, 0, .succeeded, sequence: 2)
+            loud.steps[0]?.stdout = String(repeating: "x", count: 9 * 1024 * 1024)
+            log = try #require(try await store.apply(loud, to: id, owner: "a", log: log))
+            loud = step(claimed.run, 1, .succeeded, sequence: 3)
+            loud.steps[1]?.stdout = String(repeating: "y", count: 9 * 1024 * 1024)
+            log = try #require(try await store.apply(loud, to: id, owner: "a", log: log))
+
+            // The end folds 18 MiB of output into the run's document.
+            let end = RunChange(status: .succeeded, finishedAt: .now, events: [event(4, nil, "succeeded")])
+            let refusal = await errorOf { try await store.apply(end, to: id, owner: "a", log: log) }
+            #expect(refusal?.isTransient == false, "\(String(describing: refusal))")
+            #expect(refusal?.message.contains("16 MiB") == true, "\(String(describing: refusal))")
+
+            let current = try await store.run(id: id)
+            var steps = current.steps
+            for index in steps.indices { (steps[index].stdout, steps[index].stderr) = ("", "") }
+            var ending = RunChange(status: .failed, finishedAt: .now)
+            ending.events = log.unfolded.events + [event(4, nil, "failed")]
+            #expect(try await store.endRefused(id: id, owner: "b", steps: steps, change: ending, log: log) == false)
+            #expect(try await store.endRefused(id: id, owner: "a", steps: steps, change: ending, log: log))
+            let ended = try await store.run(id: id)
+            #expect(ended.status == .failed)
+            #expect(ended.steps.map(\.status) == [.succeeded, .succeeded])
+            #expect(ended.events.map(\.sequence) == [0, 1, 2, 3, 4])
+            #expect(try await logEntries(pool, id) == 0)
+            #expect(try await store.hasActiveRun(workflowId: current.workflowId) == false)
+        }
+    }
+
     @Test func aTakeOverFencesThePreviousOwnerAndKeepsWhatItWrote() async throws {
         try await withRunStore { store, _ in
             let (id, first, aLog, second) = try await takenOver(store)
