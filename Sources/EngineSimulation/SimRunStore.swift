@@ -89,7 +89,7 @@ struct SimRunStore: RunStore {
         if world.chance(lostReply) {
             database.countFault()
             world.note("\(life.name) \(what): landed, reply lost")
-            throw OrchestratorError(.storageUnavailable, "simulated lost reply")
+            throw OrchestratorError(.outcomeUnknown, "simulated lost reply")
         }
         await world.contact(life)
         return result
@@ -97,6 +97,16 @@ struct SimRunStore: RunStore {
 
     func createRun(_ run: Run) async throws(OrchestratorError) {
         try await call("createRun", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in try await database.runs.createRun(run) }
+    }
+
+    func run(requestId: String) async throws(OrchestratorError) -> Run? {
+        try await call("run(requestId:)") { () throws(OrchestratorError) in try await database.runs.run(requestId: requestId) }
+    }
+
+    func releaseRequestId(_ requestId: String, createdBefore before: Date) async throws(OrchestratorError) {
+        try await call("releaseRequestId", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in
+            try await database.runs.releaseRequestId(requestId, createdBefore: before)
+        }
     }
 
     func run(id: String) async throws(OrchestratorError) -> Run {

@@ -121,7 +121,10 @@ public final class Simulation: @unchecked Sendable {
     private var daemons: [SimDaemon] = []
     private var acknowledged: [String] = []
     private var workflowNames: [String] = []
-    private var answeredUnavailable = 0
+    /// The clients' time: they never crash.
+    private let clientLife = Life(daemon: "client", number: 0)
+    /// Every client `run.start` by request id, and what each attempt was answered.
+    private var requests: [String: [Answer]] = [:]
 
     /// Faults happen during the first `faultPhase`; then the world is left
     /// alone for up to `settlePhase` for every run to end.
@@ -270,25 +273,41 @@ public final class Simulation: @unchecked Sendable {
         at(time) { [self] in daemon.terminate(self, timeout: timeout) { [self] in restart(daemon, after: .seconds(1)) } }
     }
 
+    /// A client's `run.start`, as orchctl makes it: with a request id, and
+    /// repeated once with it when the answer says the database was
+    /// unreachable or did not answer.
     private func request() {
         let up = liveDaemons
-        guard !up.isEmpty, let service = up[world.integer(0...(up.count - 1))].runs, !workflowNames.isEmpty else { return }
+        guard !up.isEmpty, !workflowNames.isEmpty else { return }
+        let daemon = up[world.integer(0...(up.count - 1))]
         let workflow = workflowNames[world.integer(0...(workflowNames.count - 1))]
+        let requestId = "request-\(requests.count + 1)"
+        requests[requestId] = []
         world.spawn { [self] in
-            do {
-                let run = try await service.start(workflow: workflow, params: [:], requester: Requester(uid: 0, gid: 0, pid: 1))
-                world.after(.zero) { [self] in
-                    acknowledged.append(run.id)
-                    world.note("client: run \(run.id) of \(workflow) acknowledged")
-                }
-            } catch {
-                world.after(.zero) { [self] in
-                    if (error as? OrchestratorError)?.kind == .storageUnavailable { answeredUnavailable += 1 }
-                    world.note("client: run.start of \(workflow) refused: \(error)")
+            for attempt in 1...2 {
+                guard let service = daemon.runs else { return }
+                do {
+                    let run = try await service.start(workflow: workflow, params: [:], requestId: requestId, requester: Requester(uid: 0, gid: 0, pid: 1))
+                    world.after(.zero) { [self] in
+                        acknowledged.append(run.id)
+                        requests[requestId]?.append(.acknowledged)
+                        world.note("client: run \(run.id) of \(workflow) acknowledged (\(requestId), attempt \(attempt))")
+                    }
+                    return
+                } catch {
+                    let kind = (error as? OrchestratorError)?.kind
+                    world.after(.zero) { [self] in
+                        requests[requestId]?.append(kind == .storageUnavailable ? .unavailable : kind == .outcomeUnknown ? .unknown : .refused)
+                        world.note("client: run.start of \(workflow) (\(requestId), attempt \(attempt)) refused: \(error)")
+                    }
+                    guard kind == .storageUnavailable || kind == .outcomeUnknown else { return }
+                    await world.sleep(world.seconds(0.5...5), clientLife)
                 }
             }
         }
     }
+
+    enum Answer { case acknowledged, unavailable, unknown, refused }
 
     private func requestCancelOrResume() {
         let up = liveDaemons
@@ -380,6 +399,17 @@ public final class Simulation: @unchecked Sendable {
         let stored = Set(database.runs.allRunIds)
         for id in acknowledged where !stored.contains(id) {
             world.breach("an acknowledged run was lost", "run \(id) was acknowledged but is not stored")
+        }
+        let runsByRequest = Dictionary(grouping: stored.compactMap { database.runs.snapshot($0) }.filter { $0.requestId != nil }) { $0.requestId! }
+        for (requestId, answers) in requests.sorted(by: { $0.key < $1.key }) {
+            let made = runsByRequest[requestId] ?? []
+            if made.count > 1 {
+                world.breach("a request started two runs", "\(requestId) started runs \(made.map(\.id))")
+            }
+            // StorageUnavailable promises that nothing was written.
+            if !made.isEmpty, !answers.isEmpty, answers.allSatisfy({ $0 == .unavailable }) {
+                world.breach("StorageUnavailable for a run that was stored", "\(requestId) was answered unavailable every time, yet run \(made[0].id) exists")
+            }
         }
         for id in stored.sorted() {
             guard let run = database.runs.snapshot(id) else { continue }

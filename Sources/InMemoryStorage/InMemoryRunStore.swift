@@ -62,7 +62,24 @@ public final class InMemoryRunStore: RunStore {
     public func createRun(_ run: Run) async throws(OrchestratorError) {
         try state.withLock { state throws(OrchestratorError) in
             guard state.documents[run.id] == nil else { throw OrchestratorError.conflict("a run with id \(run.id) already exists") }
+            if let requestId = run.requestId, state.documents.values.contains(where: { $0.run.requestId == requestId }) {
+                throw OrchestratorError.conflict("another run holds request id '\(requestId)'", details: ["requestId": requestId])
+            }
             state.documents[run.id] = Document(run: run)
+        }
+    }
+
+    public func run(requestId: String) async throws(OrchestratorError) -> Run? {
+        let id = state.withLock { state in state.documents.values.first { $0.run.requestId == requestId }?.run.id }
+        guard let id else { return nil }
+        return try await run(id: id)
+    }
+
+    public func releaseRequestId(_ requestId: String, createdBefore before: Date) async throws(OrchestratorError) {
+        state.withLock { state in
+            for (id, document) in state.documents where document.run.requestId == requestId && document.run.createdAt < before {
+                state.documents[id]?.run.requestId = nil
+            }
         }
     }
 

@@ -24,6 +24,8 @@ public struct MongoRunStore: RunStore {
             ["key": ["status": 1, "leaseExpiresAt": 1], "name": "status_lease"],
             ["key": ["workflowName": 1, "_id": -1], "name": "workflow_newest"],
             ["key": ["workflowId": 1, "status": 1], "name": "workflow_status"],
+            // Runs from before request ids have none.
+            ["key": ["requestId": 1], "name": "request_id", "unique": true, "sparse": true],
         ])
         try await createIndexes(pool, collection: RunLogDocument.collectionName, RunLogDocument.indexes)
     }
@@ -50,8 +52,27 @@ public struct MongoRunStore: RunStore {
 
     public func createRun(_ run: Run) async throws(OrchestratorError) {
         let document = RunDocument.encode(run)
-        try await withDatabase(pool, writes: true) { client throws(MongoError) in
+        try await withDatabase(pool, onDuplicate: Self.requestIdTaken(run.requestId), writes: true) { client throws(MongoError) in
             try client.collection(Self.collectionName).insertOne(document)
+        }
+    }
+
+    static func requestIdTaken(_ requestId: String?) -> OrchestratorError {
+        OrchestratorError.conflict("another run holds request id '\(requestId ?? "")'", details: ["requestId": requestId ?? ""])
+    }
+
+    public func run(requestId: String) async throws(OrchestratorError) -> Run? {
+        let oid = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).findOne(["requestId": BSON(requestId)], projection: ["_id": 1])?["_id"]?.objectIdValue
+        }
+        guard let oid else { return nil }
+        return try await run(id: oid.hex)
+    }
+
+    public func releaseRequestId(_ requestId: String, createdBefore before: Date) async throws(OrchestratorError) {
+        _ = try await withDatabase(pool, writes: true) { client throws(MongoError) in
+            try client.collection(Self.collectionName).updateOne(
+                ["requestId": BSON(requestId), "createdAt": ["$lt": BSON(before)]], ["$unset": ["requestId": ""]])
         }
     }
 

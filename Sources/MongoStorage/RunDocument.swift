@@ -30,6 +30,7 @@ enum RunDocument {
             "logWriter": .null,
         ]
         if let id = ObjectId(run.id) { doc["_id"] = .objectId(id) }
+        if let requestId = run.requestId { doc["requestId"] = BSON(requestId) }
         return doc
     }
 
@@ -80,7 +81,8 @@ enum RunDocument {
             startedAt: doc["startedAt"]?.dateValue,
             finishedAt: doc["finishedAt"]?.dateValue,
             cancelRequested: doc["cancelRequested"]?.boolValue ?? false,
-            events: (doc["events"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeEvent) }
+            events: (doc["events"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeEvent) },
+            requestId: doc["requestId"]?.stringValue
         )
     }
 

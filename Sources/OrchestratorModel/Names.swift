@@ -17,6 +17,21 @@ public enum NameRule {
     }
 }
 
+/// A `run.start` request's id: 1–64 printable characters.
+public enum RequestIdRule {
+    public static let lengths = 1...64
+
+    /// What is wrong with `id`, or nil.
+    public static func problem(_ id: String) -> String? {
+        guard lengths.contains(id.count) else { return "must be 1 to 64 characters, got \(id.count)" }
+        guard id.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace || $0 == " " }),
+              id.unicodeScalars.allSatisfy({ $0.properties.generalCategory != .control && $0.properties.generalCategory != .format }) else {
+            return "must be printable characters (no control characters or line breaks)"
+        }
+        return nil
+    }
+}
+
 /// MongoDB ObjectIds as the wire shows them: 24 lower-case hex characters.
 public enum ObjectIdRule {
     public static func isValid(_ id: String) -> Bool {

@@ -100,12 +100,17 @@ public struct Run: Sendable, Equatable {
     public var finishedAt: Date?
     public var cancelRequested: Bool
     public var events: [RunEvent]
+    /// The `run.start` request that made it (the client's, or the run's own
+    /// id): a repeat of that request within a day returns this run.
+    public var requestId: String?
 
     public init(
         id: String, workflowId: String, workflowName: String, workflowVersion: Int, definition: [Step],
         params: [String: String], status: RunStatus, steps: [RunStep], requestedBy: Requester, createdAt: Date,
-        startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequested: Bool = false, events: [RunEvent] = []
+        startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequested: Bool = false, events: [RunEvent] = [],
+        requestId: String? = nil
     ) {
+        self.requestId = requestId
         self.id = id
         self.workflowId = workflowId
         self.workflowName = workflowName

@@ -235,20 +235,26 @@ public struct StepUpdateParams: RPCParams, Equatable {
 public struct RunStartParams: RPCParams, Equatable {
     public var workflow: String
     public var params: [String: String]
+    /// Makes the request safe to repeat: a second `run.start` with the same
+    /// id within 24 h returns the first run.
+    public var requestId: String?
 
-    public init(workflow: String, params: [String: String] = [:]) {
+    public init(workflow: String, params: [String: String] = [:], requestId: String? = nil) {
         self.workflow = workflow
         self.params = params
+        self.requestId = requestId
     }
 
     public init(params p: ParamReader) throws(RPCError) {
-        try p.allowOnly(["workflow", "params"])
+        try p.allowOnly(["workflow", "params", "requestId"])
         let workflow = try p.string("workflow")
-        self.init(workflow: workflow, params: try p.optionalStringMap("params") ?? [:])
+        self.init(workflow: workflow, params: try p.optionalStringMap("params") ?? [:], requestId: try p.optionalString("requestId"))
     }
 
     public var paramsJSON: [String: JSONValue] {
-        ["workflow": .string(workflow), "params": .object(params.mapValues { .string($0) })]
+        var o: [String: JSONValue] = ["workflow": .string(workflow), "params": .object(params.mapValues { .string($0) })]
+        if let requestId { o["requestId"] = .string(requestId) }
+        return o
     }
 }
 

@@ -127,7 +127,8 @@ extension Run: RPCResult {
             startedAt: try r.optionalDate("startedAt"),
             finishedAt: try r.optionalDate("finishedAt"),
             cancelRequested: try r.bool("cancelRequested"),
-            events: try r.array("events", required: false) { (e) throws(ResultDecodingError) in try RunEvent(result: e) }
+            events: try r.array("events", required: false) { (e) throws(ResultDecodingError) in try RunEvent(result: e) },
+            requestId: try r.optionalString("requestId")
         )
     }
 

@@ -169,6 +169,7 @@ extension Run {
             "status": .string(status.rawValue), "cancelRequested": .bool(cancelRequested),
             "requestedBy": ["uid": .int(Int64(requestedBy.uid)), "gid": .int(Int64(requestedBy.gid)), "pid": .int(Int64(requestedBy.pid))],
             "createdAt": JSONValue(createdAt), "startedAt": JSONValue(startedAt), "finishedAt": JSONValue(finishedAt),
+            "requestId": JSONValue(requestId),
         ]
         if summary {
             o["steps"] = .array(steps.map { step in

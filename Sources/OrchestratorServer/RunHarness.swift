@@ -14,7 +14,7 @@ struct RunHarness: Sendable {
     func start(_ p: RunStartParams, _ c: CallContext) async throws(RPCError) -> Run {
         let requester = Requester(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid)
         return try await domain { () throws(OrchestratorError) in
-            try await service.start(workflow: p.workflow, params: p.params, requester: requester)
+            try await service.start(workflow: p.workflow, params: p.params, requestId: p.requestId, requester: requester)
         }
     }
 

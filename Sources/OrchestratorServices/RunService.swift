@@ -26,11 +26,16 @@ public struct RunService: Sendable {
     }
 
     /// Queues a run of the workflow as it is now (its steps are copied into
-    /// the run), and hands it to this daemon's engine.
-    public func start(workflow name: String, params: [String: String], requester: Requester) async throws(OrchestratorError) -> Run {
+    /// the run), and hands it to this daemon's engine. A repeat of the same
+    /// `requestId` within `requestIdLifetime` returns the run the first
+    /// request made instead. When MongoDB does not answer whether the run
+    /// was stored, the error carries the request id to repeat it with (the
+    /// run's own id when the client gave none).
+    public func start(workflow name: String, params: [String: String], requestId: String? = nil, requester: Requester) async throws(OrchestratorError) -> Run {
         guard await engine.acceptsRuns else { throw OrchestratorError.conflict("the daemon is stopping; start the run again once it is back") }
-        let workflow = try await workflows.workflow(.name(name))
         var v = Validator()
+        if let requestId, let problem = RequestIdRule.problem(requestId) { v.merge([FieldError(field: "requestId", message: problem)]) }
+        let workflow = try await workflows.workflow(.name(name))
         v.merge(Parameters.problems(params, steps: workflow.steps))
         try v.check()
         let now = clock.now().milliseconds
@@ -39,17 +44,52 @@ public struct RunService: Sendable {
             snapshot.status = .pending
             return snapshot
         }
+        let id = ids.next()
         let run = Run(
-            id: ids.next(), workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
+            id: id, workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
             definition: definition, params: params, status: .queued,
             steps: definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) },
             requestedBy: requester, createdAt: now,
-            events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)])
-        try await runs.createRun(run)
+            events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
+            requestId: requestId ?? id)
+        if let earlier = try await create(run) { return earlier }
         try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
         logger.notice("run queued", metadata: ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"])
         engine.adopt(runId: run.id)
         return run
+    }
+
+    /// How long a `run.start` request id is remembered.
+    public static let requestIdLifetime: TimeInterval = 24 * 3600
+
+    /// Stores `run`; or, when an earlier request with its request id made a
+    /// run within the lifetime, returns that one instead.
+    private func create(_ run: Run) async throws(OrchestratorError) -> Run? {
+        let requestId = run.requestId ?? run.id
+        do throws(OrchestratorError) {
+            for attempt in 0..<2 {
+                do throws(OrchestratorError) {
+                    try await runs.createRun(run)
+                    return nil
+                } catch where error.kind == .conflict && error.details["requestId"] == requestId && attempt == 0 {
+                    if let earlier = try await runs.run(requestId: requestId), earlier.createdAt >= run.createdAt - Self.requestIdLifetime {
+                        logger.notice("run.start repeated with request id \(requestId): answering with the run it started",
+                                      metadata: ["runId": "\(earlier.id)", "workflow": "\(earlier.workflowName)"])
+                        return earlier
+                    }
+                    // Held by a run older than a day (or by none any more): free it, and try once more.
+                    try await runs.releaseRequestId(requestId, createdBefore: run.createdAt - Self.requestIdLifetime)
+                }
+            }
+            throw OrchestratorError.conflict("request id '\(requestId)' is held by another run", details: ["requestId": requestId])
+        } catch where error.isTransient {
+            var unknown = error
+            unknown.details["requestId"] = requestId
+            if error.kind == .outcomeUnknown {
+                unknown.message += "; repeat the request with requestId '\(requestId)' to learn whether the run was started (it is never started twice)"
+            }
+            throw unknown
+        }
     }
 
     public func get(_ id: String) async throws(OrchestratorError) -> Run {

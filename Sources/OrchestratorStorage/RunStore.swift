@@ -109,7 +109,14 @@ public enum LeaseState: Sendable, Equatable {
 /// Where runs are kept. Every write by an executing daemon is fenced by its
 /// owner id, so a daemon that lost its lease can no longer change the run.
 public protocol RunStore: Sendable {
+    /// Stores a new run. Conflict (with `requestId` in its details) when
+    /// another run holds the same `requestId`.
     func createRun(_ run: Run) async throws(OrchestratorError)
+    /// The run that holds `requestId`, if one does.
+    func run(requestId: String) async throws(OrchestratorError) -> Run?
+    /// The run that holds `requestId` gives it up if it was created before
+    /// `before` (a request id is remembered for a day), so a new run may take it.
+    func releaseRequestId(_ requestId: String, createdBefore before: Date) async throws(OrchestratorError)
     func run(id: String) async throws(OrchestratorError) -> Run
     /// Newest first; `after` is the `next` cursor of the previous page. Items
     /// leave out the bulky parts (definition, outputs, events).

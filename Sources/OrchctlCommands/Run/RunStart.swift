@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import OrchestratorClient
 import OrchestratorModel
 import OrchestratorProtocol
 
@@ -11,6 +13,12 @@ struct RunStart: ParsableCommand {
             ORCH_PARAM_KEY. With --watch, orchctl shows each step's progress and exits 0 if the \
             run succeeded, 1 if it failed or was cancelled.
 
+            Every start carries a request id (a new one unless --request-id is given). If the \
+            connection drops or the daemon answers that MongoDB was unreachable or did not answer, \
+            orchctl asks once more with the same id: the daemon answers with the run the first \
+            request started, if it did, so a run is never started twice. If it still cannot tell, \
+            orchctl says so and prints the id to repeat the command with.
+
             Examples:
               orchctl run start vlan-rollout -p switch=sw1 -p vlan=120 --watch
               orchctl -o json run start config-backup -p dest=/var/lib/orchestrator/backups
@@ -22,9 +30,12 @@ struct RunStart: ParsableCommand {
     @Option(name: [.customShort("p"), .customLong("param")], help: ArgumentHelp("A run parameter (repeatable).", valueName: "KEY=VALUE"))
     var params: [String] = []
     @Flag(help: "Follow the run until it ends; the exit status is the run's outcome.") var watch = false
+    @Option(help: ArgumentHelp("Repeat an earlier start whose outcome was unknown: the run it started, if any, is answered instead of a new one (within 24 h).", valueName: "ID"))
+    var requestId: String?
 
     func validate() throws {
         _ = try parameters()
+        if let requestId, let problem = RequestIdRule.problem(requestId) { throw ValidationError("--request-id \(problem)") }
     }
 
     private func parameters() throws -> [String: String] {
@@ -40,8 +51,8 @@ struct RunStart: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let connection = try global.connect()
-            let started = try GlobalOptions.call(connection, RPCMethods.runStart, RunStartParams(workflow: workflow.name, params: try parameters()))
+            let request = RunStartParams(workflow: workflow.name, params: try parameters(), requestId: requestId ?? UUID().uuidString.lowercased())
+            let (connection, started) = try startOnceAtMostTwice(request)
             guard watch else {
                 global.emit(started) { "run \($0.id) of \(workflow.name) \($0.status.rawValue)\n" }
                 return
@@ -52,5 +63,35 @@ struct RunStart: ParsableCommand {
             if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
             try exitForOutcome(final.result)
         }
+    }
+
+    /// Sends the start; when the connection drops or the database was
+    /// unreachable or did not answer, sends it once more with the same
+    /// request id (the daemon answers with the run the first one started,
+    /// if it did).
+    private func startOnceAtMostTwice(_ request: RunStartParams) throws -> (RPCConnection, RPCReply<Run>) {
+        var firstWasUnknown = false
+        for attempt in 1...2 {
+            let connection = try global.connect()
+            do {
+                return (connection, try connection.reply(RPCMethods.runStart, request))
+            } catch {
+                let retryable: Bool
+                switch error {
+                case .broken: (retryable, firstWasUnknown) = (true, true)
+                case .rpc(let rpc) where rpc.code == .outcomeUnknown: (retryable, firstWasUnknown) = (true, true)
+                case .rpc(let rpc) where rpc.code == .storageUnavailable: retryable = true
+                default: retryable = false
+                }
+                guard retryable, attempt == 1 else {
+                    guard firstWasUnknown else { throw Failure.from(error) }
+                    throw Failure(
+                        message: "\(Failure.from(error).message)\nwhether the run was started is unknown; to find out without starting it twice, repeat: orchctl run start \(workflow.name) --request-id \(request.requestId ?? "") ...",
+                        code: 1)
+                }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        preconditionFailure("the loop returns or throws")
     }
 }
