@@ -13,8 +13,13 @@ public enum LineFraming {
         case tooLong
     }
 
-    public static func next(in buffer: some Collection<UInt8>, maximumLineBytes: Int) -> Next {
-        if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+    /// `scanned` bytes at the start of `buffer` are known to hold no newline
+    /// (an earlier call said `needMoreData` about them): the search starts
+    /// after them, so a long line arriving in small reads costs time linear
+    /// in its length, not quadratic.
+    public static func next(in buffer: some Collection<UInt8>, maximumLineBytes: Int, scanned: Int = 0) -> Next {
+        let from = buffer.index(buffer.startIndex, offsetBy: min(scanned, buffer.count))
+        if let newline = buffer[from...].firstIndex(of: UInt8(ascii: "\n")) {
             let length = buffer.distance(from: buffer.startIndex, to: newline)
             return length > maximumLineBytes ? .tooLong : .line(length: length)
         }

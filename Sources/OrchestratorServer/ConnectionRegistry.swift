@@ -12,6 +12,11 @@ public final class ConnectionRegistry: Sendable {
     private struct State {
         var stopping = false
         var channels: [ObjectIdentifier: any Channel] = [:]
+        /// The connections being served (not those turned away).
+        var admitted: Set<ObjectIdentifier> = []
+        /// Connections turned away since the last warning about it, and when that was.
+        var turnedAway = 0
+        var lastWarning: ContinuousClock.Instant?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -32,6 +37,32 @@ public final class ConnectionRegistry: Sendable {
     /// The pipeline handler that reports a connection's activation and end.
     func tracker() -> some ChannelInboundHandler {
         Tracker(registry: self)
+    }
+
+    /// Admits a connection to be served if fewer than `maximum` are.
+    func admit(_ channel: any Channel, maximum: Int) -> Bool {
+        state.withLockedValue { state in
+            guard state.admitted.count < maximum else { return false }
+            state.admitted.insert(ObjectIdentifier(channel))
+            return true
+        }
+    }
+
+    func release(_ channel: any Channel) {
+        _ = state.withLockedValue { $0.admitted.remove(ObjectIdentifier(channel)) }
+    }
+
+    /// Counts a connection turned away; returns how many there were since
+    /// the last warning when it is time for another (at most one in ten
+    /// seconds, so a flood does not flood the journal too).
+    func noteTurnedAway() -> Int? {
+        let now = ContinuousClock.now
+        return state.withLockedValue { state -> Int? in
+            state.turnedAway += 1
+            guard state.lastWarning.map({ now - $0 >= .seconds(10) }) ?? true else { return nil }
+            defer { (state.turnedAway, state.lastWarning) = (0, now) }
+            return state.turnedAway
+        }
     }
 
     fileprivate func activated(_ channel: any Channel) -> Bool {

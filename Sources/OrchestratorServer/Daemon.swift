@@ -95,11 +95,11 @@ public enum Daemon {
                     service: RunService(runs: runStore, workflows: store, engine: engine, ids: ids, clock: world.clock, logger: logger),
                     watchInterval: .milliseconds(200), watchers: watchers),
                 status: status),
-            logger: logger)
+            maximumBatch: settings.maxBatch, logger: logger)
         let server: RPCServer
         do {
             server = try await RPCServer.start(
-                address, maximumLineBytes: settings.maxRequestBytes, dispatcher: dispatcher,
+                address, maximumLineBytes: settings.maxRequestBytes, maximumConnections: settings.maxConnections, dispatcher: dispatcher,
                 authorizer: Authorizer(adminGroup: settings.adminGroup), connections: connections, logger: logger)
         } catch {
             logger.critical("cannot serve \(settings.socketPath): \(error)")

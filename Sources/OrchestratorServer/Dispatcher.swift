@@ -33,9 +33,11 @@ public struct Route: Sendable {
 public struct RPCDispatcher: Sendable {
     private let routes: [String: Route]
     private let logger: Logger
+    private let maximumBatch: Int
 
-    public init(routes: [String: Route], logger: Logger) {
+    public init(routes: [String: Route], maximumBatch: Int = 100, logger: Logger) {
         self.routes = routes
+        self.maximumBatch = maximumBatch
         self.logger = logger
     }
 
@@ -46,6 +48,10 @@ public struct RPCDispatcher: Sendable {
     ) async -> JSONValue? {
         let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notify: notify, isConnected: isConnected)
         switch RPCCodec.decode(line: line) {
+        case .batch(let messages) where messages.count > maximumBatch:
+            logger.debug("refused a batch of \(messages.count) requests", metadata: ["peerUid": "\(peer.uid)"])
+            return RPCCodec.response(id: .null, error: RPCError(
+                .invalidRequest, "invalid request: a batch of \(messages.count) requests; at most \(maximumBatch) are accepted (max-batch)"))
         case .batch(let messages):
             var answers: [JSONValue] = []
             for message in messages {

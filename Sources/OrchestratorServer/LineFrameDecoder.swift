@@ -14,6 +14,8 @@ struct CappedLineDecoder: ByteToMessageDecoder {
     typealias InboundOut = Frame
     let maximumLineBytes: Int
     private var overflowed = false
+    /// Readable bytes already searched for a newline, none found.
+    private var scanned = 0
 
     init(maximumLineBytes: Int) {
         self.maximumLineBytes = maximumLineBytes
@@ -24,14 +26,16 @@ struct CappedLineDecoder: ByteToMessageDecoder {
             buffer.moveReaderIndex(to: buffer.writerIndex)
             return .needMoreData
         }
-        switch LineFraming.next(in: buffer.readableBytesView, maximumLineBytes: maximumLineBytes) {
+        switch LineFraming.next(in: buffer.readableBytesView, maximumLineBytes: maximumLineBytes, scanned: scanned) {
         case .line(let length):
+            scanned = 0
             // The framing just found `length` readable bytes and a newline after them.
             let line = buffer.readSlice(length: length) ?? ByteBuffer()
             buffer.moveReaderIndex(forwardBy: 1)
             context.fireChannelRead(wrapInboundOut(.line(line)))
             return .continue
         case .needMoreData:
+            scanned = buffer.readableBytes
             return .needMoreData
         case .tooLong:
             overflowed = true

@@ -43,7 +43,7 @@ public final class RPCServer: Sendable {
     private let ownsPath: String?
 
     public static func start(
-        _ address: ListenAddress, maximumLineBytes: Int, dispatcher: RPCDispatcher, authorizer: Authorizer,
+        _ address: ListenAddress, maximumLineBytes: Int, maximumConnections: Int = 256, dispatcher: RPCDispatcher, authorizer: Authorizer,
         connections: ConnectionRegistry, logger: Logger
     ) async throws -> RPCServer {
         let (stream, continuation) = AsyncStream<Connection>.makeStream()
@@ -53,6 +53,15 @@ public final class RPCServer: Sendable {
             .childChannelInitializer { channel in
                 // SO_PEERCRED is read now: later the fd may already be closed.
                 peerCredentials(of: channel).flatMapThrowing { peer in
+                    // One too many: told why once it is active, then closed, without a task of its own.
+                    guard connections.admit(channel, maximum: maximumConnections) else {
+                        try channel.pipeline.syncOperations.addHandler(TurnAway(maximumConnections: maximumConnections))
+                        if let turnedAway = connections.noteTurnedAway() {
+                            logger.warning("turned away \(turnedAway) connections: \(maximumConnections) are served at once (max-connections)")
+                        }
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in connections.release(channel) }
                     try channel.pipeline.syncOperations.addHandler(connections.tracker())
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(CappedLineDecoder(maximumLineBytes: maximumLineBytes)))
@@ -188,6 +197,28 @@ public final class RPCServer: Sendable {
         bytes.append(UInt8(ascii: "\n"))
         return ByteBuffer(bytes: bytes)
     }
+}
+
+/// Answers a connection beyond `max-connections` with TooManyConnections
+/// once it is active, then closes it (after the answer is written).
+private final class TurnAway: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let maximumConnections: Int
+
+    init(maximumConnections: Int) {
+        self.maximumConnections = maximumConnections
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let error = RPCError(.tooManyConnections, "too many connections: \(maximumConnections) are served at once (max-connections); try again later")
+        var bytes = JSONCoding.serializeBytes(RPCCodec.response(id: .null, error: error))
+        bytes.append(UInt8(ascii: "\n"))
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes))).whenComplete { _ in loopBound.value.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 private func peerCredentials(of channel: Channel) -> EventLoopFuture<PeerCredentials> {

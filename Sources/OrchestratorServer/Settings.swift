@@ -13,6 +13,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var mongodbURI = "mongodb://127.0.0.1:27017/"
     public var database = "orchestrator"
     public var maxRequestBytes = 1 << 20
+    /// Connections served at once; the next gets TooManyConnections and is closed.
+    public var maxConnections = 256
+    /// Requests in one batch; a longer batch is refused whole.
+    public var maxBatch = 100
     public var logLevel: Logger.Level = .info
     public var logTarget: LogTarget = .auto
     public var serverSelectionTimeoutMS = 3000
@@ -60,6 +64,12 @@ public struct DaemonSettings: Sendable, Equatable {
         },
         Key(name: "max-request-bytes", help: "longest request line accepted; longer closes the connection") { s, v throws(SettingError) in
             s.maxRequestBytes = try int(v, 1024...(64 << 20))
+        },
+        Key(name: "max-connections", help: "clients served at once; the next gets -32008 TooManyConnections and is closed") { s, v throws(SettingError) in
+            s.maxConnections = try int(v, 1...65536)
+        },
+        Key(name: "max-batch", help: "requests in one JSON-RPC batch; a longer batch is refused with -32600") { s, v throws(SettingError) in
+            s.maxBatch = try int(v, 1...10_000)
         },
         Key(name: "log-level", help: "trace, debug, info, notice, warning, error or critical") { s, v throws(SettingError) in
             guard let level = Logger.Level(rawValue: v.lowercased()) else {

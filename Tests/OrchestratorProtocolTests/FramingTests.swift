@@ -17,6 +17,14 @@ import Testing
         #expect(LineFraming.next(in: [UInt8](repeating: 65, count: 10) + [10], maximumLineBytes: 10) == .line(length: 10))
     }
 
+    @Test func whatWasScannedAlreadyIsNotScannedAgain() {
+        let partial = Array("{\"jsonrpc\"".utf8)
+        #expect(LineFraming.next(in: partial, maximumLineBytes: 100) == .needMoreData)
+        #expect(LineFraming.next(in: partial + Array(":1}\n".utf8), maximumLineBytes: 100, scanned: partial.count) == .line(length: partial.count + 3))
+        // Told that bytes holding a newline were scanned, it looks after them only: the count is what makes it linear.
+        #expect(LineFraming.next(in: Array("a\nbc".utf8), maximumLineBytes: 100, scanned: 2) == .needMoreData)
+    }
+
     @Test func carriageReturnsAreTrimmed() {
         #expect(Array(LineFraming.trimmed(Array("{}\r".utf8))) == Array("{}".utf8))
     }
