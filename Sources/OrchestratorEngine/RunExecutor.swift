@@ -446,6 +446,10 @@ actor RunExecutor {
     private func flush() async -> Bool {
         guard !lost else { return false }
         guard !unwritten.isEmpty else { return true }
+        if unwritten.status?.isTerminal == true {
+            await workflowStatus.finishWriting(unshown)
+            unshown.removeAll()
+        }
         guard await persist(unwritten) else { return false }
         unwritten = RunChange()
         for (step, status) in unshown { workflowStatus.show(step, status) }

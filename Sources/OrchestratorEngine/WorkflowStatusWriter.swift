@@ -13,6 +13,8 @@ final class WorkflowStatusWriter: Sendable {
     private let doorbell = Doorbell()
     private let clock: any EngineClock
     private let finished = Latch()
+    /// Opens once the last write is done.
+    private let done = Latch()
 
     init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock) {
         self.workflows = workflows
@@ -42,26 +44,50 @@ final class WorkflowStatusWriter: Sendable {
     static let minimumInterval = Duration.seconds(1)
     static let shareOfTime = 10
 
-    /// Until `finish()`, then one last write of whatever is pending.
+    /// Until `finish()`, then one last write of whatever is pending, which
+    /// waits out an outage (the run's end, written after it, would too).
     func run() async {
         for await _ in doorbell.rings {
             let started = clock.uptime()
-            await flush()
+            _ = await flush()
             // The run's end does not wait out the pause: its last write goes at once.
             await clock.sleep(for: max(Self.minimumInterval, (clock.uptime() - started) * Self.shareOfTime), orUntil: finished)
         }
-        await flush()
+        var delay = Duration.milliseconds(200)
+        while await !flush() {
+            await clock.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
+        done.open()
     }
 
-    private func flush() async {
+    /// The run is about to be recorded as ended: its steps' last statuses
+    /// (`last`, and whatever is pending) are written first, so that whoever
+    /// reads the run as ended finds its workflow's statuses final.
+    func finishWriting(_ last: [(String, StepStatus)]) async {
+        pending.withLockedValue { statuses in
+            for (step, status) in last { statuses[step] = status }
+        }
+        finish()
+        await done.wait()
+    }
+
+    /// False when MongoDB was away (what was not written is kept, unless a
+    /// newer status replaced it); a write refused for good is dropped.
+    private func flush() async -> Bool {
         let batch = pending.withLockedValue { statuses -> [String: StepStatus] in
             defer { statuses.removeAll() }
             return statuses
         }
-        guard !batch.isEmpty else { return }
-        if (try? await workflows.recordStepStatuses(workflowId: workflowId, runId: runId, batch)) == nil {
-            // MongoDB is away: keep what was not written unless a newer status replaced it.
+        guard !batch.isEmpty else { return true }
+        do {
+            try await workflows.recordStepStatuses(workflowId: workflowId, runId: runId, batch)
+            return true
+        } catch where error.isTransient {
             pending.withLockedValue { statuses in statuses.merge(batch) { newer, _ in newer } }
+            return false
+        } catch {
+            return true
         }
     }
 }

@@ -243,6 +243,23 @@ import TestSupport
         }
     }
 
+    @Test func theWorkflowShowsItsStepsFinalAsSoonAsTheRunIsSeenEnded() async throws {
+        try await DaemonProcess.with { daemon in
+            let c = try daemon.connect()
+            try await c.createWorkflow("shown", (0..<5).map { shellStep("s\($0)", order: $0, "true") })
+            for _ in 0..<5 {
+                let id = try await c.startRun("shown")
+                var ended = false
+                while !ended {
+                    ended = try await c.call("run.get", ["id": .string(id)])["status"] == "succeeded"
+                }
+                let workflow = try await c.call("workflow.get", ["name": "shown"])
+                let shown = workflow["steps"]?.arrayValue?.map { $0["status"]?.stringValue ?? "" } ?? []
+                #expect(shown == Array(repeating: "succeeded", count: 5), "\(workflow)")
+            }
+        }
+    }
+
     @Test func deletingAWorkflowWithAnActiveRunIsAConflict() async throws {
         try await DaemonProcess.with { daemon in
             let gate = daemon.directory.appendingPathComponent("gate")
