@@ -43,6 +43,7 @@ enum RunDocument {
             "finishedAt": BSON(step.finishedAt), "error": BSON(step.error), "stdout": BSON(step.stdout), "stderr": BSON(step.stderr),
         ]
         doc["process"] = step.process.map { encode($0) } ?? .null
+        if let retryAt = step.retryAt { doc["retryAt"] = BSON(retryAt) }
         return doc
     }
 
@@ -104,7 +105,8 @@ enum RunDocument {
             error: doc["error"]?.stringValue,
             stdout: doc["stdout"]?.stringValue ?? "",
             stderr: doc["stderr"]?.stringValue ?? "",
-            process: process
+            process: process,
+            retryAt: doc["retryAt"]?.dateValue
         )
     }
 

@@ -88,6 +88,7 @@ actor RunExecutor {
             workflowStatus.finish()
         }
         await recoverInterruptedSteps()
+        resumeRetryDelays()
         if run.status == .queued {
             logger.info("run started")
             stage(RunChange(status: .running, startedAt: clock.now().milliseconds, events: [event(step: nil, status: RunStatus.running.rawValue)]))
@@ -179,6 +180,7 @@ actor RunExecutor {
             record.stdout = ""
             record.stderr = ""
             record.process = nil
+            record.retryAt = nil
             switch heldProcess(for: step, attempt: record.attempts) {
             case .held(let process):
                 record.process = process.identity
@@ -410,6 +412,18 @@ actor RunExecutor {
     }
 
     // MARK: - Recovery
+
+    /// Steps that were waiting for their next attempt when the run came
+    /// here (a restart, a take-over) go on waiting until their `retryAt`:
+    /// no longer than their configured delay, whatever this host's clock says.
+    private func resumeRetryDelays() {
+        let now = clock.now()
+        for record in run.steps where record.status == .pending {
+            guard let retryAt = record.retryAt, retryAt > now, let step = run.definition(record.name) else { continue }
+            let longest = StepRules.retryDelay(for: step, nextAttempt: record.attempts + 1)
+            retry(record.name, after: min(.milliseconds(Int64(retryAt.timeIntervalSince(now) * 1000)), longest))
+        }
+    }
 
     /// Steps that were running when the daemon that ran them died become
     /// `interrupted`. An idempotent one runs again if it has attempts left

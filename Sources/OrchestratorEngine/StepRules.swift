@@ -48,6 +48,7 @@ public enum StepRules {
             let delay = retryDelay(for: step, nextAttempt: record.attempts + 1)
             verdict.message = "\(record.error ?? "failed"); will retry in \(delay.components.seconds)s"
             verdict.record.status = .pending
+            verdict.record.retryAt = now.addingTimeInterval(delay.seconds).milliseconds
             verdict.retryAfter = delay
         }
         return verdict

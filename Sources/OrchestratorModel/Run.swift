@@ -29,12 +29,16 @@ public struct RunStep: Sendable, Equatable {
     /// Where the latest attempt runs or ran, so a restarted daemon on the same
     /// host can make sure it is gone before running the step again.
     public var process: StepProcess?
+    /// A pending step waiting for its next attempt: not before then (kept
+    /// in the record, so a restart or a take-over waits too).
+    public var retryAt: Date?
 
     public init(
         name: String, executionOrder: Int, status: StepStatus = .pending, attempts: Int = 0, exitCode: Int? = nil,
         startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, stdout: String = "", stderr: String = "",
-        process: StepProcess? = nil
+        process: StepProcess? = nil, retryAt: Date? = nil
     ) {
+        self.retryAt = retryAt
         self.name = name
         self.executionOrder = executionOrder
         self.status = status

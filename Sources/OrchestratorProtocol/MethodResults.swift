@@ -79,7 +79,8 @@ extension RunStep {
             finishedAt: try r.optionalDate("finishedAt"),
             error: try r.optionalString("error"),
             stdout: try r.optionalString("stdout") ?? "",
-            stderr: try r.optionalString("stderr") ?? ""
+            stderr: try r.optionalString("stderr") ?? "",
+            retryAt: try r.optionalDate("retryAt")
         )
     }
 }

@@ -143,6 +143,7 @@ extension RunStep {
             "name": .string(name), "executionOrder": JSONValue(executionOrder), "status": .string(status.rawValue),
             "attempts": JSONValue(attempts), "exitCode": JSONValue(exitCode), "startedAt": JSONValue(startedAt),
             "finishedAt": JSONValue(finishedAt), "error": JSONValue(error), "stdout": .string(stdout), "stderr": .string(stderr),
+            "retryAt": JSONValue(retryAt),
         ]
     }
 }

@@ -137,4 +137,19 @@ import Testing
         // SIGTERM at 5 s, the stop timeout 3 s later: stopped then, not at the end of its 60 s.
         #expect((push.ended ?? .seconds(1_000)) < .seconds(5 + 3 + 5 + 1))
     }
+
+    @Test func aRetryDelayIsKeptAcrossARestart() throws {
+        var push = step("push", retries: 1)
+        push.retryDelaySeconds = 30
+        // Fails at 2 s and waits 30 s for its second attempt; the daemon is killed at 5 s and back at 7 s.
+        let report = play([(push, StepBehaviour(duration: 1...1, failure: 1))]) { simulation, daemon in
+            simulation.crash(daemon, at: .seconds(5), restartAfter: .seconds(2))
+        }
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let attempts = report.executions.filter { $0.step == "push" }
+        #expect(attempts.count == 2)
+        let gap = (attempts.last?.began ?? .zero) - (attempts.first?.ended ?? .zero)
+        #expect(gap >= .seconds(30) && gap < .seconds(31), "second attempt \(gap) after the first")
+        #expect(report.finalRuns.first?.step("push")?.retryAt == nil)
+    }
 }
