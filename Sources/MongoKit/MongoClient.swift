@@ -66,10 +66,12 @@ public final class MongoCollection {
         }
     }
 
+    /// With `upsert`, a filter that matches nothing inserts instead (and a
+    /// document with the same `_id` that the filter did not match is a duplicate key).
     public func updateOne(
-        _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil
+        _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil, upsert: Bool = false
     ) throws(MongoError) -> UpdateResult {
-        try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters)
+        try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters, upsert: upsert)
     }
 
     public func updateMany(_ filter: BSONDocument, _ update: BSONDocument) throws(MongoError) -> UpdateResult {
@@ -81,11 +83,14 @@ public final class MongoCollection {
     ) -> Bool
 
     private func performUpdate(
-        _ function: UpdateFunction, _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]?
+        _ function: UpdateFunction, _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]?, upsert: Bool = false
     ) throws(MongoError) -> UpdateResult {
         let filterHandle = BSONHandle(filter)
         let updateHandle = BSONHandle(update)
-        let opts = arrayFilters.map { BSONHandle(["arrayFilters": .array($0)]) }
+        var options = BSONDocument()
+        if let arrayFilters { options["arrayFilters"] = .array(arrayFilters) }
+        if upsert { options["upsert"] = true }
+        let opts = options.isEmpty ? nil : BSONHandle(options)
         let reply = ReplyBuffer()
         var error = bson_error_t()
         guard function(raw, filterHandle.pointer, updateHandle.pointer, opts?.pointer, reply.pointer, &error) else {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MongoKit
 import MongoStorage
+import OrchestratorModel
 import OrchestratorEngine
 import OrchestratorServices
 import ServiceLifecycle
@@ -74,12 +75,23 @@ public enum Daemon {
             return 0
         }
 
+        let ownerId = settings.daemonId.isEmpty ? DaemonIdentity.defaultId(socketPath: settings.socketPath) : settings.daemonId
+        let identity = DaemonIdentity(
+            registry: MongoDaemonRegistry(pool: pool), record: DaemonIdentity.thisProcess(id: ownerId), lease: .seconds(settings.leaseSeconds))
+        notifier.status("checking that no other live daemon uses daemon id \(ownerId)")
+        if case .refused(let why) = await identity.establish(serverTime: { () throws(OrchestratorError) in try await runStore.serverTime() }, logger: logger) {
+            logger.critical("\(why)")
+            notifier.status("failed: \(why)")
+            await pool.close()
+            return 1
+        }
+
         let address: ListenAddress = invocation.activatedSocket.map { .inherited(fd: $0, path: settings.socketPath) }
             ?? .path(settings.socketPath, group: settings.socketGroup)
         let world = EngineWorld.system
         let engine = Engine(
             settings: EngineSettings(
-                ownerId: settings.daemonId.isEmpty ? "\(ProcessIdentity.host):\(settings.socketPath)" : settings.daemonId,
+                ownerId: ownerId,
                 maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate),
             runs: runStore, workflows: store, world: world, logger: logger)
         let ids = ObjectIdSource()
@@ -111,6 +123,7 @@ public enum Daemon {
         let statusLine = StatusLine(socket: settings.socketPath)
         notifier.ready(status: statusLine.text(activeRuns: 0))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: IdentityService(identity: identity, logger: logger), successTerminationBehavior: .ignore),
             .init(service: HealthService(health: health, pool: pool), successTerminationBehavior: .ignore),
             .init(service: ServerService(server: server), successTerminationBehavior: .ignore),
             .init(

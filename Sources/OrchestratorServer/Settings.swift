@@ -26,7 +26,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var maxParallelSteps = 8
     public var stopTimeoutSeconds = 30
     public var leaseSeconds = 30
-    /// This daemon's name in run leases; empty means `<hostname>:<socket>`.
+    /// This daemon's name in run leases; empty means `<hostname>/<machine-id>:<socket>`.
     public var daemonId = ""
 
     public init() {}
@@ -102,7 +102,7 @@ public struct DaemonSettings: Sendable, Equatable {
         Key(name: "lease-seconds", help: "how long a run's ownership lasts without renewal") { s, v throws(SettingError) in
             s.leaseSeconds = try int(v, 3...3600)
         },
-        Key(name: "daemon-id", help: "this daemon's name in run leases (default <hostname>:<socket>)") { s, v throws(SettingError) in
+        Key(name: "daemon-id", help: "this daemon's name in run leases, unique among live daemons (default <hostname>/<machine-id, 12 chars>:<socket>)") { s, v throws(SettingError) in
             guard v.utf8.count <= 200, !v.contains("\n") else { throw SettingError(message: "must be one line of at most 200 bytes") }
             s.daemonId = v
         },
