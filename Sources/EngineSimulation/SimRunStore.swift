@@ -197,6 +197,10 @@ struct SimRunStore: RunStore {
         try await call("events") { () throws(OrchestratorError) in try await database.runs.events(id: id, after: cursor, evenIfQuiet: evenIfQuiet) }
     }
 
+    func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int {
+        try await call("removeEndedRuns") { () throws(OrchestratorError) in try await database.runs.removeEndedRuns(finishedBefore: before, limit: limit) }
+    }
+
     func sweepLogs() async throws(OrchestratorError) -> Int {
         try await call("sweepLogs") { () throws(OrchestratorError) in try await database.runs.sweepLogs() }
     }

@@ -187,6 +187,18 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
+    public func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int {
+        state.withLock { state in
+            let old = state.documents.values.filter { $0.run.status.isTerminal && ($0.run.finishedAt.map { $0 < before } ?? false) }
+                .map(\.run.id).sorted().prefix(limit)
+            for id in old {
+                state.documents[id] = nil
+                state.log[id] = nil
+            }
+            return old.count
+        }
+    }
+
     public func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {
         state.withLock { state in
             Array(state.documents.values.filter { $0.run.status.isActive && Self.claimable($0, by: owner, now: now) }.map(\.run.id).sorted().prefix(limit))

@@ -263,6 +263,20 @@ public struct MongoRunStore: RunStore {
         }
     }
 
+    public func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int {
+        let old: BSONDocument = ["status": ["$nin": Self.activeStatuses], "finishedAt": ["$lt": BSON(before)]]
+        return try await withDatabase(pool) { client throws(MongoError) -> Int in
+            let runs = client.collection(Self.collectionName)
+            let ids = try runs.find(old, limit: limit, projection: ["_id": 1]).compactMap { $0["_id"] }
+            guard !ids.isEmpty else { return 0 }
+            // The log first: a run whose deletion is cut short is found again next time.
+            _ = try client.collection(RunLogDocument.collectionName).deleteMany(["runId": ["$in": .array(ids)]])
+            var filter = old
+            filter["_id"] = ["$in": .array(ids)]
+            return try runs.deleteMany(filter)
+        }
+    }
+
     public func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {
         let filter: BSONDocument = [
             "status": ["$in": Self.activeStatuses],

@@ -227,13 +227,28 @@ public actor Engine {
     }
 
     /// At start and then hourly: a run's log is deleted when it ends, but
-    /// only if the database answered just then.
+    /// only if the database answered just then; and runs that ended longer
+    /// ago than the retention are removed (judged by the server's clock).
     private func sweepLoop() async {
         while !stopping {
             if let removed = try? await runs.sweepLogs(), removed > 0 {
                 logger.info("removed \(removed) log entries that ended runs had left behind")
             }
+            await removeExpiredRuns()
             await world.clock.sleep(for: .seconds(3600))
+        }
+    }
+
+    private func removeExpiredRuns() async {
+        guard let retention = settings.runRetention, let now = try? await runs.serverTime() else { return }
+        var removed = 0
+        // In batches, so one pass never holds a huge list; a pass ends at the first short batch.
+        while !stopping, let batch = try? await runs.removeEndedRuns(finishedBefore: now.addingTimeInterval(-retention.seconds), limit: 500) {
+            removed += batch
+            if batch < 500 { break }
+        }
+        if removed > 0 {
+            logger.notice("removed \(removed) runs that ended more than \(Int(retention.seconds / 86400)) days ago (run-retention-days)")
         }
     }
 

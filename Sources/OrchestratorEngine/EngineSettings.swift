@@ -14,6 +14,8 @@ public struct EngineSettings: Sendable {
     public var workingDirectory: String
     /// orchestrator-step-gate, which holds each step until it is recorded.
     public var stepGate: String
+    /// Ended runs older than this are removed (nil: kept for ever).
+    public var runRetention: Duration?
     /// Runs this daemon executes at once. Runs beyond it stay queued in
     /// MongoDB, unleased, where another daemon may take them: holding a lease
     /// on a run that only waits for a step slot would cost renewals and
@@ -27,8 +29,9 @@ public struct EngineSettings: Sendable {
     public init(
         ownerId: String, maxParallelSteps: Int = 8, lease: Duration = .seconds(30), killGrace: Duration = .seconds(5),
         claimInterval: Duration = .seconds(2), workingDirectory: String = FileManager.default.currentDirectoryPath,
-        stepGate: String
+        stepGate: String, runRetention: Duration? = nil
     ) {
+        self.runRetention = runRetention
         self.ownerId = ownerId
         self.maxParallelSteps = maxParallelSteps
         self.lease = lease

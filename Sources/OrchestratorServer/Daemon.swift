@@ -75,6 +75,12 @@ public enum Daemon {
             return 0
         }
 
+        // Checked again when the socket is bound; first here, where it is quicker to tell than the daemon id.
+        if invocation.activatedSocket == nil, UnixSocketProbe.accepts(settings.socketPath) {
+            logger.critical("cannot serve \(settings.socketPath): \(UnixSocketProbe.served(settings.socketPath))")
+            await pool.close()
+            return 1
+        }
         let ownerId = settings.daemonId.isEmpty ? DaemonIdentity.defaultId(socketPath: settings.socketPath) : settings.daemonId
         let identity = DaemonIdentity(
             registry: MongoDaemonRegistry(pool: pool), record: DaemonIdentity.thisProcess(id: ownerId), lease: .seconds(settings.leaseSeconds))
@@ -92,7 +98,8 @@ public enum Daemon {
         let engine = Engine(
             settings: EngineSettings(
                 ownerId: ownerId,
-                maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate),
+                maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate,
+                runRetention: settings.runRetentionDays == 0 ? nil : .seconds(settings.runRetentionDays * 86400)),
             runs: runStore, workflows: store, world: world, logger: logger)
         let ids = ObjectIdSource()
         let health = DatabaseHealth()

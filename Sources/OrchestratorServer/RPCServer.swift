@@ -240,9 +240,7 @@ private func prepareSocketPath(_ path: String) throws {
     guard (info.st_mode & S_IFMT) == S_IFSOCK else {
         throw ServerStartError(description: "\(path) exists and is not a socket; refusing to replace it")
     }
-    if UnixSocketProbe.accepts(path) {
-        throw ServerStartError(description: "another daemon is already serving \(path); stop it first or choose another --socket")
-    }
+    if UnixSocketProbe.accepts(path) { throw UnixSocketProbe.served(path) }
     unlink(path)
 }
 
@@ -261,6 +259,10 @@ private func restrictSocketFile(_ path: String, group: String, logger: Logger) t
 
 /// Tries to connect to a Unix socket path (used to tell a live daemon from a stale file).
 public enum UnixSocketProbe {
+    static func served(_ path: String) -> ServerStartError {
+        ServerStartError(description: "another daemon is already serving \(path); stop it first or choose another --socket")
+    }
+
     public static func accepts(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }

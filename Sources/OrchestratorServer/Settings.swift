@@ -26,6 +26,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var maxParallelSteps = 8
     public var stopTimeoutSeconds = 30
     public var leaseSeconds = 30
+    /// Ended runs are removed this many days after their end; 0 keeps them.
+    public var runRetentionDays = 90
     /// This daemon's name in run leases; empty means `<hostname>/<machine-id>:<socket>`.
     public var daemonId = ""
 
@@ -98,6 +100,9 @@ public struct DaemonSettings: Sendable, Equatable {
         },
         Key(name: "stop-timeout-seconds", help: "on SIGTERM, how long running steps may finish") { s, v throws(SettingError) in
             s.stopTimeoutSeconds = try int(v, 0...3600)
+        },
+        Key(name: "run-retention-days", help: "remove runs this many days after they ended (0: keep them for ever)") { s, v throws(SettingError) in
+            s.runRetentionDays = try int(v, 0...36500)
         },
         Key(name: "lease-seconds", help: "how long a run's ownership lasts without renewal") { s, v throws(SettingError) in
             s.leaseSeconds = try int(v, 3...3600)

@@ -169,4 +169,7 @@ public protocol RunStore: Sendable {
     /// Deletes what ended runs left in the log (their deletion at the end
     /// is best effort), except claim entries, which fence; returns how many.
     func sweepLogs() async throws(OrchestratorError) -> Int
+    /// Deletes up to `limit` runs that ended before `before`, with all their
+    /// log entries (claim entries too: nobody stalls that long); returns how many.
+    func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int
 }

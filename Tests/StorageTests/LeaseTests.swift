@@ -57,4 +57,34 @@ import Testing
             #expect(try await runs.claimable(owner: "b", now: now.addingTimeInterval(150), limit: 10).isEmpty)
         }
     }
+
+    /// Retention: runs that ended before the cut-off go (with their log);
+    /// active runs and runs that ended after it stay.
+    @Test(arguments: Backend.allCases)
+    func endedRunsOlderThanTheRetentionAreRemoved(_ backend: Backend) async throws {
+        try await withRuns(backend) { runs, ids in
+            let now = try await runs.serverTime()
+            func ended(at finished: Date) async throws -> String {
+                let id = ids.next()
+                try await runs.createRun(queuedRun(id))
+                let claimed = try #require(try await runs.claim(id: id, owner: "a", until: now.addingTimeInterval(60), now: now))
+                let started = try #require(try await runs.apply(
+                    RunChange(status: .running, startedAt: finished, events: [RunEvent(sequence: 1, step: nil, status: "running", at: finished)]),
+                    to: id, owner: "a", log: claimed.log))
+                _ = try #require(try await runs.apply(
+                    RunChange(status: .succeeded, finishedAt: finished, events: [RunEvent(sequence: 2, step: nil, status: "succeeded", at: finished)]),
+                    to: id, owner: "a", log: started))
+                return id
+            }
+            let old = try await ended(at: now.addingTimeInterval(-91 * 86400))
+            let recent = try await ended(at: now.addingTimeInterval(-89 * 86400))
+            let active = ids.next()
+            try await runs.createRun(queuedRun(active))
+            #expect(try await runs.removeEndedRuns(finishedBefore: now.addingTimeInterval(-90 * 86400), limit: 100) == 1)
+            await #expect(throws: OrchestratorError.notFound("run", old)) { try await runs.run(id: old) }
+            #expect(try await runs.run(id: recent).status == .succeeded)
+            #expect(try await runs.run(id: active).status == .queued)
+            #expect(try await runs.removeEndedRuns(finishedBefore: now.addingTimeInterval(-90 * 86400), limit: 100) == 0)
+        }
+    }
 }
