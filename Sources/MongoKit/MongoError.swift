@@ -16,6 +16,8 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
         /// The document (or the one an update would make) exceeds the
         /// server's size limit: refused for good.
         case tooLarge
+        /// A document validator (`collMod` validator, schema) rejected the write: refused for good.
+        case rejected
         /// The server answered with an error (its code is kept).
         case server(code: Int)
         /// The driver refused the request (bad URI, bad options, ...).
@@ -68,6 +70,7 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
             if refusedForNowCodes.contains(code) { return .unavailable }
             if interruptedCodes.contains(code) { return .unanswered }
             if tooLargeCodes.contains(code) || saysTooLarge(message) { return .tooLarge }
+            if code == 121 { return .rejected }
             return .server(code: Int(code))
         case MONGOC_ERROR_BSON.rawValue, MONGOC_ERROR_CLIENT.rawValue:
             return saysTooLarge(message) ? .tooLarge : .client

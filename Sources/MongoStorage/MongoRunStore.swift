@@ -229,14 +229,28 @@ public struct MongoRunStore: RunStore {
         let oid = try Self.objectId(id)
         var ending = change
         ending.steps = [:]
-        let update = Self.update(ending, setting: [
-            "steps": .array(steps.map { .document(RunDocument.encode($0)) }), "logNext": BSON(log.next), "logWriter": BSON(owner),
-            "owner": .null, "leaseExpiresAt": .null, "cancelRequested": false,
-        ])
+        let ended: BSONDocument = [
+            "logNext": BSON(log.next), "logWriter": BSON(owner), "owner": .null, "leaseExpiresAt": .null, "cancelRequested": false,
+        ]
+        var whole = ended
+        whole["steps"] = .array(steps.map { .document(RunDocument.encode($0)) })
+        let update = Self.update(ending, setting: whole)
+        // If even that is refused (the document is too large without any
+        // output: its events, its definition), the smallest ending: status,
+        // end, no lease. Its last events are then only in the journal.
+        var smallest = RunChange(status: ending.status, finishedAt: ending.finishedAt)
+        smallest.events = []
+        let minimal = Self.update(smallest, setting: ended)
         return try await withDatabase(pool) { [update] client throws(MongoError) -> Bool in
-            guard try client.collection(Self.collectionName).updateOne(["_id": .objectId(oid), "owner": BSON(owner)], update).matched == 1 else {
-                return false
+            let runs = client.collection(Self.collectionName)
+            let held: BSONDocument = ["_id": .objectId(oid), "owner": BSON(owner)]
+            let matched: Int
+            do throws(MongoError) {
+                matched = try runs.updateOne(held, update).matched
+            } catch where error.kind == .tooLarge || error.kind == .rejected {
+                matched = try runs.updateOne(held, minimal).matched
             }
+            guard matched == 1 else { return false }
             _ = try? client.collection(RunLogDocument.collectionName).deleteMany(RunLogDocument.spent(runId: oid, before: log.next))
             return true
         }
@@ -269,11 +283,14 @@ public struct MongoRunStore: RunStore {
             let runs = client.collection(Self.collectionName)
             let ids = try runs.find(old, limit: limit, projection: ["_id": 1]).compactMap { $0["_id"] }
             guard !ids.isEmpty else { return 0 }
-            // The log first: a run whose deletion is cut short is found again next time.
-            _ = try client.collection(RunLogDocument.collectionName).deleteMany(["runId": ["$in": .array(ids)]])
             var filter = old
             filter["_id"] = ["$in": .array(ids)]
-            return try runs.deleteMany(filter)
+            let removed = try runs.deleteMany(filter)
+            // Then the logs of those that are gone (one resumed meanwhile is not, and keeps its log).
+            let kept = try runs.find(["_id": ["$in": .array(ids)]], projection: ["_id": 1]).compactMap { $0["_id"]?.objectIdValue }
+            let gone = ids.filter { id in !kept.contains { .objectId($0) == id } }
+            if !gone.isEmpty { _ = try client.collection(RunLogDocument.collectionName).deleteMany(["runId": ["$in": .array(gone)]]) }
+            return removed
         }
     }
 

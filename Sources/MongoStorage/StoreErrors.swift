@@ -19,6 +19,8 @@ extension OrchestratorError {
         case .tooLarge:
             OrchestratorError.validation([FieldError(
                 field: "document", message: "MongoDB refused to store it: larger than its 16 MiB document limit (\(error.message))")])
+        case .rejected:
+            OrchestratorError.validation([FieldError(field: "document", message: "MongoDB's document validation rejected it (\(error.message))")])
         case .server, .client:
             OrchestratorError(.internalError, "database error: \(error.message)")
         }

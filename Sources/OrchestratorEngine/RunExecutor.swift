@@ -489,14 +489,15 @@ actor RunExecutor {
                 log = next
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
-            } catch where !error.isTransient {
+            } catch where error.isRefusedForGood {
                 await endRefused(error)
                 return false
             } catch {
-                // Waiting out an outage: the steps still running stop once the lease lapses.
+                // An outage, or an error that may pass (a write conflict, an
+                // interruption): the steps still running stop once the lease lapses.
                 _ = leaseLapsed()
                 if !warned {
-                    logger.warning("cannot record the run's progress yet, retrying until MongoDB answers: \(error.message)")
+                    logger.warning("cannot record the run's progress yet, retrying until MongoDB takes it: \(error.message)")
                     warned = true
                 }
                 await backOff(&delay)
@@ -548,10 +549,10 @@ actor RunExecutor {
                     logger.warning("could not end the run: another daemon owns it now")
                 }
                 break
-            } catch where error.isTransient {
+            } catch where !error.isRefusedForGood {
                 await backOff(&delay)
             } catch {
-                logger.error("MongoDB refused even to end the run; it stays as it was recorded, for an operator to look at: \(error.message)")
+                logger.error("MongoDB refused even the run's smallest ending: \(error.message)")
                 break
             }
         }

@@ -45,7 +45,7 @@ final class WorkflowStatusWriter: Sendable {
     static let shareOfTime = 10
 
     /// Until `finish()`, then one last write of whatever is pending, which
-    /// waits out an outage (the run's end, written after it, would too).
+    /// waits out a short outage.
     func run() async {
         for await _ in doorbell.rings {
             let started = clock.uptime()
@@ -53,10 +53,11 @@ final class WorkflowStatusWriter: Sendable {
             // The run's end does not wait out the pause: its last write goes at once.
             await clock.sleep(for: max(Self.minimumInterval, (clock.uptime() - started) * Self.shareOfTime), orUntil: finished)
         }
+        // A few tries (about 6 s): the statuses are a view, and the run's end waits for them.
         var delay = Duration.milliseconds(200)
-        while await !flush() {
+        while await !flush(), delay <= .milliseconds(3200) {
             await clock.sleep(for: delay)
-            delay = min(delay * 2, .seconds(5))
+            delay *= 2
         }
         done.open()
     }

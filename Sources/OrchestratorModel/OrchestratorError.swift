@@ -33,6 +33,12 @@ public struct OrchestratorError: Error, Sendable, Equatable, CustomStringConvert
     /// unreachable or did not answer.
     public var isTransient: Bool { kind == .storageUnavailable || kind == .outcomeUnknown }
 
+    /// Whether the database refused it for good (too large, rejected by a
+    /// validator): the same write will never succeed.
+    public var isRefusedForGood: Bool {
+        if case .validationFailed = kind { true } else { false }
+    }
+
     public static func notFound(_ resource: String, _ key: String) -> OrchestratorError {
         OrchestratorError(.notFound(resource: resource, key: key), "\(resource) '\(key)' not found")
     }

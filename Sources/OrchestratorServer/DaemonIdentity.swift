@@ -44,7 +44,8 @@ struct DaemonIdentity: Sendable {
         while true {
             do throws(OrchestratorError) {
                 let now = try await serverTime()
-                if try await registry.take(record, staleBefore: now.addingTimeInterval(-lease.seconds)) { return .held }
+                // Stale after two leases without a beat (beats come every third of one): a slow beat is not a death.
+                if try await registry.take(record, staleBefore: now.addingTimeInterval(-2 * lease.seconds)) { return .held }
                 guard let holder = try await registry.holder(of: record.id) else { continue }
                 if isGoneFromThisMachine(holder) {
                     if try await registry.replace(holder, with: record) {
@@ -58,7 +59,7 @@ struct DaemonIdentity: Sendable {
                         "another daemon is running with daemon id '\(record.id)' (host \(holder.host), pid \(holder.pid)): two daemons with one id would each take the other's runs for their own. Give one of them another daemon-id (the default includes /etc/machine-id, which cloned machines share: run systemd-machine-id-setup on the clone)")
                 }
                 if watched?.instance != holder.instance {
-                    logger.notice("daemon id \(record.id) is held by host \(holder.host) pid \(holder.pid): waiting up to \(lease) to see whether it is still alive")
+                    logger.notice("daemon id \(record.id) is held by host \(holder.host) pid \(holder.pid): waiting up to \(lease * 2) to see whether it is still alive")
                     watched = holder
                 }
             } catch {
@@ -69,7 +70,9 @@ struct DaemonIdentity: Sendable {
     }
 
     private func isGoneFromThisMachine(_ holder: DaemonRecord) -> Bool {
-        guard !holder.bootId.isEmpty, holder.bootId == record.bootId, holder.pidNamespace == record.pidNamespace else { return false }
+        guard !holder.bootId.isEmpty, !holder.pidNamespace.isEmpty, holder.bootId == record.bootId, holder.pidNamespace == record.pidNamespace else {
+            return false
+        }
         if holder.pid == getpid() { return true }
         return kill(holder.pid, 0) != 0 && errno == ESRCH
     }
@@ -88,11 +91,14 @@ struct IdentityService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: identity.lease / 3)
                 guard !Task.isCancelled else { break }
-                if (try? await identity.registry.beat(identity.record)) == false {
-                    logger.critical("another process has taken daemon id \(identity.record.id) (this one was thought dead): stopping")
+                guard (try? await identity.registry.beat(identity.record)) == false else { continue }
+                // Gone (deleted by hand, lost in a failover): take it again. Held by another process: stop.
+                if let holder = try? await identity.registry.holder(of: identity.record.id), holder.instance != identity.record.instance {
+                    logger.critical("daemon id \(identity.record.id) is held by host \(holder.host) pid \(holder.pid) now (this daemon was thought dead): stopping")
                     kill(getpid(), SIGTERM)
                     break
                 }
+                _ = try? await identity.registry.take(identity.record, staleBefore: .distantPast)
             }
         }
         try? await gracefulShutdown()

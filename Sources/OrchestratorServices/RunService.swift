@@ -73,6 +73,11 @@ public struct RunService: Sendable {
                     return nil
                 } catch where error.kind == .conflict && error.details["requestId"] == requestId && attempt == 0 {
                     if let earlier = try await runs.run(requestId: requestId), earlier.createdAt >= run.createdAt - Self.requestIdLifetime {
+                        guard earlier.workflowName == run.workflowName, earlier.params == run.params else {
+                            throw OrchestratorError.conflict(
+                                "request id '\(requestId)' was used for run \(earlier.id) of \(earlier.workflowName) with other parameters; use a new request id",
+                                details: ["requestId": requestId, "runId": earlier.id])
+                        }
                         logger.notice("run.start repeated with request id \(requestId): answering with the run it started",
                                       metadata: ["runId": "\(earlier.id)", "workflow": "\(earlier.workflowName)"])
                         return earlier

@@ -13,7 +13,7 @@ import TestSupport
             let database = TestEnvironment.uniqueDatabaseName("ident")
             let dirA = dir.appendingPathComponent("a"), dirB = dir.appendingPathComponent("b")
             for d in [dirA, dirB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
-            let same = ["--daemon-id", "cloned-vm", "--lease-seconds", "3"]
+            let same = ["--daemon-id", "cloned-vm", "--lease-seconds", "5"]
             let a = DaemonProcess(directory: dirA, mongoURI: uri, database: database, arguments: same)
             let b = DaemonProcess(directory: dirB, mongoURI: uri, database: database, arguments: same)
             try await a.start()

@@ -85,7 +85,7 @@ import TestSupport
 
     @Test func aPeerAMinuteAheadNeitherTakesHealthyRunsNorLosesItsOwn() async throws {
         try await withTemporaryDirectory { dir in
-            let (healthy, ahead) = try pair(dir, database: TestEnvironment.uniqueDatabaseName("ahead"), ["--lease-seconds", "4"])
+            let (healthy, ahead) = try pair(dir, database: TestEnvironment.uniqueDatabaseName("ahead"), ["--lease-seconds", "6"])
             try await healthy.start()
             try await startAhead(ahead)
             try await neitherTakesTheOthersRun(dir, [(healthy, "on-healthy"), (ahead, "on-ahead")])

@@ -1,9 +1,13 @@
 """Fault-injection soak for orchestratord (run through scripts/soak).
 
-Two daemons share one SecantusDB. Client threads keep starting runs of mixed
-workflows (short and long steps, failures, retries, parallel groups) and
-cancelling and resuming some, while a chaos thread kill -9s a daemon and
-restarts it, or stops the database and starts it again. At the end every run
+Two daemons share one SecantusDB. Daemon b's clock is a minute ahead
+(faketime, when it is installed) and it reaches the database through a proxy
+that can drop the database's answers or cut it off. Client threads keep
+starting runs of mixed workflows (short and long steps, failures, retries,
+parallel groups), with request ids and one retry as orchctl does, and
+cancelling and resuming some, while a chaos thread kill -9s a daemon, stops
+one with SIGTERM (a drain beside its peer), stops the database, or makes the
+proxy drop answers or partition for longer than a lease. At the end every run
 must settle, and invariants are checked against the database and against
 what the steps themselves wrote to disk. Loopback only; bounded in time.
 """
@@ -148,13 +152,89 @@ class Database:
                 self.proc.wait()
 
 
+class Proxy:
+    """A TCP proxy to the database: forwards, drops the database's answers
+    (requests still land), or partitions (nothing passes)."""
+
+    def __init__(self, upstream_port):
+        self.upstream, self.mode, self.lock = upstream_port, "forward", threading.Lock()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.links = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def uri(self):
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def set(self, mode):
+        with self.lock:
+            self.mode = mode
+            links, self.links = (self.links, []) if mode == "forward" else (self.links, self.links)
+        if mode == "forward":
+            # Connections that lost answers are useless to the driver now: close them.
+            for a, b in links:
+                for sock in (a, b):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.upstream), 2)
+            except OSError:
+                continue
+            with self.lock:
+                self.links.append((client, server))
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, source, destination, is_reply):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            with self.lock:
+                mode = self.mode
+            if mode == "partition" or (is_reply and mode == "drop"):
+                continue
+            try:
+                destination.sendall(data)
+            except OSError:
+                break
+        for sock in (source, destination):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# The faketime wrapper (a Swift daemon with libfaketime preloaded directly
+# loses its arguments). It passes no signal on: they go to the process group.
+FAKETIME = shutil.which("faketime")
+
+
 class Daemon:
-    def __init__(self, name, binary, work, uri, database):
+    def __init__(self, name, binary, work, uri, database, ahead=False):
         self.name, self.binary = name, binary
         self.socket = os.path.join(work, f"{name}.sock")
         self.args = [binary, "--socket", self.socket, "--mongodb-uri", uri, "--database", database,
                      "--log-target", "stderr", "--socket-group", "root", "--admin-group", "root",
                      "--lease-seconds", "3", "--server-selection-timeout-ms", "1000", "--stop-timeout-seconds", "5"]
+        # A clock a minute ahead (faketime cannot set one behind for a Swift
+        # process: its timers then wait the offset too).
+        self.ahead = ahead and FAKETIME is not None
+        if self.ahead:
+            self.args = [FAKETIME, "-f", "+60s"] + self.args
         self.log = open(os.path.join(work, f"{name}.log"), "ab")
         self.proc = None
 
@@ -162,7 +242,10 @@ class Daemon:
         env = dict(os.environ, MONGOC_DISABLE_SHM="1")
         for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "LISTEN_FDS", "LISTEN_PID"):
             env.pop(key, None)
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=env)
+        if self.ahead:
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+        # A session of its own: signals go to the whole group (the wrapper and the daemon).
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=env, start_new_session=True)
 
     def wait_serving(self, seconds=60):
         deadline = time.time() + seconds
@@ -174,18 +257,43 @@ class Daemon:
                 time.sleep(0.2)
         return False
 
+    def signal(self, sig):
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def group_alive(self):
+        self.proc.poll()  # reaps the wrapper, whose zombie would keep the group
+        try:
+            os.killpg(self.proc.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
     def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
+        if self.proc and self.group_alive():
+            self.signal(signal.SIGKILL)
             self.proc.wait()
+            while self.group_alive():
+                time.sleep(0.05)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        """SIGTERM: a drain (stop timeout 5 s; the whole drain ends within
+        15 s). Returns the daemon's exit status (under the wrapper, which
+        dies of the signal at once: 0 once the group is gone), None when it
+        had to be killed."""
+        if not (self.proc and self.group_alive()):
+            return self.proc.returncode if self.proc else None
+        self.signal(signal.SIGTERM)
+        deadline = time.time() + 40
+        while self.group_alive() and time.time() < deadline:
+            time.sleep(0.05)
+        if self.group_alive():
+            self.kill()
+            return None
+        status = self.proc.wait()
+        return 0 if self.ahead else status
 
 
 def main():
@@ -207,7 +315,9 @@ def main():
     db = Database(args.secantusd, work)
     db.start()
     database = f"soak_{args.seed}"
-    daemons = [Daemon(n, os.path.join(args.bin_dir, "orchestratord"), work, db.uri, database) for n in ("a", "b")]
+    proxy = Proxy(db.port)
+    binary = os.path.join(args.bin_dir, "orchestratord")
+    daemons = [Daemon("a", binary, work, db.uri, database), Daemon("b", binary, work, proxy.uri, database, ahead=True)]
     for d in daemons:
         d.start()
     for d in daemons:
@@ -219,7 +329,9 @@ def main():
     acknowledged, lock = set(), threading.Lock()
     counts = {"starts": 0, "cancels": 0, "resumes": 0}
     refusals = {}
-    faults = {"daemon_kill9": 0, "db_stop": 0}
+    faults = {"daemon_kill9": 0, "daemon_sigterm": 0, "db_stop": 0, "answers_dropped": 0, "partition": 0}
+    requests = {}  # request id -> the answers its attempts got
+    slow_drains = []
     stop = threading.Event()
 
     def client(seed):
@@ -230,10 +342,7 @@ def main():
             try:
                 roll = r.random()
                 if roll < 0.75 or not acknowledged:
-                    run = call(d.socket, "run.start", {"workflow": r.choice(names), "params": {"fail": r.choice(["yes", "no", "no"])}})
-                    with lock:
-                        acknowledged.add(run["id"])
-                        counts["starts"] += 1
+                    start(r, d, names)
                 elif roll < 0.87:
                     with lock:
                         target = r.choice(sorted(acknowledged))
@@ -254,14 +363,57 @@ def main():
                     refusals["unreachable"] = refusals.get("unreachable", 0) + 1
             time.sleep(r.uniform(0.4, 1.2))
 
+    def start(r, d, names):
+        """run.start as orchctl does it: a request id, and once more with it
+        when the daemon was unreachable or answered -32005/-32007."""
+        request_id = f"soak-{r.random():.12f}"
+        params = {"workflow": r.choice(names), "params": {"fail": r.choice(["yes", "no", "no"])}, "requestId": request_id}
+        with lock:
+            requests[request_id] = []
+        for attempt in (1, 2):
+            try:
+                run = call(d.socket, "run.start", params)
+                with lock:
+                    requests[request_id].append("ok")
+                    acknowledged.add(run["id"])
+                    counts["starts"] += 1
+                return
+            except RPCError as e:
+                with lock:
+                    requests[request_id].append(str(e.code))
+                if e.code not in (-32005, -32007) or attempt == 2:
+                    raise
+            except (OSError, ValueError):
+                with lock:
+                    requests[request_id].append("unreachable")
+                if attempt == 2:
+                    raise
+            time.sleep(r.uniform(0.5, 2))
+
     def chaos():
         while not stop.wait(rng.uniform(3, 7)):
-            if rng.random() < 0.65:
+            roll = rng.random()
+            if roll < 0.35:
                 d = rng.choice(daemons)
                 d.kill()
                 faults["daemon_kill9"] += 1
                 time.sleep(rng.uniform(0.3, 2))
                 d.start()
+            elif roll < 0.55:
+                d = rng.choice(daemons)
+                began = time.time()
+                status = d.stop()
+                faults["daemon_sigterm"] += 1
+                if status != 0 or time.time() - began > 25:
+                    slow_drains.append(f"daemon {d.name}: SIGTERM drain exited {status} after {time.time() - began:.1f}s")
+                d.start()
+            elif roll < 0.75:
+                # Answers lost (writes land), or b cut off for longer than a lease (3 s).
+                mode = rng.choice(["drop", "partition"])
+                proxy.set(mode)
+                faults["answers_dropped" if mode == "drop" else "partition"] += 1
+                time.sleep(rng.uniform(1, 3) if mode == "drop" else rng.uniform(3.5, 8))
+                proxy.set("forward")
             else:
                 db.stop(rng.choice([signal.SIGTERM, signal.SIGKILL]))
                 faults["db_stop"] += 1
@@ -292,8 +444,18 @@ def main():
         d.stop()
     db.stop()
 
-    breaches = []
+    breaches = list(slow_drains)
     by_id = {str(r["_id"]): r for r in runs}
+    by_request = {}
+    for r in runs:
+        if r.get("requestId"):
+            by_request.setdefault(r["requestId"], []).append(str(r["_id"]))
+    for request_id, answers in sorted(requests.items()):
+        made = by_request.get(request_id, [])
+        if len(made) > 1:
+            breaches.append(f"request {request_id} started {len(made)} runs: {made}")
+        if made and answers and all(a == "-32005" for a in answers):
+            breaches.append(f"request {request_id} was answered -32005 (nothing written) every time, yet run {made[0]} exists")
     for run_id in sorted(acknowledged - set(by_id)):
         breaches.append(f"run {run_id} was acknowledged but is not in the database")
     lines = [line.split() for line in open(markers)]
@@ -337,7 +499,8 @@ def main():
           f"step attempts {step_attempts}, cancels {counts['cancels']}, resumes {counts['resumes']}")
     print(f"soak: requests not served, by error code (-32005 database down, -32002 not cancellable/resumable, unreachable = daemon down): "
           f"{json.dumps(refusals, sort_keys=True)}")
-    print(f"soak: faults injected {sum(faults.values())} {json.dumps(faults, sort_keys=True)}")
+    print(f"soak: faults injected {sum(faults.values())} {json.dumps(faults, sort_keys=True)}"
+          f"{'' if daemons[1].ahead else ' (faketime missing: daemon b ran on this clock)'}")
     print(f"soak: breaches {len(breaches)}")
     for b in breaches[:50]:
         print(f"  BREACH {b}")
