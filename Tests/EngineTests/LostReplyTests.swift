@@ -25,6 +25,17 @@ import TestSupport
         try await c.call("run.list", ["workflow": .string(workflow)])["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
     }
 
+    /// A daemon that reaches the test database through a `FlakyProxy`, with short socket timeouts.
+    private func withDaemonBehindAProxy(_ body: (DaemonProcess, FlakyProxy) async throws -> Void) async throws {
+        let upstream = try #require(URLComponents(string: try TestEnvironment.mongoURI())?.port)
+        let proxy = try FlakyProxy(to: upstream)
+        defer { proxy.stop() }
+        let uri = "mongodb://127.0.0.1:\(proxy.port)/?socketTimeoutMS=2000"
+        try await DaemonProcess.with(mongoURI: uri, arguments: ["--server-selection-timeout-ms", "1000"]) { daemon in
+            try await body(daemon, proxy)
+        }
+    }
+
     @Test func aRepeatedStartWithTheSameRequestIdReturnsTheFirstRun() async throws {
         try await DaemonProcess.with { daemon in
             let c = try daemon.connect()
@@ -52,11 +63,7 @@ import TestSupport
     }
 
     @Test func aStartWhoseAnswerIsLostIsOutcomeUnknownAndItsRepeatFindsTheRun() async throws {
-        let upstream = try #require(URLComponents(string: try TestEnvironment.mongoURI())?.port)
-        let proxy = try FlakyProxy(to: upstream)
-        defer { proxy.stop() }
-        let uri = "mongodb://127.0.0.1:\(proxy.port)/?socketTimeoutMS=2000"
-        try await DaemonProcess.with(mongoURI: uri, arguments: ["--server-selection-timeout-ms", "1000"]) { daemon in
+        try await withDaemonBehindAProxy { daemon, proxy in
             let c = try daemon.connect()
             let marks = daemon.directory.appendingPathComponent("marks")
             try await c.createWorkflow("vlan", [shellStep("push", order: 0, "echo pushed >> '\(marks.path)'")])
@@ -85,11 +92,7 @@ import TestSupport
     }
 
     @Test func orchctlAsksOnceMoreWithTheSameRequestIdAndSaysHowToRepeatIt() async throws {
-        let upstream = try #require(URLComponents(string: try TestEnvironment.mongoURI())?.port)
-        let proxy = try FlakyProxy(to: upstream)
-        defer { proxy.stop() }
-        let uri = "mongodb://127.0.0.1:\(proxy.port)/?socketTimeoutMS=2000"
-        try await DaemonProcess.with(mongoURI: uri, arguments: ["--server-selection-timeout-ms", "1000"]) { daemon in
+        try await withDaemonBehindAProxy { daemon, proxy in
             let c = try daemon.connect()
             try await c.createWorkflow("vlan", [shellStep("push", order: 0, "echo pushed")])
             var env = ProcessInfo.processInfo.environment
