@@ -85,11 +85,18 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Inventories (Ansible YAML or JSON) read into targets, every problem with its line.
+        .target(
+            name: "OrchestratorInventory",
+            dependencies: ["OrchestratorModel", "OrchestratorProtocol", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+
         // The rules: what is valid, what a run starts as, cancel, resume, delete-while-active.
         .target(
             name: "OrchestratorServices",
             dependencies: [
-                "OrchestratorModel", "OrchestratorStorage", "OrchestratorEngine",
+                "OrchestratorModel", "OrchestratorStorage", "OrchestratorEngine", "OrchestratorInventory",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -123,7 +130,7 @@ let package = Package(
             name: "OrchestratorServer",
             dependencies: [
                 "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStorage", "MongoStorage", "OrchestratorEngine", "OrchestratorServices",
-                "MongoKit", "SystemdSupport", "CSystemd",
+                "OrchestratorInventory", "MongoKit", "SystemdSupport", "CSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -171,6 +178,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "InventoryTests",
+            dependencies: ["OrchestratorInventory", "OrchestratorModel"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OrchestratorProtocolTests",
             dependencies: ["OrchestratorProtocol", "OrchestratorModel"],
             swiftSettings: strict
@@ -194,7 +206,7 @@ let package = Package(
             name: "StorageTests",
             dependencies: [
                 "OrchestratorStorage", "MongoStorage", "InMemoryStorage", "OrchestratorServices", "OrchestratorEngine", "OrchestratorModel",
-                "MongoKit", "TestSupport",
+                "MongoKit", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -46,7 +46,7 @@ final class SimDaemon: @unchecked Sendable {
             claimInterval: .seconds(2), workingDirectory: "/", stepGate: "/simulated/step-gate")
         let engine = Engine(settings: settings, runs: store, workflows: simulation.workflows, world: engineWorld, logger: logger)
         self.engine = engine
-        runs = RunService(runs: store, workflows: simulation.workflows, engine: engine, ids: simulation.ids, clock: clock, logger: logger)
+        runs = RunService(runs: store, workflows: simulation.workflows, targets: simulation.targets, engine: engine, ids: simulation.ids, clock: clock, logger: logger)
         activeRuns = 0
         world.note("\(life.name) starts")
         world.spawn { await engine.start { [self] active in if life.alive { activeRuns = active } } }

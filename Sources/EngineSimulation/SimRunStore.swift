@@ -119,6 +119,10 @@ struct SimRunStore: RunStore {
         }
     }
 
+    func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run] {
+        try await call("members") { () throws(OrchestratorError) in try await database.runs.members(of: fleetRunId, withSteps: withSteps) }
+    }
+
     func serverTime() async throws(OrchestratorError) -> Date {
         try await call("serverTime") { () throws(OrchestratorError) in try await database.runs.serverTime() }
     }

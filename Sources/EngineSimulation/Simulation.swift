@@ -114,6 +114,7 @@ public final class Simulation: @unchecked Sendable {
     let world: SimWorld
     let database: SimDatabase
     let workflows = InMemoryWorkflowStore()
+    let targets = InMemoryTargetStore()
     let ids = SequentialIds()
     let processes: SimProcessTable
     let swarm: Swarm

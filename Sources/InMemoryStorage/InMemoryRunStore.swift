@@ -91,19 +91,37 @@ public final class InMemoryRunStore: RunStore {
     public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
         state.withLock { state in
             let matching = state.documents.values
+                .filter { $0.run.membership == nil }
                 .filter { workflow == nil || $0.run.workflowName == workflow }
                 .filter { status == nil || $0.run.status == status }
                 .filter { after == nil || $0.run.id < after! }
                 .sorted { $0.run.id > $1.run.id }
             let items = matching.prefix(limit).map { document -> Run in
                 var run = Self.load(state, document.run.id)?.0 ?? document.run
-                run.definition = []
-                run.events = []
-                for index in run.steps.indices { (run.steps[index].stdout, run.steps[index].stderr) = ("", "") }
-                return run
+                return Self.summary(run)
             }
             return Page(items: Array(items), next: matching.count > limit ? items.last?.id : nil)
         }
+    }
+
+    public func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run] {
+        state.withLock { state in
+            state.documents.values.filter { $0.run.membership?.fleetRunId == fleetRunId }.sorted { $0.run.id < $1.run.id }.map { document in
+                var run = Self.summary(Self.load(state, document.run.id)?.0 ?? document.run)
+                if !withSteps { run.steps = [] }
+                return run
+            }
+        }
+    }
+
+    /// What listings show of a run: no definition, outputs, events or fleet targets.
+    private static func summary(_ full: Run) -> Run {
+        var run = full
+        run.definition = []
+        run.events = []
+        run.fleet?.targets = []
+        for index in run.steps.indices { (run.steps[index].stdout, run.steps[index].stderr) = ("", "") }
+        return run
     }
 
     public func serverTime() async throws(OrchestratorError) -> Date {

@@ -26,6 +26,8 @@ public struct MongoRunStore: RunStore {
             ["key": ["workflowId": 1, "status": 1], "name": "workflow_status"],
             // Runs from before request ids have none.
             ["key": ["requestId": 1], "name": "request_id", "unique": true, "sparse": true],
+            // Only fleet members have one.
+            ["key": ["fleetRunId": 1], "name": "fleet_members", "sparse": true],
         ])
         try await createIndexes(pool, collection: RunLogDocument.collectionName, RunLogDocument.indexes)
     }
@@ -84,28 +86,45 @@ public struct MongoRunStore: RunStore {
     }
 
     public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
-        var filter = BSONDocument()
+        var filter: BSONDocument = ["fleetRunId": ["$exists": false]]
         if let workflow { filter["workflowName"] = BSON(workflow) }
         if let status { filter["status"] = BSON(status.rawValue) }
         if let after = after.flatMap(ObjectId.init) { filter["_id"] = ["$lt": .objectId(after)] }
-        let projection: BSONDocument = ["definition": 0, "events": 0, "steps.stdout": 0, "steps.stderr": 0]
-        let (documents, entries) = try await withDatabase(pool) { [filter] client throws(MongoError) in
-            let documents = try client.collection(Self.collectionName).find(filter, sort: ["_id": -1], limit: limit + 1, projection: projection)
-            // The log of the runs in flight on this page (read after their
-            // documents, which `RunLogDocument.fold` allows).
-            let active = documents.prefix(limit).filter { $0["status"]?.stringValue.flatMap(RunStatus.init(rawValue:))?.isActive ?? false }
+        let items = try await summaries(filter, sort: ["_id": -1], limit: limit + 1)
+        return Page(items: Array(items.prefix(limit)), next: items.count > limit ? items[limit - 1].id : nil)
+    }
+
+    public func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run] {
+        let filter: BSONDocument = ["fleetRunId": BSON(fleetRunId)]
+        guard !withSteps else { return try await summaries(filter, sort: ["_id": 1], limit: nil) }
+        // Their own fields only: a member's status is in its document (a
+        // change of the run's status is always folded), its steps' may be in its log.
+        let documents = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).find(
+                filter, sort: ["_id": 1], projection: ["status": 1, "fleetRunId": 1, "target": 1, "createdAt": 1, "cancelRequested": 1])
+        }
+        return documents.map(RunDocument.decode)
+    }
+
+    /// Runs as listings show them: without definition, events, outputs or
+    /// a fleet's targets, with the log of those in flight folded in.
+    private func summaries(_ filter: BSONDocument, sort: BSONDocument, limit: Int?) async throws(OrchestratorError) -> [Run] {
+        let projection: BSONDocument = ["definition": 0, "events": 0, "steps.stdout": 0, "steps.stderr": 0, "fleet.targets": 0]
+        let (documents, entries) = try await withDatabase(pool) { client throws(MongoError) in
+            let documents = try client.collection(Self.collectionName).find(filter, sort: sort, limit: limit, projection: projection)
+            // The log of the runs in flight (read after their documents, which `RunLogDocument.fold` allows).
+            let active = documents.filter { $0["status"]?.stringValue.flatMap(RunStatus.init(rawValue:))?.isActive ?? false }
             let entries = active.isEmpty ? [] : try client.collection(RunLogDocument.collectionName).find(
                 ["runId": ["$in": .array(active.compactMap { $0["_id"] })]], sort: RunLogDocument.order)
             return (documents, entries)
         }
         let entriesByRun = Dictionary(grouping: entries) { $0["runId"]?.objectIdValue?.hex ?? "" }
-        let items = documents.prefix(limit).map { document -> Run in
+        return documents.map { document -> Run in
             var (run, _) = RunLogDocument.fold(document, entriesByRun[document["_id"]?.objectIdValue?.hex ?? ""] ?? [])
             run.events = []
             for index in run.steps.indices { (run.steps[index].stdout, run.steps[index].stderr) = ("", "") }
             return run
         }
-        return Page(items: Array(items), next: documents.count > limit ? items.last?.id : nil)
     }
 
     /// `hello` answers with the server's `localTime` (every MongoDB server does).

@@ -31,7 +31,55 @@ enum RunDocument {
         ]
         if let id = ObjectId(run.id) { doc["_id"] = .objectId(id) }
         if let requestId = run.requestId { doc["requestId"] = BSON(requestId) }
+        if let fleet = run.fleet { doc["fleet"] = encode(fleet) }
+        if let membership = run.membership {
+            doc["fleetRunId"] = BSON(membership.fleetRunId)
+            doc["target"] = .document(encode(membership.target))
+        }
         return doc
+    }
+
+    static func encode(_ fleet: Fleet) -> BSON {
+        let selector: BSON
+        switch fleet.selector {
+        case .names(let names): selector = ["names": .array(names.map { BSON($0) })]
+        case .labels(let labels): selector = ["labels": .document(strings(labels))]
+        }
+        return [
+            "selector": selector, "batchSize": BSON(fleet.batchSize.description), "maxFailPercentage": BSON(fleet.maxFailPercentage),
+            "targetCount": BSON(fleet.targetCount), "batchCount": BSON(fleet.batchCount),
+            "targets": .array(fleet.targets.map { .document(encode($0)) }),
+        ]
+    }
+
+    static func encode(_ target: FleetTarget) -> BSONDocument {
+        ["name": BSON(target.name), "labels": .document(strings(target.labels)), "vars": .document(strings(target.vars)),
+         "batch": BSON(target.batch), "runId": BSON(target.runId)]
+    }
+
+    private static func strings(_ map: [String: String]) -> BSONDocument {
+        BSONDocument(map.sorted { $0.key < $1.key }.map { ($0.key, BSON($0.value)) })
+    }
+
+    private static func strings(_ doc: BSON?) -> [String: String] {
+        Dictionary((doc?.documentValue?.fields ?? []).compactMap { field in field.value.stringValue.map { (field.key, $0) } }) { first, _ in first }
+    }
+
+    static func decodeFleet(_ doc: BSONDocument) -> Fleet? {
+        guard let selectorDoc = doc["selector"]?.documentValue else { return nil }
+        let selector: TargetSelector = selectorDoc["names"].map { .names(($0.arrayValue ?? []).compactMap(\.stringValue)) }
+            ?? .labels(strings(selectorDoc["labels"]))
+        return Fleet(
+            selector: selector, batchSize: doc["batchSize"]?.stringValue.flatMap(BatchSize.init) ?? .percent(100),
+            maxFailPercentage: doc["maxFailPercentage"]?.intValue ?? 0,
+            targets: (doc["targets"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeTarget) },
+            targetCount: doc["targetCount"]?.intValue ?? 0, batchCount: doc["batchCount"]?.intValue ?? 0)
+    }
+
+    static func decodeTarget(_ doc: BSONDocument) -> FleetTarget {
+        FleetTarget(
+            name: doc["name"]?.stringValue ?? "", labels: strings(doc["labels"]), vars: strings(doc["vars"]),
+            batch: doc["batch"]?.intValue ?? 1, runId: doc["runId"]?.stringValue ?? "")
     }
 
     static func logNext(_ doc: BSONDocument) -> Int { doc["logNext"]?.intValue ?? 0 }
@@ -54,6 +102,8 @@ enum RunDocument {
     static func encode(_ event: RunEvent) -> BSONDocument {
         var doc: BSONDocument = ["sequence": BSON(event.sequence), "status": BSON(event.status), "at": BSON(event.at)]
         if let step = event.step { doc["step"] = BSON(step) }
+        if let target = event.target { doc["target"] = BSON(target) }
+        if let batch = event.batch { doc["batch"] = BSON(batch) }
         if let attempt = event.attempt { doc["attempt"] = BSON(attempt) }
         if let exitCode = event.exitCode { doc["exitCode"] = BSON(exitCode) }
         if let message = event.message { doc["message"] = BSON(message) }
@@ -83,7 +133,11 @@ enum RunDocument {
             finishedAt: doc["finishedAt"]?.dateValue,
             cancelRequested: doc["cancelRequested"]?.boolValue ?? false,
             events: (doc["events"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeEvent) },
-            requestId: doc["requestId"]?.stringValue
+            requestId: doc["requestId"]?.stringValue,
+            fleet: doc["fleet"]?.documentValue.flatMap(decodeFleet),
+            membership: doc["fleetRunId"]?.stringValue.map { fleetRunId in
+                FleetMembership(fleetRunId: fleetRunId, target: doc["target"]?.documentValue.map(decodeTarget) ?? FleetTarget(name: "", batch: 1, runId: ""))
+            }
         )
     }
 
@@ -114,6 +168,7 @@ enum RunDocument {
         RunEvent(
             sequence: doc["sequence"]?.intValue ?? 0, step: doc["step"]?.stringValue, status: doc["status"]?.stringValue ?? "",
             at: doc["at"]?.dateValue ?? Date(timeIntervalSince1970: 0), attempt: doc["attempt"]?.intValue,
-            exitCode: doc["exitCode"]?.intValue, message: doc["message"]?.stringValue)
+            exitCode: doc["exitCode"]?.intValue, message: doc["message"]?.stringValue, target: doc["target"]?.stringValue,
+            batch: doc["batch"]?.intValue)
     }
 }

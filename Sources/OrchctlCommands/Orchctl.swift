@@ -22,7 +22,7 @@ public struct Orchctl: ParsableCommand {
               orchctl apply -f examples/config-backup.yaml
               orchctl -o json workflow get core-backup
             """,
-        subcommands: [WorkflowCommand.self, StepCommand.self, RunCommand.self, Apply.self, Status.self]
+        subcommands: [WorkflowCommand.self, StepCommand.self, RunCommand.self, TargetCommand.self, Apply.self, Status.self]
     )
 
     public init() {}

@@ -17,7 +17,14 @@ public actor Engine {
     private let world: EngineWorld
     private let logger: Logger
     private let slots: StepSlots
-    private var executors: [String: RunExecutor] = [:]
+    private var executors: [String: any RunDriver] = [:]
+    /// Fleet runs driven here: they run no step, so they do not count
+    /// against `maximumActiveRuns` (their members do; were they to count,
+    /// fleets could fill every place their members need).
+    private var fleets: Set<String> = []
+    /// Fleet members executed here, and the fleet run each belongs to: its
+    /// executor, if here, looks at once when one ends.
+    private var fleetOf: [String: String] = [:]
     private var deadlines: [String: LeaseDeadline] = [:]
     /// Runs being claimed now. A claim of a run in flight writes a fence
     /// into its log: a second claim by this same daemon would fence its own
@@ -62,6 +69,9 @@ public actor Engine {
 
     public var activeRuns: Int { executors.count }
 
+    /// Runs whose steps run here: what `maximumActiveRuns` bounds.
+    private var stepRuns: Int { executors.count - fleets.count }
+
     /// Whether new runs may be started here (not once a stop began).
     public var acceptsRuns: Bool { !stopping }
 
@@ -77,7 +87,7 @@ public actor Engine {
     }
 
     private func claimIfRoom(_ runId: String) async {
-        guard started, !stopping, executors[runId] == nil, executors.count + claiming.count < settings.maximumActiveRuns else {
+        guard started, !stopping, executors[runId] == nil, stepRuns + claiming.count < settings.maximumActiveRuns else {
             doorbell.ring()
             return
         }
@@ -134,7 +144,7 @@ public actor Engine {
     }
 
     private func claimAvailable() async {
-        let room = settings.maximumActiveRuns - executors.count - claiming.count
+        let room = settings.maximumActiveRuns - stepRuns - claiming.count
         guard room > 0 else { return }
         await refreshServerReading()
         // The database's clock, not this host's: a host whose clock is off
@@ -146,7 +156,7 @@ public actor Engine {
         } catch {
             return  // The database is down: try again at the next pass
         }
-        for id in candidates where executors[id] == nil && !stopping && executors.count + claiming.count < settings.maximumActiveRuns {
+        for id in candidates where executors[id] == nil && !stopping && stepRuns + claiming.count < settings.maximumActiveRuns {
             await claimAndExecute(id)
         }
     }
@@ -170,8 +180,16 @@ public actor Engine {
         guard let claimed, executors[id] == nil, !stopping else { return }
         let run = claimed.run
         let deadline = LeaseDeadline(sent + leaseHeldHere)
-        let executor = RunExecutor(
-            claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline, logger: logger)
+        let executor: any RunDriver
+        if let fleet = run.fleet {
+            let hooks = FleetHooks(lookForWork: { [doorbell] in doorbell.ring() }, cancel: { member in await self.cancelRequested(runId: member) })
+            executor = FleetExecutor(claimed, fleet: fleet, settings: settings, store: runs, world: world, deadline: deadline, hooks: hooks, logger: logger)
+            fleets.insert(id)
+        } else {
+            executor = RunExecutor(
+                claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline, logger: logger)
+            fleetOf[id] = run.membership?.fleetRunId
+        }
         executors[id] = executor
         deadlines[id] = deadline
         onActiveRunsChanged(executors.count)
@@ -187,6 +205,8 @@ public actor Engine {
     private func executorFinished(_ id: String) {
         executors[id] = nil
         deadlines[id] = nil
+        fleets.remove(id)
+        if let fleet = fleetOf.removeValue(forKey: id) { executors[fleet]?.send(.tick) }
         if stopping && executors.isEmpty { drained.open() }
         onActiveRunsChanged(executors.count)
         doorbell.ring()

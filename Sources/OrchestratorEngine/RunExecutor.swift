@@ -12,7 +12,7 @@ import OrchestratorStorage
 /// gate until the write that records it as running, with its pid, is stored.
 /// A transition that cannot be written yet waits, in order, until the
 /// database is back.
-actor RunExecutor {
+actor RunExecutor: RunDriver {
     enum Message: Sendable {
         case finished(String, ProcessOutcome)
         case cancel

@@ -5,10 +5,15 @@ import OrchestratorModel
 /// the environment assembled, the program found on PATH.
 enum StepLaunch {
     static func spec(for step: Step, run: Run, attempt: Int, settings: EngineSettings) -> ProcessSpec {
-        let action = Parameters.resolve(step.action, run.params)
+        let target = run.membership?.target
+        let action = Parameters.resolve(step.action, run.params, target: target)
         var environment = EngineSettings.baseEnvironment
         environment.merge(action.env) { _, own in own }
         for (name, value) in run.params { environment[Parameters.environmentName(name)] = value }
+        if let target {
+            environment["ORCH_TARGET"] = target.name
+            for (name, value) in target.vars { environment[TargetRules.environmentName(name)] = value }
+        }
         environment["ORCH_RUN_ID"] = run.id
         environment["ORCH_WORKFLOW"] = run.workflowName
         environment["ORCH_STEP"] = step.name

@@ -24,3 +24,9 @@ extension Limits {
     /// its steps print (the journal has the whole output).
     public static let runOutputBytes = 4 * 1024 * 1024
 }
+
+extension Limits {
+    /// How many targets one fleet run may work on: the run's own document
+    /// lists them (name, batch, id: about 100 bytes each).
+    public static let targetsPerRun = 10_000
+}

@@ -39,8 +39,12 @@ public struct OrchestratorError: Error, Sendable, Equatable, CustomStringConvert
         if case .validationFailed = kind { true } else { false }
     }
 
-    public static func notFound(_ resource: String, _ key: String) -> OrchestratorError {
-        OrchestratorError(.notFound(resource: resource, key: key), "\(resource) '\(key)' not found")
+    public var isNotFound: Bool {
+        if case .notFound = kind { true } else { false }
+    }
+
+    public static func notFound(_ resource: String, _ key: String, message: String? = nil) -> OrchestratorError {
+        OrchestratorError(.notFound(resource: resource, key: key), message ?? "\(resource) '\(key)' not found")
     }
 
     public static func validation(_ errors: [FieldError]) -> OrchestratorError {

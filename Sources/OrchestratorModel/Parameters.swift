@@ -13,11 +13,15 @@ public enum Parameters {
         "ORCH_PARAM_" + String(name.uppercased().map { $0 == "-" || $0 == "." ? "_" : $0 })
     }
 
-    /// Every `{{params.NAME}}` name used in `text`.
-    public static func references(in text: String) -> [String] {
+    public static let paramsPlaceholder = "{{params."
+    public static let targetPlaceholder = "{{target."
+
+    /// Every `{{params.NAME}}` name (or with `placeholder` `{{target.`, every
+    /// `{{target.VAR}}` var) used in `text`.
+    public static func references(in text: String, placeholder: String = paramsPlaceholder) -> [String] {
         var names: [String] = []
         var rest = text[...]
-        while let open = rest.range(of: "{{params.") {
+        while let open = rest.range(of: placeholder) {
             guard let close = rest[open.upperBound...].range(of: "}}") else { break }
             names.append(String(rest[open.upperBound..<close.lowerBound]))
             rest = rest[close.upperBound...]
@@ -25,10 +29,10 @@ public enum Parameters {
         return names
     }
 
-    public static func substitute(_ text: String, _ params: [String: String]) -> String {
+    public static func substitute(_ text: String, _ params: [String: String], placeholder: String = paramsPlaceholder) -> String {
         var out = ""
         var rest = text[...]
-        while let open = rest.range(of: "{{params.") {
+        while let open = rest.range(of: placeholder) {
             guard let close = rest[open.upperBound...].range(of: "}}") else { break }
             let name = String(rest[open.upperBound..<close.lowerBound])
             out += rest[..<open.lowerBound]
@@ -39,8 +43,10 @@ public enum Parameters {
     }
 
     /// Every problem with a run's parameters against its steps: bad names,
-    /// oversize values, and each placeholder without a value (named with the step using it).
-    public static func problems(_ params: [String: String], steps: [Step]) -> [FieldError] {
+    /// oversize values, and each placeholder without a value (named with the
+    /// step using it); for a fleet run, each `{{target.VAR}}` some of its
+    /// targets have no var for (a run without targets has none at all).
+    public static func problems(_ params: [String: String], steps: [Step], targets: [FleetTarget]? = nil) -> [FieldError] {
         var v = Validator()
         v.require(params.count <= 128, "params", "at most 128 parameters")
         for (name, value) in params.sorted(by: { $0.key < $1.key }) {
@@ -58,18 +64,36 @@ public enum Parameters {
         var reported: Set<String> = []
         for step in steps {
             let texts = step.action.exec + step.action.env.values.sorted() + [step.action.cwd ?? ""]
-            for name in texts.flatMap(references(in:)) where params[name] == nil && reported.insert(name).inserted {
+            for name in texts.flatMap({ references(in: $0) }) where params[name] == nil && reported.insert(name).inserted {
                 v.require(false, "params.\(name)", "missing: step '\(step.name)' uses {{params.\(name)}}")
+            }
+            for variable in texts.flatMap({ references(in: $0, placeholder: targetPlaceholder) }) where reported.insert("target.\(variable)").inserted {
+                guard let targets else {
+                    v.require(false, "targets", "step '\(step.name)' uses {{target.\(variable)}}: start the run with targets")
+                    continue
+                }
+                let lacking = targets.filter { targetValues($0)[variable] == nil }.map(\.name)
+                v.require(lacking.isEmpty, "targets",
+                          "step '\(step.name)' uses {{target.\(variable)}}, a var \(lacking.count) of the targets do not have: "
+                              + lacking.prefix(5).joined(separator: ", ") + (lacking.count > 5 ? ", …" : ""))
             }
         }
         return v.errors
     }
 
-    /// The action with every placeholder replaced.
-    public static func resolve(_ action: Action, _ params: [String: String]) -> Action {
-        Action(
-            exec: action.exec.map { substitute($0, params) },
-            env: action.env.mapValues { substitute($0, params) },
-            cwd: action.cwd.map { substitute($0, params) })
+    /// What `{{target.…}}` reads: the target's vars, and its name as `name`.
+    public static func targetValues(_ target: FleetTarget) -> [String: String] {
+        target.vars.merging(["name": target.name]) { _, name in name }
+    }
+
+    /// The action with every placeholder replaced: `{{params.NAME}}`, and in
+    /// a fleet member's steps `{{target.VAR}}`.
+    public static func resolve(_ action: Action, _ params: [String: String], target: FleetTarget? = nil) -> Action {
+        let values = target.map(targetValues) ?? [:]
+        func fill(_ text: String) -> String {
+            let filled = substitute(text, params)
+            return target == nil ? filled : substitute(filled, values, placeholder: targetPlaceholder)
+        }
+        return Action(exec: action.exec.map(fill), env: action.env.mapValues(fill), cwd: action.cwd.map(fill))
     }
 }

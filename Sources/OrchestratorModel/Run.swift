@@ -71,15 +71,23 @@ public struct StepProcess: Sendable, Equatable {
 public struct RunEvent: Sendable, Equatable {
     public var sequence: Int
     public var step: String?
+    /// In a fleet run's own events: the target the event is about, or the batch that started.
+    public var target: String?
+    public var batch: Int?
     public var status: String
     public var at: Date
     public var attempt: Int?
     public var exitCode: Int?
     public var message: String?
 
-    public init(sequence: Int, step: String?, status: String, at: Date, attempt: Int? = nil, exitCode: Int? = nil, message: String? = nil) {
+    public init(
+        sequence: Int, step: String?, status: String, at: Date, attempt: Int? = nil, exitCode: Int? = nil, message: String? = nil,
+        target: String? = nil, batch: Int? = nil
+    ) {
         self.sequence = sequence
         self.step = step
+        self.target = target
+        self.batch = batch
         self.status = status
         self.at = at
         self.attempt = attempt
@@ -107,14 +115,21 @@ public struct Run: Sendable, Equatable {
     /// The `run.start` request that made it (the client's, or the run's own
     /// id): a repeat of that request within a day returns this run.
     public var requestId: String?
+    /// A fleet run: its targets and batches. It runs no step itself; each
+    /// target's steps run in a run of their own, its member.
+    public var fleet: Fleet?
+    /// A member of a fleet run: the run of one target's steps.
+    public var membership: FleetMembership?
 
     public init(
         id: String, workflowId: String, workflowName: String, workflowVersion: Int, definition: [Step],
         params: [String: String], status: RunStatus, steps: [RunStep], requestedBy: Requester, createdAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequested: Bool = false, events: [RunEvent] = [],
-        requestId: String? = nil
+        requestId: String? = nil, fleet: Fleet? = nil, membership: FleetMembership? = nil
     ) {
         self.requestId = requestId
+        self.fleet = fleet
+        self.membership = membership
         self.id = id
         self.workflowId = workflowId
         self.workflowName = workflowName

@@ -231,31 +231,83 @@ public struct StepUpdateParams: RPCParams, Equatable {
 
 // MARK: - run.*
 
-/// `run.start`: `workflow`, `params` (an object of strings, sent even when empty).
+/// `run.start`: `workflow`, `params` (an object of strings, sent even when
+/// empty), `requestId`; for a fleet run `targets` (a selector), `batchSize`
+/// (a count, or a percentage as `"25%"`) and `maxFailPercentage`.
 public struct RunStartParams: RPCParams, Equatable {
     public var workflow: String
     public var params: [String: String]
     /// Makes the request safe to repeat: a second `run.start` with the same
     /// id within 24 h returns the first run.
     public var requestId: String?
+    public var targets: TargetSelector?
+    public var batchSize: BatchSize?
+    public var maxFailPercentage: Int?
 
-    public init(workflow: String, params: [String: String] = [:], requestId: String? = nil) {
+    public init(
+        workflow: String, params: [String: String] = [:], requestId: String? = nil, targets: TargetSelector? = nil,
+        batchSize: BatchSize? = nil, maxFailPercentage: Int? = nil
+    ) {
         self.workflow = workflow
         self.params = params
         self.requestId = requestId
+        self.targets = targets
+        self.batchSize = batchSize
+        self.maxFailPercentage = maxFailPercentage
     }
 
     public init(params p: ParamReader) throws(RPCError) {
-        try p.allowOnly(["workflow", "params", "requestId"])
+        try p.allowOnly(["workflow", "params", "requestId", "targets", "batchSize", "maxFailPercentage"])
         let workflow = try p.string("workflow")
-        self.init(workflow: workflow, params: try p.optionalStringMap("params") ?? [:], requestId: try p.optionalString("requestId"))
+        let targets = try p.optionalObject("targets").map { (r) throws(RPCError) in try TargetSelector(params: r) }
+        let batchSize: BatchSize?
+        switch p.values["batchSize"] {
+        case .none, .some(.null): batchSize = nil
+        case .some(.int(let n)): batchSize = .count(Int(clamping: n))
+        case .some(.string(let text)):
+            guard let size = BatchSize(text) else { throw .invalidParams("invalid params: batchSize must be a count or a percentage such as \"25%\", got \"\(text.prefix(20))\"") }
+            batchSize = size
+        case .some(let other): throw .invalidParams("invalid params: batchSize must be an integer or a string such as \"25%\", got \(other.typeName)")
+        }
+        let maxFail = try p.optionalInt("maxFailPercentage")
+        guard targets != nil || (batchSize == nil && maxFail == nil) else {
+            throw .invalidParams("invalid params: batchSize and maxFailPercentage are for fleet runs: give targets too")
+        }
+        self.init(workflow: workflow, params: try p.optionalStringMap("params") ?? [:], requestId: try p.optionalString("requestId"),
+                  targets: targets, batchSize: batchSize, maxFailPercentage: maxFail)
     }
 
     public var paramsJSON: [String: JSONValue] {
         var o: [String: JSONValue] = ["workflow": .string(workflow), "params": .object(params.mapValues { .string($0) })]
         if let requestId { o["requestId"] = .string(requestId) }
+        if let targets { o["targets"] = targets.json }
+        switch batchSize {
+        case .count(let n)?: o["batchSize"] = JSONValue(n)
+        case .percent?: o["batchSize"] = .string(batchSize!.description)
+        case nil: break
+        }
+        if let maxFailPercentage { o["maxFailPercentage"] = JSONValue(maxFailPercentage) }
         return o
     }
+}
+
+/// `run.target`: `id` (a fleet run), `target` (a name).
+public struct RunTargetParams: RPCParams, Equatable {
+    public var id: String
+    public var target: String
+
+    public init(id: String, target: String) {
+        self.id = id
+        self.target = target
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["id", "target"])
+        let id = try p.string("id")
+        self.init(id: id, target: try p.string("target"))
+    }
+
+    public var paramsJSON: [String: JSONValue] { ["id": .string(id), "target": .string(target)] }
 }
 
 /// `run.get`, `run.cancel`, `run.resume`: `id`.

@@ -94,7 +94,9 @@ extension RunEvent {
             at: try r.date("at"),
             attempt: try r.optionalInt("attempt"),
             exitCode: try r.optionalInt("exitCode"),
-            message: try r.optionalString("message")
+            message: try r.optionalString("message"),
+            target: try r.optionalString("target"),
+            batch: try r.optionalInt("batch")
         )
     }
 
@@ -129,7 +131,12 @@ extension Run: RPCResult {
             finishedAt: try r.optionalDate("finishedAt"),
             cancelRequested: try r.bool("cancelRequested"),
             events: try r.array("events", required: false) { (e) throws(ResultDecodingError) in try RunEvent(result: e) },
-            requestId: try r.optionalString("requestId")
+            requestId: try r.optionalString("requestId"),
+            fleet: try r.has("fleet") ? Fleet(result: r.object("fleet"), targets: r.array("targets", required: false) { (t) throws(ResultDecodingError) in
+                try FleetTarget(listed: t)
+            }) : nil,
+            membership: try r.has("fleetRunId") ? FleetMembership(
+                fleetRunId: r.string("fleetRunId"), target: FleetTarget(member: r.object("target"), runId: r.string("id"))) : nil
         )
     }
 
@@ -297,4 +304,33 @@ public struct RunEventNotification: RPCNotificationParams, Equatable {
     }
 
     public var notificationJSON: JSONValue { event.json(runId: runId) }
+}
+
+// MARK: - Fleets
+
+extension Fleet {
+    init(result r: ResultReader, targets: [FleetTarget]) throws(ResultDecodingError) {
+        let size = try r.string("batchSize")
+        guard let batchSize = BatchSize(size) else { throw ResultDecodingError(path: r.name("batchSize"), reason: "must be a count or a percentage") }
+        self.init(selector: try TargetSelector(result: r.object("selector")), batchSize: batchSize,
+                  maxFailPercentage: try r.int("maxFailPercentage"), targets: targets,
+                  targetCount: try r.int("targetCount"), batchCount: try r.int("batches"))
+    }
+}
+
+extension FleetTarget {
+    /// As a fleet run lists it.
+    init(listed r: ResultReader) throws(ResultDecodingError) {
+        self.init(name: try r.string("name"), batch: try r.int("batch"), runId: try r.string("runId"))
+        status = try r.value("status", as: TargetStatus.self)
+        for (step, value) in try r.stringMap("steps") {
+            guard let status = StepStatus(rawValue: value) else { throw ResultDecodingError(path: r.name("steps.\(step)"), reason: "not a step status") }
+            steps[step] = status
+        }
+    }
+
+    /// As a member run shows its target.
+    init(member r: ResultReader, runId: String) throws(ResultDecodingError) {
+        self.init(name: try r.string("name"), labels: try r.stringMap("labels"), vars: try r.stringMap("vars"), batch: try r.int("batch"), runId: runId)
+    }
 }

@@ -16,6 +16,13 @@ public enum Method: String, Sendable, CaseIterable {
     case runCancel = "run.cancel"
     case runResume = "run.resume"
     case runWatch = "run.watch"
+    case runTarget = "run.target"
+    case targetCreate = "target.create"
+    case targetGet = "target.get"
+    case targetList = "target.list"
+    case targetUpdate = "target.update"
+    case targetDelete = "target.delete"
+    case targetImport = "target.import"
     case daemonStatus = "daemon.status"
 
     /// The notification `run.watch` streams.
@@ -24,8 +31,9 @@ public enum Method: String, Sendable, CaseIterable {
     /// Whether the method changes state: only root and the admin group may call it.
     public var mutates: Bool {
         switch self {
-        case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete, .runStart, .runCancel, .runResume: true
-        case .workflowGet, .workflowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .daemonStatus: false
+        case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete, .runStart, .runCancel, .runResume,
+             .targetCreate, .targetUpdate, .targetDelete, .targetImport: true
+        case .workflowGet, .workflowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
         }
     }
 }

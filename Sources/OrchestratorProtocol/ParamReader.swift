@@ -97,6 +97,24 @@ public struct ParamReader: Sendable {
         }
     }
 
+    /// A merge patch's map: a string sets a key, null removes it.
+    public func optionalPatchMap(_ key: String) throws(RPCError) -> [String: String?]? {
+        switch values[key] {
+        case .none, .some(.null): return nil
+        case .some(.object(let o)):
+            var out: [String: String?] = [:]
+            for (k, v) in o {
+                switch v {
+                case .string(let s): out[k] = .some(s)
+                case .null: out[k] = .some(nil)
+                default: throw mismatch("\(key).\(k)", "a string (or null to remove it)", v)
+                }
+            }
+            return out
+        case .some(let other): throw mismatch(key, "an object of strings", other)
+        }
+    }
+
     public func optionalObject(_ key: String) throws(RPCError) -> ParamReader? {
         switch values[key] {
         case .none, .some(.null): return nil

@@ -55,6 +55,15 @@ public enum RPCMethods {
     public static let runResume = RPCMethod<RunKey, Run>(.runResume)
     /// Streams `RPCNotifications.runEvent` until the run ends, then answers with it.
     public static let runWatch = RPCMethod<RunWatchParams, Run>(.runWatch)
+    public static let targetCreate = RPCMethod<TargetDraft, Target>(.targetCreate)
+    public static let targetGet = RPCMethod<TargetKey, Target>(.targetGet)
+    public static let targetList = RPCMethod<TargetListParams, Page<Target>>(.targetList)
+    public static let targetUpdate = RPCMethod<TargetUpdateParams, Target>(.targetUpdate)
+    public static let targetDelete = RPCMethod<TargetKey, Deleted>(.targetDelete)
+    /// With `dryRun`, says what it would do and changes nothing.
+    public static let targetImport = RPCMethod<TargetImportParams, TargetImport>(.targetImport)
+    /// One target's run of a fleet run, in full.
+    public static let runTarget = RPCMethod<RunTargetParams, Run>(.runTarget)
     public static let daemonStatus = RPCMethod<NoParams, DaemonStatus>(.daemonStatus)
 }
 
@@ -101,6 +110,13 @@ extension Method {
         case .runCancel: RPCMethods.runCancel
         case .runResume: RPCMethods.runResume
         case .runWatch: RPCMethods.runWatch
+        case .runTarget: RPCMethods.runTarget
+        case .targetCreate: RPCMethods.targetCreate
+        case .targetGet: RPCMethods.targetGet
+        case .targetList: RPCMethods.targetList
+        case .targetUpdate: RPCMethods.targetUpdate
+        case .targetDelete: RPCMethods.targetDelete
+        case .targetImport: RPCMethods.targetImport
         case .daemonStatus: RPCMethods.daemonStatus
         }
     }

@@ -39,6 +39,9 @@ public struct ResultReader: Sendable {
         ResultDecodingError(path: name(key), reason: "must be \(expected), got \(got.typeName)")
     }
 
+    /// Whether the key is there with a value other than null.
+    public func has(_ key: String) -> Bool { present(key) != nil }
+
     /// The value, or nil when absent or null.
     private func present(_ key: String) -> JSONValue? {
         switch values[key] {

@@ -154,6 +154,8 @@ extension RunEvent {
             "runId": .string(runId), "sequence": JSONValue(sequence), "status": .string(status), "at": JSONValue(at),
             "step": JSONValue(step),
         ]
+        if let target { o["target"] = .string(target) }
+        if let batch { o["batch"] = JSONValue(batch) }
         if let attempt { o["attempt"] = JSONValue(attempt) }
         if let exitCode { o["exitCode"] = JSONValue(exitCode) }
         if let message { o["message"] = .string(message) }
@@ -172,6 +174,22 @@ extension Run {
             "createdAt": JSONValue(createdAt), "startedAt": JSONValue(startedAt), "finishedAt": JSONValue(finishedAt),
             "requestId": JSONValue(requestId),
         ]
+        if let fleet {
+            o["fleet"] = [
+                "selector": fleet.selector.json, "batchSize": .string(fleet.batchSize.description),
+                "maxFailPercentage": JSONValue(fleet.maxFailPercentage), "batches": JSONValue(fleet.batchCount),
+                "targetCount": JSONValue(fleet.targetCount),
+            ]
+            if !summary { o["targets"] = .array(fleet.targets.map(\.json)) }
+        }
+        if let membership {
+            o["fleetRunId"] = .string(membership.fleetRunId)
+            o["target"] = [
+                "name": .string(membership.target.name), "batch": JSONValue(membership.target.batch),
+                "labels": .object(membership.target.labels.mapValues { .string($0) }),
+                "vars": .object(membership.target.vars.mapValues { .string($0) }),
+            ]
+        }
         if summary {
             o["steps"] = .array(steps.map { step in
                 var fields = step.json.objectValue ?? [:]
@@ -185,5 +203,16 @@ extension Run {
             o["events"] = .array(events.map { $0.json(runId: id) })
         }
         return .object(o)
+    }
+}
+
+extension FleetTarget {
+    /// As a fleet run lists it: where it is and how it went (its labels and
+    /// vars are in its own run's `target`).
+    public var json: JSONValue {
+        [
+            "name": .string(name), "batch": JSONValue(batch), "runId": .string(runId), "status": .string(status.rawValue),
+            "steps": .object(steps.mapValues { .string($0.rawValue) }),
+        ]
     }
 }

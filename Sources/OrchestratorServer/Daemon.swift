@@ -68,8 +68,10 @@ public enum Daemon {
         }
         let store = MongoWorkflowStore(pool: pool)
         let runStore = MongoRunStore(pool: pool)
+        let targetStore = MongoTargetStore(pool: pool)
 
-        guard await waitForDatabase(stores: (store, runStore), signals: signals, notifier: notifier, logger: logger) else {
+        let prepare: [@Sendable () async throws(OrchestratorError) -> Void] = [store.prepare, runStore.prepare, targetStore.prepare]
+        guard await waitForDatabase(preparing: prepare, signals: signals, notifier: notifier, logger: logger) else {
             notifier.stopping(status: "stopped before MongoDB became reachable")
             await pool.close()
             return 0
@@ -111,8 +113,9 @@ public enum Daemon {
             routes: RPCDispatcher.routes(
                 workflows: WorkflowHarness(service: WorkflowService(workflows: store, runs: runStore, ids: ids, clock: world.clock)),
                 runs: RunHarness(
-                    service: RunService(runs: runStore, workflows: store, engine: engine, ids: ids, clock: world.clock, logger: logger),
+                    service: RunService(runs: runStore, workflows: store, targets: targetStore, engine: engine, ids: ids, clock: world.clock, logger: logger),
                     watchInterval: .milliseconds(200), watchers: watchers),
+                targets: TargetHarness(service: TargetService(targets: targetStore, ids: ids, clock: world.clock, logger: logger)),
                 status: status),
             maximumBatch: settings.maxBatch, logger: logger)
         let server: RPCServer
@@ -171,18 +174,17 @@ public enum Daemon {
         return 0
     }
 
-    /// Pings MongoDB and creates the indexes, retrying with backoff; STATUS=
+    /// Pings MongoDB and creates every store's indexes, retrying with backoff; STATUS=
     /// says what it is waiting for. False when told to stop meanwhile.
     private static func waitForDatabase(
-        stores: (MongoWorkflowStore, MongoRunStore), signals: SignalSource, notifier: SystemdNotifier, logger: Logger
+        preparing stores: [@Sendable () async throws(OrchestratorError) -> Void], signals: SignalSource, notifier: SystemdNotifier, logger: Logger
     ) async -> Bool {
         var delay = Duration.milliseconds(500)
         var attempt = 1
         notifier.status("connecting to MongoDB")
         while true {
             do {
-                try await stores.0.prepare()
-                try await stores.1.prepare()
+                for prepare in stores { try await prepare() }
                 return true
             } catch {
                 let text = "waiting for MongoDB (attempt \(attempt), next in \(delay)): \(error.message)"

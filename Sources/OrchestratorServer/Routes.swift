@@ -4,7 +4,7 @@ extension RPCDispatcher {
     /// The route table, built in one place from the typed method table: each
     /// method's params are read (with their -32602 errors) and its result
     /// written by `RPCMethods`; the harnesses see only domain types.
-    static func routes(workflows: WorkflowHarness, runs: RunHarness, status: StatusHarness) -> [String: Route] {
+    static func routes(workflows: WorkflowHarness, runs: RunHarness, targets: TargetHarness, status: StatusHarness) -> [String: Route] {
         var routes: [Method: RPCHandler] = [:]
         routes[.workflowCreate] = RPCMethods.workflowCreate.handler(workflows.create)
         routes[.workflowGet] = RPCMethods.workflowGet.handler(workflows.get)
@@ -22,6 +22,13 @@ extension RPCDispatcher {
         routes[.runCancel] = RPCMethods.runCancel.handler(runs.cancel)
         routes[.runResume] = RPCMethods.runResume.handler(runs.resume)
         routes[.runWatch] = RPCMethods.runWatch.handler(runs.watch)
+        routes[.runTarget] = RPCMethods.runTarget.handler(runs.target)
+        routes[.targetCreate] = RPCMethods.targetCreate.handler(targets.create)
+        routes[.targetGet] = RPCMethods.targetGet.handler(targets.get)
+        routes[.targetList] = RPCMethods.targetList.handler(targets.list)
+        routes[.targetUpdate] = RPCMethods.targetUpdate.handler(targets.update)
+        routes[.targetDelete] = RPCMethods.targetDelete.handler(targets.delete)
+        routes[.targetImport] = RPCMethods.targetImport.handler(targets.importInventory)
         routes[.daemonStatus] = RPCMethods.daemonStatus.handler(status.status)
         return Dictionary(uniqueKeysWithValues: routes.map { ($0.key.rawValue, Route(mutates: $0.key.mutates, $0.value)) })
     }

@@ -14,8 +14,15 @@ struct RunHarness: Sendable {
     func start(_ p: RunStartParams, _ c: CallContext) async throws(RPCError) -> Run {
         let requester = Requester(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid)
         return try await domain { () throws(OrchestratorError) in
-            try await service.start(workflow: p.workflow, params: p.params, requestId: p.requestId, requester: requester)
+            try await service.start(
+                workflow: p.workflow, params: p.params, requestId: p.requestId,
+                fleet: p.targets.map { FleetRequest(selector: $0, batchSize: p.batchSize ?? .percent(100), maxFailPercentage: p.maxFailPercentage ?? 0) },
+                requester: requester)
         }
+    }
+
+    func target(_ p: RunTargetParams, _ c: CallContext) async throws(RPCError) -> Run {
+        try await domain { () throws(OrchestratorError) in try await service.target(p.id, p.target) }
     }
 
     func get(_ key: RunKey, _ c: CallContext) async throws(RPCError) -> Run {

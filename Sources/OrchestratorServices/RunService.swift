@@ -11,14 +11,19 @@ import OrchestratorStorage
 public struct RunService: Sendable {
     private let runs: any RunStore
     private let workflows: any WorkflowStore
+    private let targets: any TargetStore
     private let engine: Engine
     private let ids: any IdSource
     private let clock: any EngineClock
     private let logger: Logger
 
-    public init(runs: any RunStore, workflows: any WorkflowStore, engine: Engine, ids: any IdSource, clock: any EngineClock, logger: Logger) {
+    public init(
+        runs: any RunStore, workflows: any WorkflowStore, targets: any TargetStore, engine: Engine, ids: any IdSource, clock: any EngineClock,
+        logger: Logger
+    ) {
         self.runs = runs
         self.workflows = workflows
+        self.targets = targets
         self.engine = engine
         self.ids = ids
         self.clock = clock
@@ -26,17 +31,22 @@ public struct RunService: Sendable {
     }
 
     /// Queues a run of the workflow as it is now (its steps are copied into
-    /// the run), and hands it to this daemon's engine. A repeat of the same
-    /// `requestId` within `requestIdLifetime` returns the run the first
-    /// request made instead. When MongoDB does not answer whether the run
-    /// was stored, the error carries the request id to repeat it with (the
-    /// run's own id when the client gave none).
-    public func start(workflow name: String, params: [String: String], requestId: String? = nil, requester: Requester) async throws(OrchestratorError) -> Run {
+    /// the run), and hands it to this daemon's engine. With `fleet`, a fleet
+    /// run over the targets it selects (taken as they are now). A repeat of
+    /// the same `requestId` within `requestIdLifetime` returns the run the
+    /// first request made instead. When MongoDB does not answer whether the
+    /// run was stored, the error carries the request id to repeat it with
+    /// (the run's own id when the client gave none).
+    public func start(
+        workflow name: String, params: [String: String], requestId: String? = nil, fleet: FleetRequest? = nil, requester: Requester
+    ) async throws(OrchestratorError) -> Run {
         guard await engine.acceptsRuns else { throw OrchestratorError.conflict("the daemon is stopping; start the run again once it is back") }
         var v = Validator()
         if let requestId, let problem = RequestIdRule.problem(requestId) { v.merge([FieldError(field: "requestId", message: problem)]) }
         let workflow = try await workflows.workflow(.name(name))
-        v.merge(Parameters.problems(params, steps: workflow.steps))
+        var planned: Fleet?
+        if let fleet { planned = try await plan(fleet) }
+        v.merge(Parameters.problems(params, steps: workflow.steps, targets: planned?.targets))
         try v.check()
         let now = clock.now().milliseconds
         let definition = workflow.orderedSteps.map { step -> Step in
@@ -48,15 +58,38 @@ public struct RunService: Sendable {
         let run = Run(
             id: id, workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
             definition: definition, params: params, status: .queued,
-            steps: definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) },
+            // A fleet run runs no step itself: its members do, one per target.
+            steps: planned == nil ? definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) } : [],
             requestedBy: requester, createdAt: now,
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
-            requestId: requestId ?? id)
+            requestId: requestId ?? id, fleet: planned)
         if let earlier = try await create(run) { return earlier }
         try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
-        logger.notice("run queued", metadata: ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"])
+        var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
+        if let planned { metadata["targets"] = "\(planned.targets.count)" }
+        logger.notice(planned == nil ? "run queued" : "fleet run queued", metadata: metadata)
         engine.adopt(runId: run.id)
         return run
+    }
+
+    /// The targets a fleet run will work on, in batches, each with the id its member run will have.
+    private func plan(_ request: FleetRequest) async throws(OrchestratorError) -> Fleet {
+        var v = Validator()
+        v.merge(request.selector.problems(at: "targets"))
+        v.merge(request.batchSize.problems(at: "batchSize"))
+        v.require((0...100).contains(request.maxFailPercentage), "maxFailPercentage", "must be between 0 and 100")
+        try v.check()
+        let chosen = try await targets.listTargets(selector: request.selector, limit: Limits.targetsPerRun + 1, after: nil).items
+        if case .names(let names) = request.selector {
+            let missing = Set(names).subtracting(chosen.map(\.name)).sorted()
+            v.require(missing.isEmpty, "targets.names", "no such targets: \(missing.prefix(10).joined(separator: ", "))\(missing.count > 10 ? ", …" : "")")
+        }
+        v.require(!chosen.isEmpty, "targets", "no target matches \(request.selector) (see 'orchctl target list')")
+        v.require(chosen.count <= Limits.targetsPerRun, "targets", "more than \(Limits.targetsPerRun) targets match; one fleet run takes at most that many")
+        try v.check()
+        return Fleet(
+            selector: request.selector, batchSize: request.batchSize, maxFailPercentage: request.maxFailPercentage,
+            targets: Fleet.plan(chosen, batchSize: request.batchSize, runIds: ids.next))
     }
 
     /// How long a `run.start` request id is remembered.
@@ -73,7 +106,7 @@ public struct RunService: Sendable {
                     return nil
                 } catch where error.kind == .conflict && error.details["requestId"] == requestId && attempt == 0 {
                     if let earlier = try await runs.run(requestId: requestId), earlier.createdAt >= run.createdAt - Self.requestIdLifetime {
-                        guard earlier.workflowName == run.workflowName, earlier.params == run.params else {
+                        guard earlier.workflowName == run.workflowName, earlier.params == run.params, earlier.fleet?.selector == run.fleet?.selector else {
                             throw OrchestratorError.conflict(
                                 "request id '\(requestId)' was used for run \(earlier.id) of \(earlier.workflowName) with other parameters; use a new request id",
                                 details: ["requestId": requestId, "runId": earlier.id])
@@ -97,8 +130,35 @@ public struct RunService: Sendable {
         }
     }
 
+    /// A run in full; a fleet run with each target's status and its steps' statuses.
     public func get(_ id: String) async throws(OrchestratorError) -> Run {
-        try await runs.run(id: id)
+        var run = try await runs.run(id: id)
+        guard var fleet = run.fleet else { return run }
+        let members = Dictionary(try await runs.members(of: id, withSteps: true).map { ($0.id, $0) }) { first, _ in first }
+        for index in fleet.targets.indices {
+            let member = members[fleet.targets[index].runId]
+            fleet.targets[index].status = TargetStatus(member: member?.status, fleet: run.status)
+            fleet.targets[index].steps = Dictionary((member?.steps ?? []).map { ($0.name, $0.status) }) { first, _ in first }
+        }
+        run.fleet = fleet
+        return run
+    }
+
+    /// The run of one target of a fleet run, in full.
+    public func target(_ id: String, _ name: String) async throws(OrchestratorError) -> Run {
+        let fleetRun = try await runs.run(id: id)
+        guard let fleet = fleetRun.fleet else {
+            throw OrchestratorError.validation([FieldError(field: "id", message: "run \(id) is not a fleet run: it has no targets")])
+        }
+        guard let target = fleet.targets.first(where: { $0.name == name }) else { throw OrchestratorError.notFound("target", name) }
+        do {
+            return try await runs.run(id: target.runId)
+        } catch where error.isNotFound {
+            let status = TargetStatus(member: nil, fleet: fleetRun.status)
+            throw OrchestratorError.notFound("target", name, message: status == .pending
+                ? "target \(name) is in batch \(target.batch), which has not started yet"
+                : "target \(name) never started: it was \(status.rawValue)")
+        }
     }
 
     public func list(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
@@ -131,18 +191,50 @@ public struct RunService: Sendable {
             _ = try await runs.flagCancel(id: id)
             await engine.cancelRequested(runId: id)
         }
-        return try await runs.run(id: id)
+        if current.fleet != nil {
+            // Its members stop now, not only once the fleet's executor looks.
+            for member in try await runs.members(of: id, withSteps: false) where member.status.isActive {
+                _ = try await runs.flagCancel(id: member.id)
+                await engine.cancelRequested(runId: member.id)
+            }
+        }
+        return try await get(id)
     }
 
     /// A failed or cancelled run goes back in the queue; the steps that did
-    /// not succeed run again.
+    /// not succeed run again. A fleet run's members that did not succeed are
+    /// resumed first, then the fleet run, whose next batches start as before.
+    /// A member is resumed through its fleet run, which counts its failures.
     public func resume(_ id: String) async throws(OrchestratorError) -> Run {
         let current = try await runs.run(id: id)
-        guard current.status == .failed || current.status == .cancelled else {
+        if let membership = current.membership {
             throw OrchestratorError.conflict(
-                "only a failed or cancelled run can be resumed; run \(id) is \(current.status.rawValue)",
-                details: ["status": current.status.rawValue])
+                "run \(id) is target \(membership.target.name) of fleet run \(membership.fleetRunId): resume the fleet run, which re-runs every target that did not succeed",
+                details: ["fleetRunId": membership.fleetRunId])
         }
+        try Self.checkResumable(current)
+        if current.fleet != nil {
+            for member in try await runs.members(of: id, withSteps: false) where member.status == .failed || member.status == .cancelled {
+                try await requeue(try await runs.run(id: member.id))
+            }
+        }
+        try await requeue(current)
+        logger.notice(current.fleet == nil ? "run resumed" : "fleet run resumed", metadata: ["runId": "\(id)", "workflow": "\(current.workflowName)"])
+        await engine.lookForWork()
+        return try await get(id)
+    }
+
+    private static func checkResumable(_ run: Run) throws(OrchestratorError) {
+        guard run.status == .failed || run.status == .cancelled else {
+            throw OrchestratorError.conflict(
+                "only a failed or cancelled run can be resumed; run \(run.id) is \(run.status.rawValue)",
+                details: ["status": run.status.rawValue])
+        }
+    }
+
+    /// Puts an ended run back in the queue, its steps that did not succeed pending again.
+    private func requeue(_ current: Run) async throws(OrchestratorError) {
+        try Self.checkResumable(current)
         var change = RunChange()
         for (index, step) in current.steps.enumerated() where step.status != .succeeded {
             var again = step
@@ -152,16 +244,26 @@ public struct RunService: Sendable {
         change.events = [RunEvent(
             sequence: current.events.count, step: nil, status: "resumed", at: clock.now().milliseconds,
             message: "resumed from \(current.status.rawValue)")]
-        guard try await runs.requeue(id: id, from: current.status, eventCount: current.events.count, change: change) else {
-            throw OrchestratorError.conflict("run \(id) changed while resuming it; try again")
+        guard try await runs.requeue(id: current.id, from: current.status, eventCount: current.events.count, change: change) else {
+            throw OrchestratorError.conflict("run \(current.id) changed while resuming it; try again")
         }
-        logger.notice("run resumed", metadata: ["runId": "\(id)", "workflow": "\(current.workflowName)"])
-        await engine.lookForWork()
-        return try await runs.run(id: id)
     }
 
     /// The events after `cursor`, for watchers (see RunStore.events).
     public func events(_ id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage {
         try await runs.events(id: id, after: cursor, evenIfQuiet: evenIfQuiet)
+    }
+}
+
+/// What `run.start` asks for a fleet run.
+public struct FleetRequest: Sendable, Equatable {
+    public var selector: TargetSelector
+    public var batchSize: BatchSize
+    public var maxFailPercentage: Int
+
+    public init(selector: TargetSelector, batchSize: BatchSize = .percent(100), maxFailPercentage: Int = 0) {
+        self.selector = selector
+        self.batchSize = batchSize
+        self.maxFailPercentage = maxFailPercentage
     }
 }

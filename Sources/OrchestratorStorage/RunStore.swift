@@ -118,8 +118,14 @@ public protocol RunStore: Sendable {
     /// `before` (a request id is remembered for a day), so a new run may take it.
     func releaseRequestId(_ requestId: String, createdBefore before: Date) async throws(OrchestratorError)
     func run(id: String) async throws(OrchestratorError) -> Run
-    /// Newest first; `after` is the `next` cursor of the previous page. Items
-    /// leave out the bulky parts (definition, outputs, events).
+    /// The runs a fleet run made for its targets, as summaries (no
+    /// definition, outputs or events). Without `withSteps` only their own
+    /// fields are read (status, target), which is cheap: what the fleet's
+    /// executor polls; with it, their steps' statuses too.
+    func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run]
+    /// Newest first, fleet members left out (their fleet run lists them);
+    /// `after` is the `next` cursor of the previous page. Items leave out
+    /// the bulky parts (definition, outputs, events, a fleet's targets).
     func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run>
     /// The database server's clock, now: the one clock every daemon judges
     /// leases by (`until` and `now` below are in its time), whatever its

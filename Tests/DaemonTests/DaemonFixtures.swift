@@ -4,27 +4,6 @@ import OrchestratorProtocol
 import Testing
 import TestSupport
 
-/// The answer to one call: its result or its error.
-func call(_ connection: TestConnection, _ method: String, _ params: [String: JSONValue] = [:]) async throws -> Result<JSONValue, RPCError> {
-    do {
-        return .success(try await connection.call(method, params))
-    } catch .rpc(let error) {
-        return .failure(error)
-    }
-}
-
-extension Result where Failure == RPCError {
-    var errorCode: ErrorCode? {
-        if case .failure(let e) = self { return e.code }
-        return nil
-    }
-
-    var value: Success? {
-        if case .success(let v) = self { return v }
-        return nil
-    }
-}
-
 /// Sends raw text (one or more lines) and reads `count` answer lines back, parsed.
 func exchange(_ connection: TestConnection, _ text: String, answers count: Int = 1) async throws -> [JSONValue] {
     try await connection.sendRaw(Array(text.utf8))

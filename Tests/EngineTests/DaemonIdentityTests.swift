@@ -8,14 +8,9 @@ import TestSupport
 /// crashed or stopped gets its id back at once.
 @Suite struct DaemonIdentityTests {
     @Test func aSecondLiveDaemonWithTheSameIdRefusesToStartAndSaysWhy() async throws {
-        let uri = try TestEnvironment.mongoURI()
         try await withTemporaryDirectory { dir in
             let database = TestEnvironment.uniqueDatabaseName("ident")
-            let dirA = dir.appendingPathComponent("a"), dirB = dir.appendingPathComponent("b")
-            for d in [dirA, dirB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
-            let same = ["--daemon-id", "cloned-vm", "--lease-seconds", "5"]
-            let a = DaemonProcess(directory: dirA, mongoURI: uri, database: database, arguments: same)
-            let b = DaemonProcess(directory: dirB, mongoURI: uri, database: database, arguments: same)
+            let (a, b) = try DaemonProcess.pair(in: dir, database: database, arguments: ["--daemon-id", "cloned-vm", "--lease-seconds", "5"])
             try await a.start()
             try await b.start(waitUntilServing: false)
             #expect(await b.waitForExit(timeout: .seconds(60)) == 1, "log of b: \(b.log())")

@@ -12,12 +12,9 @@ import TestSupport
     }
 
     @Test func atTheStopTimeoutTheDrainRecordsItsRunningStepsInterruptedItself() async throws {
-        let uri = try TestEnvironment.mongoURI()
         try await withTemporaryDirectory { dir in
             let database = TestEnvironment.uniqueDatabaseName("drain")
-            let dirA = dir.appendingPathComponent("a"), dirB = dir.appendingPathComponent("b")
-            for d in [dirA, dirB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
-            let a = DaemonProcess(directory: dirA, mongoURI: uri, database: database, arguments: ["--stop-timeout-seconds", "1"])
+            let (a, b) = try DaemonProcess.pair(in: dir, database: database, arguments: ["--stop-timeout-seconds", "1"], argumentsB: [])
             try await a.start()
             let marks = dir.appendingPathComponent("marks")
             let c = try a.connect()
@@ -30,7 +27,6 @@ import TestSupport
             #expect(a.log().contains("the stop timeout passed"), "log: \(a.log())")
 
             // Read by another daemon at once: nothing was left for anybody to recover.
-            let b = DaemonProcess(directory: dirB, mongoURI: uri, database: database)
             try await b.start()
             let run = try await b.connect().call("run.get", ["id": .string(id)])
             #expect(run["status"] == "failed", "run: \(run)")

@@ -116,13 +116,9 @@ import TestSupport
     }
 
     @Test func anotherDaemonTakesOverAfterTheLeaseExpires() async throws {
-        let uri = try TestEnvironment.mongoURI()
         try await withTemporaryDirectory { dir in
             let database = TestEnvironment.uniqueDatabaseName("shared")
-            let dirA = dir.appendingPathComponent("a"), dirB = dir.appendingPathComponent("b")
-            for d in [dirA, dirB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
-            let a = DaemonProcess(directory: dirA, mongoURI: uri, database: database, arguments: ["--lease-seconds", "3"])
-            let b = DaemonProcess(directory: dirB, mongoURI: uri, database: database, arguments: ["--lease-seconds", "3"])
+            let (a, b) = try DaemonProcess.pair(in: dir, database: database, arguments: ["--lease-seconds", "3"])
             try await a.start()
             let gate = dir.appendingPathComponent("gate")
             let c = try a.connect()

@@ -12,18 +12,10 @@ import TestSupport
         shellStep(name, order: 0, "echo \"start $$\" >> '\(marks.path)'; sleep \(seconds); echo \"end $$\" >> '\(marks.path)'", idempotent: true)
     }
 
-    private func pair(_ dir: URL, database: String, _ arguments: [String]) throws -> (DaemonProcess, DaemonProcess) {
-        let uri = try TestEnvironment.mongoURI()
-        let dirA = dir.appendingPathComponent("a"), dirB = dir.appendingPathComponent("b")
-        for d in [dirA, dirB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
-        return (DaemonProcess(directory: dirA, mongoURI: uri, database: database, arguments: arguments),
-                DaemonProcess(directory: dirB, mongoURI: uri, database: database, arguments: arguments))
-    }
-
     /// The case: lease 6 s, stop timeout 20 s, a 15 s idempotent step, SIGTERM to the daemon running it.
     @Test func aDrainBesideAPeerKeepsItsRunAndTheStepRunsOnce() async throws {
         try await withTemporaryDirectory { dir in
-            let (a, b) = try pair(dir, database: TestEnvironment.uniqueDatabaseName("drainpeer"), ["--lease-seconds", "6", "--stop-timeout-seconds", "20"])
+            let (a, b) = try DaemonProcess.pair(in: dir, database: TestEnvironment.uniqueDatabaseName("drainpeer"), arguments: ["--lease-seconds", "6", "--stop-timeout-seconds", "20"])
             try await a.start()
             try await b.start()
             let marks = dir.appendingPathComponent("marks")
@@ -85,7 +77,7 @@ import TestSupport
 
     @Test func aPeerAMinuteAheadNeitherTakesHealthyRunsNorLosesItsOwn() async throws {
         try await withTemporaryDirectory { dir in
-            let (healthy, ahead) = try pair(dir, database: TestEnvironment.uniqueDatabaseName("ahead"), ["--lease-seconds", "6"])
+            let (healthy, ahead) = try DaemonProcess.pair(in: dir, database: TestEnvironment.uniqueDatabaseName("ahead"), arguments: ["--lease-seconds", "6"])
             try await healthy.start()
             try await startAhead(ahead)
             try await neitherTakesTheOthersRun(dir, [(healthy, "on-healthy"), (ahead, "on-ahead")])

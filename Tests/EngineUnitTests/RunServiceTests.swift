@@ -19,6 +19,7 @@ import Testing
     struct Fixture {
         let runs = InMemoryRunStore()
         let workflowStore = InMemoryWorkflowStore()
+        let targetStore = InMemoryTargetStore()
         let service: RunService
         let workflows: WorkflowService
 
@@ -29,7 +30,7 @@ import Testing
             let engine = Engine(
                 settings: EngineSettings(ownerId: "test", stepGate: "/nonexistent"), runs: runs, workflows: workflowStore, world: world,
                 logger: Logger(label: "test"))
-            service = RunService(runs: runs, workflows: workflowStore, engine: engine, ids: ids, clock: StillClock(), logger: Logger(label: "test"))
+            service = RunService(runs: runs, workflows: workflowStore, targets: targetStore, engine: engine, ids: ids, clock: StillClock(), logger: Logger(label: "test"))
             workflows = WorkflowService(workflows: workflowStore, runs: runs, ids: ids, clock: StillClock())
         }
 

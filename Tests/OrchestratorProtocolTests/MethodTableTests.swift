@@ -13,7 +13,8 @@ import Testing
         RPCMethods.workflowCreate, RPCMethods.workflowGet, RPCMethods.workflowList, RPCMethods.workflowUpdate,
         RPCMethods.workflowDelete, RPCMethods.stepAdd, RPCMethods.stepGet, RPCMethods.stepList, RPCMethods.stepUpdate,
         RPCMethods.stepDelete, RPCMethods.runStart, RPCMethods.runGet, RPCMethods.runList, RPCMethods.runCancel,
-        RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.daemonStatus,
+        RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.runTarget, RPCMethods.targetCreate, RPCMethods.targetGet,
+        RPCMethods.targetList, RPCMethods.targetUpdate, RPCMethods.targetDelete, RPCMethods.targetImport, RPCMethods.daemonStatus,
     ]
 
     @Test func everyMethodHasExactlyOneEntry() {
@@ -66,6 +67,18 @@ import Testing
         (.runResume, RunKey(id: "65a1b2c3d4e5f60718293a4b")),
         (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b")),
         (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b", fromSequence: 12)),
+        (.runStart, RunStartParams(workflow: "vlan", params: ["vlan": "120"], targets: .labels(["site": "ams"]), batchSize: .percent(25), maxFailPercentage: 5)),
+        (.runStart, RunStartParams(workflow: "vlan", targets: .names(["leaf01", "leaf02"]), batchSize: .count(1))),
+        (.runTarget, RunTargetParams(id: "65a1b2c3d4e5f60718293a4b", target: "leaf01")),
+        (.targetCreate, TargetDraft(name: "leaf01", labels: ["site": "ams", "group": "leaf,canary"], vars: ["ansible_host": "10.0.0.1"])),
+        (.targetCreate, TargetDraft(name: "bare")),
+        (.targetGet, TargetKey(name: "leaf01")),
+        (.targetList, TargetListParams()),
+        (.targetList, TargetListParams(selector: .labels(["site": "ams"]), limit: 10, after: "leaf01")),
+        (.targetList, TargetListParams(selector: .names(["a", "b"]))),
+        (.targetUpdate, TargetUpdateParams(name: "leaf01", changes: TargetChanges(name: "leaf1", labels: ["site": nil], vars: ["asn": "65001"]))),
+        (.targetDelete, TargetKey(name: "leaf01")),
+        (.targetImport, TargetImportParams(format: "ansible-yaml", content: "all:\n  hosts:\n    a:\n", dryRun: true)),
         (.daemonStatus, NoParams()),
     ]
 
@@ -152,7 +165,13 @@ import Testing
             (.stepDelete, ["workflow": "w", "name": "s", "x": 1], "invalid params: unknown parameter 'x' (expected one of: name, workflow)"),
             (.runStart, ["workflow": "w", "params": ["host": 1]], "invalid params: params.host must be a string, got an integer"),
             (.runStart, ["workflow": "w", "params": ["a", "b"]], "invalid params: params must be an object of strings, got an array"),
-            (.runStart, ["workflow": "w", "request": "r1"], "invalid params: unknown parameter 'request' (expected one of: params, requestId, workflow)"),
+            (.runStart, ["workflow": "w", "request": "r1"], "invalid params: unknown parameter 'request' (expected one of: batchSize, maxFailPercentage, params, requestId, targets, workflow)"),
+            (.runStart, ["workflow": "w", "batchSize": 5], "invalid params: batchSize and maxFailPercentage are for fleet runs: give targets too"),
+            (.runStart, ["workflow": "w", "targets": ["names": ["a"]], "batchSize": "many"],
+             "invalid params: batchSize must be a count or a percentage such as \"25%\", got \"many\""),
+            (.runStart, ["workflow": "w", "targets": ["names": ["a"], "labels": [:]]], "invalid params: targets takes exactly one of 'names' or 'labels'"),
+            (.targetUpdate, ["name": "t", "vars": ["a": 1]], "invalid params: vars.a must be a string (or null to remove it), got an integer"),
+            (.targetImport, ["format": "ansible-yaml"], "invalid params: missing required parameter 'content'"),
             (.runStart, ["workflow": "w", "requestId": 7], "invalid params: requestId must be a string, got an integer"),
             (.runGet, [:], "invalid params: missing required parameter 'id'"),
             (.runList, ["status": "done"], "invalid params: status must be one of queued, running, succeeded, failed, cancelled"),
@@ -200,6 +219,32 @@ import Testing
             ])
     }
 
+    static let target = Target(
+        id: "65a1b2c3d4e5f60718293a4d", name: "leaf01", labels: ["site": "ams", "group": "leaf,canary"], vars: ["ansible_host": "10.0.0.1"],
+        createdAt: created, updatedAt: later)
+
+    static var fleetRun: Run {
+        var fleetRun = run
+        fleetRun.steps = []
+        var first = FleetTarget(name: "leaf01", batch: 1, runId: "65a1b2c3d4e5f60718293a4e")
+        first.status = .failed
+        first.steps = ["ping": .succeeded, "push": .timedOut]
+        fleetRun.fleet = Fleet(
+            selector: .labels(["site": "ams"]), batchSize: .percent(50), maxFailPercentage: 10,
+            targets: [first, FleetTarget(name: "leaf02", batch: 2, runId: "65a1b2c3d4e5f60718293a4f")])
+        fleetRun.events.append(RunEvent(sequence: 2, step: nil, status: "batch_started", at: later, message: "batch 1 of 2: 1 targets", batch: 1))
+        fleetRun.events.append(RunEvent(sequence: 3, step: nil, status: "failed", at: later, target: "leaf01"))
+        return fleetRun
+    }
+
+    static var member: Run {
+        var member = run
+        member.membership = FleetMembership(
+            fleetRunId: "65a1b2c3d4e5f60718293a4c",
+            target: FleetTarget(name: "leaf01", labels: ["site": "ams"], vars: ["ansible_host": "10.0.0.1"], batch: 1, runId: member.id))
+        return member
+    }
+
     /// The daemon's encoding, read by a client and written again, is unchanged.
     private func expectResultRoundTrip(_ method: any AnyRPCMethod, _ json: JSONValue, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let received = try JSONCoding.parse(JSONCoding.serialize(json))
@@ -228,6 +273,18 @@ import Testing
             (.runCancel, Self.run.json()),
             (.runResume, Self.run.json()),
             (.runWatch, Self.run.json()),
+            (.runGet, Self.fleetRun.json()),
+            (.runList, ["items": [Self.fleetRun.json(summary: true)], "next": .null]),
+            (.runTarget, Self.member.json()),
+            (.targetCreate, Self.target.json),
+            (.targetGet, Self.target.json),
+            (.targetList, ["items": [Self.target.json], "next": "leaf01"]),
+            (.targetUpdate, Self.target.json),
+            (.targetDelete, ["deleted": true]),
+            (.targetImport, TargetImport(
+                dryRun: true, created: [TargetDraft(name: "leaf02", vars: ["a": "b"])],
+                updated: [.init(before: TargetDraft(name: "leaf01"), after: TargetDraft(name: "leaf01", labels: ["site": "ams"]))],
+                unchanged: ["leaf03"]).resultJSON),
             (.daemonStatus, status.resultJSON),
         ]
         #expect(Set(samples.map(\.0)) == Set(Method.allCases))

@@ -120,3 +120,18 @@ public final class DaemonProcess: @unchecked Sendable {
         }
     }
 }
+
+extension DaemonProcess {
+    /// Two daemons sharing one database, each with a directory (and socket)
+    /// of its own under `dir`: `a` started with `arguments`, `b` with
+    /// `argumentsB` (the same unless given). Neither is started yet.
+    public static func pair(
+        in dir: URL, database: String, arguments: [String] = [], argumentsB: [String]? = nil
+    ) throws -> (a: DaemonProcess, b: DaemonProcess) {
+        let uri = try TestEnvironment.mongoURI()
+        let dirA = dir.appendingPathComponent("a"), dirB = dir.appendingPathComponent("b")
+        for d in [dirA, dirB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        return (DaemonProcess(directory: dirA, mongoURI: uri, database: database, arguments: arguments),
+                DaemonProcess(directory: dirB, mongoURI: uri, database: database, arguments: argumentsB ?? arguments))
+    }
+}

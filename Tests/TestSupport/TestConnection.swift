@@ -54,3 +54,24 @@ public final class TestConnection: @unchecked Sendable {
         _ = try? await onQueue { connection throws(ClientError) in connection.finishSending() }
     }
 }
+
+/// The answer to one call: its result or its error.
+public func call(_ connection: TestConnection, _ method: String, _ params: [String: JSONValue] = [:]) async throws -> Result<JSONValue, RPCError> {
+    do {
+        return .success(try await connection.call(method, params))
+    } catch .rpc(let error) {
+        return .failure(error)
+    }
+}
+
+extension Result where Failure == RPCError {
+    public var errorCode: ErrorCode? {
+        if case .failure(let e) = self { return e.code }
+        return nil
+    }
+
+    public var value: Success? {
+        if case .success(let v) = self { return v }
+        return nil
+    }
+}

@@ -27,6 +27,9 @@ import time
 
 from pymongo import MongoClient
 
+# Connection-string options for every client of the database (set by main).
+OPTIONS = ""
+
 STEP_SCRIPT = r'''
 d="$1"
 key="$ORCH_RUN_ID.$ORCH_STEP"
@@ -133,7 +136,7 @@ class Database:
 
     @property
     def uri(self):
-        return f"mongodb://127.0.0.1:{self.port}/"
+        return f"mongodb://127.0.0.1:{self.port}/?{OPTIONS}"
 
     def start(self):
         self.proc = subprocess.Popen(
@@ -168,7 +171,7 @@ class Proxy:
 
     @property
     def uri(self):
-        return f"mongodb://127.0.0.1:{self.port}/"
+        return f"mongodb://127.0.0.1:{self.port}/?{OPTIONS}"
 
     def set(self, mode):
         with self.lock:
@@ -305,7 +308,14 @@ def main():
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--settle", type=float, default=300, help="seconds every run gets to finish after the chaos (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--mongodb-options", default="retryWrites=false",
+                        help="connection-string options for the daemons and the checks (default retryWrites=false, "
+                             "as the shipped configuration recommends for a single SecantusDB server: it rereads "
+                             "every retryable write of the last 30 minutes on each write, which slows a long soak "
+                             "until runs cannot settle)")
     args = parser.parse_args()
+    global OPTIONS
+    OPTIONS = args.mongodb_options
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="orch-soak-")
     markers = os.path.join(work, "markers")
@@ -316,7 +326,13 @@ def main():
     db.start()
     database = f"soak_{args.seed}"
     proxy = Proxy(db.port)
-    binary = os.path.join(args.bin_dir, "orchestratord")
+    # The daemons are restarted from copies: a build meanwhile must not
+    # change (or, while it links, lock) the binary the soak restarts.
+    bin_dir = os.path.join(work, "bin")
+    os.makedirs(bin_dir)
+    for name in ("orchestratord", "orchestrator-step-gate"):
+        shutil.copy2(os.path.join(args.bin_dir, name), bin_dir)
+    binary = os.path.join(bin_dir, "orchestratord")
     daemons = [Daemon("a", binary, work, db.uri, database), Daemon("b", binary, work, proxy.uri, database, ahead=True)]
     for d in daemons:
         d.start()

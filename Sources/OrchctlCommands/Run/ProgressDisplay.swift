@@ -84,7 +84,8 @@ final class ProgressDisplay {
 
     /// One plain line per event, for logs and pipes.
     static func line(for event: RunEvent) -> String {
-        var text = "\(Render.text(event.at))  \(event.step ?? "(run)")  \(event.status)"
+        let subject = event.step ?? event.target.map { "target \($0)" } ?? event.batch.map { "batch \($0)" } ?? "(run)"
+        var text = "\(Render.text(event.at))  \(subject)  \(event.status)"
         if let attempt = event.attempt { text += " attempt=\(attempt)" }
         if let code = event.exitCode { text += " exit=\(code)" }
         if let message = event.message { text += " \(message)" }

@@ -8,7 +8,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Start, follow, inspect, cancel and resume workflow runs.",
-        subcommands: [RunStart.self, RunList.self, RunGet.self, RunCancel.self, RunResume.self, RunWatch.self, RunLogs.self]
+        subcommands: [RunStart.self, RunList.self, RunGet.self, RunCancel.self, RunResume.self, RunWatch.self, RunLogs.self, RunTargetCommand.self]
     )
 }
 
@@ -23,10 +23,20 @@ struct RunID: ParsableArguments {
 /// Follows a run until it ends and returns the final run. On a terminal it
 /// redraws a compact per-step display in place; otherwise it prints one
 /// plain line per event.
-func follow(_ connection: RPCConnection, runId: String, output: OutputFormat) throws -> RPCReply<Run> {
+func follow(_ connection: RPCConnection, runId: String, output: OutputFormat, reconnect: @escaping () throws -> RPCConnection) throws -> RPCReply<Run> {
     let interactive = output == .table && isatty(STDOUT_FILENO) == 1
     let initial = try GlobalOptions.call(connection, RPCMethods.runGet, RunKey(id: runId)).result
-    let display = ProgressDisplay(run: initial)
+    let display: LiveDisplay
+    if initial.fleet != nil {
+        var reader: RPCConnection?
+        display = FleetProgressDisplay(run: initial) {
+            // The watch holds the first connection: the matrix is read on a second one.
+            if reader == nil { reader = try? reconnect() }
+            return try? reader?.reply(RPCMethods.runGet, RunKey(id: runId)).result
+        }
+    } else {
+        display = ProgressDisplay(run: initial)
+    }
     if interactive {
         connection.setIdleInterval(milliseconds: 500)
         connection.onIdle = { display.redraw() }

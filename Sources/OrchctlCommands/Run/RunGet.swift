@@ -20,13 +20,18 @@ struct RunGet: ParsableCommand {
 
     static func render(_ run: Run) -> String {
         let params = run.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        var out = fields([
-            ("Run", run.id), ("Workflow", "\(run.workflowName) (version \(run.workflowVersion))"),
+        var pairs: [(String, String)] = [("Run", run.id)]
+        if let membership = run.membership {
+            pairs.append(("Target", "\(membership.target.name) (batch \(membership.target.batch) of fleet run \(membership.fleetRunId))"))
+        }
+        var out = fields(pairs + [
+            ("Workflow", "\(run.workflowName) (version \(run.workflowVersion))"),
             ("Status", run.status.rawValue + (run.cancelRequested && run.status != .cancelled ? " (cancel requested)" : "")),
             ("Parameters", params.isEmpty ? "-" : params.joined(separator: " ")),
             ("Requested by", "uid \(run.requestedBy.uid) (pid \(run.requestedBy.pid))"),
             ("Created", Render.text(run.createdAt)), ("Started", Render.text(run.startedAt)), ("Finished", Render.text(run.finishedAt)),
         ])
+        if let fleet = run.fleet { return out + "\n" + FleetView.summary(fleet, definition: run.definition, runId: run.id) }
         var table = Table("ORDER", "STEP", "STATUS", "ATTEMPTS", "EXIT", "STARTED", "FINISHED", "ERROR")
         for step in run.steps {
             table.add(Render.text(step.executionOrder), step.name, step.status.rawValue, Render.text(step.attempts),

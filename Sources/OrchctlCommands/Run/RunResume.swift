@@ -26,7 +26,7 @@ struct RunResume: ParsableCommand {
                 global.emit(resumed) { "run \(target.id) resumed (\($0.status.rawValue))\n" }
                 return
             }
-            let final = try follow(connection, runId: target.id, output: global.output)
+            let final = try follow(connection, runId: target.id, output: global.output, reconnect: global.connect)
             if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
             try exitForOutcome(final.result)
         }

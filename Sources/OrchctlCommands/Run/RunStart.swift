@@ -19,9 +19,17 @@ struct RunStart: ParsableCommand {
             request started, if it did, so a run is never started twice. If it still cannot tell, \
             orchctl says so and prints the id to repeat the command with.
 
+            A fleet run works on targets (see 'orchctl target'): those --targets selects by \
+            label, or each --target named. Their steps run once per target, in batches \
+            (--batch, a count or a percentage; default all at once), and a step sees \
+            ORCH_TARGET, ORCH_TARGET_<VAR> and {{target.name}}, {{target.VAR}}. When more than \
+            --max-fail of the targets finished so far failed, no further batch starts.
+
             Examples:
               orchctl run start vlan-rollout -p switch=sw1 -p vlan=120 --watch
               orchctl -o json run start config-backup -p dest=/var/lib/orchestrator/backups
+              orchctl run start vlan-push --targets site=ams,group=leaf --batch 10% --max-fail 5% -p vlan=120 --watch
+              orchctl run start firmware --target leaf01.ams --target leaf02.ams
             """
     )
 
@@ -32,10 +40,38 @@ struct RunStart: ParsableCommand {
     @Flag(help: "Follow the run until it ends; the exit status is the run's outcome.") var watch = false
     @Option(help: ArgumentHelp("Repeat an earlier start whose outcome was unknown: the run it started, if any, is answered instead of a new one (within 24 h).", valueName: "ID"))
     var requestId: String?
+    @Option(name: .customLong("targets"), help: ArgumentHelp("A fleet run over the targets with these labels.", valueName: "KEY=VALUE[,KEY=VALUE]"))
+    var targetLabels: String?
+    @Option(name: .customLong("target"), help: ArgumentHelp("A fleet run over this target (repeatable).", valueName: "NAME"))
+    var targetNames: [String] = []
+    @Option(help: ArgumentHelp("Targets per batch: a count, or a percentage of them (default: all at once).", valueName: "N|P%"))
+    var batch: String?
+    @Option(help: ArgumentHelp("Start no further batch once more than this share of the finished targets failed (default 0%).", valueName: "P%"))
+    var maxFail: String?
 
     func validate() throws {
         _ = try parameters()
         if let requestId, let problem = RequestIdRule.problem(requestId) { throw ValidationError("--request-id \(problem)") }
+        _ = try fleet()
+    }
+
+    /// The fleet options as the request's fields.
+    private func fleet() throws -> (targets: TargetSelector, batchSize: BatchSize?, maxFail: Int?)? {
+        guard let chosen = try selector(labels: targetLabels, names: targetNames) else {
+            guard batch == nil, maxFail == nil else { throw ValidationError("--batch and --max-fail are for fleet runs: give --targets or --target too") }
+            return nil
+        }
+        let size = try batch.map { text in
+            guard let size = BatchSize(text), size.problems(at: "").isEmpty else { throw ValidationError("--batch takes a count (10) or a percentage (25%), got '\(text)'") }
+            return size
+        }
+        let fail = try maxFail.map { text in
+            guard let value = Int(text.hasSuffix("%") ? String(text.dropLast()) : text), (0...100).contains(value) else {
+                throw ValidationError("--max-fail takes a percentage between 0% and 100%, got '\(text)'")
+            }
+            return value
+        }
+        return (chosen, size, fail)
     }
 
     private func parameters() throws -> [String: String] {
@@ -51,15 +87,21 @@ struct RunStart: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let request = RunStartParams(workflow: workflow.name, params: try parameters(), requestId: requestId ?? UUID().uuidString.lowercased())
+            let fleet = try fleet()
+            let request = RunStartParams(
+                workflow: workflow.name, params: try parameters(), requestId: requestId ?? UUID().uuidString.lowercased(),
+                targets: fleet?.targets, batchSize: fleet?.batchSize, maxFailPercentage: fleet?.maxFail)
             let (connection, started) = try startOnceAtMostTwice(request)
             guard watch else {
-                global.emit(started) { "run \($0.id) of \(workflow.name) \($0.status.rawValue)\n" }
+                global.emit(started) { run in
+                    guard let fleet = run.fleet else { return "run \(run.id) of \(workflow.name) \(run.status.rawValue)\n" }
+                    return "fleet run \(run.id) of \(workflow.name) \(run.status.rawValue): \(fleet.targets.count) targets in \(fleet.batchCount) batches\n"
+                }
                 return
             }
             let id = started.result.id
             if global.output == .table { print("run \(id) of \(workflow.name) started") }
-            let final = try follow(connection, runId: id, output: global.output)
+            let final = try follow(connection, runId: id, output: global.output, reconnect: global.connect)
             if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
             try exitForOutcome(final.result)
         }

@@ -1,0 +1,221 @@
+import Foundation
+import Logging
+import OrchestratorModel
+import OrchestratorStorage
+
+/// What the engine drives while it holds a run's lease: a run's steps
+/// (RunExecutor), or a fleet run's batches (FleetExecutor).
+protocol RunDriver: Actor {
+    nonisolated func send(_ message: RunExecutor.Message)
+    func execute() async
+}
+
+/// Drives a fleet run while this daemon holds its lease. A fleet run runs
+/// no step itself: each target's steps run in a run of their own, its
+/// member, made when its batch starts and executed like any run (by
+/// whichever daemon claims it), so a target's steps have every guarantee a
+/// run's have. This executor only looks at its members' statuses and
+/// decides (FleetPlanner): it makes the next batch's members, records what
+/// ended among the fleet run's events, cancels members when the fleet is
+/// cancelled, and ends the fleet run. Everything it decides follows from
+/// the members' records, so a daemon that takes the fleet over decides the
+/// same; a member's id is fixed when the fleet run is made, so making it
+/// twice is refused by the database.
+actor FleetExecutor: RunDriver {
+    private var run: Run
+    private let fleet: Fleet
+    private var log: RunLogPosition
+    private let settings: EngineSettings
+    private let store: any RunStore
+    private let world: EngineWorld
+    private var clock: any EngineClock { world.clock }
+    private let deadline: LeaseDeadline
+    private let logger: Logger
+    private let mailbox = Mailbox()
+    /// Tells the engine about members to claim or to cancel here.
+    private let hooks: FleetHooks
+    private var cancelRequested: Bool
+    private var stopping = false
+    private var lost = false
+    /// Since the fleet run last started or resumed: targets whose end is among its events, and batches started.
+    private var recorded: [String: TargetStatus] = [:]
+    private var startedBatches: Set<Int> = []
+    private var budgetNoted = false
+    /// A change decided but not known to be stored: written again exactly
+    /// as it is until it is (a retried write is recognised by the store
+    /// only if it is the same change), before anything new is decided.
+    private var unwritten: RunChange?
+
+    /// How often it looks at its members when nothing told it to.
+    static let pollInterval = Duration.milliseconds(250)
+
+    init(_ claimed: ClaimedRun, fleet: Fleet, settings: EngineSettings, store: any RunStore, world: EngineWorld, deadline: LeaseDeadline,
+         hooks: FleetHooks, logger: Logger) {
+        run = claimed.run
+        self.fleet = fleet
+        log = claimed.log
+        self.settings = settings
+        self.store = store
+        self.world = world
+        self.deadline = deadline
+        self.hooks = hooks
+        var logger = logger
+        logger[metadataKey: "runId"] = "\(claimed.run.id)"
+        logger[metadataKey: "workflow"] = "\(claimed.run.workflowName)"
+        self.logger = logger
+        cancelRequested = claimed.run.cancelRequested
+    }
+
+    nonisolated func send(_ message: RunExecutor.Message) {
+        mailbox.post(message)
+    }
+
+    func execute() async {
+        defer { mailbox.close() }
+        rememberRecorded()
+        if run.status == .queued {
+            logger.info("fleet run started: \(fleet.targets.count) targets in \(fleet.batchCount) batches")
+            guard await write(RunChange(status: .running, startedAt: clock.now().milliseconds, events: [event(status: RunStatus.running.rawValue)])) else { return }
+        }
+        var wakeups = mailbox.wakeups.makeAsyncIterator()
+        while !lost, !stopping, !run.status.isTerminal {
+            await decide()
+            if lost || run.status.isTerminal { break }
+            let (clock, mailbox) = (self.clock, self.mailbox)
+            world.spawn {
+                await clock.sleep(for: Self.pollInterval)
+                mailbox.post(.tick)
+            }
+            guard await wakeups.next() != nil else { break }
+            for message in mailbox.take() { handle(message) }
+        }
+    }
+
+    private func handle(_ message: RunExecutor.Message) {
+        switch message {
+        case .cancel: cancelRequested = true
+        case .stop, .stopNow: stopping = true  // nothing runs here: the members drain as runs do
+        case .leaseLost: lost = true
+        case .tick, .finished: break
+        }
+    }
+
+    /// One look at the members, and what follows from it. Nothing is done
+    /// once the lease may have lapsed: a peer may be deciding by then.
+    private func decide() async {
+        guard !deadline.hasPassed(at: clock.uptime()) else { return }
+        if let unwritten {
+            guard await write(unwritten) else { return }
+            self.unwritten = nil
+        }
+        let members: [Run]
+        do {
+            members = try await store.members(of: run.id, withSteps: false)
+        } catch {
+            return  // the database is away: look again at the next poll
+        }
+        let statuses = Dictionary(members.map { ($0.id, $0.status) }) { first, _ in first }
+        let decision = FleetPlanner.decide(fleet, members: statuses, cancelRequested: cancelRequested)
+
+        var change = RunChange()
+        var recorded = self.recorded  // what this change records is counted once it is stored
+        for target in fleet.targets {
+            guard let status = statuses[target.runId], status.isTerminal else { continue }
+            let shown = TargetStatus(member: status, fleet: run.status)
+            guard recorded[target.name] != shown else { continue }
+            recorded[target.name] = shown
+            change.events.append(event(status: shown.rawValue, target: target.name, offset: change.events.count))
+        }
+        if let batch = decision.batch, !decision.create.isEmpty, !startedBatches.contains(batch) {
+            change.events.append(event(
+                status: "batch_started", batch: batch, offset: change.events.count,
+                message: "batch \(batch) of \(fleet.batchCount): \(decision.create.count) targets"))
+        }
+        if let why = decision.budgetExceeded, !budgetNoted {
+            logger.warning("failure budget exceeded: \(why)")
+            change.events.append(event(status: "budget_exceeded", offset: change.events.count, message: why))
+        }
+        if let outcome = decision.outcome {
+            logger.notice("fleet run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
+            change.status = outcome
+            change.finishedAt = clock.now().milliseconds
+            change.events.append(event(status: outcome.rawValue, offset: change.events.count))
+        }
+        unwritten = change
+        guard await write(change) else { return }
+        unwritten = nil
+
+        var made = 0
+        for target in decision.create where !deadline.hasPassed(at: clock.uptime()) {
+            do {
+                try await store.createRun(member(for: target))
+                made += 1
+            } catch where error.kind == .conflict {
+                continue  // made before (by this fleet's earlier owner, or an answer was lost)
+            } catch {
+                break  // the database is away: the next look makes the rest
+            }
+        }
+        if made > 0 { hooks.lookForWork() }
+        for id in decision.cancel {
+            _ = try? await store.flagCancel(id: id)
+            await hooks.cancel(id)
+        }
+    }
+
+    /// The run of one target's steps: the fleet run's definition and params, the target as taken at the start.
+    private func member(for target: FleetTarget) -> Run {
+        let now = clock.now().milliseconds
+        return Run(
+            id: target.runId, workflowId: run.workflowId, workflowName: run.workflowName, workflowVersion: run.workflowVersion,
+            definition: run.definition, params: run.params, status: .queued,
+            steps: run.definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) },
+            requestedBy: run.requestedBy, createdAt: now,
+            events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
+            membership: FleetMembership(fleetRunId: run.id, target: target))
+    }
+
+    /// What the fleet run's events say since it last started or resumed:
+    /// so a daemon that takes it over records nothing twice.
+    private func rememberRecorded() {
+        (recorded, startedBatches, budgetNoted) = ([:], [], false)
+        let since = run.events.lastIndex { $0.step == nil && $0.target == nil && $0.status == "resumed" }.map { $0 + 1 } ?? 0
+        for event in run.events[since...] {
+            if let target = event.target, let status = TargetStatus(rawValue: event.status) { recorded[target] = status }
+            if event.status == "batch_started", let batch = event.batch { startedBatches.insert(batch) }
+            if event.status == "budget_exceeded" { budgetNoted = true }
+        }
+    }
+
+    /// Records `change` (fenced by the lease). False when it could not be:
+    /// the database is away (the next look tries again) or the run is someone else's now.
+    private func write(_ change: RunChange) async -> Bool {
+        guard !change.isEmpty else { return true }
+        do {
+            guard let next = try await store.apply(change, to: run.id, owner: settings.ownerId, log: log) else {
+                lost = true
+                logger.warning("lost the lease on this fleet run: another daemon drives it now")
+                return false
+            }
+            log = next
+            run.apply(change)
+            rememberRecorded()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    private func event(status: String, target: String? = nil, batch: Int? = nil, offset: Int = 0, message: String? = nil) -> RunEvent {
+        RunEvent(sequence: run.events.count + offset, step: nil, status: status, at: clock.now().milliseconds, message: message,
+                 target: target, batch: batch)
+    }
+}
+
+/// What a fleet's executor asks of the engine.
+struct FleetHooks: Sendable {
+    /// Members were made: claim them now rather than at the next claim pass.
+    let lookForWork: @Sendable () -> Void
+    /// A member is to be cancelled: if it runs here, its steps stop now.
+    let cancel: @Sendable (String) async -> Void
+}
