@@ -123,6 +123,18 @@ struct SimRunStore: RunStore {
         try await call("members") { () throws(OrchestratorError) in try await database.runs.members(of: fleetRunId, withSteps: withSteps) }
     }
 
+    func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
+        try await call("acquireLocks", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+            try await database.runs.acquireLocks(names, runId: runId, step: step, owner: owner, until: until, now: now)
+        }
+    }
+
+    func releaseLocks(runId: String, step: String?) async throws(OrchestratorError) {
+        try await call("releaseLocks", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+            try await database.runs.releaseLocks(runId: runId, step: step)
+        }
+    }
+
     func serverTime() async throws(OrchestratorError) -> Date {
         try await call("serverTime") { () throws(OrchestratorError) in try await database.runs.serverTime() }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import InMemoryStorage
+import Logging
 import OrchestratorEngine
 import OrchestratorModel
 import OrchestratorServices
@@ -49,13 +50,17 @@ struct Swarm {
     var outagesPerMinute: Double
     var drainsPerMinute: Double
     var stallsPerMinute: Double
+    /// The share of the clients' starts that are fleet runs.
+    var fleetShare: Double
+    /// The share of workflows and steps that take a lock.
+    var lockShare: Double
 
     init(daemons: Int, lease: Duration, maxParallelSteps: Int) {
         self.daemons = daemons
         self.lease = lease
         self.maxParallelSteps = maxParallelSteps
         runs = 0
-        (crashesPerMinute, lostReply, outagesPerMinute, drainsPerMinute, stallsPerMinute) = (0, 0, 0, 0, 0)
+        (crashesPerMinute, lostReply, outagesPerMinute, drainsPerMinute, stallsPerMinute, fleetShare, lockShare) = (0, 0, 0, 0, 0, 0, 0)
     }
 
     init(_ world: SimWorld, faults: FaultKinds) {
@@ -69,6 +74,8 @@ struct Swarm {
         outagesPerMinute = faults.contains(.outage) ? some([0, 0.5, 2]) : 0
         drainsPerMinute = faults.contains(.drain) ? some([0.5, 2]) : 0
         stallsPerMinute = faults.contains(.stall) ? some([0.5, 2]) : 0
+        fleetShare = some([0, 0.3, 0.6])
+        lockShare = some([0, 0.3, 0.6])
     }
 }
 
@@ -189,8 +196,10 @@ public final class Simulation: @unchecked Sendable {
         database.lostEngineReply = swarm.lostReply
         database.lostRequestReply = faults.contains(.lostRequestReply) ? 0.1 : 0
         for index in 0..<world.integer(1...3) {
-            addWorkflow("wf\(index + 1)", (0..<world.integer(1...5)).map { randomStep("s\($0 + 1)") })
+            let locks = world.chance(swarm.lockShare) ? [Self.lockNames[world.integer(0...2)]] : []
+            addWorkflow("wf\(index + 1)", (0..<world.integer(1...5)).map { randomStep("s\($0 + 1)") }, locks: locks)
         }
+        addTargets(world.integer(2...6))
         for index in 0..<swarm.daemons {
             let skewed = faults.contains(.skew) && index == 0
             addDaemon("d\(index + 1)", skew: skewed ? world.seconds(30...90) * (world.chance(0.5) ? 1 : -1) : .zero)
@@ -203,6 +212,11 @@ public final class Simulation: @unchecked Sendable {
         plan(perMinute: swarm.stallsPerMinute) { [self] in stall() }
     }
 
+    /// The locks workflows and steps may take: few, so runs contend for them.
+    static let lockNames = ["dev-a", "dev-b", "dev-c"]
+    /// Each step's own locks, by `workflow/step`.
+    private var stepLocks: [String: [String]] = [:]
+
     /// A step the seed draws, and how its process behaves.
     private func randomStep(_ name: String) -> (step: Step, behaviour: StepBehaviour) {
         let idempotent = world.chance(0.5)
@@ -212,7 +226,8 @@ public final class Simulation: @unchecked Sendable {
         let step = Step(
             name: name, executionOrder: world.integer(0...3), action: Action(exec: ["/bin/true"]),
             timeoutSeconds: world.chance(0.2) ? world.integer(2...8) : nil, retries: world.integer(0...2), retryDelaySeconds: world.integer(1...3),
-            continueOnFailure: world.chance(0.2), idempotent: idempotent)
+            continueOnFailure: world.chance(0.2), idempotent: idempotent,
+            locks: world.chance(swarm.lockShare) ? [Self.lockNames[world.integer(0...2)]] : [])
         return (step, behaviour)
     }
 
@@ -239,14 +254,25 @@ public final class Simulation: @unchecked Sendable {
         return daemon
     }
 
-    func addWorkflow(_ name: String, _ steps: [(step: Step, behaviour: StepBehaviour)]) {
+    func addWorkflow(_ name: String, _ steps: [(step: Step, behaviour: StepBehaviour)], locks: [String] = []) {
         for (step, behaviour) in steps {
             processes.behaviours["\(name)/\(step.name)"] = behaviour
             if step.idempotent { processes.idempotent.insert("\(name)/\(step.name)") }
         }
         let service = WorkflowService(workflows: workflows, runs: database.runs, ids: ids, clock: SimClock(world: world, life: Life(daemon: "setup", number: 0), skew: .zero))
-        world.spawn { _ = try? await service.create(WorkflowDraft(name: name, steps: steps.map(\.step))) }
+        world.spawn { _ = try? await service.create(WorkflowDraft(name: name, steps: steps.map(\.step), locks: locks)) }
+        for (step, _) in steps { stepLocks["\(name)/\(step.name)"] = step.locks }
         workflowNames.append(name)
+        world.run(until: world.time)
+    }
+
+    /// Targets `t1`…`tN` for fleet runs, all labelled `pool=sim`.
+    func addTargets(_ count: Int) {
+        let service = TargetService(targets: targets, ids: ids, clock: SimClock(world: world, life: Life(daemon: "setup", number: 0), skew: .zero),
+                                    logger: Logger(label: "sim"))
+        world.spawn {
+            for index in 1...count { _ = try? await service.create(TargetDraft(name: "t\(index)", labels: ["pool": "sim"])) }
+        }
         world.run(until: world.time)
     }
 
@@ -282,13 +308,17 @@ public final class Simulation: @unchecked Sendable {
         guard !up.isEmpty, !workflowNames.isEmpty else { return }
         let daemon = up[world.integer(0...(up.count - 1))]
         let workflow = workflowNames[world.integer(0...(workflowNames.count - 1))]
+        let fleet = world.chance(swarm.fleetShare)
+            ? FleetRequest(selector: .labels(["pool": "sim"]), batchSize: .count(world.integer(1...3)), maxFailPercentage: [0, 50, 100][world.integer(0...2)])
+            : nil
         let requestId = "request-\(requests.count + 1)"
         requests[requestId] = []
         world.spawn { [self] in
             for attempt in 1...2 {
                 guard let service = daemon.runs else { return }
                 do {
-                    let run = try await service.start(workflow: workflow, params: [:], requestId: requestId, requester: Requester(uid: 0, gid: 0, pid: 1))
+                    let run = try await service.start(
+                        workflow: workflow, params: [:], requestId: requestId, fleet: fleet, requester: Requester(uid: 0, gid: 0, pid: 1))
                     world.after(.zero) { [self] in
                         acknowledged.append(run.id)
                         requests[requestId]?.append(.acknowledged)
@@ -430,6 +460,59 @@ public final class Simulation: @unchecked Sendable {
         }
         if let process = processes.running.first {
             world.breach("a step process outlived everything", "step \(process.step) of run \(process.run) still runs")
+        }
+        checkLocks()
+        for id in stored.sorted() {
+            guard let run = database.runs.snapshot(id), let fleet = run.fleet else { continue }
+            checkFleet(run, fleet, members: stored.compactMap { database.runs.snapshot($0) }.filter { $0.membership?.fleetRunId == id })
+        }
+    }
+
+    /// Two steps of different runs holding one lock never ran at once
+    /// (counting those whose end reached their engine: a step cut off by
+    /// its daemon's death may run on, orphaned, once its lock has lapsed).
+    private func checkLocks() {
+        var holders: [String: [Execution]] = [:]
+        for execution in processes.executions where execution.delivered {
+            guard let workflow = database.runs.snapshot(execution.run)?.workflowName else { continue }
+            for lock in stepLocks["\(workflow)/\(execution.step)"] ?? [] { holders[lock, default: []].append(execution) }
+        }
+        for (lock, executions) in holders.sorted(by: { $0.key < $1.key }) {
+            let sorted = executions.sorted { $0.began < $1.began }
+            for (index, a) in sorted.enumerated() {
+                guard let end = a.endedAt else { continue }
+                if let b = sorted[(index + 1)...].first(where: { $0.run != a.run && $0.began < end }) {
+                    world.breach("a lock held twice",
+                                 "lock \(lock): step \(a.step) of run \(a.run) ran until \(end) while step \(b.step) of run \(b.run) began at \(b.began)")
+                }
+            }
+        }
+    }
+
+    /// A fleet run's members are its targets' runs; it succeeded only if they
+    /// all did; and, unless it was resumed, no member's step began before
+    /// every step of the earlier batches had ended (those whose end reached
+    /// their engine: a step cut off by its daemon's death may run on,
+    /// orphaned, as it may after kill -9 on a real host).
+    private func checkFleet(_ run: Run, _ fleet: Fleet, members: [Run]) {
+        let planned = Dictionary(uniqueKeysWithValues: fleet.targets.map { ($0.runId, $0) })
+        for member in members where planned[member.id]?.name != member.membership?.target.name {
+            world.breach("a fleet member for no target", "run \(member.id) of fleet \(run.id) is for \(member.membership?.target.name ?? "?"), which the fleet did not plan")
+        }
+        let byId = Dictionary(uniqueKeysWithValues: members.map { ($0.id, $0) })
+        if run.status == .succeeded, let target = fleet.targets.first(where: { byId[$0.runId]?.status != .succeeded }) {
+            world.breach("a fleet succeeded without its targets", "fleet \(run.id) succeeded but target \(target.name) is \(byId[target.runId]?.status.rawValue ?? "not started")")
+        }
+        guard !run.events.contains(where: { $0.status == "resumed" }) else { return }
+        let executions = processes.executions.filter { planned[$0.run] != nil }
+        for batch in 2...max(2, fleet.batchCount) {
+            let earlier = Set(fleet.targets.filter { $0.batch < batch }.map(\.runId))
+            let this = Set(fleet.targets.filter { $0.batch == batch }.map(\.runId))
+            guard let firstBegan = executions.filter({ this.contains($0.run) }).map(\.began).min() else { continue }
+            if let late = executions.first(where: { earlier.contains($0.run) && $0.delivered && ($0.endedAt ?? .seconds(1_000_000)) > firstBegan }) {
+                world.breach("a batch started before the one before it ended",
+                             "fleet \(run.id): a step of batch \(batch) began at \(firstBegan) while step \(late.step) of run \(late.run) (batch \(planned[late.run]?.batch ?? 0)) ran until \(late.endedAt.map { "\($0)" } ?? "never ended")")
+            }
         }
     }
 }

@@ -24,9 +24,17 @@ public final class InMemoryRunStore: RunStore {
         var claim: Bool
     }
 
+    struct Lock {
+        var runId: String
+        var step: String?
+        var owner: String
+        var leaseExpiresAt: Date
+    }
+
     struct State {
         var documents: [String: Document] = [:]
         var log: [String: [Int: Entry]] = [:]
+        var locks: [String: Lock] = [:]
     }
 
     private let state = Mutex(State())
@@ -175,9 +183,37 @@ public final class InMemoryRunStore: RunStore {
                 document.leaseExpiresAt = max(document.leaseExpiresAt ?? until, until)
                 state.documents[id] = document
                 states[id] = .held(cancelRequested: document.run.cancelRequested)
+                for (name, lock) in state.locks where lock.runId == id {
+                    state.locks[name]?.leaseExpiresAt = max(lock.leaseExpiresAt, until)
+                    state.locks[name]?.owner = owner
+                }
             }
             return states
         }
+    }
+
+    public func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
+        state.withLock { state in
+            // All or none: checked before any is taken, as one operation here.
+            for name in names.sorted() {
+                guard let lock = state.locks[name] else { continue }
+                let mine = lock.runId == runId && lock.step == step
+                if !mine && lock.leaseExpiresAt >= now { return LockWait(lock: name, runId: lock.runId) }
+            }
+            for name in names { state.locks[name] = Lock(runId: runId, step: step, owner: owner, leaseExpiresAt: until) }
+            return nil
+        }
+    }
+
+    public func releaseLocks(runId: String, step: String?) async throws(OrchestratorError) {
+        state.withLock { state in
+            state.locks = state.locks.filter { $0.value.runId != runId || (step != nil && $0.value.step != step) }
+        }
+    }
+
+    /// Who holds each lock now, for tests and the simulation's invariants.
+    public var lockHolders: [String: (runId: String, step: String?)] {
+        state.withLock { $0.locks.mapValues { ($0.runId, $0.step) } }
     }
 
     public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {

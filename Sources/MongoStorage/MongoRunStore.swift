@@ -30,7 +30,12 @@ public struct MongoRunStore: RunStore {
             ["key": ["fleetRunId": 1], "name": "fleet_members", "sparse": true],
         ])
         try await createIndexes(pool, collection: RunLogDocument.collectionName, RunLogDocument.indexes)
+        try await createIndexes(pool, collection: Self.locksCollection, [["key": ["runId": 1], "name": "run"]])
     }
+
+    /// Locks, one document each, its name the `_id`: `runId`, `step` (null
+    /// for a run's own locks), `owner`, `leaseExpiresAt`.
+    public static let locksCollection = "locks"
 
     private static let activeStatuses: BSON = [BSON(RunStatus.queued.rawValue), BSON(RunStatus.running.rawValue)]
 
@@ -176,7 +181,14 @@ public struct MongoRunStore: RunStore {
         let held = try await withDatabase(pool) { client throws(MongoError) in
             let collection = client.collection(Self.collectionName)
             _ = try collection.updateMany(filter, update)
-            return try collection.find(filter, projection: ["_id": 1, "cancelRequested": 1])
+            let held = try collection.find(filter, projection: ["_id": 1, "cancelRequested": 1])
+            // The locks the runs still held hold live as long as their leases.
+            let ids = held.compactMap { $0["_id"]?.objectIdValue?.hex }
+            if !ids.isEmpty {
+                _ = try client.collection(Self.locksCollection).updateMany(
+                    ["runId": ["$in": .array(ids.map { BSON($0) })]], ["$max": ["leaseExpiresAt": BSON(until)], "$set": ["owner": BSON(owner)]])
+            }
+            return held
         }
         var states = Dictionary(uniqueKeysWithValues: ids.map { ($0, LeaseState.lost) })
         for document in held {
@@ -184,6 +196,47 @@ public struct MongoRunStore: RunStore {
             states[id] = .held(cancelRequested: document["cancelRequested"]?.boolValue ?? false)
         }
         return states
+    }
+
+    public func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
+        let sorted = Array(Set(names)).sorted()
+        return try await withDatabase(pool) { client throws(MongoError) -> LockWait? in
+            let locks = client.collection(Self.locksCollection)
+            var taken: [String] = []
+            let holding: BSONDocument = ["runId": BSON(runId), "step": BSON(step), "owner": BSON(owner), "leaseExpiresAt": BSON(until)]
+            // In name order, all or none: a run waiting for a lock holds none
+            // it took for this attempt, so two runs never wait for each other.
+            for name in sorted {
+                var got = false
+                do throws(MongoError) {
+                    var document = holding
+                    document["_id"] = BSON(name)
+                    try locks.insertOne(document)
+                    (got, taken) = (true, taken + [name])
+                } catch where error.kind == .duplicateKey {
+                    // Already this run's and step's (a take-over): kept, and not given back below.
+                    if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "step": BSON(step)], ["$set": .document(holding)]).matched == 1 {
+                        got = true
+                    } else if try locks.updateOne(["_id": BSON(name), "leaseExpiresAt": ["$lt": BSON(now)]], ["$set": .document(holding)]).matched == 1 {
+                        (got, taken) = (true, taken + [name])
+                    }
+                }
+                if !got {
+                    if !taken.isEmpty {
+                        _ = try locks.deleteMany(["_id": ["$in": .array(taken.map { BSON($0) })], "runId": BSON(runId)])
+                    }
+                    let holder = try locks.findOne(["_id": BSON(name)], projection: ["runId": 1])
+                    return LockWait(lock: name, runId: holder?["runId"]?.stringValue ?? "")
+                }
+            }
+            return nil
+        }
+    }
+
+    public func releaseLocks(runId: String, step: String?) async throws(OrchestratorError) {
+        var filter: BSONDocument = ["runId": BSON(runId)]
+        if let step { filter["step"] = BSON(step) }
+        _ = try await withDatabase(pool) { [filter] client throws(MongoError) in try client.collection(Self.locksCollection).deleteMany(filter) }
     }
 
     public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {

@@ -32,6 +32,7 @@ enum RunDocument {
         if let id = ObjectId(run.id) { doc["_id"] = .objectId(id) }
         if let requestId = run.requestId { doc["requestId"] = BSON(requestId) }
         if let fleet = run.fleet { doc["fleet"] = encode(fleet) }
+        if !run.locks.isEmpty { doc["locks"] = .array(run.locks.map { BSON($0) }) }
         if let membership = run.membership {
             doc["fleetRunId"] = BSON(membership.fleetRunId)
             doc["target"] = .document(encode(membership.target))
@@ -92,6 +93,7 @@ enum RunDocument {
         ]
         doc["process"] = step.process.map { encode($0) } ?? .null
         if let retryAt = step.retryAt { doc["retryAt"] = BSON(retryAt) }
+        if let wait = step.waitingFor { doc["waitingFor"] = ["lock": BSON(wait.lock), "runId": BSON(wait.runId)] }
         return doc
     }
 
@@ -137,7 +139,8 @@ enum RunDocument {
             fleet: doc["fleet"]?.documentValue.flatMap(decodeFleet),
             membership: doc["fleetRunId"]?.stringValue.map { fleetRunId in
                 FleetMembership(fleetRunId: fleetRunId, target: doc["target"]?.documentValue.map(decodeTarget) ?? FleetTarget(name: "", batch: 1, runId: ""))
-            }
+            },
+            locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue)
         )
     }
 
@@ -160,7 +163,10 @@ enum RunDocument {
             stdout: doc["stdout"]?.stringValue ?? "",
             stderr: doc["stderr"]?.stringValue ?? "",
             process: process,
-            retryAt: doc["retryAt"]?.dateValue
+            retryAt: doc["retryAt"]?.dateValue,
+            waitingFor: doc["waitingFor"]?.documentValue.flatMap { w in
+                w["lock"]?.stringValue.map { LockWait(lock: $0, runId: w["runId"]?.stringValue ?? "") }
+            }
         )
     }
 

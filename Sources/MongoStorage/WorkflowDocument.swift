@@ -12,6 +12,7 @@ enum WorkflowDocument {
             "name": BSON(workflow.name),
             "description": BSON(workflow.description),
             "steps": .array(workflow.steps.map { .document(encode($0)) }),
+            "locks": .array(workflow.locks.map { BSON($0) }),
             "version": BSON(workflow.version),
             "createdAt": BSON(workflow.createdAt),
             "updatedAt": BSON(workflow.updatedAt),
@@ -33,6 +34,7 @@ enum WorkflowDocument {
             "status": BSON(step.status.rawValue),
         ]
         if let timeout = step.timeoutSeconds { doc["timeoutSeconds"] = BSON(timeout) }
+        if !step.locks.isEmpty { doc["locks"] = .array(step.locks.map { BSON($0) }) }
         return doc
     }
 
@@ -51,6 +53,7 @@ enum WorkflowDocument {
             name: doc["name"]?.stringValue ?? "",
             description: doc["description"]?.stringValue ?? "",
             steps: (doc["steps"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeStep) },
+            locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
             version: doc["version"]?.intValue ?? 1,
             createdAt: doc["createdAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
             updatedAt: doc["updatedAt"]?.dateValue ?? Date(timeIntervalSince1970: 0)
@@ -68,6 +71,7 @@ enum WorkflowDocument {
             retryDelaySeconds: doc["retryDelaySeconds"]?.intValue ?? 1,
             continueOnFailure: doc["continueOnFailure"]?.boolValue ?? false,
             idempotent: doc["idempotent"]?.boolValue ?? false,
+            locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
             status: doc["status"]?.stringValue.flatMap(StepStatus.init(rawValue:)) ?? .pending
         )
     }
@@ -102,6 +106,7 @@ enum WorkflowDocument {
         if let delay = changes.retryDelaySeconds { set[prefix + "retryDelaySeconds"] = BSON(delay) }
         if let flag = changes.continueOnFailure { set[prefix + "continueOnFailure"] = BSON(flag) }
         if let flag = changes.idempotent { set[prefix + "idempotent"] = BSON(flag) }
+        if let locks = changes.locks { set[prefix + "locks"] = .array(locks.map { BSON($0) }) }
         // The rename goes last: some servers (SecantusDB) re-evaluate the array
         // filter, which matches on the old name, after each field they set.
         if let name = changes.name { set[prefix + "name"] = BSON(name) }

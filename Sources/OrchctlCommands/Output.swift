@@ -57,6 +57,7 @@ enum Render {
             var flags: [String] = []
             if step.continueOnFailure { flags.append("continue-on-failure") }
             if step.idempotent { flags.append("idempotent") }
+            if !step.locks.isEmpty { flags.append("locks=" + step.locks.joined(separator: ",")) }
             table.add(
                 text(step.executionOrder), step.name, step.status.rawValue,
                 step.timeoutSeconds.map { "\($0)s" } ?? "-", text(step.retries),
@@ -69,7 +70,7 @@ enum Render {
         var out = fields([
             ("Name", w.name), ("Id", w.id), ("Description", w.description),
             ("Version", text(w.version)), ("Created", text(w.createdAt)), ("Updated", text(w.updatedAt)),
-        ])
+        ] + (w.locks.isEmpty ? [] : [("Locks", w.locks.joined(separator: " "))]))
         out += "\n" + (w.steps.isEmpty ? "No steps yet: add one with 'orchctl step add \(w.name) NAME --order N -- CMD'.\n" : steps(w.steps))
         return out
     }
@@ -86,7 +87,7 @@ enum Render {
         pairs += [
             ("Timeout", s.timeoutSeconds.map { "\($0)s" } ?? "none"), ("Retries", text(s.retries)),
             ("Retry delay", "\(s.retryDelaySeconds)s"), ("Continue on failure", text(s.continueOnFailure)),
-            ("Idempotent", text(s.idempotent)),
+            ("Idempotent", text(s.idempotent)), ("Locks", s.locks.isEmpty ? "none" : s.locks.joined(separator: " ")),
         ]
         return fields(pairs)
     }

@@ -187,7 +187,8 @@ public actor Engine {
             fleets.insert(id)
         } else {
             executor = RunExecutor(
-                claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline, logger: logger)
+                claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline,
+                serverNow: { await self.currentServerTime() }, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor
@@ -235,6 +236,12 @@ public actor Engine {
     /// to the reading's uncertainty before `sent + lease` here: the deadline
     /// kept here ends that much earlier too.
     private var leaseHeldHere: Duration { settings.lease - (serverReading?.uncertainty ?? .zero) }
+
+    /// The database server's time now (read again if the last reading is old).
+    private func currentServerTime() async -> Date? {
+        await refreshServerReading()
+        return serverTime(at: world.clock.uptime())
+    }
 
     /// Reads the server's clock again once the last reading is older than a
     /// third of a lease (a round trip of its own, at most three a lease).

@@ -53,11 +53,19 @@ actor RunExecutor: RunDriver {
     private let world: EngineWorld
     private var clock: any EngineClock { world.clock }
     private let deadline: LeaseDeadline
+    /// The database server's time, as the engine carries it forward: what lock leases are judged by.
+    private let serverNow: @Sendable () async -> Date?
+    /// The run's own locks are held (taken before its first step, kept until it ends).
+    private var holdsRunLocks = false
+    /// Steps that ended whose locks are still to be given back.
+    private var locksToRelease: Set<String> = []
+    private var lockPollPending = false
 
     init(
         _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
-        deadline: LeaseDeadline, logger: Logger
+        deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?, logger: Logger
     ) {
+        self.serverNow = serverNow
         let run = claimed.run
         self.run = run
         self.log = claimed.log
@@ -97,6 +105,7 @@ actor RunExecutor: RunDriver {
         while !lost {
             await advance()
             await flush()
+            await releaseEndedStepsLocks()
             if run.status.isTerminal || lost { break }
             if stopping && !run.steps.contains(where: { $0.status == .running }) { break }
             // Everything that arrived meanwhile is handled before the next
@@ -111,6 +120,9 @@ actor RunExecutor: RunDriver {
         dropAhead()
         if lost {
             terminateAll()
+        } else if run.status.isTerminal, holdsRunLocks || run.definition.contains(where: { !$0.locks.isEmpty }) {
+            // If this fails the locks lapse with the lease, which nobody renews for an ended run.
+            try? await store.releaseLocks(runId: run.id, step: nil)
         }
     }
 
@@ -151,6 +163,10 @@ actor RunExecutor: RunDriver {
             // No slot free: the executor goes back to its messages (a cancel,
             // a lapsed lease) and is woken when another step ends.
             guard await slots.tryAcquire(orWake: mailbox) else { break }
+            guard await takeLocks(for: name) else {
+                await slots.release()
+                continue
+            }
             batch.append(name)
         }
         guard !batch.isEmpty else { return }
@@ -181,6 +197,7 @@ actor RunExecutor: RunDriver {
             record.stderr = ""
             record.process = nil
             record.retryAt = nil
+            record.waitingFor = nil
             switch heldProcess(for: step, attempt: record.attempts) {
             case .held(let process):
                 record.process = process.identity
@@ -399,6 +416,7 @@ actor RunExecutor: RunDriver {
             metadata: ["step": "\(name)", "stepStatus": "\(stepEvent.status)", "attempt": "\(record.attempts)"])
         stage(RunChange(steps: [index: record], events: [stepEvent]))
         show(name, record.status)
+        if !step.locks.isEmpty { locksToRelease.insert(name) }
     }
 
     /// The step waits `delay` for its next attempt; the executor looks again then.
@@ -408,6 +426,127 @@ actor RunExecutor: RunDriver {
         world.spawn {
             await clock.sleep(for: delay)
             mailbox.post(.tick)
+        }
+    }
+
+    // MARK: - Locks
+
+    /// Takes what step `name` needs before it starts: the run's own locks
+    /// (first, all or none, kept until the run ends) and the step's (all or
+    /// none, given back when it ends), in name order. False when one is held
+    /// elsewhere: the step is `waiting` (recorded once per lock and holder)
+    /// and is looked at again in a second; or fails when waiting would close
+    /// a circle of runs each waiting for the next.
+    private func takeLocks(for name: String) async -> Bool {
+        guard let step = run.definition(name) else { return true }
+        let target = run.membership?.target
+        let runLocks = holdsRunLocks ? [] : run.locks.map { Parameters.fill($0, run.params, target: target) }
+        let stepLocks = step.locks.map { Parameters.fill($0, run.params, target: target) }
+        guard !runLocks.isEmpty || !stepLocks.isEmpty else { return true }
+        guard let now = await serverNow(), !leaseLapsed() else {
+            pollLocks()
+            return false
+        }
+        let (until, expired) = (now.addingTimeInterval(settings.lease.seconds), now - settings.takeoverGrace)
+        do {
+            if !runLocks.isEmpty {
+                if let wait = try await store.acquireLocks(runLocks, runId: run.id, step: nil, owner: settings.ownerId, until: until, now: expired) {
+                    await markWaiting(name, for: wait)
+                    return false
+                }
+                holdsRunLocks = true
+            }
+            if !stepLocks.isEmpty,
+               let wait = try await store.acquireLocks(stepLocks, runId: run.id, step: name, owner: settings.ownerId, until: until, now: expired) {
+                await markWaiting(name, for: wait)
+                return false
+            }
+            return !lost
+        } catch {
+            pollLocks()
+            return false
+        }
+    }
+
+    /// Records step `name` as waiting for `wait` (unless it already says
+    /// so), and fails it instead when the wait would close a circle.
+    private func markWaiting(_ name: String, for wait: LockWait) async {
+        guard let index = index(of: name) else { return }
+        if let circle = await waitCircle(from: wait), run.id == circle.max() {
+            var record = run.steps[index]
+            record.status = .failed
+            record.waitingFor = nil
+            record.finishedAt = clock.now().milliseconds
+            record.error = "deadlock: waiting for lock '\(wait.lock)' would close a circle of runs each waiting for the next (\(circle.joined(separator: " → "))); this run gives way"
+            logger.warning("step \(name) \(record.error ?? "")", metadata: ["step": "\(name)", "stepStatus": "failed"])
+            stage(RunChange(steps: [index: record], events: [event(step: name, status: StepStatus.failed.rawValue, message: record.error)]))
+            show(name, .failed)
+            // No process ends to wake the executor: what follows from the failure is decided at once.
+            mailbox.post(.tick)
+            return
+        }
+        pollLocks()
+        guard run.steps[index].status != .waiting || run.steps[index].waitingFor != wait else { return }
+        var record = run.steps[index]
+        record.status = .waiting
+        record.waitingFor = wait
+        let message = "waiting for lock '\(wait.lock)', held by run \(wait.runId)"
+        logger.info("step \(name) \(message)", metadata: ["step": "\(name)", "stepStatus": "waiting"])
+        stage(RunChange(steps: [index: record], events: [event(step: name, status: StepStatus.waiting.rawValue, message: message)]))
+        show(name, .waiting)
+    }
+
+    /// The runs in a circle of waits through `wait`, if there is one: the
+    /// holder waits (in a step of its own) for a lock held by a run that
+    /// waits … for a lock this run holds. Read from the runs' records.
+    private func waitCircle(from wait: LockWait) async -> [String]? {
+        var paths: [[String]] = [[run.id, wait.runId]]
+        var seen: Set<String> = [run.id]
+        for _ in 0..<16 {
+            var next: [[String]] = []
+            for path in paths {
+                let holder = path.last!
+                if holder == run.id { return Array(path.dropLast()) }
+                guard seen.insert(holder).inserted, let held = try? await store.run(id: holder), held.status.isActive else { continue }
+                for waiting in held.steps where waiting.status == .waiting {
+                    if let runId = waiting.waitingFor?.runId { next.append(path + [runId]) }
+                }
+            }
+            if next.isEmpty { return nil }
+            paths = next
+        }
+        return nil
+    }
+
+    /// Looks at waiting steps again in a second.
+    private func pollLocks() {
+        guard !lockPollPending else { return }
+        lockPollPending = true
+        let (clock, mailbox) = (self.clock, self.mailbox)
+        world.spawn { [self] in
+            await clock.sleep(for: .seconds(1))
+            await self.lockPollDone()
+            mailbox.post(.tick)
+        }
+    }
+
+    private func lockPollDone() { lockPollPending = false }
+
+    /// Gives back the locks of steps whose end is stored (retried until the database takes it).
+    private func releaseEndedStepsLocks() async {
+        guard unwritten.isEmpty else { return }
+        for name in locksToRelease.sorted() {
+            guard run.step(name)?.status != .running else {
+                locksToRelease.remove(name)
+                continue
+            }
+            do {
+                try await store.releaseLocks(runId: run.id, step: name)
+                locksToRelease.remove(name)
+            } catch {
+                pollLocks()
+                return
+            }
         }
     }
 

@@ -3,11 +3,13 @@ public struct WorkflowDraft: Sendable, Equatable {
     public var name: String
     public var description: String
     public var steps: [Step]
+    public var locks: [String]
 
-    public init(name: String, description: String = "", steps: [Step] = []) {
+    public init(name: String, description: String = "", steps: [Step] = [], locks: [String] = []) {
         self.name = name
         self.description = description
         self.steps = steps
+        self.locks = locks
     }
 
     public func validate() throws(OrchestratorError) {
@@ -15,6 +17,7 @@ public struct WorkflowDraft: Sendable, Equatable {
         v.name(name, "name")
         v.description(description, "description")
         v.merge(steps.problems(at: "steps"))
+        v.merge(LockRules.problems(locks, at: "locks"))
         try v.check()
     }
 }
@@ -24,25 +27,28 @@ public struct WorkflowChanges: Sendable, Equatable {
     public var name: String?
     public var description: String?
     public var steps: [Step]?
+    public var locks: [String]?
     /// When set, the update applies only if the stored version still matches.
     public var expectedVersion: Int?
 
-    public init(name: String? = nil, description: String? = nil, steps: [Step]? = nil, expectedVersion: Int? = nil) {
+    public init(name: String? = nil, description: String? = nil, steps: [Step]? = nil, locks: [String]? = nil, expectedVersion: Int? = nil) {
         self.name = name
         self.description = description
         self.steps = steps
+        self.locks = locks
         self.expectedVersion = expectedVersion
     }
 
-    public var isEmpty: Bool { name == nil && description == nil && steps == nil }
+    public var isEmpty: Bool { name == nil && description == nil && steps == nil && locks == nil }
 
     public func validate() throws(OrchestratorError) {
         var v = Validator()
         if let name { v.name(name, "name") }
         if let description { v.description(description, "description") }
         if let steps { v.merge(steps.problems(at: "steps")) }
+        if let locks { v.merge(LockRules.problems(locks, at: "locks")) }
         if let expectedVersion { v.require(expectedVersion >= 1, "expectedVersion", "must be 1 or more") }
-        v.require(!isEmpty, "fields", "nothing to change: give at least one of name, description, steps")
+        v.require(!isEmpty, "fields", "nothing to change: give at least one of name, description, steps, locks")
         try v.check()
     }
 }
@@ -59,12 +65,14 @@ public struct StepChanges: Sendable, Equatable {
     public var retryDelaySeconds: Int?
     public var continueOnFailure: Bool?
     public var idempotent: Bool?
+    public var locks: [String]?
 
     public init(
         name: String? = nil, description: String? = nil, executionOrder: Int? = nil, action: Action? = nil,
         timeoutSeconds: Int?? = nil, retries: Int? = nil, retryDelaySeconds: Int? = nil,
-        continueOnFailure: Bool? = nil, idempotent: Bool? = nil
+        continueOnFailure: Bool? = nil, idempotent: Bool? = nil, locks: [String]? = nil
     ) {
+        self.locks = locks
         self.name = name
         self.description = description
         self.executionOrder = executionOrder
@@ -87,6 +95,7 @@ public struct StepChanges: Sendable, Equatable {
         if let timeoutSeconds { v.merge(Self.timeoutProblems(timeoutSeconds, "step.timeoutSeconds")) }
         if let retries { v.merge(Self.retriesProblems(retries, "step.retries")) }
         if let retryDelaySeconds { v.merge(Self.retryDelayProblems(retryDelaySeconds, "step.retryDelaySeconds")) }
+        if let locks { v.merge(LockRules.problems(locks, at: "step.locks")) }
         v.require(!isEmpty, "step", "nothing to change: give at least one step field")
         try v.check()
     }
@@ -103,6 +112,7 @@ public struct StepChanges: Sendable, Equatable {
         if let retryDelaySeconds { s.retryDelaySeconds = retryDelaySeconds }
         if let continueOnFailure { s.continueOnFailure = continueOnFailure }
         if let idempotent { s.idempotent = idempotent }
+        if let locks { s.locks = locks }
         return s
     }
 

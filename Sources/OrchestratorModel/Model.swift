@@ -15,7 +15,8 @@ public struct Action: Sendable, Equatable {
 }
 
 public enum StepStatus: String, Sendable, CaseIterable {
-    case pending, running, succeeded, failed
+    /// `waiting`: its turn came, but a lock it needs is held by another run (or step).
+    case pending, waiting, running, succeeded, failed
     case timedOut = "timed_out"
     case skipped, cancelled, interrupted
 }
@@ -35,14 +36,18 @@ public struct Step: Sendable, Equatable {
     public var retryDelaySeconds: Int
     public var continueOnFailure: Bool
     public var idempotent: Bool
+    /// Held while the step runs: no other run's step holding one of them
+    /// starts meanwhile (templated: `device:{{target.name}}`).
+    public var locks: [String]
     /// The step's status in the workflow's most recent run.
     public var status: StepStatus
 
     public init(
         name: String, description: String = "", executionOrder: Int, action: Action,
         timeoutSeconds: Int? = nil, retries: Int = 0, retryDelaySeconds: Int = 1,
-        continueOnFailure: Bool = false, idempotent: Bool = false, status: StepStatus = .pending
+        continueOnFailure: Bool = false, idempotent: Bool = false, locks: [String] = [], status: StepStatus = .pending
     ) {
+        self.locks = locks
         self.name = name
         self.description = description
         self.executionOrder = executionOrder
@@ -61,11 +66,14 @@ public struct Workflow: Sendable, Equatable {
     public var name: String
     public var description: String
     public var steps: [Step]
+    /// Held from before its first step until the run ends (templated).
+    public var locks: [String]
     public var version: Int
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, name: String, description: String, steps: [Step], version: Int, createdAt: Date, updatedAt: Date) {
+    public init(id: String, name: String, description: String, steps: [Step], locks: [String] = [], version: Int, createdAt: Date, updatedAt: Date) {
+        self.locks = locks
         self.id = id
         self.name = name
         self.description = description

@@ -46,7 +46,7 @@ public enum Parameters {
     /// oversize values, and each placeholder without a value (named with the
     /// step using it); for a fleet run, each `{{target.VAR}}` some of its
     /// targets have no var for (a run without targets has none at all).
-    public static func problems(_ params: [String: String], steps: [Step], targets: [FleetTarget]? = nil) -> [FieldError] {
+    public static func problems(_ params: [String: String], steps: [Step], locks: [String] = [], targets: [FleetTarget]? = nil) -> [FieldError] {
         var v = Validator()
         v.require(params.count <= 128, "params", "at most 128 parameters")
         for (name, value) in params.sorted(by: { $0.key < $1.key }) {
@@ -62,23 +62,41 @@ public enum Parameters {
                       "\(sorted.map { "'\($0)'" }.joined(separator: " and ")) would all be \(variable) in the steps' environment; rename all but one")
         }
         var reported: Set<String> = []
-        for step in steps {
-            let texts = step.action.exec + step.action.env.values.sorted() + [step.action.cwd ?? ""]
+        let users = [("the workflow's locks", locks)] + steps.map { step in
+            ("step '\(step.name)'", step.action.exec + step.action.env.values.sorted() + [step.action.cwd ?? ""] + step.locks)
+        }
+        for (user, texts) in users {
             for name in texts.flatMap({ references(in: $0) }) where params[name] == nil && reported.insert(name).inserted {
-                v.require(false, "params.\(name)", "missing: step '\(step.name)' uses {{params.\(name)}}")
+                v.require(false, "params.\(name)", "missing: \(user) uses {{params.\(name)}}")
             }
             for variable in texts.flatMap({ references(in: $0, placeholder: targetPlaceholder) }) where reported.insert("target.\(variable)").inserted {
                 guard let targets else {
-                    v.require(false, "targets", "step '\(step.name)' uses {{target.\(variable)}}: start the run with targets")
+                    v.require(false, "targets", "\(user) uses {{target.\(variable)}}: start the run with targets")
                     continue
                 }
                 let lacking = targets.filter { targetValues($0)[variable] == nil }.map(\.name)
                 v.require(lacking.isEmpty, "targets",
-                          "step '\(step.name)' uses {{target.\(variable)}}, a var \(lacking.count) of the targets do not have: "
+                          "\(user) uses {{target.\(variable)}}, a var \(lacking.count) of the targets do not have: "
                               + lacking.prefix(5).joined(separator: ", ") + (lacking.count > 5 ? ", …" : ""))
             }
         }
+        // Filled in, a lock is a key in the database's index: it must stay short.
+        let each: [FleetTarget?] = targets.map { $0.map { Optional($0) } } ?? [nil]
+        for target in each {
+            for lock in locks + steps.flatMap(\.locks) where fill(lock, params, target: target).utf8.count > LockRules.maximumResolvedLength {
+                if reported.insert("lock.\(lock)").inserted {
+                    v.require(false, "locks", "lock '\(lock.prefix(60))' is longer than \(LockRules.maximumResolvedLength) bytes once filled in")
+                }
+            }
+        }
         return v.errors
+    }
+
+    /// `text` with its `{{params.NAME}}` and, for a fleet member, `{{target.VAR}}` filled in.
+    public static func fill(_ text: String, _ params: [String: String], target: FleetTarget?) -> String {
+        let filled = substitute(text, params)
+        guard let target else { return filled }
+        return substitute(filled, targetValues(target), placeholder: targetPlaceholder)
     }
 
     /// What `{{target.…}}` reads: the target's vars, and its name as `name`.
@@ -89,11 +107,8 @@ public enum Parameters {
     /// The action with every placeholder replaced: `{{params.NAME}}`, and in
     /// a fleet member's steps `{{target.VAR}}`.
     public static func resolve(_ action: Action, _ params: [String: String], target: FleetTarget? = nil) -> Action {
-        let values = target.map(targetValues) ?? [:]
-        func fill(_ text: String) -> String {
-            let filled = substitute(text, params)
-            return target == nil ? filled : substitute(filled, values, placeholder: targetPlaceholder)
-        }
-        return Action(exec: action.exec.map(fill), env: action.env.mapValues(fill), cwd: action.cwd.map(fill))
+        Action(
+            exec: action.exec.map { fill($0, params, target: target) }, env: action.env.mapValues { fill($0, params, target: target) },
+            cwd: action.cwd.map { fill($0, params, target: target) })
     }
 }

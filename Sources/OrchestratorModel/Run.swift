@@ -32,12 +32,15 @@ public struct RunStep: Sendable, Equatable {
     /// A pending step waiting for its next attempt: not before then (kept
     /// in the record, so a restart or a take-over waits too).
     public var retryAt: Date?
+    /// A `waiting` step: the lock it waits for and the run holding it.
+    public var waitingFor: LockWait?
 
     public init(
         name: String, executionOrder: Int, status: StepStatus = .pending, attempts: Int = 0, exitCode: Int? = nil,
         startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, stdout: String = "", stderr: String = "",
-        process: StepProcess? = nil, retryAt: Date? = nil
+        process: StepProcess? = nil, retryAt: Date? = nil, waitingFor: LockWait? = nil
     ) {
+        self.waitingFor = waitingFor
         self.retryAt = retryAt
         self.name = name
         self.executionOrder = executionOrder
@@ -120,13 +123,16 @@ public struct Run: Sendable, Equatable {
     public var fleet: Fleet?
     /// A member of a fleet run: the run of one target's steps.
     public var membership: FleetMembership?
+    /// The workflow's locks at the start (templates, as written).
+    public var locks: [String]
 
     public init(
         id: String, workflowId: String, workflowName: String, workflowVersion: Int, definition: [Step],
         params: [String: String], status: RunStatus, steps: [RunStep], requestedBy: Requester, createdAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequested: Bool = false, events: [RunEvent] = [],
-        requestId: String? = nil, fleet: Fleet? = nil, membership: FleetMembership? = nil
+        requestId: String? = nil, fleet: Fleet? = nil, membership: FleetMembership? = nil, locks: [String] = []
     ) {
+        self.locks = locks
         self.requestId = requestId
         self.fleet = fleet
         self.membership = membership
@@ -160,9 +166,23 @@ extension StepStatus {
     public var isFinal: Bool {
         switch self {
         case .succeeded, .failed, .timedOut, .skipped, .cancelled, .interrupted: true
-        case .pending, .running: false
+        case .pending, .waiting, .running: false
         }
     }
 
     public var isFailure: Bool { self == .failed || self == .timedOut || self == .interrupted }
+
+    /// Not started yet: pending, or waiting for a lock.
+    public var isNotStarted: Bool { self == .pending || self == .waiting }
+}
+
+/// What a `waiting` step waits for: a lock, and the run that holds it.
+public struct LockWait: Sendable, Equatable {
+    public var lock: String
+    public var runId: String
+
+    public init(lock: String, runId: String) {
+        self.lock = lock
+        self.runId = runId
+    }
 }

@@ -70,6 +70,7 @@ extension Step {
         v.merge(StepChanges.timeoutProblems(timeoutSeconds, "\(field).timeoutSeconds"))
         v.merge(StepChanges.retriesProblems(retries, "\(field).retries"))
         v.merge(StepChanges.retryDelayProblems(retryDelaySeconds, "\(field).retryDelaySeconds"))
+        v.merge(LockRules.problems(locks, at: "\(field).locks"))
         return v.errors
     }
 }
@@ -86,6 +87,28 @@ extension Array where Element == Step {
                 v.require(false, "\(field)[\(index)].name", "duplicate step name '\(step.name)'")
             }
         }
+        return v.errors
+    }
+}
+
+/// Lock names, as written (before `{{params.…}}` and `{{target.…}}` are
+/// filled in) and as a run holds them.
+public enum LockRules {
+    public static let maximumLocks = 16
+    public static let maximumLength = 256
+    /// After the placeholders are filled in: a lock is a key in the database's index.
+    public static let maximumResolvedLength = 512
+
+    public static func problems(_ locks: [String], at field: String) -> [FieldError] {
+        var v = Validator()
+        v.require(locks.count <= maximumLocks, field, "at most \(maximumLocks) locks")
+        for (index, lock) in locks.enumerated() {
+            v.require(!lock.isEmpty && lock.utf8.count <= maximumLength, "\(field)[\(index)]", "must be 1 to \(maximumLength) bytes")
+            v.require(lock.unicodeScalars.allSatisfy { $0.properties.generalCategory != .control && $0.properties.generalCategory != .format },
+                      "\(field)[\(index)]", "must be printable characters")
+        }
+        let duplicates = Dictionary(grouping: locks, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+        v.require(duplicates.isEmpty, field, "\(duplicates.map { "'\($0)'" }.joined(separator: ", ")) more than once")
         return v.errors
     }
 }

@@ -37,6 +37,7 @@ extension Step {
             "continueOnFailure": .bool(continueOnFailure), "idempotent": .bool(idempotent),
         ]
         if let timeoutSeconds { o["timeoutSeconds"] = JSONValue(timeoutSeconds) }
+        if !locks.isEmpty { o["locks"] = .array(locks.map { .string($0) }) }
         return .object(o)
     }
 }
@@ -48,6 +49,7 @@ extension WorkflowDraft: RPCParams {
     public var paramsJSON: [String: JSONValue] {
         var o: [String: JSONValue] = ["name": .string(name), "description": .string(description)]
         if !steps.isEmpty { o["steps"] = .array(steps.map(\.paramsJSON)) }
+        if !locks.isEmpty { o["locks"] = .array(locks.map { .string($0) }) }
         return o
     }
 }
@@ -114,6 +116,7 @@ public struct WorkflowUpdateParams: RPCParams, Equatable {
         if let newName = changes.name { o["newName"] = .string(newName) }
         if let description = changes.description { o["description"] = .string(description) }
         if let steps = changes.steps { o["steps"] = .array(steps.map(\.paramsJSON)) }
+        if let locks = changes.locks { o["locks"] = .array(locks.map { .string($0) }) }
         if let expectedVersion = changes.expectedVersion { o["expectedVersion"] = JSONValue(expectedVersion) }
         return o
     }
@@ -225,6 +228,7 @@ public struct StepUpdateParams: RPCParams, Equatable {
         if let retryDelaySeconds = changes.retryDelaySeconds { o["retryDelaySeconds"] = JSONValue(retryDelaySeconds) }
         if let continueOnFailure = changes.continueOnFailure { o["continueOnFailure"] = .bool(continueOnFailure) }
         if let idempotent = changes.idempotent { o["idempotent"] = .bool(idempotent) }
+        if let locks = changes.locks { o["locks"] = .array(locks.map { .string($0) }) }
         return o
     }
 }

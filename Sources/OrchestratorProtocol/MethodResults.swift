@@ -35,6 +35,7 @@ extension Step: RPCResult {
             retryDelaySeconds: try r.int("retryDelaySeconds"),
             continueOnFailure: try r.bool("continueOnFailure"),
             idempotent: try r.bool("idempotent"),
+            locks: try r.has("locks") ? r.stringArray("locks") : [],
             status: try r.value("status", as: StepStatus.self)
         )
     }
@@ -53,6 +54,7 @@ extension Workflow: RPCResult {
             name: try r.string("name"),
             description: try r.optionalString("description") ?? "",
             steps: try r.array("steps") { (s) throws(ResultDecodingError) in try Step(result: s) },
+            locks: try r.has("locks") ? r.stringArray("locks") : [],
             version: try r.int("version"),
             createdAt: try r.date("createdAt"),
             updatedAt: try r.date("updatedAt")
@@ -80,7 +82,9 @@ extension RunStep {
             error: try r.optionalString("error"),
             stdout: try r.optionalString("stdout") ?? "",
             stderr: try r.optionalString("stderr") ?? "",
-            retryAt: try r.optionalDate("retryAt")
+            retryAt: try r.optionalDate("retryAt"),
+            waitingFor: try r.has("waitingFor")
+                ? LockWait(lock: r.object("waitingFor").string("lock"), runId: r.object("waitingFor").string("runId")) : nil
         )
     }
 }
@@ -136,7 +140,8 @@ extension Run: RPCResult {
                 try FleetTarget(listed: t)
             }) : nil,
             membership: try r.has("fleetRunId") ? FleetMembership(
-                fleetRunId: r.string("fleetRunId"), target: FleetTarget(member: r.object("target"), runId: r.string("id"))) : nil
+                fleetRunId: r.string("fleetRunId"), target: FleetTarget(member: r.object("target"), runId: r.string("id"))) : nil,
+            locks: try r.has("locks") ? r.stringArray("locks") : []
         )
     }
 

@@ -26,14 +26,14 @@ extension Step {
             "name": .string(name), "description": .string(description), "executionOrder": JSONValue(executionOrder),
             "action": action.json, "timeoutSeconds": JSONValue(timeoutSeconds), "retries": JSONValue(retries),
             "retryDelaySeconds": JSONValue(retryDelaySeconds), "continueOnFailure": .bool(continueOnFailure),
-            "idempotent": .bool(idempotent), "status": .string(status.rawValue),
+            "idempotent": .bool(idempotent), "locks": .array(locks.map { .string($0) }), "status": .string(status.rawValue),
         ]
     }
 
     /// `status` is accepted (so `workflow.get` output can be fed back) but ignored.
     static let keys: Set<String> = [
         "name", "description", "executionOrder", "action", "timeoutSeconds", "retries", "retryDelaySeconds",
-        "continueOnFailure", "idempotent", "status",
+        "continueOnFailure", "idempotent", "locks", "status",
     ]
 
     public init(params: ParamReader) throws(RPCError) {
@@ -47,7 +47,8 @@ extension Step {
             retries: try params.optionalInt("retries") ?? 0,
             retryDelaySeconds: try params.optionalInt("retryDelaySeconds") ?? 1,
             continueOnFailure: try params.optionalBool("continueOnFailure") ?? false,
-            idempotent: try params.optionalBool("idempotent") ?? false
+            idempotent: try params.optionalBool("idempotent") ?? false,
+            locks: try params.optionalStringArray("locks") ?? []
         )
     }
 }
@@ -56,7 +57,7 @@ extension Workflow {
     public var json: JSONValue {
         [
             "id": .string(id), "name": .string(name), "description": .string(description),
-            "steps": .array(orderedSteps.map(\.json)), "version": JSONValue(version),
+            "steps": .array(orderedSteps.map(\.json)), "locks": .array(locks.map { .string($0) }), "version": JSONValue(version),
             "createdAt": JSONValue(createdAt), "updatedAt": JSONValue(updatedAt),
         ]
     }
@@ -66,11 +67,12 @@ extension WorkflowDraft {
     /// `id`, `version` and the timestamps are accepted and ignored, so the
     /// output of `workflow.get` can be sent back as a definition.
     public init(params: ParamReader) throws(RPCError) {
-        try params.allowOnly(["name", "description", "steps", "id", "version", "createdAt", "updatedAt"])
+        try params.allowOnly(["name", "description", "steps", "locks", "id", "version", "createdAt", "updatedAt"])
         self.init(
             name: try params.string("name"),
             description: try params.optionalString("description") ?? "",
-            steps: try Self.steps(params)
+            steps: try Self.steps(params),
+            locks: try params.optionalStringArray("locks") ?? []
         )
     }
 
@@ -86,11 +88,12 @@ extension WorkflowDraft {
 extension WorkflowChanges {
     /// `workflow.update`: `name` addresses the workflow, `newName` renames it.
     public init(params: ParamReader) throws(RPCError) {
-        try params.allowOnly(["name", "newName", "description", "steps", "expectedVersion"])
+        try params.allowOnly(["name", "newName", "description", "steps", "locks", "expectedVersion"])
         self.init(
             name: try params.optionalString("newName"),
             description: try params.optionalString("description"),
             steps: params.has("steps") ? try WorkflowDraft.steps(params) : nil,
+            locks: try params.optionalStringArray("locks"),
             expectedVersion: try params.optionalInt("expectedVersion")
         )
     }
@@ -109,7 +112,8 @@ extension StepChanges {
             retries: try params.optionalInt("retries"),
             retryDelaySeconds: try params.optionalInt("retryDelaySeconds"),
             continueOnFailure: try params.optionalBool("continueOnFailure"),
-            idempotent: try params.optionalBool("idempotent")
+            idempotent: try params.optionalBool("idempotent"),
+            locks: try params.optionalStringArray("locks")
         )
     }
 }
@@ -144,6 +148,7 @@ extension RunStep {
             "attempts": JSONValue(attempts), "exitCode": JSONValue(exitCode), "startedAt": JSONValue(startedAt),
             "finishedAt": JSONValue(finishedAt), "error": JSONValue(error), "stdout": .string(stdout), "stderr": .string(stderr),
             "retryAt": JSONValue(retryAt),
+            "waitingFor": waitingFor.map { ["lock": .string($0.lock), "runId": .string($0.runId)] } ?? .null,
         ]
     }
 }
@@ -172,7 +177,7 @@ extension Run {
             "status": .string(status.rawValue), "cancelRequested": .bool(cancelRequested),
             "requestedBy": ["uid": .int(Int64(requestedBy.uid)), "gid": .int(Int64(requestedBy.gid)), "pid": .int(Int64(requestedBy.pid))],
             "createdAt": JSONValue(createdAt), "startedAt": JSONValue(startedAt), "finishedAt": JSONValue(finishedAt),
-            "requestId": JSONValue(requestId),
+            "requestId": JSONValue(requestId), "locks": .array(locks.map { .string($0) }),
         ]
         if let fleet {
             o["fleet"] = [

@@ -46,7 +46,7 @@ public struct RunService: Sendable {
         let workflow = try await workflows.workflow(.name(name))
         var planned: Fleet?
         if let fleet { planned = try await plan(fleet) }
-        v.merge(Parameters.problems(params, steps: workflow.steps, targets: planned?.targets))
+        v.merge(Parameters.problems(params, steps: workflow.steps, locks: workflow.locks, targets: planned?.targets))
         try v.check()
         let now = clock.now().milliseconds
         let definition = workflow.orderedSteps.map { step -> Step in
@@ -62,7 +62,7 @@ public struct RunService: Sendable {
             steps: planned == nil ? definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) } : [],
             requestedBy: requester, createdAt: now,
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
-            requestId: requestId ?? id, fleet: planned)
+            requestId: requestId ?? id, fleet: planned, locks: workflow.locks)
         if let earlier = try await create(run) { return earlier }
         try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]

@@ -24,7 +24,7 @@ public struct WorkflowService: Sendable {
         let now = clock.now().milliseconds
         let workflow = Workflow(
             id: ids.next(), name: draft.name, description: draft.description,
-            steps: draft.steps.map { var s = $0; s.status = .pending; return s },
+            steps: draft.steps.map { var s = $0; s.status = .pending; return s }, locks: draft.locks,
             version: 1, createdAt: now, updatedAt: now)
         try await workflows.createWorkflow(workflow)
         return workflow

@@ -134,8 +134,18 @@ public protocol RunStore: Sendable {
     /// Takes the lease on an active run that nobody holds, that `owner` held
     /// before (a restart), or whose lease expired. Nil when someone else holds it.
     func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun?
-    /// Renews every lease `owner` holds among `ids` in two operations, however
-    /// many there are; a lease is only ever moved later, never earlier.
+    /// Takes every lock of `names` for step `step` of run `runId` (nil: the
+    /// run's own locks, held until it ends), or none of them: each must be
+    /// free, this run's and step's already (a take-over), or held under a
+    /// lease that expired before `now`. Nil when taken; otherwise the first
+    /// lock found held, and the run holding it. A lock is held under the
+    /// run's lease: `renew` keeps it, and it ends with the owner's lease.
+    func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait?
+    /// Gives up what run `runId` holds: the locks of `step`, or all its locks when nil.
+    func releaseLocks(runId: String, step: String?) async throws(OrchestratorError)
+    /// Renews every lease `owner` holds among `ids` (and the locks held
+    /// under them) in three operations, however many there are; a lease is
+    /// only ever moved later, never earlier.
     func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState]
     /// Records a change while `owner` holds the run, continuing its log at
     /// `log`; gives where the log continues next, or nil when `owner` does

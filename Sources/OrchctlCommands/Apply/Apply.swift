@@ -68,6 +68,7 @@ struct Apply: ParsableCommand {
             var update = try Self.read { () throws(RPCError) in try WorkflowUpdateParams(params: ParamReader(definition)) }
             update.changes.description = update.changes.description ?? ""
             update.changes.steps = update.changes.steps ?? []
+            update.changes.locks = update.changes.locks ?? []
             update.changes.expectedVersion = current.result.version
             let updated = try GlobalOptions.call(connection, RPCMethods.workflowUpdate, update)
             global.emit(updated) { "workflow \(name) updated (version \($0.version))\n" }
@@ -87,6 +88,7 @@ struct Apply: ParsableCommand {
     /// (defaults filled in, status ignored), in execution order.
     static func sameDefinition(_ desired: JSONValue, _ current: Workflow) -> Bool {
         guard (desired["description"]?.stringValue ?? "") == current.description else { return false }
+        guard (desired["locks"]?.arrayValue ?? []).compactMap(\.stringValue) == current.locks else { return false }
         var wanted: [Step] = []
         for item in desired["steps"]?.arrayValue ?? [] {
             guard let object = item.objectValue, let step = try? Step(params: ParamReader(object)) else { return false }

@@ -28,6 +28,7 @@ enum FleetView {
         case .running?: "▶"
         case .skipped?, .cancelled?: "–"
         case .pending?, nil: "·"
+        case .waiting?: "⏸"
         }
     }
 

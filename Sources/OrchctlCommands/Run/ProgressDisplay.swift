@@ -79,6 +79,7 @@ final class ProgressDisplay {
         case .running: "▶"
         case .skipped, .cancelled: "–"
         case .pending: "·"
+        case .waiting: "⏸"
         }
     }
 
