@@ -179,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InventoryTests",
-            dependencies: ["OrchestratorInventory", "OrchestratorModel"],
+            dependencies: ["OrchestratorInventory", "OrchestratorModel", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -194,7 +194,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["OrchestratorProtocol", "OrchestratorClient", "TestSupport"],
+            dependencies: ["OrchestratorProtocol", "OrchestratorClient", "TestSupport", "MongoKit"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -105,8 +105,7 @@ public final class InMemoryRunStore: RunStore {
                 .filter { after == nil || $0.run.id < after! }
                 .sorted { $0.run.id > $1.run.id }
             let items = matching.prefix(limit).map { document -> Run in
-                var run = Self.load(state, document.run.id)?.0 ?? document.run
-                return Self.summary(run)
+                Self.summary(Self.load(state, document.run.id)?.0 ?? document.run)
             }
             return Page(items: Array(items), next: matching.count > limit ? items.last?.id : nil)
         }
@@ -197,10 +196,14 @@ public final class InMemoryRunStore: RunStore {
             // All or none: checked before any is taken, as one operation here.
             for name in names.sorted() {
                 guard let lock = state.locks[name] else { continue }
-                let mine = lock.runId == runId && lock.step == step
+                // Its own, or held by the whole run this step belongs to.
+                let mine = lock.runId == runId && (lock.step == step || lock.step == nil)
                 if !mine && lock.leaseExpiresAt >= now { return LockWait(lock: name, runId: lock.runId) }
             }
-            for name in names { state.locks[name] = Lock(runId: runId, step: step, owner: owner, leaseExpiresAt: until) }
+            for name in names {
+                if let lock = state.locks[name], lock.runId == runId, lock.step == nil, step != nil { continue }  // the run's own: left so
+                state.locks[name] = Lock(runId: runId, step: step, owner: owner, leaseExpiresAt: until)
+            }
             return nil
         }
     }

@@ -217,6 +217,8 @@ public struct MongoRunStore: RunStore {
                     // Already this run's and step's (a take-over): kept, and not given back below.
                     if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "step": BSON(step)], ["$set": .document(holding)]).matched == 1 {
                         got = true
+                    } else if step != nil, try locks.findOne(["_id": BSON(name), "runId": BSON(runId), "step": .null], projection: ["_id": 1]) != nil {
+                        got = true  // the whole run holds it, this step with it
                     } else if try locks.updateOne(["_id": BSON(name), "leaseExpiresAt": ["$lt": BSON(now)]], ["$set": .document(holding)]).matched == 1 {
                         (got, taken) = (true, taken + [name])
                     }

@@ -36,6 +36,7 @@ enum RunDocument {
         if let membership = run.membership {
             doc["fleetRunId"] = BSON(membership.fleetRunId)
             doc["target"] = .document(encode(membership.target))
+            doc["fleetResumes"] = BSON(membership.fleetResumesAtStart)
         }
         return doc
     }
@@ -138,7 +139,9 @@ enum RunDocument {
             requestId: doc["requestId"]?.stringValue,
             fleet: doc["fleet"]?.documentValue.flatMap(decodeFleet),
             membership: doc["fleetRunId"]?.stringValue.map { fleetRunId in
-                FleetMembership(fleetRunId: fleetRunId, target: doc["target"]?.documentValue.map(decodeTarget) ?? FleetTarget(name: "", batch: 1, runId: ""))
+                FleetMembership(
+                    fleetRunId: fleetRunId, target: doc["target"]?.documentValue.map(decodeTarget) ?? FleetTarget(name: "", batch: 1, runId: ""),
+                    fleetResumesAtStart: doc["fleetResumes"]?.intValue ?? 0)
             },
             locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue)
         )

@@ -110,6 +110,11 @@ public actor Engine {
     /// drain ends by its own deadline whatever the database does: what could
     /// not be written is recovered at the next start or by another daemon.
     public func shutdown(timeout: Duration) async {
+        // A second call (the daemon id was taken over, then the graceful stop) waits for the first.
+        guard !stopping else {
+            if !stopped { await world.clock.sleep(for: timeout + settings.killGrace + Self.lastWriteTime, orUntil: drained) }
+            return
+        }
         stopping = true
         doorbell.close()
         for id in executors.keys.sorted() { executors[id]?.send(.stop) }
@@ -117,7 +122,7 @@ public actor Engine {
         await world.clock.sleep(for: timeout, orUntil: drained)
         if !executors.isEmpty {
             logger.notice("stop timeout reached with \(executors.count) runs still active: stopping their steps and recording them interrupted")
-            for id in executors.keys.sorted() { executors[id]?.send(.stopNow) }
+            for id in executors.keys.sorted() { await executors[id]?.stopNow() }
             await world.clock.sleep(for: settings.killGrace + Self.lastWriteTime, orUntil: drained)
         }
         if !executors.isEmpty {

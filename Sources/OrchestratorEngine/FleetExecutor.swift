@@ -8,6 +8,8 @@ import OrchestratorStorage
 protocol RunDriver: Actor {
     nonisolated func send(_ message: RunExecutor.Message)
     func execute() async
+    /// The drain's stop timeout passed: stop what runs here now.
+    func stopNow()
 }
 
 /// Drives a fleet run while this daemon holds its lease. A fleet run runs
@@ -45,6 +47,8 @@ actor FleetExecutor: RunDriver {
     /// as it is until it is (a retried write is recognised by the store
     /// only if it is the same change), before anything new is decided.
     private var unwritten: RunChange?
+    /// Members a resume of the fleet has reached (or that were made after it), for `fleetResumes`.
+    private var caughtUp: (fleetResumes: Int, members: Set<String>) = (0, [])
 
     /// How often it looks at its members when nothing told it to.
     static let pollInterval = Duration.milliseconds(250)
@@ -91,6 +95,11 @@ actor FleetExecutor: RunDriver {
         }
     }
 
+    func stopNow() {
+        stopping = true
+        mailbox.post(.tick)
+    }
+
     private func handle(_ message: RunExecutor.Message) {
         switch message {
         case .cancel: cancelRequested = true
@@ -114,7 +123,8 @@ actor FleetExecutor: RunDriver {
         } catch {
             return  // the database is away: look again at the next poll
         }
-        let statuses = Dictionary(members.map { ($0.id, $0.status) }) { first, _ in first }
+        var statuses = Dictionary(members.map { ($0.id, $0.status) }) { first, _ in first }
+        guard await resumeMembers(&statuses) else { return }
         let decision = FleetPlanner.decide(fleet, members: statuses, cancelRequested: cancelRequested)
 
         var change = RunChange()
@@ -163,6 +173,36 @@ actor FleetExecutor: RunDriver {
         }
     }
 
+    /// After the fleet was resumed: its members that failed or were cancelled
+    /// before that resume are resumed too (a guarded write each: one resumed
+    /// twice is refused), before anything is planned on their statuses. A
+    /// member has seen every resume of the fleet made before it, and each
+    /// of its own. False when a member could not be read or resumed yet.
+    private func resumeMembers(_ statuses: inout [String: RunStatus]) async -> Bool {
+        let fleetResumes = run.resumeCount
+        guard fleetResumes > 0 else { return true }
+        if caughtUp.fleetResumes != fleetResumes { caughtUp = (fleetResumes, []) }
+        var resumed = 0
+        defer { if resumed > 0 { hooks.lookForWork() } }
+        let ended: Set<RunStatus> = [.failed, .cancelled]
+        for target in fleet.targets where statuses[target.runId].map(ended.contains) == true && !caughtUp.members.contains(target.runId) {
+            guard !deadline.hasPassed(at: clock.uptime()), let member = try? await store.run(id: target.runId) else { return false }
+            if (member.membership?.fleetResumesAtStart ?? 0) + member.resumeCount >= fleetResumes {
+                caughtUp.members.insert(target.runId)
+                continue
+            }
+            let change = member.resumption(at: clock.now().milliseconds)
+            guard (try? await store.requeue(id: member.id, from: member.status, eventCount: member.events.count, change: change)) == true else {
+                return false  // it changed meanwhile, or the database is away: look again at the next poll
+            }
+            logger.info("resumed the run of target \(target.name) with its fleet run", metadata: ["memberRunId": "\(member.id)"])
+            caughtUp.members.insert(target.runId)
+            statuses[target.runId] = .queued
+            resumed += 1
+        }
+        return true
+    }
+
     /// The run of one target's steps: the fleet run's definition and params, the target as taken at the start.
     private func member(for target: FleetTarget) -> Run {
         let now = clock.now().milliseconds
@@ -172,14 +212,14 @@ actor FleetExecutor: RunDriver {
             steps: run.definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) },
             requestedBy: run.requestedBy, createdAt: now,
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
-            membership: FleetMembership(fleetRunId: run.id, target: target), locks: run.locks)
+            membership: FleetMembership(fleetRunId: run.id, target: target, fleetResumesAtStart: run.resumeCount), locks: run.locks)
     }
 
     /// What the fleet run's events say since it last started or resumed:
     /// so a daemon that takes it over records nothing twice.
     private func rememberRecorded() {
         (recorded, startedBatches, budgetNoted) = ([:], [], false)
-        let since = run.events.lastIndex { $0.step == nil && $0.target == nil && $0.status == "resumed" }.map { $0 + 1 } ?? 0
+        let since = run.events.lastIndex { $0.step == nil && $0.target == nil && $0.status == Run.resumed }.map { $0 + 1 } ?? 0
         for event in run.events[since...] {
             if let target = event.target, let status = TargetStatus(rawValue: event.status) { recorded[target] = status }
             if event.status == "batch_started", let batch = event.batch { startedBatches.insert(batch) }

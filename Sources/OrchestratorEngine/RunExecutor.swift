@@ -383,11 +383,7 @@ actor RunExecutor: RunDriver {
             stopping = true
             dropAhead()
         case .stopNow:
-            stopping = true
-            dropAhead()
-            if interruptRunningSteps() {
-                logger.notice("the stop timeout passed: stopping the running steps (SIGTERM, then SIGKILL after \(settings.killGrace)) and recording them interrupted")
-            }
+            stopNow()
         case .leaseLost:
             lost = true
             dropAhead()
@@ -395,6 +391,19 @@ actor RunExecutor: RunDriver {
         case .tick:
             break
         }
+    }
+
+    /// The stop timeout passed: running steps stop now and are recorded
+    /// interrupted. Called in by the engine (not only posted), like the
+    /// deadline watcher: the executor may be awaiting a slow write, and its
+    /// steps must stop all the same.
+    func stopNow() {
+        stopping = true
+        dropAhead()
+        if interruptRunningSteps() {
+            logger.notice("the stop timeout passed: stopping the running steps (SIGTERM, then SIGKILL after \(settings.killGrace)) and recording them interrupted")
+        }
+        mailbox.post(.tick)
     }
 
     private func record(_ outcome: ProcessOutcome, of name: String) async {
@@ -500,6 +509,8 @@ actor RunExecutor: RunDriver {
     /// holder waits (in a step of its own) for a lock held by a run that
     /// waits … for a lock this run holds. Read from the runs' records.
     private func waitCircle(from wait: LockWait) async -> [String]? {
+        // Held by another step of this run: it runs, and gives it back when it ends.
+        guard wait.runId != run.id else { return nil }
         var paths: [[String]] = [[run.id, wait.runId]]
         var seen: Set<String> = [run.id]
         for _ in 0..<16 {

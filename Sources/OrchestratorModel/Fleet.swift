@@ -100,10 +100,15 @@ public struct Fleet: Sendable, Equatable {
 public struct FleetMembership: Sendable, Equatable {
     public var fleetRunId: String
     public var target: FleetTarget
+    /// How many times the fleet run had been resumed when this member was
+    /// made: with the member's own resumptions, what says whether a resume
+    /// of the fleet has reached it yet (see FleetExecutor).
+    public var fleetResumesAtStart: Int
 
-    public init(fleetRunId: String, target: FleetTarget) {
+    public init(fleetRunId: String, target: FleetTarget, fleetResumesAtStart: Int = 0) {
         self.fleetRunId = fleetRunId
         self.target = target
+        self.fleetResumesAtStart = fleetResumesAtStart
     }
 }
 

@@ -133,7 +133,9 @@ public enum Daemon {
         let statusLine = StatusLine(socket: settings.socketPath)
         notifier.ready(status: statusLine.text(activeRuns: 0))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: IdentityService(identity: identity, logger: logger), successTerminationBehavior: .ignore),
+            .init(
+                service: IdentityService(identity: identity, logger: logger, stopStepsNow: { await engine.shutdown(timeout: .zero) }),
+                successTerminationBehavior: .ignore),
             .init(service: HealthService(health: health, pool: pool), successTerminationBehavior: .ignore),
             .init(service: ServerService(server: server), successTerminationBehavior: .ignore),
             .init(

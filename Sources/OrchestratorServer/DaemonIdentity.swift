@@ -85,6 +85,9 @@ struct DaemonIdentity: Sendable {
 struct IdentityService: Service {
     let identity: DaemonIdentity
     let logger: Logger
+    /// Stops every step running here at once: another process holds this
+    /// daemon's id, and so its runs; waiting for a stop timeout could run a step twice.
+    let stopStepsNow: @Sendable () async -> Void
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -94,7 +97,8 @@ struct IdentityService: Service {
                 guard (try? await identity.registry.beat(identity.record)) == false else { continue }
                 // Gone (deleted by hand, lost in a failover): take it again. Held by another process: stop.
                 if let holder = try? await identity.registry.holder(of: identity.record.id), holder.instance != identity.record.instance {
-                    logger.critical("daemon id \(identity.record.id) is held by host \(holder.host) pid \(holder.pid) now (this daemon was thought dead): stopping")
+                    logger.critical("daemon id \(identity.record.id) is held by host \(holder.host) pid \(holder.pid) now (this daemon was thought dead): stopping its steps at once, then the daemon")
+                    await stopStepsNow()
                     kill(getpid(), SIGTERM)
                     break
                 }

@@ -202,21 +202,17 @@ public struct RunService: Sendable {
     }
 
     /// A failed or cancelled run goes back in the queue; the steps that did
-    /// not succeed run again. A fleet run's members that did not succeed are
-    /// resumed first, then the fleet run, whose next batches start as before.
-    /// A member is resumed through its fleet run, which counts its failures.
+    /// not succeed run again. A resumed fleet run's executor resumes its
+    /// members that did not succeed (one guarded write each, so a lost
+    /// answer here never leaves members running without their fleet), and
+    /// its batches go on as before. A member is resumed through its fleet
+    /// run, which counts its failures.
     public func resume(_ id: String) async throws(OrchestratorError) -> Run {
         let current = try await runs.run(id: id)
         if let membership = current.membership {
             throw OrchestratorError.conflict(
                 "run \(id) is target \(membership.target.name) of fleet run \(membership.fleetRunId): resume the fleet run, which re-runs every target that did not succeed",
                 details: ["fleetRunId": membership.fleetRunId])
-        }
-        try Self.checkResumable(current)
-        if current.fleet != nil {
-            for member in try await runs.members(of: id, withSteps: false) where member.status == .failed || member.status == .cancelled {
-                try await requeue(try await runs.run(id: member.id))
-            }
         }
         try await requeue(current)
         logger.notice(current.fleet == nil ? "run resumed" : "fleet run resumed", metadata: ["runId": "\(id)", "workflow": "\(current.workflowName)"])
@@ -235,15 +231,7 @@ public struct RunService: Sendable {
     /// Puts an ended run back in the queue, its steps that did not succeed pending again.
     private func requeue(_ current: Run) async throws(OrchestratorError) {
         try Self.checkResumable(current)
-        var change = RunChange()
-        for (index, step) in current.steps.enumerated() where step.status != .succeeded {
-            var again = step
-            again.status = .pending
-            change.steps[index] = again
-        }
-        change.events = [RunEvent(
-            sequence: current.events.count, step: nil, status: "resumed", at: clock.now().milliseconds,
-            message: "resumed from \(current.status.rawValue)")]
+        let change = current.resumption(at: clock.now().milliseconds)
         guard try await runs.requeue(id: current.id, from: current.status, eventCount: current.events.count, change: change) else {
             throw OrchestratorError.conflict("run \(current.id) changed while resuming it; try again")
         }

@@ -44,6 +44,28 @@ extension Run {
     }
 }
 
+extension Run {
+    /// What `run.resume` records: every step that did not succeed is pending
+    /// again (keeping its attempts), and a `resumed` event.
+    public func resumption(at now: Date) -> RunChange {
+        var change = RunChange()
+        for (index, step) in steps.enumerated() where step.status != .succeeded {
+            var again = step
+            again.status = .pending
+            again.waitingFor = nil
+            change.steps[index] = again
+        }
+        change.events = [RunEvent(sequence: events.count, step: nil, status: Self.resumed, at: now, message: "resumed from \(status.rawValue)")]
+        return change
+    }
+
+    /// The status of the run-level event `run.resume` records.
+    public static let resumed = "resumed"
+
+    /// How many times the run was resumed.
+    public var resumeCount: Int { events.filter { $0.step == nil && $0.target == nil && $0.status == Self.resumed }.count }
+}
+
 /// Where a run's log continues, as its owner knows it. The run's document
 /// holds every change before entry `folded`; the entries `folded..<next`
 /// are in the run's log, and `unfolded` is what they changed, merged.
@@ -136,7 +158,8 @@ public protocol RunStore: Sendable {
     func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun?
     /// Takes every lock of `names` for step `step` of run `runId` (nil: the
     /// run's own locks, held until it ends), or none of them: each must be
-    /// free, this run's and step's already (a take-over), or held under a
+    /// free, this run's and step's already (a take-over), held by the run
+    /// itself (a run-level lock covers its steps), or held under a
     /// lease that expired before `now`. Nil when taken; otherwise the first
     /// lock found held, and the run holding it. A lock is held under the
     /// run's lease: `renew` keeps it, and it ends with the owner's lease.

@@ -83,3 +83,42 @@ func withInventory(_ text: String, _ body: (DaemonProcess, String) async throws 
         }
     }
 }
+
+/// The fleet example as the README runs it, through orchctl: the inventory
+/// imported, the VLAN pushed to the ams leaves two at a time, the broken one
+/// failing its batch, the third batch skipped; `run get`, `run target` and
+/// `run logs --target` say which target did what.
+@Suite struct FleetCommandTests {
+    @Test func theFleetExampleRunsAsTheReadmeSays() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let examples = root.appendingPathComponent("examples")
+        try await withTemporaryDirectory { dir in
+            // The stand-in switches live where the example keeps them (steps start from a clean environment).
+            try await DaemonProcess.with { daemon in
+                #expect(try await orchctl(daemon, ["target", "import", "-f", examples.appendingPathComponent("fleet-inventory.yml").path]).status == 0)
+                #expect(try await orchctl(daemon, ["apply", "-f", examples.appendingPathComponent("vlan-fleet.yaml").path]).status == 0)
+                let watch = try await orchctl(daemon, [
+                    "run", "start", "vlan-fleet", "--targets", "group=ams", "--batch", "2", "--max-fail", "20%",
+                    "-p", "tools=\(examples.appendingPathComponent("bin").path)", "-p", "vlan=120", "-p", "dest=\(dir.appendingPathComponent("backups").path)",
+                    "--watch",
+                ])
+                #expect(watch.status == 1, "\(watch)")
+                // Not a terminal: one line per event.
+                #expect(watch.stdout.contains("batch 1  batch_started"), "\(watch.stdout)")
+                #expect(watch.stdout.contains("target leaf04.ams  failed"), "\(watch.stdout)")
+                #expect(watch.stdout.contains("budget_exceeded"), "\(watch.stdout)")
+                let id = try #require(watch.stdout.split(separator: "\n").first?.split(separator: " ").dropFirst().first.map(String.init))
+
+                let get = try await orchctl(daemon, ["run", "get", id])
+                #expect(get.stdout.contains("6 (group=ams): 3 succeeded, 1 failed, 2 skipped"), "\(get.stdout)")
+                #expect(get.stdout.contains("leaf04.ams  2      failed"), "\(get.stdout)")
+                let target = try await orchctl(daemon, ["run", "target", id, "leaf04.ams"])
+                #expect(target.stdout.contains("Target:") && target.stdout.contains("verify"), "\(target.stdout)")
+                let logs = try await orchctl(daemon, ["run", "logs", id, "--target", "leaf04.ams", "verify"])
+                #expect(logs.stdout.contains("leaf04.ams: not responding"), "\(logs.stdout)")
+                #expect(try await orchctl(daemon, ["run", "logs", id]).status == 64)
+                #expect(try await orchctl(daemon, ["run", "target", id, "leaf06.ams"]).stderr.contains("never started: it was skipped"))
+            }
+        }
+    }
+}

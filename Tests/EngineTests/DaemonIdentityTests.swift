@@ -1,4 +1,5 @@
 import Foundation
+import MongoKit
 import OrchestratorProtocol
 import Testing
 import TestSupport
@@ -28,6 +29,34 @@ import TestSupport
             await daemon.stop(signal: signal)
             try await daemon.start()
             #expect(try await daemon.connect().call("daemon.status")["mongodb"] == "ok")
+        }
+    }
+
+    /// Another process takes this daemon's id (a clone thought it dead): the
+    /// daemon stops its steps at once, not after its stop timeout, since the
+    /// other may now run the same runs' steps.
+    @Test func aDaemonWhoseIdIsTakenStopsItsStepsAtOnce() async throws {
+        try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(
+                directory: dir, mongoURI: try TestEnvironment.mongoURI(), arguments: ["--lease-seconds", "3", "--stop-timeout-seconds", "120"])
+            try await daemon.start()
+            let marks = dir.appendingPathComponent("marks")
+            let c = try daemon.connect()
+            try await c.createWorkflow("long", [
+                shellStep("long", "trap 'echo stopped >> \"\(marks.path)\"; exit 143' TERM; echo started >> '\(marks.path)'; sleep 300 & wait"),
+            ])
+            _ = try await c.startRun("long")
+            #expect(await eventually { fileLines(marks) == ["started"] })
+            let started = ContinuousClock.now
+            try await withPool(database: daemon.database) { pool in
+                _ = try await pool.withClient { client throws(MongoError) in
+                    try client.collection("daemons").updateMany([:], ["$set": ["instance": "a-clone", "host": "elsewhere", "pid": 4242]])
+                }
+            }
+            #expect(await daemon.waitForExit(timeout: .seconds(90)) == 0, "log: \(daemon.log())")
+            #expect(ContinuousClock.now - started < .seconds(60), "it waited for its stop timeout")
+            #expect(fileLines(marks) == ["started", "stopped"])
+            #expect(daemon.log().contains("held by host elsewhere"), "log: \(daemon.log())")
         }
     }
 }

@@ -1,6 +1,8 @@
+import Foundation
 import OrchestratorInventory
 import OrchestratorModel
 import Testing
+import TestSupport
 
 @Suite struct InventoryTests {
     /// Shaped like the inventories network teams keep: `all:vars`, sites
@@ -114,6 +116,24 @@ import Testing
         ])
         let twice = #expect(throws: OrchestratorError.self) { try Inventory.read(#"[{"name": "r1"}, {"name": "r1"}]"#, format: .json) }
         #expect(problemText(twice).contains("'r1' is listed more than once"))
+    }
+
+    /// Ansible reads the inventory and prints it back (`--list -y`, `--list`,
+    /// and `--export`, which keeps group vars in their groups): each of its
+    /// outputs imports to exactly the targets the inventory imports to.
+    @Test(arguments: [["--list", "-y"], ["--list"], ["--list", "-y", "--export"]])
+    func whatAnsibleReadsAndPrintsImportsToTheSameTargets(_ flags: [String]) async throws {
+        let binary = try TestEnvironment.ansibleInventory()
+        try await withTemporaryDirectory { dir in
+            let file = dir.appendingPathComponent("fabric.yml")
+            try Self.fabric.write(to: file, atomically: true, encoding: .utf8)
+            let printed = try await runCommand(binary, ["-i", file.path] + flags, environment: ["ANSIBLE_LOCAL_TEMP": dir.path, "HOME": dir.path, "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"])
+            #expect(printed.status == 0, "\(printed)")
+            let format: Inventory.Format = flags.contains("-y") ? .ansibleYAML : .json
+            let direct = try Inventory.read(Self.fabric, format: .ansibleYAML).sorted { $0.name < $1.name }
+            let roundTrip = try Inventory.read(printed.stdout, format: format).sorted { $0.name < $1.name }
+            #expect(roundTrip == direct, "ansible-inventory printed:\n\(printed.stdout)")
+        }
     }
 
     @Test func hostRangesCountNumbersWithTheirWidthLettersAndSteps() throws {

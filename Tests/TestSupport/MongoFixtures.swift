@@ -24,6 +24,19 @@ public func withTestPool<T>(
     }
 }
 
+/// A pool on `database` of the shared test server (a daemon's, say), left as it is afterwards.
+public func withPool<T>(database: String, _ body: (MongoPool) async throws -> T) async throws -> T {
+    let pool = try MongoPool(MongoConfiguration(uri: try TestEnvironment.mongoURI(), database: database, serverSelectionTimeoutMS: 3000))
+    do {
+        let result = try await body(pool)
+        await pool.close()
+        return result
+    } catch {
+        await pool.close()
+        throw error
+    }
+}
+
 extension MongoPool {
     public func dropDatabase() async throws {
         _ = try await withClient { client throws(MongoError) in

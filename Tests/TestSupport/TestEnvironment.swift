@@ -23,6 +23,14 @@ public enum TestEnvironment {
         return uri
     }
 
+    /// Ansible's `ansible-inventory`, for round trips of inventories through Ansible itself.
+    public static func ansibleInventory() throws -> String {
+        guard let path = ProcessInfo.processInfo.environment["ORCH_TEST_ANSIBLE_INVENTORY"], !path.isEmpty else {
+            throw Missing(description: "ORCH_TEST_ANSIBLE_INVENTORY is not set. `scripts/test-db start` installs ansible-core into the venv and prints it")
+        }
+        return path
+    }
+
     /// The `secantusd-py` executable, for tests that start and stop their own server.
     public static func secantusd() throws -> String {
         guard let path = ProcessInfo.processInfo.environment[secantusdVariable], !path.isEmpty else {

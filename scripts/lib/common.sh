@@ -4,6 +4,8 @@
 ORCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ORCH_VENV="${ORCH_VENV:-$ORCH_ROOT/.venv}"
 SECANTUSDB_VERSION="${SECANTUSDB_VERSION:-0.7.0b3}"
+# Ansible's own inventory reader, for the tests' round trips of inventories.
+ANSIBLE_CORE_VERSION="${ANSIBLE_CORE_VERSION:-2.19.14}"
 
 # libmongoc's shared-memory counters outlive a crashed process in /dev/shm.
 export MONGOC_DISABLE_SHM=1
@@ -35,6 +37,15 @@ ensure_secantusdb() {
         log "installing SecantusDB $SECANTUSDB_VERSION into $ORCH_VENV"
         python3 -m venv "$ORCH_VENV"
         "$ORCH_VENV/bin/pip" install -q --disable-pip-version-check "SecantusDB==$SECANTUSDB_VERSION"
+    fi
+}
+
+# ansible-inventory in the venv (tests only: inventories read by Ansible itself).
+ensure_ansible_core() {
+    ensure_secantusdb
+    if [ ! -x "$ORCH_VENV/bin/ansible-inventory" ]; then
+        log "installing ansible-core $ANSIBLE_CORE_VERSION into $ORCH_VENV (for the inventory tests)"
+        "$ORCH_VENV/bin/pip" install -q --disable-pip-version-check "ansible-core==$ANSIBLE_CORE_VERSION"
     fi
 }
 
