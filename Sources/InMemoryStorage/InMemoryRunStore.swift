@@ -196,8 +196,9 @@ public final class InMemoryRunStore: RunStore {
             // All or none: checked before any is taken, as one operation here.
             for name in names.sorted() {
                 guard let lock = state.locks[name] else { continue }
-                // Its own, or held by the whole run this step belongs to.
-                let mine = lock.runId == runId && (lock.step == step || lock.step == nil)
+                // Its own (under this owner: a daemon that lost the run must not
+                // take its new owner's lock), or held by the whole run this step belongs to.
+                let mine = lock.runId == runId && ((lock.step == step && lock.owner == owner) || (lock.step == nil && step != nil))
                 if !mine && lock.leaseExpiresAt >= now { return LockWait(lock: name, runId: lock.runId) }
             }
             for name in names {
@@ -208,9 +209,9 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func releaseLocks(runId: String, step: String?) async throws(OrchestratorError) {
+    public func releaseLocks(runId: String, step: String?, owner: String) async throws(OrchestratorError) {
         state.withLock { state in
-            state.locks = state.locks.filter { $0.value.runId != runId || (step != nil && $0.value.step != step) }
+            state.locks = state.locks.filter { $0.value.runId != runId || $0.value.owner != owner || (step != nil && $0.value.step != step) }
         }
     }
 

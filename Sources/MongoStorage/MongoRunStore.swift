@@ -215,7 +215,8 @@ public struct MongoRunStore: RunStore {
                     (got, taken) = (true, taken + [name])
                 } catch where error.kind == .duplicateKey {
                     // Already this run's and step's (a take-over): kept, and not given back below.
-                    if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "step": BSON(step)], ["$set": .document(holding)]).matched == 1 {
+                    // Under this owner only: a daemon that lost the run must not take its new owner's lock.
+                    if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "step": BSON(step), "owner": BSON(owner)], ["$set": .document(holding)]).matched == 1 {
                         got = true
                     } else if step != nil, try locks.findOne(["_id": BSON(name), "runId": BSON(runId), "step": .null], projection: ["_id": 1]) != nil {
                         got = true  // the whole run holds it, this step with it
@@ -235,8 +236,8 @@ public struct MongoRunStore: RunStore {
         }
     }
 
-    public func releaseLocks(runId: String, step: String?) async throws(OrchestratorError) {
-        var filter: BSONDocument = ["runId": BSON(runId)]
+    public func releaseLocks(runId: String, step: String?, owner: String) async throws(OrchestratorError) {
+        var filter: BSONDocument = ["runId": BSON(runId), "owner": BSON(owner)]
         if let step { filter["step"] = BSON(step) }
         _ = try await withDatabase(pool) { [filter] client throws(MongoError) in try client.collection(Self.locksCollection).deleteMany(filter) }
     }

@@ -85,15 +85,28 @@ actor FleetExecutor: RunDriver {
         while !lost, !stopping, !run.status.isTerminal {
             await decide()
             if lost || run.status.isTerminal { break }
-            let (clock, mailbox) = (self.clock, self.mailbox)
-            world.spawn {
-                await clock.sleep(for: Self.pollInterval)
-                mailbox.post(.tick)
-            }
+            schedulePoll()
             guard await wakeups.next() != nil else { break }
             for message in mailbox.take() { handle(message) }
         }
     }
+
+    /// One poll timer at a time: a wake-up from elsewhere (a member that
+    /// ended here) must not leave a timer behind, or the polls would multiply.
+    private var pollScheduled = false
+
+    private func schedulePoll() {
+        guard !pollScheduled else { return }
+        pollScheduled = true
+        let (clock, mailbox) = (self.clock, self.mailbox)
+        world.spawn { [self] in
+            await clock.sleep(for: Self.pollInterval)
+            await self.pollFired()
+            mailbox.post(.tick)
+        }
+    }
+
+    private func pollFired() { pollScheduled = false }
 
     func stopNow() {
         stopping = true

@@ -96,6 +96,11 @@ actor RunExecutor: RunDriver {
             workflowStatus.finish()
         }
         await recoverInterruptedSteps()
+        // No step runs here yet: a step lock this run still holds is left from
+        // an earlier owner (a crash, a take-over) and is given back, or the
+        // run's next step needing it would wait for it forever.
+        locksToRelease = Set(run.definition.filter { !$0.locks.isEmpty }.map(\.name))
+        await releaseEndedStepsLocks()
         resumeRetryDelays()
         if run.status == .queued {
             logger.info("run started")
@@ -122,7 +127,7 @@ actor RunExecutor: RunDriver {
             terminateAll()
         } else if run.status.isTerminal, holdsRunLocks || run.definition.contains(where: { !$0.locks.isEmpty }) {
             // If this fails the locks lapse with the lease, which nobody renews for an ended run.
-            try? await store.releaseLocks(runId: run.id, step: nil)
+            try? await store.releaseLocks(runId: run.id, step: nil, owner: settings.ownerId)
         }
     }
 
@@ -552,7 +557,7 @@ actor RunExecutor: RunDriver {
                 continue
             }
             do {
-                try await store.releaseLocks(runId: run.id, step: name)
+                try await store.releaseLocks(runId: run.id, step: name, owner: settings.ownerId)
                 locksToRelease.remove(name)
             } catch {
                 pollLocks()

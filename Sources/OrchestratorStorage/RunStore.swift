@@ -164,8 +164,10 @@ public protocol RunStore: Sendable {
     /// lock found held, and the run holding it. A lock is held under the
     /// run's lease: `renew` keeps it, and it ends with the owner's lease.
     func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait?
-    /// Gives up what run `runId` holds: the locks of `step`, or all its locks when nil.
-    func releaseLocks(runId: String, step: String?) async throws(OrchestratorError)
+    /// Gives up what run `runId` holds under `owner`: the locks of `step`,
+    /// or all its locks when nil. Fenced like every write of an owner: a
+    /// daemon that lost the run cannot give away its new owner's locks.
+    func releaseLocks(runId: String, step: String?, owner: String) async throws(OrchestratorError)
     /// Renews every lease `owner` holds among `ids` (and the locks held
     /// under them) in three operations, however many there are; a lease is
     /// only ever moved later, never earlier.
