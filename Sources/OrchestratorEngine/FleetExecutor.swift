@@ -50,8 +50,11 @@ actor FleetExecutor: RunDriver {
     /// Members a resume of the fleet has reached (or that were made after it), for `fleetResumes`.
     private var caughtUp: (fleetResumes: Int, members: Set<String>) = (0, [])
 
-    /// How often it looks at its members when nothing told it to.
-    static let pollInterval = Duration.milliseconds(250)
+    /// How often it looks at its members when nothing told it to: soon
+    /// after something changed, then less and less often while nothing does
+    /// (a member ending on this daemon wakes it at once whatever the delay).
+    static let pollIntervals = (first: Duration.milliseconds(250), longest: Duration.seconds(2))
+    private var pollDelay = FleetExecutor.pollIntervals.first
 
     init(_ claimed: ClaimedRun, fleet: Fleet, settings: EngineSettings, store: any RunStore, world: EngineWorld, deadline: LeaseDeadline,
          hooks: FleetHooks, logger: Logger) {
@@ -83,8 +86,9 @@ actor FleetExecutor: RunDriver {
         }
         var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost, !stopping, !run.status.isTerminal {
-            await decide()
+            let changed = await decide()
             if lost || run.status.isTerminal { break }
+            pollDelay = changed ? Self.pollIntervals.first : min(pollDelay * 2, Self.pollIntervals.longest)
             schedulePoll()
             guard await wakeups.next() != nil else { break }
             for message in mailbox.take() { handle(message) }
@@ -98,9 +102,9 @@ actor FleetExecutor: RunDriver {
     private func schedulePoll() {
         guard !pollScheduled else { return }
         pollScheduled = true
-        let (clock, mailbox) = (self.clock, self.mailbox)
+        let (clock, mailbox, delay) = (self.clock, self.mailbox, pollDelay)
         world.spawn { [self] in
-            await clock.sleep(for: Self.pollInterval)
+            await clock.sleep(for: delay)
             await self.pollFired()
             mailbox.post(.tick)
         }
@@ -123,21 +127,24 @@ actor FleetExecutor: RunDriver {
     }
 
     /// One look at the members, and what follows from it. Nothing is done
-    /// once the lease may have lapsed: a peer may be deciding by then.
-    private func decide() async {
-        guard !deadline.hasPassed(at: clock.uptime()) else { return }
+    /// once the lease may have lapsed: a peer may be deciding by then. True
+    /// when something changed (recorded, made, resumed or cancelled).
+    @discardableResult
+    private func decide() async -> Bool {
+        guard !deadline.hasPassed(at: clock.uptime()) else { return false }
         if let unwritten {
-            guard await write(unwritten) else { return }
+            guard await write(unwritten) else { return false }
             self.unwritten = nil
         }
         let members: [Run]
         do {
             members = try await store.members(of: run.id, withSteps: false)
         } catch {
-            return  // the database is away: look again at the next poll
+            return false  // the database is away: look again at the next poll
         }
         var statuses = Dictionary(members.map { ($0.id, $0.status) }) { first, _ in first }
-        guard await resumeMembers(&statuses) else { return }
+        let before = statuses
+        guard await resumeMembers(&statuses) else { return true }
         let decision = FleetPlanner.decide(fleet, members: statuses, cancelRequested: cancelRequested)
 
         var change = RunChange()
@@ -165,7 +172,7 @@ actor FleetExecutor: RunDriver {
             change.events.append(event(status: outcome.rawValue, offset: change.events.count))
         }
         unwritten = change
-        guard await write(change) else { return }
+        guard await write(change) else { return false }
         unwritten = nil
 
         var made = 0
@@ -184,6 +191,7 @@ actor FleetExecutor: RunDriver {
             _ = try? await store.flagCancel(id: id)
             await hooks.cancel(id)
         }
+        return !change.isEmpty || made > 0 || !decision.cancel.isEmpty || statuses != before
     }
 
     /// After the fleet was resumed: its members that failed or were cancelled

@@ -60,6 +60,11 @@ actor RunExecutor: RunDriver {
     /// Steps that ended whose locks are still to be given back.
     private var locksToRelease: Set<String> = []
     private var lockPollPending = false
+    /// How long a waiting step waits before it asks again: 1 s after its
+    /// wait changed, then longer (up to 4 s) while it does not.
+    private var lockPollDelay = Duration.seconds(1)
+    /// Looks at waiting steps since the last look for a circle of waits.
+    private var looksSinceCircleCheck = 0
 
     init(
         _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
@@ -486,7 +491,12 @@ actor RunExecutor: RunDriver {
     /// so), and fails it instead when the wait would close a circle.
     private func markWaiting(_ name: String, for wait: LockWait) async {
         guard let index = index(of: name) else { return }
-        if let circle = await waitCircle(from: wait), run.id == circle.max() {
+        let changed = run.steps[index].status != .waiting || run.steps[index].waitingFor != wait
+        lockPollDelay = changed ? .seconds(1) : min(lockPollDelay * 2, .seconds(4))
+        // A circle is looked for when the wait is new, and every few looks
+        // after (it may close later, when the holder starts waiting too).
+        looksSinceCircleCheck = changed ? 0 : looksSinceCircleCheck + 1
+        if changed || looksSinceCircleCheck % 4 == 0, let circle = await waitCircle(from: wait), run.id == circle.max() {
             var record = run.steps[index]
             record.status = .failed
             record.waitingFor = nil
@@ -538,9 +548,9 @@ actor RunExecutor: RunDriver {
     private func pollLocks() {
         guard !lockPollPending else { return }
         lockPollPending = true
-        let (clock, mailbox) = (self.clock, self.mailbox)
+        let (clock, mailbox, delay) = (self.clock, self.mailbox, lockPollDelay)
         world.spawn { [self] in
-            await clock.sleep(for: .seconds(1))
+            await clock.sleep(for: delay)
             await self.lockPollDone()
             mailbox.post(.tick)
         }
