@@ -129,7 +129,7 @@ struct SimRunStore: RunStore {
         }
     }
 
-    func releaseLocks(runId: String, step: String?, owner: String) async throws(OrchestratorError) {
+    func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError) {
         try await call("releaseLocks", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
             try await database.runs.releaseLocks(runId: runId, step: step, owner: owner)
         }

@@ -199,7 +199,7 @@ public final class InMemoryRunStore: RunStore {
                 // Its own (under this owner: a daemon that lost the run must not
                 // take its new owner's lock), or held by the whole run this step belongs to.
                 let mine = lock.runId == runId && ((lock.step == step && lock.owner == owner) || (lock.step == nil && step != nil))
-                if !mine && lock.leaseExpiresAt >= now { return LockWait(lock: name, runId: lock.runId) }
+                if !mine && lock.leaseExpiresAt >= now { return LockWait(lock: name, runId: lock.runId, step: lock.step) }
             }
             for name in names {
                 if let lock = state.locks[name], lock.runId == runId, lock.step == nil, step != nil { continue }  // the run's own: left so
@@ -209,9 +209,11 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func releaseLocks(runId: String, step: String?, owner: String) async throws(OrchestratorError) {
+    public func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError) {
         state.withLock { state in
-            state.locks = state.locks.filter { $0.value.runId != runId || $0.value.owner != owner || (step != nil && $0.value.step != step) }
+            state.locks = state.locks.filter {
+                $0.value.runId != runId || (owner != nil && $0.value.owner != owner) || (step != nil && $0.value.step != step)
+            }
         }
     }
 

@@ -206,38 +206,46 @@ public struct MongoRunStore: RunStore {
             let holding: BSONDocument = ["runId": BSON(runId), "step": BSON(step), "owner": BSON(owner), "leaseExpiresAt": BSON(until)]
             // In name order, all or none: a run waiting for a lock holds none
             // it took for this attempt, so two runs never wait for each other.
-            for name in sorted {
-                var got = false
-                do throws(MongoError) {
-                    var document = holding
-                    document["_id"] = BSON(name)
-                    try locks.insertOne(document)
-                    (got, taken) = (true, taken + [name])
-                } catch where error.kind == .duplicateKey {
-                    // Already this run's and step's (a take-over): kept, and not given back below.
-                    // Under this owner only: a daemon that lost the run must not take its new owner's lock.
-                    if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "step": BSON(step), "owner": BSON(owner)], ["$set": .document(holding)]).matched == 1 {
-                        got = true
-                    } else if step != nil, try locks.findOne(["_id": BSON(name), "runId": BSON(runId), "step": .null], projection: ["_id": 1]) != nil {
-                        got = true  // the whole run holds it, this step with it
-                    } else if try locks.updateOne(["_id": BSON(name), "leaseExpiresAt": ["$lt": BSON(now)]], ["$set": .document(holding)]).matched == 1 {
+            do throws(MongoError) {
+                for name in sorted {
+                    var got = false
+                    do throws(MongoError) {
+                        var document = holding
+                        document["_id"] = BSON(name)
+                        try locks.insertOne(document)
                         (got, taken) = (true, taken + [name])
+                    } catch where error.kind == .duplicateKey {
+                        // Already this run's and step's (a take-over): kept, and not given back below.
+                        // Under this owner only: a daemon that lost the run must not take its new owner's lock.
+                        if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "step": BSON(step), "owner": BSON(owner)], ["$set": .document(holding)]).matched == 1 {
+                            got = true
+                        } else if step != nil, try locks.findOne(["_id": BSON(name), "runId": BSON(runId), "step": .null], projection: ["_id": 1]) != nil {
+                            got = true  // the whole run holds it, this step with it
+                        } else if try locks.updateOne(["_id": BSON(name), "leaseExpiresAt": ["$lt": BSON(now)]], ["$set": .document(holding)]).matched == 1 {
+                            (got, taken) = (true, taken + [name])
+                        }
+                    }
+                    if !got {
+                        if !taken.isEmpty {
+                            _ = try locks.deleteMany(["_id": ["$in": .array(taken.map { BSON($0) })], "runId": BSON(runId)])
+                        }
+                        let holder = try locks.findOne(["_id": BSON(name)], projection: ["runId": 1, "step": 1])
+                        // Gone meanwhile: say so as held by nobody for now; the step asks again.
+                        return LockWait(lock: name, runId: holder?["runId"]?.stringValue ?? "", step: holder?["step"]?.stringValue)
                     }
                 }
-                if !got {
-                    if !taken.isEmpty {
-                        _ = try locks.deleteMany(["_id": ["$in": .array(taken.map { BSON($0) })], "runId": BSON(runId)])
-                    }
-                    let holder = try locks.findOne(["_id": BSON(name)], projection: ["runId": 1])
-                    return LockWait(lock: name, runId: holder?["runId"]?.stringValue ?? "")
-                }
+            } catch {
+                // All or none, whatever failed: what this attempt took is given back (best effort; it lapses with the lease).
+                if !taken.isEmpty { _ = try? locks.deleteMany(["_id": ["$in": .array(taken.map { BSON($0) })], "runId": BSON(runId)]) }
+                throw error
             }
             return nil
         }
     }
 
-    public func releaseLocks(runId: String, step: String?, owner: String) async throws(OrchestratorError) {
-        var filter: BSONDocument = ["runId": BSON(runId), "owner": BSON(owner)]
+    public func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError) {
+        var filter: BSONDocument = ["runId": BSON(runId)]
+        if let owner { filter["owner"] = BSON(owner) }
         if let step { filter["step"] = BSON(step) }
         _ = try await withDatabase(pool) { [filter] client throws(MongoError) in try client.collection(Self.locksCollection).deleteMany(filter) }
     }

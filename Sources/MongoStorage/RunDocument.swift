@@ -94,7 +94,7 @@ enum RunDocument {
         ]
         doc["process"] = step.process.map { encode($0) } ?? .null
         if let retryAt = step.retryAt { doc["retryAt"] = BSON(retryAt) }
-        if let wait = step.waitingFor { doc["waitingFor"] = ["lock": BSON(wait.lock), "runId": BSON(wait.runId)] }
+        if let wait = step.waitingFor { doc["waitingFor"] = ["lock": BSON(wait.lock), "runId": BSON(wait.runId), "step": BSON(wait.step)] }
         return doc
     }
 
@@ -168,7 +168,7 @@ enum RunDocument {
             process: process,
             retryAt: doc["retryAt"]?.dateValue,
             waitingFor: doc["waitingFor"]?.documentValue.flatMap { w in
-                w["lock"]?.stringValue.map { LockWait(lock: $0, runId: w["runId"]?.stringValue ?? "") }
+                w["lock"]?.stringValue.map { LockWait(lock: $0, runId: w["runId"]?.stringValue ?? "", step: w["step"]?.stringValue) }
             }
         )
     }

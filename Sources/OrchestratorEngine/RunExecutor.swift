@@ -105,7 +105,7 @@ actor RunExecutor: RunDriver {
         // an earlier owner (a crash, a take-over) and is given back, or the
         // run's next step needing it would wait for it forever.
         locksToRelease = Set(run.definition.filter { !$0.locks.isEmpty }.map(\.name))
-        await releaseEndedStepsLocks()
+        await releaseEndedStepsLocks(anyOwner: true)
         resumeRetryDelays()
         if run.status == .queued {
             logger.info("run started")
@@ -113,9 +113,12 @@ actor RunExecutor: RunDriver {
         }
         var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost {
-            await advance()
+            // A step's locks are given back once its end is stored, before
+            // the next step asks for them (else it would wait on its own run).
             await flush()
             await releaseEndedStepsLocks()
+            await advance()
+            await flush()
             if run.status.isTerminal || lost { break }
             if stopping && !run.steps.contains(where: { $0.status == .running }) { break }
             // Everything that arrived meanwhile is handled before the next
@@ -130,7 +133,7 @@ actor RunExecutor: RunDriver {
         dropAhead()
         if lost {
             terminateAll()
-        } else if run.status.isTerminal, holdsRunLocks || run.definition.contains(where: { !$0.locks.isEmpty }) {
+        } else if run.status.isTerminal, !run.locks.isEmpty || run.definition.contains(where: { !$0.locks.isEmpty }) {
             // If this fails the locks lapse with the lease, which nobody renews for an ended run.
             try? await store.releaseLocks(runId: run.id, step: nil, owner: settings.ownerId)
         }
@@ -312,6 +315,8 @@ actor RunExecutor: RunDriver {
     /// a peer has taken the run over meanwhile.
     private func leaseLapsed() -> Bool {
         guard deadline.hasPassed(at: clock.uptime()) else { return false }
+        // The run's locks may have lapsed with the lease and been taken: the next step asks for them again.
+        holdsRunLocks = false
         if interruptRunningSteps() {
             logger.warning(
                 "no lease renewal was acknowledged for \(settings.lease): another daemon may take this run over; stopping its running steps here (they count as interrupted)")
@@ -524,8 +529,10 @@ actor RunExecutor: RunDriver {
     /// holder waits (in a step of its own) for a lock held by a run that
     /// waits … for a lock this run holds. Read from the runs' records.
     private func waitCircle(from wait: LockWait) async -> [String]? {
-        // Held by another step of this run: it runs, and gives it back when it ends.
-        guard wait.runId != run.id else { return nil }
+        // Held by another step of this run, or by a step of another run: a
+        // step holds its locks only while it runs, and gives them back when
+        // it ends. Only a lock a whole run holds can close a circle.
+        guard wait.runId != run.id, wait.step == nil else { return nil }
         var paths: [[String]] = [[run.id, wait.runId]]
         var seen: Set<String> = [run.id]
         for _ in 0..<16 {
@@ -535,7 +542,7 @@ actor RunExecutor: RunDriver {
                 if holder == run.id { return Array(path.dropLast()) }
                 guard seen.insert(holder).inserted, let held = try? await store.run(id: holder), held.status.isActive else { continue }
                 for waiting in held.steps where waiting.status == .waiting {
-                    if let runId = waiting.waitingFor?.runId { next.append(path + [runId]) }
+                    if let wait = waiting.waitingFor, wait.step == nil { next.append(path + [wait.runId]) }
                 }
             }
             if next.isEmpty { return nil }
@@ -559,7 +566,7 @@ actor RunExecutor: RunDriver {
     private func lockPollDone() { lockPollPending = false }
 
     /// Gives back the locks of steps whose end is stored (retried until the database takes it).
-    private func releaseEndedStepsLocks() async {
+    private func releaseEndedStepsLocks(anyOwner: Bool = false) async {
         guard unwritten.isEmpty else { return }
         for name in locksToRelease.sorted() {
             guard run.step(name)?.status != .running else {
@@ -567,7 +574,8 @@ actor RunExecutor: RunDriver {
                 continue
             }
             do {
-                try await store.releaseLocks(runId: run.id, step: name, owner: settings.ownerId)
+                // Right after the claim, whoever holds them: the earlier owner is fenced, and its leftovers would otherwise be adopted.
+                try await store.releaseLocks(runId: run.id, step: name, owner: anyOwner ? nil : settings.ownerId)
                 locksToRelease.remove(name)
             } catch {
                 pollLocks()

@@ -180,9 +180,13 @@ extension StepStatus {
 public struct LockWait: Sendable, Equatable {
     public var lock: String
     public var runId: String
+    /// The holder's step, nil when the whole run holds it (not shown on the
+    /// wire: what the engine's search for a circle of waits needs).
+    public var step: String?
 
-    public init(lock: String, runId: String) {
+    public init(lock: String, runId: String, step: String? = nil) {
         self.lock = lock
         self.runId = runId
+        self.step = step
     }
 }

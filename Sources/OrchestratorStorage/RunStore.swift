@@ -167,7 +167,9 @@ public protocol RunStore: Sendable {
     /// Gives up what run `runId` holds under `owner`: the locks of `step`,
     /// or all its locks when nil. Fenced like every write of an owner: a
     /// daemon that lost the run cannot give away its new owner's locks.
-    func releaseLocks(runId: String, step: String?, owner: String) async throws(OrchestratorError)
+    /// With no owner, whoever holds them: only for a run just claimed,
+    /// whose earlier owner the claim has fenced.
+    func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError)
     /// Renews every lease `owner` holds among `ids` (and the locks held
     /// under them) in three operations, however many there are; a lease is
     /// only ever moved later, never earlier.
