@@ -75,7 +75,8 @@ struct Swarm {
         drainsPerMinute = faults.contains(.drain) ? some([0.5, 2]) : 0
         stallsPerMinute = faults.contains(.stall) ? some([0.5, 2]) : 0
         fleetShare = some([0, 0.3, 0.6])
-        lockShare = some([0, 0.3, 0.6])
+        // Locks are refused for now (LockRules.available): no workflow takes one.
+        lockShare = LockRules.available ? some([0, 0.3, 0.6]) : 0
     }
 }
 
