@@ -123,15 +123,15 @@ struct SimRunStore: RunStore {
         try await call("members") { () throws(OrchestratorError) in try await database.runs.members(of: fleetRunId, withSteps: withSteps) }
     }
 
-    func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
+    func acquireLocks(_ names: [String], runId: String, holder: LockHolder, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
         try await call("acquireLocks", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
-            try await database.runs.acquireLocks(names, runId: runId, step: step, owner: owner, until: until, now: now)
+            try await database.runs.acquireLocks(names, runId: runId, holder: holder, owner: owner, until: until, now: now)
         }
     }
 
-    func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError) {
+    func releaseLocks(runId: String, _ release: LockRelease) async throws(OrchestratorError) {
         try await call("releaseLocks", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
-            try await database.runs.releaseLocks(runId: runId, step: step, owner: owner)
+            try await database.runs.releaseLocks(runId: runId, release)
         }
     }
 

@@ -75,8 +75,7 @@ struct Swarm {
         drainsPerMinute = faults.contains(.drain) ? some([0.5, 2]) : 0
         stallsPerMinute = faults.contains(.stall) ? some([0.5, 2]) : 0
         fleetShare = some([0, 0.3, 0.6])
-        // Locks are refused for now (LockRules.available): no workflow takes one.
-        lockShare = LockRules.available ? some([0, 0.3, 0.6]) : 0
+        lockShare = some([0, 0.3, 0.6])
     }
 }
 
@@ -215,7 +214,7 @@ public final class Simulation: @unchecked Sendable {
 
     /// The locks workflows and steps may take: few, so runs contend for them.
     static let lockNames = ["dev-a", "dev-b", "dev-c"]
-    /// Each step's own locks, by `workflow/step`.
+    /// The locks a step holds while it runs, by `workflow/step`: its own and its workflow's.
     private var stepLocks: [String: [String]] = [:]
 
     /// A step the seed draws, and how its process behaves.
@@ -262,7 +261,7 @@ public final class Simulation: @unchecked Sendable {
         }
         let service = WorkflowService(workflows: workflows, runs: database.runs, ids: ids, clock: SimClock(world: world, life: Life(daemon: "setup", number: 0), skew: .zero))
         world.spawn { _ = try? await service.create(WorkflowDraft(name: name, steps: steps.map(\.step), locks: locks)) }
-        for (step, _) in steps { stepLocks["\(name)/\(step.name)"] = step.locks }
+        for (step, _) in steps { stepLocks["\(name)/\(step.name)"] = Array(Set(step.locks + locks)) }
         workflowNames.append(name)
         world.run(until: world.time)
     }

@@ -26,7 +26,8 @@ public final class InMemoryRunStore: RunStore {
 
     struct Lock {
         var runId: String
-        var step: String?
+        /// `LockHolder` tokens, in the order they came.
+        var holders: [String]
         var owner: String
         var leaseExpiresAt: Date
     }
@@ -191,35 +192,43 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
+    public func acquireLocks(_ names: [String], runId: String, holder: LockHolder, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
         state.withLock { state in
             // All or none: checked before any is taken, as one operation here.
-            for name in names.sorted() {
-                guard let lock = state.locks[name] else { continue }
-                // Its own (under this owner: a daemon that lost the run must not
-                // take its new owner's lock), or held by the whole run this step belongs to.
-                let mine = lock.runId == runId && ((lock.step == step && lock.owner == owner) || (lock.step == nil && step != nil))
-                if !mine && lock.leaseExpiresAt >= now { return LockWait(lock: name, runId: lock.runId, step: lock.step) }
+            for name in Set(names).sorted() {
+                guard let lock = state.locks[name], lock.runId != runId, !lock.holders.isEmpty, lock.leaseExpiresAt >= now else { continue }
+                return LockHolder.wait(for: name, runId: lock.runId, tokens: lock.holders)
             }
-            for name in names {
-                if let lock = state.locks[name], lock.runId == runId, lock.step == nil, step != nil { continue }  // the run's own: left so
-                state.locks[name] = Lock(runId: runId, step: step, owner: owner, leaseExpiresAt: until)
+            for name in Set(names) {
+                if var lock = state.locks[name], lock.runId == runId {
+                    if !lock.holders.contains(holder.token) { lock.holders.append(holder.token) }
+                    lock.owner = owner
+                    lock.leaseExpiresAt = max(lock.leaseExpiresAt, until)
+                    state.locks[name] = lock
+                } else {
+                    state.locks[name] = Lock(runId: runId, holders: [holder.token], owner: owner, leaseExpiresAt: until)
+                }
             }
             return nil
         }
     }
 
-    public func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError) {
+    public func releaseLocks(runId: String, _ release: LockRelease) async throws(OrchestratorError) {
         state.withLock { state in
-            state.locks = state.locks.filter {
-                $0.value.runId != runId || (owner != nil && $0.value.owner != owner) || (step != nil && $0.value.step != step)
+            for (name, var lock) in state.locks where lock.runId == runId {
+                switch release {
+                case let .holder(holder): lock.holders.removeAll { $0 == holder.token }
+                case let .leftovers(keeping): lock.holders.removeAll { $0 != LockHolder.runToken && !keeping.contains($0) }
+                case .all: lock.holders = []
+                }
+                state.locks[name] = lock.holders.isEmpty ? nil : lock
             }
         }
     }
 
     /// Who holds each lock now, for tests and the simulation's invariants.
-    public var lockHolders: [String: (runId: String, step: String?)] {
-        state.withLock { $0.locks.mapValues { ($0.runId, $0.step) } }
+    public var lockHolders: [String: (runId: String, holders: [String])] {
+        state.withLock { $0.locks.mapValues { ($0.runId, $0.holders) } }
     }
 
     public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
@@ -249,13 +258,18 @@ public final class InMemoryRunStore: RunStore {
 
     public func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int {
         state.withLock { state in
-            let old = state.documents.values.filter { $0.run.status.isTerminal && ($0.run.finishedAt.map { $0 < before } ?? false) }
-                .map(\.run.id).sorted().prefix(limit)
-            for id in old {
+            // A fleet's members go with it, never before it (as MongoRunStore).
+            let old = Set(state.documents.values.filter {
+                $0.run.membership == nil && $0.run.status.isTerminal && ($0.run.finishedAt.map { $0 < before } ?? false)
+            }.map(\.run.id).sorted().prefix(limit))
+            let members = state.documents.values.filter { $0.run.status.isTerminal && $0.run.membership.map { old.contains($0.fleetRunId) } ?? false }
+            let gone = old.union(members.map(\.run.id))
+            for id in gone {
                 state.documents[id] = nil
                 state.log[id] = nil
             }
-            return old.count
+            state.locks = state.locks.filter { !gone.contains($0.value.runId) }
+            return gone.count
         }
     }
 

@@ -198,56 +198,91 @@ public struct MongoRunStore: RunStore {
         return states
     }
 
-    public func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
-        let sorted = Array(Set(names)).sorted()
+    public func acquireLocks(_ names: [String], runId: String, holder: LockHolder, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
+        let token = BSON(holder.token)
         return try await withDatabase(pool) { client throws(MongoError) -> LockWait? in
             let locks = client.collection(Self.locksCollection)
             var taken: [String] = []
-            let holding: BSONDocument = ["runId": BSON(runId), "step": BSON(step), "owner": BSON(owner), "leaseExpiresAt": BSON(until)]
             // In name order, all or none: a run waiting for a lock holds none
             // it took for this attempt, so two runs never wait for each other.
             do throws(MongoError) {
-                for name in sorted {
-                    var got = false
-                    do throws(MongoError) {
-                        var document = holding
-                        document["_id"] = BSON(name)
-                        try locks.insertOne(document)
-                        (got, taken) = (true, taken + [name])
-                    } catch where error.kind == .duplicateKey {
-                        // Already this run's and step's (a take-over): kept, and not given back below.
-                        // Under this owner only: a daemon that lost the run must not take its new owner's lock.
-                        if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "step": BSON(step), "owner": BSON(owner)], ["$set": .document(holding)]).matched == 1 {
-                            got = true
-                        } else if step != nil, try locks.findOne(["_id": BSON(name), "runId": BSON(runId), "step": .null], projection: ["_id": 1]) != nil {
-                            got = true  // the whole run holds it, this step with it
-                        } else if try locks.updateOne(["_id": BSON(name), "leaseExpiresAt": ["$lt": BSON(now)]], ["$set": .document(holding)]).matched == 1 {
-                            (got, taken) = (true, taken + [name])
-                        }
-                    }
-                    if !got {
-                        if !taken.isEmpty {
-                            _ = try locks.deleteMany(["_id": ["$in": .array(taken.map { BSON($0) })], "runId": BSON(runId)])
-                        }
-                        let holder = try locks.findOne(["_id": BSON(name)], projection: ["runId": 1, "step": 1])
-                        // Gone meanwhile: say so as held by nobody for now; the step asks again.
-                        return LockWait(lock: name, runId: holder?["runId"]?.stringValue ?? "", step: holder?["step"]?.stringValue)
+                for name in Set(names).sorted() {
+                    switch try Self.take(name, locks, runId: runId, token: token, owner: owner, until: until, now: now) {
+                    case .taken: taken.append(name)
+                    case .heldAlready: break
+                    case let .held(wait):
+                        try Self.giveBack(taken, locks, runId: runId, token: token)
+                        return wait
                     }
                 }
             } catch {
-                // All or none, whatever failed: what this attempt took is given back (best effort; it lapses with the lease).
-                if !taken.isEmpty { _ = try? locks.deleteMany(["_id": ["$in": .array(taken.map { BSON($0) })], "runId": BSON(runId)]) }
+                // Whatever failed, what this attempt took is given back (best effort: it lapses with the lease).
+                try? Self.giveBack(taken, locks, runId: runId, token: token)
                 throw error
             }
             return nil
         }
     }
 
-    public func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError) {
-        var filter: BSONDocument = ["runId": BSON(runId)]
-        if let owner { filter["owner"] = BSON(owner) }
-        if let step { filter["step"] = BSON(step) }
-        _ = try await withDatabase(pool) { [filter] client throws(MongoError) in try client.collection(Self.locksCollection).deleteMany(filter) }
+    private enum LockTake {
+        case taken, heldAlready
+        case held(LockWait)
+    }
+
+    /// Takes one lock for `token`: a new document, a place among the run's
+    /// own holders, or a document nobody holds any more (no holders left,
+    /// or its lease expired before `now`), each in one conditional write.
+    private static func take(_ name: String, _ locks: MongoCollection, runId: String, token: BSON, owner: String, until: Date, now: Date) throws(MongoError) -> LockTake {
+        let holding: BSONDocument = ["runId": BSON(runId), "holders": [token], "owner": BSON(owner), "leaseExpiresAt": BSON(until)]
+        // A few rounds: the document may be given back and removed between two of these writes.
+        for _ in 0..<4 {
+            do throws(MongoError) {
+                var document = holding
+                document["_id"] = BSON(name)
+                try locks.insertOne(document)
+                return .taken
+            } catch where error.kind == .duplicateKey {}
+            let joining: BSONDocument = ["$set": ["owner": BSON(owner)], "$max": ["leaseExpiresAt": BSON(until)]]
+            var join = joining
+            join["$addToSet"] = ["holders": token]
+            if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "holders": ["$ne": token]], join).matched == 1 { return .taken }
+            if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId)], joining).matched == 1 { return .heldAlready }
+            let free: BSONDocument = ["_id": BSON(name), "$or": [["holders": ["$size": 0]], ["leaseExpiresAt": ["$lt": BSON(now)]]]]
+            if try locks.updateOne(free, ["$set": .document(holding)]).matched == 1 { return .taken }
+            if let held = try locks.findOne(["_id": BSON(name)], projection: ["runId": 1, "holders": 1]),
+               let holderRun = held["runId"]?.stringValue, holderRun != runId {
+                let tokens = held["holders"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                return .held(LockHolder.wait(for: name, runId: holderRun, tokens: tokens))
+            }
+        }
+        // Changing hands on every look: said to be held by nobody for now; the step asks again.
+        return .held(LockWait(lock: name, runId: ""))
+    }
+
+    /// Takes `token` out of the holders of `names` (this run's), and removes those nobody holds any more.
+    private static func giveBack(_ names: [String], _ locks: MongoCollection, runId: String, token: BSON) throws(MongoError) {
+        guard !names.isEmpty else { return }
+        let ids: BSON = ["$in": .array(names.map { BSON($0) })]
+        _ = try locks.updateMany(["_id": ids, "runId": BSON(runId)], ["$pull": ["holders": token]])
+        _ = try locks.deleteMany(["_id": ids, "runId": BSON(runId), "holders": ["$size": 0]])
+    }
+
+    public func releaseLocks(runId: String, _ release: LockRelease) async throws(OrchestratorError) {
+        _ = try await withDatabase(pool) { client throws(MongoError) in
+            let locks = client.collection(Self.locksCollection)
+            let run: BSONDocument = ["runId": BSON(runId)]
+            switch release {
+            case let .holder(holder):
+                _ = try locks.updateMany(["runId": BSON(runId), "holders": BSON(holder.token)], ["$pull": ["holders": BSON(holder.token)]])
+            case let .leftovers(keeping):
+                let kept = [LockHolder.runToken] + keeping.sorted()
+                _ = try locks.updateMany(run, ["$pull": ["holders": ["$nin": .array(kept.map { BSON($0) })]]])
+            case .all:
+                _ = try locks.deleteMany(run)
+                return
+            }
+            _ = try locks.deleteMany(["runId": BSON(runId), "holders": ["$size": 0]])
+        }
     }
 
     public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
@@ -361,20 +396,37 @@ public struct MongoRunStore: RunStore {
     }
 
     public func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int {
-        let old: BSONDocument = ["status": ["$nin": Self.activeStatuses], "finishedAt": ["$lt": BSON(before)]]
+        // A fleet's members go with it, never before it: its targets' record stays whole while it is kept.
+        let old: BSONDocument = ["status": ["$nin": Self.activeStatuses], "finishedAt": ["$lt": BSON(before)], "fleetRunId": .null]
         return try await withDatabase(pool) { client throws(MongoError) -> Int in
             let runs = client.collection(Self.collectionName)
             let ids = try runs.find(old, limit: limit, projection: ["_id": 1]).compactMap { $0["_id"] }
-            guard !ids.isEmpty else { return 0 }
-            var filter = old
-            filter["_id"] = ["$in": .array(ids)]
-            let removed = try runs.deleteMany(filter)
-            // Then the logs of those that are gone (one resumed meanwhile is not, and keeps its log).
-            let kept = try runs.find(["_id": ["$in": .array(ids)]], projection: ["_id": 1]).compactMap { $0["_id"]?.objectIdValue }
-            let gone = ids.filter { id in !kept.contains { .objectId($0) == id } }
-            if !gone.isEmpty { _ = try client.collection(RunLogDocument.collectionName).deleteMany(["runId": ["$in": .array(gone)]]) }
+            var (removed, gone) = try Self.remove(ids, matching: old, client)
+            if !gone.isEmpty {
+                let members: BSONDocument = ["status": ["$nin": Self.activeStatuses], "fleetRunId": ["$in": .array(gone.map { BSON($0.hex) })]]
+                let memberIds = try runs.find(members, projection: ["_id": 1]).compactMap { $0["_id"] }
+                removed += try Self.remove(memberIds, matching: members, client).removed
+            }
             return removed
         }
+    }
+
+    /// Removes the runs among `ids` that still match `filter`, then the logs
+    /// and locks of those that are gone (one resumed meanwhile is not, and
+    /// keeps its log).
+    private static func remove(_ ids: [BSON], matching filter: BSONDocument, _ client: MongoClient) throws(MongoError) -> (removed: Int, gone: [ObjectId]) {
+        guard !ids.isEmpty else { return (0, []) }
+        let runs = client.collection(collectionName)
+        var filter = filter
+        filter["_id"] = ["$in": .array(ids)]
+        let removed = try runs.deleteMany(filter)
+        let kept = Set(try runs.find(["_id": ["$in": .array(ids)]], projection: ["_id": 1]).compactMap { $0["_id"]?.objectIdValue?.hex })
+        let gone = ids.compactMap(\.objectIdValue).filter { !kept.contains($0.hex) }
+        if !gone.isEmpty {
+            _ = try client.collection(RunLogDocument.collectionName).deleteMany(["runId": ["$in": .array(gone.map { .objectId($0) })]])
+            _ = try client.collection(locksCollection).deleteMany(["runId": ["$in": .array(gone.map { BSON($0.hex) })]])
+        }
+        return (removed, gone)
     }
 
     public func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {

@@ -82,7 +82,8 @@ actor FleetExecutor: RunDriver {
         rememberRecorded()
         if run.status == .queued {
             logger.info("fleet run started: \(fleet.targets.count) targets in \(fleet.batchCount) batches")
-            guard await write(RunChange(status: .running, startedAt: clock.now().milliseconds, events: [event(status: RunStatus.running.rawValue)])) else { return }
+            // Written by the first look, and again at every look until it is (the database may be away).
+            unwritten = RunChange(status: .running, startedAt: clock.now().milliseconds, events: [event(status: RunStatus.running.rawValue)])
         }
         var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost, !stopping, !run.status.isTerminal {

@@ -57,8 +57,13 @@ actor RunExecutor: RunDriver {
     private let serverNow: @Sendable () async -> Date?
     /// The run's own locks are held (taken before its first step, kept until it ends).
     private var holdsRunLocks = false
-    /// Steps that ended whose locks are still to be given back.
-    private var locksToRelease: Set<String> = []
+    /// The steps whose current attempt took locks, and as whom: given back
+    /// once the step's end is stored (or it did not start after all).
+    private var attemptHolds: [String: LockHolder] = [:]
+    /// Holds an earlier owner (a crash, a take-over) or an attempt that never
+    /// started left in this run's locks: to be dropped, or other runs would
+    /// wait for them until this run ends.
+    private var leftoverHolds = false
     private var lockPollPending = false
     /// How long a waiting step waits before it asks again: 1 s after its
     /// wait changed, then longer (up to 4 s) while it does not.
@@ -101,11 +106,7 @@ actor RunExecutor: RunDriver {
             workflowStatus.finish()
         }
         await recoverInterruptedSteps()
-        // No step runs here yet: a step lock this run still holds is left from
-        // an earlier owner (a crash, a take-over) and is given back, or the
-        // run's next step needing it would wait for it forever.
-        locksToRelease = Set(run.definition.filter { !$0.locks.isEmpty }.map(\.name))
-        await releaseEndedStepsLocks(anyOwner: true)
+        leftoverHolds = takesLocks
         resumeRetryDelays()
         if run.status == .queued {
             logger.info("run started")
@@ -113,10 +114,9 @@ actor RunExecutor: RunDriver {
         }
         var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost {
-            // A step's locks are given back once its end is stored, before
-            // the next step asks for them (else it would wait on its own run).
+            // A step's locks are given back once its end is stored.
             await flush()
-            await releaseEndedStepsLocks()
+            await giveBackLocks()
             await advance()
             await flush()
             if run.status.isTerminal || lost { break }
@@ -133,9 +133,12 @@ actor RunExecutor: RunDriver {
         dropAhead()
         if lost {
             terminateAll()
-        } else if run.status.isTerminal, !run.locks.isEmpty || run.definition.contains(where: { !$0.locks.isEmpty }) {
+        } else if run.status.isTerminal, unwritten.isEmpty, takesLocks {
             // If this fails the locks lapse with the lease, which nobody renews for an ended run.
-            try? await store.releaseLocks(runId: run.id, step: nil, owner: settings.ownerId)
+            try? await store.releaseLocks(runId: run.id, .all)
+        } else {
+            // Stopped by a drain: what no running step needs goes back now, not with the lease.
+            await giveBackLocks()
         }
     }
 
@@ -440,7 +443,6 @@ actor RunExecutor: RunDriver {
             metadata: ["step": "\(name)", "stepStatus": "\(stepEvent.status)", "attempt": "\(record.attempts)"])
         stage(RunChange(steps: [index: record], events: [stepEvent]))
         show(name, record.status)
-        if !step.locks.isEmpty { locksToRelease.insert(name) }
     }
 
     /// The step waits `delay` for its next attempt; the executor looks again then.
@@ -474,16 +476,20 @@ actor RunExecutor: RunDriver {
         let (until, expired) = (now.addingTimeInterval(settings.lease.seconds), now - settings.takeoverGrace)
         do {
             if !runLocks.isEmpty {
-                if let wait = try await store.acquireLocks(runLocks, runId: run.id, step: nil, owner: settings.ownerId, until: until, now: expired) {
+                if let wait = try await store.acquireLocks(runLocks, runId: run.id, holder: .run, owner: settings.ownerId, until: until, now: expired) {
                     await markWaiting(name, for: wait)
                     return false
                 }
                 holdsRunLocks = true
             }
-            if !stepLocks.isEmpty,
-               let wait = try await store.acquireLocks(stepLocks, runId: run.id, step: name, owner: settings.ownerId, until: until, now: expired) {
-                await markWaiting(name, for: wait)
-                return false
+            if !stepLocks.isEmpty {
+                let attempt = LockHolder.attempt(step: name, number: (run.step(name)?.attempts ?? 0) + 1, owner: settings.ownerId)
+                // Noted before asking: should the answer be lost, what it may have taken is given back all the same.
+                attemptHolds[name] = attempt
+                if let wait = try await store.acquireLocks(stepLocks, runId: run.id, holder: attempt, owner: settings.ownerId, until: until, now: expired) {
+                    await markWaiting(name, for: wait)
+                    return false
+                }
             }
             return !lost
         } catch {
@@ -565,22 +571,31 @@ actor RunExecutor: RunDriver {
 
     private func lockPollDone() { lockPollPending = false }
 
-    /// Gives back the locks of steps whose end is stored (retried until the database takes it).
-    private func releaseEndedStepsLocks(anyOwner: Bool = false) async {
+    /// Whether this run takes any lock, for itself or in a step.
+    private var takesLocks: Bool { !run.locks.isEmpty || run.definition.contains { !$0.locks.isEmpty } }
+
+    /// Gives back the locks of attempts that are not running (their end is
+    /// stored, or they never started), then what others left behind
+    /// (retried until the database takes it).
+    private func giveBackLocks() async {
         guard unwritten.isEmpty else { return }
-        for name in locksToRelease.sorted() {
-            guard run.step(name)?.status != .running else {
-                locksToRelease.remove(name)
-                continue
-            }
+        for (name, holder) in attemptHolds.sorted(by: { $0.key < $1.key }) where run.step(name)?.status != .running {
             do {
-                // Right after the claim, whoever holds them: the earlier owner is fenced, and its leftovers would otherwise be adopted.
-                try await store.releaseLocks(runId: run.id, step: name, owner: anyOwner ? nil : settings.ownerId)
-                locksToRelease.remove(name)
+                try await store.releaseLocks(runId: run.id, .holder(holder))
+                attemptHolds[name] = nil
             } catch {
                 pollLocks()
                 return
             }
+        }
+        // Only while this daemon surely holds the run: then no one else's
+        // attempt of it can be running.
+        guard leftoverHolds, !deadline.hasPassed(at: clock.uptime()) else { return }
+        do {
+            try await store.releaseLocks(runId: run.id, .leftovers(keeping: Set(attemptHolds.values.map(\.token))))
+            leftoverHolds = false
+        } catch {
+            pollLocks()
         }
     }
 

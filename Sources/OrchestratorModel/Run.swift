@@ -176,6 +176,50 @@ extension StepStatus {
     public var isNotStarted: Bool { self == .pending || self == .waiting }
 }
 
+/// Who, within a run, holds a lock: the whole run (from before its first
+/// step until it ends), or one attempt of one step under one owner (while
+/// that attempt runs). A run never waits for a lock it holds already: its
+/// steps share what it holds. An attempt's token names the attempt and its
+/// owner, so a daemon that lost the run and gives a lock back late never
+/// gives back what the run's new owner, or a later attempt, took.
+public enum LockHolder: Hashable, Sendable {
+    case run
+    case attempt(step: String, number: Int, owner: String)
+
+    public static let runToken = "@run"
+
+    /// How the holder is stored in a lock's `holders`.
+    public var token: String {
+        switch self {
+        case .run: Self.runToken
+        case let .attempt(step, number, owner): "\(step)#\(number)@\(owner)"
+        }
+    }
+
+    /// The step a stored token names; nil for the whole run.
+    public static func step(of token: String) -> String? {
+        guard token != runToken, let hash = token.firstIndex(of: "#") else { return nil }
+        return String(token[..<hash])
+    }
+
+    /// The `waitingFor` of a step that finds `lock` held by `runId` through `tokens`.
+    public static func wait(for lock: String, runId: String, tokens: [String]) -> LockWait {
+        LockWait(lock: lock, runId: runId, step: tokens.contains(runToken) ? nil : tokens.first.flatMap(step(of:)))
+    }
+}
+
+/// What of a run's locks to give back.
+public enum LockRelease: Hashable, Sendable {
+    /// What one holder holds.
+    case holder(LockHolder)
+    /// Every step attempt's hold except `keeping` (tokens): what an earlier
+    /// owner, or an attempt that never started, left behind. The run's own
+    /// hold stays.
+    case leftovers(keeping: Set<String>)
+    /// Everything: the run ended.
+    case all
+}
+
 /// What a `waiting` step waits for: a lock, and the run that holds it.
 public struct LockWait: Sendable, Equatable {
     public var lock: String

@@ -99,14 +99,8 @@ public enum LockRules {
     /// After the placeholders are filled in: a lock is a key in the database's index.
     public static let maximumResolvedLength = 512
 
-    /// Locks are refused for now: the simulation still finds runs that wait
-    /// for ever and locks held twice under faults (the work goes on on the
-    /// branch `locks-wip`; see issue 15).
-    public static let available = false
-
     public static func problems(_ locks: [String], at field: String) -> [FieldError] {
         var v = Validator()
-        v.require(available || locks.isEmpty, field, "locks are not available in this version yet (they are still being made safe under faults); remove 'locks'")
         v.require(locks.count <= maximumLocks, field, "at most \(maximumLocks) locks")
         for (index, lock) in locks.enumerated() {
             v.require(!lock.isEmpty && lock.utf8.count <= maximumLength, "\(field)[\(index)]", "must be 1 to \(maximumLength) bytes")

@@ -156,20 +156,18 @@ public protocol RunStore: Sendable {
     /// Takes the lease on an active run that nobody holds, that `owner` held
     /// before (a restart), or whose lease expired. Nil when someone else holds it.
     func claim(id: String, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> ClaimedRun?
-    /// Takes every lock of `names` for step `step` of run `runId` (nil: the
-    /// run's own locks, held until it ends), or none of them: each must be
-    /// free, this run's and step's already (a take-over), held by the run
-    /// itself (a run-level lock covers its steps), or held under a
-    /// lease that expired before `now`. Nil when taken; otherwise the first
-    /// lock found held, and the run holding it. A lock is held under the
-    /// run's lease: `renew` keeps it, and it ends with the owner's lease.
-    func acquireLocks(_ names: [String], runId: String, step: String?, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait?
-    /// Gives up what run `runId` holds under `owner`: the locks of `step`,
-    /// or all its locks when nil. Fenced like every write of an owner: a
-    /// daemon that lost the run cannot give away its new owner's locks.
-    /// With no owner, whoever holds them: only for a run just claimed,
-    /// whose earlier owner the claim has fenced.
-    func releaseLocks(runId: String, step: String?, owner: String?) async throws(OrchestratorError)
+    /// Takes every lock of `names` for `holder` of run `runId`, or none of
+    /// them. A lock is free when nobody holds it, when run `runId` holds it
+    /// already (a run never waits for itself: `holder` joins the run's other
+    /// holders), or when its holders' lease expired before `now`. Nil when
+    /// taken; otherwise the first lock found held, and the run holding it.
+    /// A lock is held under the run's lease: `renew` keeps it, and it ends
+    /// with the owner's lease. What this call took is given back when it
+    /// cannot take everything; what `runId` held before is kept.
+    func acquireLocks(_ names: [String], runId: String, holder: LockHolder, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait?
+    /// Gives back what `release` names of run `runId`'s locks. Safe to
+    /// repeat, and late: an attempt's token is its own.
+    func releaseLocks(runId: String, _ release: LockRelease) async throws(OrchestratorError)
     /// Renews every lease `owner` holds among `ids` (and the locks held
     /// under them) in three operations, however many there are; a lease is
     /// only ever moved later, never earlier.

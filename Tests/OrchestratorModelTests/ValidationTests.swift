@@ -102,21 +102,3 @@ import Testing
         #expect(Parameters.problems(["a-b": "1", "host": "sw1"], steps: [step]).isEmpty)
     }
 }
-
-/// Locks are refused until they are safe under faults: an operator is told
-/// so plainly instead of getting a lock that may not hold.
-@Suite struct LockAvailabilityTests {
-    @Test func workflowAndStepLocksAreRefusedWithAClearMessage() {
-        let step = Step(name: "push", executionOrder: 0, action: Action(exec: ["/bin/true"]), locks: ["device:{{target.name}}"])
-        for draft in [WorkflowDraft(name: "w", steps: [step]), WorkflowDraft(name: "w", locks: ["site:ams"])] {
-            var caught: OrchestratorError?
-            do { try draft.validate() } catch { caught = error }
-            guard case .validationFailed(let problems)? = caught?.kind else {
-                Issue.record("expected a validation error for \(draft)")
-                continue
-            }
-            #expect(problems.contains { $0.message.contains("locks are not available in this version yet") }, "\(problems)")
-        }
-        #expect(LockRules.problems([], at: "locks").isEmpty)
-    }
-}

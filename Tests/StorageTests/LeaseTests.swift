@@ -87,4 +87,41 @@ import Testing
             #expect(try await runs.removeEndedRuns(finishedBefore: now.addingTimeInterval(-90 * 86400), limit: 100) == 0)
         }
     }
+
+    /// A fleet's members go with the fleet run, never before it, and the
+    /// locks of removed runs go with them.
+    @Test(arguments: Backend.allCases)
+    func aFleetsMembersAreRemovedWithItAndNotBefore(_ backend: Backend) async throws {
+        try await withRuns(backend) { runs, ids in
+            let now = try await runs.serverTime()
+            let cutOff = now.addingTimeInterval(-90 * 86400)
+            func ended(at finished: Date, memberOf fleet: String? = nil) async throws -> String {
+                let id = ids.next()
+                var run = queuedRun(id)
+                run.membership = fleet.map { FleetMembership(fleetRunId: $0, target: FleetTarget(name: "sw1", batch: 1, runId: id)) }
+                try await runs.createRun(run)
+                let claimed = try #require(try await runs.claim(id: id, owner: "a", until: now.addingTimeInterval(60), now: now))
+                _ = try #require(try await runs.apply(
+                    RunChange(status: .succeeded, startedAt: finished, finishedAt: finished,
+                              events: [RunEvent(sequence: 1, step: nil, status: "succeeded", at: finished)]),
+                    to: id, owner: "a", log: claimed.log))
+                return id
+            }
+            let fleet = ids.next()
+            let member = try await ended(at: now.addingTimeInterval(-95 * 86400), memberOf: fleet)
+            #expect(try await runs.acquireLocks(["sw1"], runId: member, holder: .run, owner: "a", until: .distantFuture, now: now) == nil)
+            // The fleet run itself ended recently: its old member stays.
+            var fleetRun = queuedRun(fleet)
+            fleetRun.status = .succeeded
+            fleetRun.finishedAt = now.addingTimeInterval(-1 * 86400)
+            try await runs.createRun(fleetRun)
+            #expect(try await runs.removeEndedRuns(finishedBefore: cutOff, limit: 100) == 0)
+            #expect(try await runs.run(id: member).status == .succeeded)
+
+            #expect(try await runs.removeEndedRuns(finishedBefore: now, limit: 100) == 2)
+            await #expect(throws: OrchestratorError.notFound("run", member)) { try await runs.run(id: member) }
+            await #expect(throws: OrchestratorError.notFound("run", fleet)) { try await runs.run(id: fleet) }
+            #expect(try await runs.acquireLocks(["sw1"], runId: ids.next(), holder: .run, owner: "b", until: .distantFuture, now: now) == nil)
+        }
+    }
 }

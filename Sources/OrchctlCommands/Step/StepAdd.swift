@@ -30,6 +30,8 @@ struct StepAdd: ParsableCommand {
     @Flag(help: "The step may safely run again after a crash interrupted it.") var idempotent = false
     @Option(help: ArgumentHelp("Environment variable for the command (repeatable).", valueName: "KEY=VALUE")) var env: [String] = []
     @Option(help: "Working directory (absolute).") var cwd: String?
+    @Option(name: .customLong("lock"), help: ArgumentHelp("A lock held while the step runs, e.g. 'device:{{target.name}}' (repeatable).", valueName: "NAME"))
+    var locks: [String] = []
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
     func validate() throws {
@@ -42,7 +44,7 @@ struct StepAdd: ParsableCommand {
             let added = Step(
                 name: step.name, description: description, executionOrder: order,
                 action: Action(exec: command, env: try environment(env), cwd: cwd), timeoutSeconds: timeout,
-                retries: retries, retryDelaySeconds: retryDelay, continueOnFailure: continueOnFailure, idempotent: idempotent)
+                retries: retries, retryDelaySeconds: retryDelay, continueOnFailure: continueOnFailure, idempotent: idempotent, locks: locks)
             let workflow = try global.call(RPCMethods.stepAdd, StepAddParams(workflow: step.workflow, step: added))
             global.emit(workflow) { "added step \(step.name) to \(step.workflow) (version \($0.version))\n" }
         }

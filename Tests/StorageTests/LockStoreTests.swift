@@ -1,0 +1,104 @@
+import Foundation
+import InMemoryStorage
+import MongoStorage
+import OrchestratorModel
+import OrchestratorStorage
+import TestSupport
+import Testing
+
+/// The `locks` collection's rules, the same on MongoDB and in memory: a run
+/// never waits for itself, a holder gives back only its own hold, all or
+/// none, and a lease that expired frees a lock.
+@Suite struct LockStoreTests {
+    private let later = Date(timeIntervalSinceNow: 3600)
+
+    private func attempt(_ step: String, _ number: Int, _ owner: String = "d1") -> LockHolder {
+        .attempt(step: step, number: number, owner: owner)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRunNeverWaitsForItselfAndAnotherRunWaitsUntilEveryHolderIsGone(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            #expect(try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 1), owner: "d1", until: later, now: .now) == nil)
+            // Another step of the same run shares it.
+            #expect(try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("verify", 1), owner: "d1", until: later, now: .now) == nil)
+            let wait = try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)
+            #expect(wait?.lock == "sw1" && wait?.runId == "r1" && wait?.step == "push")
+
+            try await store.releaseLocks(runId: "r1", .holder(attempt("push", 1)))
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)?.step == "verify")
+            try await store.releaseLocks(runId: "r1", .holder(attempt("verify", 1)))
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now) == nil)
+            // Held by the whole run now: a waiter is told so (no step).
+            let held = try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 2), owner: "d1", until: later, now: .now)
+            #expect(held == LockWait(lock: "sw1", runId: "r2", step: nil))
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aLateGiveBackOfAnEarlierAttemptOrOwnerFreesNothingTakenSince(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 1, "d1"), owner: "d1", until: later, now: .now)
+            try await store.releaseLocks(runId: "r1", .holder(attempt("push", 1, "d1")))
+            // The run's new owner starts the step's next attempt …
+            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 2, "d2"), owner: "d2", until: later, now: .now)
+            // … and the old owner's give-backs arrive late, for its attempt and for one it never started.
+            try await store.releaseLocks(runId: "r1", .holder(attempt("push", 1, "d1")))
+            try await store.releaseLocks(runId: "r1", .holder(attempt("push", 2, "d1")))
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r1")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func allOrNoneGivesBackWhatTheCallTookAndKeepsWhatTheRunHeldBefore(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            _ = try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)
+            _ = try await store.acquireLocks(["c"], runId: "r1", holder: .run, owner: "d1", until: later, now: .now)
+            // r2's step wants a (its own already), b (free) and c (r1's): it waits, holding b nowhere.
+            let wait = try await store.acquireLocks(["c", "b", "a"], runId: "r2", holder: attempt("push", 1, "d2"), owner: "d2", until: later, now: .now)
+            #expect(wait == LockWait(lock: "c", runId: "r1", step: nil))
+            #expect(try await store.acquireLocks(["b"], runId: "r3", holder: .run, owner: "d3", until: later, now: .now) == nil)
+            #expect(try await store.acquireLocks(["a"], runId: "r3", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r2")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aLockWhoseLeaseExpiredIsTakenOver(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            let soon = Date(timeIntervalSinceNow: 5)
+            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: soon, now: .now)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now) != nil)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: soon.addingTimeInterval(1)) == nil)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r3", holder: .run, owner: "d3", until: later, now: soon.addingTimeInterval(1))?.runId == "r2")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func leftoversGoAndTheRunsOwnHoldAndTheKeptAttemptsStay(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            _ = try await store.acquireLocks(["a"], runId: "r1", holder: .run, owner: "d1", until: later, now: .now)
+            _ = try await store.acquireLocks(["a", "b"], runId: "r1", holder: attempt("push", 1, "d1"), owner: "d1", until: later, now: .now)
+            _ = try await store.acquireLocks(["c"], runId: "r1", holder: attempt("verify", 1, "d2"), owner: "d2", until: later, now: .now)
+            try await store.releaseLocks(runId: "r1", .leftovers(keeping: [attempt("verify", 1, "d2").token]))
+            #expect(try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.step == nil)
+            #expect(try await store.acquireLocks(["b"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
+            #expect(try await store.acquireLocks(["c"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.step == "verify")
+
+            try await store.releaseLocks(runId: "r1", .all)
+            #expect(try await store.acquireLocks(["a", "c"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
+        }
+    }
+
+    private func withLocks(_ backend: Backend, _ body: (any RunStore) async throws -> Void) async throws {
+        switch backend {
+        case .memory:
+            try await body(InMemoryRunStore())
+        case .mongodb:
+            try await withTestPool { pool in
+                let store = MongoRunStore(pool: pool)
+                try await store.prepare()
+                try await body(store)
+            }
+        }
+    }
+}
