@@ -17,7 +17,7 @@ func argument(_ name: String) -> String? {
 guard let socketPath = argument("--socket"), let pidText = argument("--pid"), let daemonPid = Int32(pidText),
     let mongoURI = argument("--mongodb-uri"), let database = argument("--database")
 else {
-    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N] [--sections rpc,dispatch,throughput,scale]\n".utf8))
+    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N] [--sections rpc,dispatch,throughput,scale,fleet]\n".utf8))
     exit(64)
 }
 let quick = CommandLine.arguments.contains("--quick")
@@ -25,7 +25,7 @@ let scale = quick ? 10 : 1
 /// The scale section alone can be shrunk: on SecantusDB its full sizes take very long.
 let scaleDivisor = Int(argument("--scale-divisor") ?? "") ?? scale
 /// Every section by default; `--sections dispatch,scale` reruns a few (each sets up what it needs).
-let sections = Set((argument("--sections") ?? "rpc,dispatch,throughput,scale").split(separator: ",").map(String.init))
+let sections = Set((argument("--sections") ?? "rpc,dispatch,throughput,scale,fleet").split(separator: ",").map(String.init))
 
 nonisolated(unsafe) var report: [String] = []  // written only by the main flow, one line at a time
 func say(_ line: String) {
@@ -117,13 +117,7 @@ for clients in [1, 16] {
 
 }
 
-// MARK: 2. Step dispatch overhead
-
-if sections.contains("dispatch") {
-say("## Step dispatch")
-let stepCount = 200 / scale
-_ = try setup.call("workflow.create", ["name": "dispatch-seq", "steps": .array((0..<stepCount).map { step("s\($0)", $0) })])
-_ = try setup.call("workflow.create", ["name": "dispatch-par", "steps": .array((0..<stepCount).map { step("s\($0)", $0 / 8) })])
+/// Wall-clock seconds of a shell script: the floors that run the same processes without the daemon.
 func shell(_ script: String) throws -> Double {
     try seconds {
         let p = Process()
@@ -133,6 +127,14 @@ func shell(_ script: String) throws -> Double {
         p.waitUntilExit()
     }
 }
+
+// MARK: 2. Step dispatch overhead
+
+if sections.contains("dispatch") {
+say("## Step dispatch")
+let stepCount = 200 / scale
+_ = try setup.call("workflow.create", ["name": "dispatch-seq", "steps": .array((0..<stepCount).map { step("s\($0)", $0) })])
+_ = try setup.call("workflow.create", ["name": "dispatch-par", "steps": .array((0..<stepCount).map { step("s\($0)", $0 / 8) })])
 let seqFloor = try shell("i=0; while [ $i -lt \(stepCount) ]; do /bin/true; i=$((i+1)); done")
 let parFloor = try shell("seq \(stepCount) | xargs -P 8 -n 1 /bin/true")
 let beforeSeq = ProcessUsage(pid: daemonPid)
@@ -269,6 +271,38 @@ let listAll = try seconds {
 let loaded = ProcessUsage(pid: daemonPid)
 say(String(format: "%d+ finished runs: run.list of 100 %@; every page %.2f s", finished, listOne.description, listAll))
 say(String(format: "daemon RSS: idle %d MiB, after the load %d MiB, peak %d MiB", idle.rssKiB / 1024, loaded.rssKiB / 1024, loaded.peakRSSKiB / 1024))
+}
+
+// MARK: 5. A fleet run
+
+if sections.contains("fleet") {
+say("## Fleet")
+let targetCount = 1000 / scaleDivisor
+let fleetSteps = 3
+onClientThreads(16, connect: rpc) { t, c in
+    for i in stride(from: t, to: targetCount, by: 16) {
+        _ = try? c.call("target.create", ["name": .string(String(format: "leaf%04d.bench", i)), "labels": ["bench": "fleet"], "vars": ["mgmt": .string("10.0.\(i / 250).\(i % 250)")]])
+    }
+}
+_ = try setup.call("workflow.create", ["name": "fleet3", "steps": .array((0..<fleetSteps).map { step("s\($0)", $0) })])
+// The floor: the same processes from a shell, as many at once as the daemon's step slots (8).
+let fleetFloor = try shell("seq \(targetCount * fleetSteps) | xargs -P 8 -n 1 /bin/true")
+let beforeFleet = ProcessUsage(pid: daemonPid)
+var fleetRun: JSONValue = .null
+let fleetWall = try seconds {
+    let started = try setup.call("run.start", ["workflow": "fleet3", "targets": ["labels": ["bench": "fleet"]], "batchSize": 100])
+    fleetRun = try setup.call("run.watch", ["id": started["id"] ?? .null])
+}
+let afterFleet = ProcessUsage(pid: daemonPid)
+let targetSteps = Double(targetCount * fleetSteps)
+say(String(format: "%d targets × %d /bin/true steps, batches of 100: %@ in %.1f s (shell floor, xargs -P 8: %.2f s) = %.1f ms per target-step above the floor; daemon CPU %.1f ms per target-step",
+           targetCount, fleetSteps, fleetRun["status"]?.stringValue ?? "?", fleetWall, fleetFloor, (fleetWall - fleetFloor) / targetSteps * 1000,
+           (afterFleet.cpuSeconds - beforeFleet.cpuSeconds) / targetSteps * 1000))
+let largest = try pool.withClientBlocking { client throws(MongoError) in
+    try client.everyDocument().map { (collection: $0.collection, size: $0.document.encodedSize) }.max { $0.size < $1.size }
+}
+say(String(format: "largest stored document: %d KiB (in %@; MongoDB's limit is 16,384 KiB); daemon RSS after the fleet %d MiB, peak %d MiB",
+           (largest?.size ?? 0) / 1024, largest?.collection ?? "?", afterFleet.rssKiB / 1024, afterFleet.peakRSSKiB / 1024))
 }
 
 if let out = argument("--out") {

@@ -422,8 +422,8 @@ public final class Simulation: @unchecked Sendable {
 
     /// Every run in the database ended and no step process still runs.
     private var settled: Bool {
-        guard processes.running.isEmpty, daemons.allSatisfy({ $0.life?.alive == true }) else { return false }
-        return database.runs.allRunIds.allSatisfy { database.runs.snapshot($0)?.status.isTerminal ?? false }
+        guard daemons.allSatisfy({ $0.life?.alive == true }), processes.running.isEmpty else { return false }
+        return database.runs.everyRunEnded
     }
 
     private func checkTheEnd() {

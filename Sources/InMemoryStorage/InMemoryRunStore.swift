@@ -66,6 +66,9 @@ public final class InMemoryRunStore: RunStore {
     /// Every run's id, oldest first.
     public var allRunIds: [String] { state.withLock { $0.documents.keys.sorted() } }
 
+    /// Whether every run has ended (a run's status is always in its document: changing it folds the log).
+    public var everyRunEnded: Bool { state.withLock { $0.documents.values.allSatisfy { $0.run.status.isTerminal } } }
+
     // MARK: - RunStore
 
     public func createRun(_ run: Run) async throws(OrchestratorError) {

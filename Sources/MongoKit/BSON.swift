@@ -136,3 +136,23 @@ public struct ObjectId: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { hex }
 }
+
+extension BSONDocument {
+    /// The document's size as BSON stores it (what MongoDB's 16 MiB limit counts).
+    public var encodedSize: Int {
+        func element(_ key: String, _ value: BSON) -> Int { 1 + key.utf8.count + 1 + size(value) }
+        func size(_ value: BSON) -> Int {
+            switch value {
+            case .double, .date, .int64: 8
+            case .int32: 4
+            case .bool: 1
+            case .null, .unsupported: 0
+            case .objectId: 12
+            case .string(let s): 4 + s.utf8.count + 1
+            case .document(let d): d.encodedSize
+            case .array(let items): 4 + items.enumerated().reduce(0) { $0 + element(String($1.offset), $1.element) } + 1
+            }
+        }
+        return 4 + fields.reduce(0) { $0 + element($1.key, $1.value) } + 1
+    }
+}

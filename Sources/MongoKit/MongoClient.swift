@@ -13,6 +13,17 @@ public struct MongoClient {
     }
 
     /// A read-only command (e.g. `ping`, `hello`) on `database` (the configured one by default).
+    /// Every document of every collection of the client's database, with its collection's name (for checks of what is stored).
+    public func everyDocument() throws(MongoError) -> [(collection: String, document: BSONDocument)] {
+        let reply = try command(["listCollections": .int32(1), "nameOnly": true])
+        let names = (reply["cursor"]?.documentValue?["firstBatch"]?.arrayValue ?? []).compactMap { $0.documentValue?["name"]?.stringValue }
+        var all: [(String, BSONDocument)] = []
+        for name in names.sorted() {
+            for document in try collection(name).find([:]) { all.append((name, document)) }
+        }
+        return all
+    }
+
     public func command(_ command: BSONDocument, database: String? = nil) throws(MongoError) -> BSONDocument {
         let cmd = BSONHandle(command)
         let reply = ReplyBuffer()

@@ -46,34 +46,11 @@ extension MongoPool {
 }
 
 /// The size of a document as BSON stores it (what MongoDB's 16 MiB limit counts).
-public func bsonSize(_ document: BSONDocument) -> Int {
-    func element(_ key: String, _ value: BSON) -> Int { 1 + key.utf8.count + 1 + size(value) }
-    func size(_ value: BSON) -> Int {
-        switch value {
-        case .double, .date, .int64: 8
-        case .int32: 4
-        case .bool: 1
-        case .null, .unsupported: 0
-        case .objectId: 12
-        case .string(let s): 4 + s.utf8.count + 1
-        case .document(let d): bsonSize(d)
-        case .array(let items): 4 + items.enumerated().reduce(0) { $0 + element(String($1.offset), $1.element) } + 1
-        }
-    }
-    return 4 + document.fields.reduce(0) { $0 + element($1.key, $1.value) } + 1
-}
+public func bsonSize(_ document: BSONDocument) -> Int { document.encodedSize }
 
 extension MongoPool {
     /// Every document of every collection of the pool's database, with its collection's name.
     public func everyDocument() async throws -> [(collection: String, document: BSONDocument)] {
-        try await withClient { client throws(MongoError) in
-            let reply = try client.command(["listCollections": .int32(1), "nameOnly": true])
-            let names = (reply["cursor"]?.documentValue?["firstBatch"]?.arrayValue ?? []).compactMap { $0.documentValue?["name"]?.stringValue }
-            var all: [(String, BSONDocument)] = []
-            for name in names.sorted() {
-                for document in try client.collection(name).find([:]) { all.append((name, document)) }
-            }
-            return all
-        }
+        try await withClient { client throws(MongoError) in try client.everyDocument() }
     }
 }
