@@ -96,22 +96,9 @@ actor FleetExecutor: RunDriver {
         }
     }
 
-    /// One poll timer at a time: a wake-up from elsewhere (a member that
-    /// ended here) must not leave a timer behind, or the polls would multiply.
-    private var pollScheduled = false
-
     private func schedulePoll() {
-        guard !pollScheduled else { return }
-        pollScheduled = true
-        let (clock, mailbox, delay) = (self.clock, self.mailbox, pollDelay)
-        world.spawn { [self] in
-            await clock.sleep(for: delay)
-            await self.pollFired()
-            mailbox.post(.tick)
-        }
+        mailbox.tick(after: pollDelay, in: world)
     }
-
-    private func pollFired() { pollScheduled = false }
 
     func stopNow() {
         stopping = true

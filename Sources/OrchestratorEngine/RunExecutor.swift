@@ -64,7 +64,6 @@ actor RunExecutor: RunDriver {
     /// started left in this run's locks: to be dropped, or other runs would
     /// wait for them until this run ends.
     private var leftoverHolds = false
-    private var lockPollPending = false
     /// How long a waiting step waits before it asks again: 1 s after its
     /// wait changed, then longer (up to 4 s) while it does not.
     private var lockPollDelay = Duration.seconds(1)
@@ -557,19 +556,10 @@ actor RunExecutor: RunDriver {
         return nil
     }
 
-    /// Looks at waiting steps again in a second.
+    /// Looks at waiting steps again after the current delay.
     private func pollLocks() {
-        guard !lockPollPending else { return }
-        lockPollPending = true
-        let (clock, mailbox, delay) = (self.clock, self.mailbox, lockPollDelay)
-        world.spawn { [self] in
-            await clock.sleep(for: delay)
-            await self.lockPollDone()
-            mailbox.post(.tick)
-        }
+        mailbox.tick(after: lockPollDelay, in: world)
     }
-
-    private func lockPollDone() { lockPollPending = false }
 
     /// Whether this run takes any lock, for itself or in a step.
     private var takesLocks: Bool { !run.locks.isEmpty || run.definition.contains { !$0.locks.isEmpty } }

@@ -54,13 +54,7 @@ public enum Parameters {
             v.require(value.utf8.count <= Limits.envValueLength, "params.\(name)", "must be at most \(Limits.envValueLength) bytes")
             v.require(!value.utf8.contains(0), "params.\(name)", "must not contain a NUL byte")
         }
-        // Two names one environment variable would hold: a step would see only one of their values.
-        let byVariable = Dictionary(grouping: params.keys.filter(isValidName), by: environmentName)
-        for (variable, names) in byVariable.sorted(by: { $0.key < $1.key }) where names.count > 1 {
-            let sorted = names.sorted()
-            v.require(false, "params.\(sorted[0])",
-                      "\(sorted.map { "'\($0)'" }.joined(separator: " and ")) would all be \(variable) in the steps' environment; rename all but one")
-        }
+        v.distinctVariables(params.keys.filter(isValidName), as: environmentName, at: "params")
         var reported: Set<String> = []
         let users = [("the workflow's locks", locks)] + steps.map { step in
             ("step '\(step.name)'", step.action.exec + step.action.env.values.sorted() + [step.action.cwd ?? ""] + step.locks)

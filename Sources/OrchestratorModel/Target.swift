@@ -196,12 +196,7 @@ public enum TargetRules {
             v.require(value.utf8.count <= Limits.envValueLength, "\(field).\(name)", "must be at most \(Limits.envValueLength) bytes")
             v.require(!value.utf8.contains(0), "\(field).\(name)", "must not contain a NUL byte")
         }
-        let byVariable = Dictionary(grouping: vars.keys.filter(isVarName), by: environmentName)
-        for (variable, names) in byVariable.sorted(by: { $0.key < $1.key }) where names.count > 1 {
-            let sorted = names.sorted()
-            v.require(false, "\(field).\(sorted[0])",
-                      "\(sorted.map { "'\($0)'" }.joined(separator: " and ")) would all be \(variable) in the steps' environment; rename all but one")
-        }
+        v.distinctVariables(vars.keys.filter(isVarName), as: environmentName, at: field)
         return v.errors
     }
 

@@ -17,6 +17,16 @@ public struct Validator: Sendable {
         require(value.count <= Limits.descriptionLength, field, "must be at most \(Limits.descriptionLength) characters")
     }
 
+    /// Names one environment variable would hold (`a-b` and `a_b` both
+    /// `…_A_B`): a step would see only one of their values.
+    public mutating func distinctVariables(_ names: some Sequence<String>, as variable: (String) -> String, at field: String) {
+        for (variable, names) in Dictionary(grouping: names, by: variable).sorted(by: { $0.key < $1.key }) where names.count > 1 {
+            let sorted = names.sorted()
+            require(false, "\(field).\(sorted[0])",
+                    "\(sorted.map { "'\($0)'" }.joined(separator: " and ")) would all be \(variable) in the steps' environment; rename all but one")
+        }
+    }
+
     public mutating func merge(_ other: [FieldError]) {
         errors.append(contentsOf: other)
     }

@@ -118,6 +118,25 @@ func withInventory(_ text: String, _ body: (DaemonProcess, String) async throws 
                 #expect(logs.stdout.contains("leaf04.ams: not responding"), "\(logs.stdout)")
                 #expect(try await orchctl(daemon, ["run", "logs", id]).status == 64)
                 #expect(try await orchctl(daemon, ["run", "target", id, "leaf06.ams"]).stderr.contains("never started: it was skipped"))
+
+                // On a terminal (a pseudo-terminal from script(1)): the live matrix, redrawn in place.
+                let command = ([try Binaries.path("orchctl")] + [
+                    "run", "start", "vlan-fleet", "--targets", "group=ams", "--batch", "2", "--max-fail", "20%",
+                    "-p", "tools=\(examples.appendingPathComponent("bin").path)", "-p", "vlan=120", "-p", "dest=\(dir.appendingPathComponent("backups").path)",
+                    "--watch",
+                ]).map { "'\($0)'" }.joined(separator: " ")
+                var env = ProcessInfo.processInfo.environment
+                env["ORCHCTL_SOCKET"] = daemon.socketPath
+                env["TERM"] = "xterm"
+                let tty = try await runCommand("/usr/bin/script", ["-qec", command, "/dev/null"], environment: env)
+                #expect(tty.status == 1, "\(tty)")
+                #expect(tty.stdout.contains("\u{1B}[2K"), "redrawn in place: \(tty.stdout)")
+                #expect(tty.stdout.contains("TARGET") && tty.stdout.contains("STEPS (backup push verify)"), "\(tty.stdout)")
+                // The last frame: every target accounted for, the broken one failed with a ✘ in its row, the progress bar full.
+                let lastFrame = tty.stdout.components(separatedBy: "fleet run ").last ?? ""
+                #expect(lastFrame.contains("6/6") && lastFrame.contains("3 succeeded, 1 failed, 2 skipped"), "\(lastFrame)")
+                let brokenRow = lastFrame.split(separator: "\n").first { $0.contains("leaf04.ams") }.map(String.init) ?? ""
+                #expect(brokenRow.contains("failed") && brokenRow.contains("✘"), "\(brokenRow)")
             }
         }
     }
