@@ -202,6 +202,8 @@ public final class InMemoryRunStore: RunStore {
                 guard let lock = state.locks[name], lock.runId != runId, !lock.holders.isEmpty, lock.leaseExpiresAt >= now else { continue }
                 return LockHolder.wait(for: name, runId: lock.runId, tokens: lock.holders)
             }
+            // Never lapsing before the lease its holder acts under (as MongoRunStore).
+            let until = max(until, state.documents[runId]?.leaseExpiresAt ?? until)
             for name in Set(names) {
                 if var lock = state.locks[name], lock.runId == runId {
                     if !lock.holders.contains(holder.token) { lock.holders.append(holder.token) }

@@ -215,6 +215,7 @@ public struct MongoRunStore: RunStore {
                         return wait
                     }
                 }
+                try Self.extendToRunLease(Array(Set(names)), locks, runs: client.collection(Self.collectionName), runId: runId)
             } catch {
                 // Whatever failed, what this attempt took is given back (best effort: it lapses with the lease).
                 try? Self.giveBack(taken, locks, runId: runId, token: token)
@@ -257,6 +258,18 @@ public struct MongoRunStore: RunStore {
         }
         // Changing hands on every look: said to be held by nobody for now; the step asks again.
         return .held(LockWait(lock: name, runId: ""))
+    }
+
+    /// A lock must not lapse before the lease its holder acts under: the
+    /// owner's deadline follows the run's lease, while `until` came from
+    /// this daemon's reading of the server's clock, which may lag (a slow
+    /// answer). Read after the locks were taken, so a renewal either moved
+    /// the run's lease before this read or renews these locks after it.
+    private static func extendToRunLease(_ names: [String], _ locks: MongoCollection, runs: MongoCollection, runId: String) throws(MongoError) {
+        guard let oid = ObjectId(runId),
+              let lease = try runs.findOne(["_id": .objectId(oid)], projection: ["leaseExpiresAt": 1])?["leaseExpiresAt"], lease != .null
+        else { return }
+        _ = try locks.updateMany(["_id": ["$in": .array(names.map { BSON($0) })], "runId": BSON(runId)], ["$max": ["leaseExpiresAt": lease]])
     }
 
     /// Takes `token` out of the holders of `names` (this run's), and removes those nobody holds any more.

@@ -161,8 +161,9 @@ public protocol RunStore: Sendable {
     /// already (a run never waits for itself: `holder` joins the run's other
     /// holders), or when its holders' lease expired before `now`. Nil when
     /// taken; otherwise the first lock found held, and the run holding it.
-    /// A lock is held under the run's lease: `renew` keeps it, and it ends
-    /// with the owner's lease. What this call took is given back when it
+    /// A lock is held under the run's lease: it lapses no sooner than the
+    /// run's lease as stored (whatever `until` says), `renew` keeps it, and
+    /// it ends with the owner's lease. What this call took is given back when it
     /// cannot take everything; what `runId` held before is kept.
     func acquireLocks(_ names: [String], runId: String, holder: LockHolder, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait?
     /// Gives back what `release` names of run `runId`'s locks. Safe to
