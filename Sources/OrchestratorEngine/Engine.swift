@@ -188,7 +188,8 @@ public actor Engine {
         let executor: any RunDriver
         if let fleet = run.fleet {
             let hooks = FleetHooks(lookForWork: { [doorbell] in doorbell.ring() }, cancel: { member in await self.cancelRequested(runId: member) })
-            executor = FleetExecutor(claimed, fleet: fleet, settings: settings, store: runs, world: world, deadline: deadline, hooks: hooks, logger: logger)
+            executor = FleetExecutor(
+                claimed, fleet: fleet, settings: settings, store: runs, workflows: workflows, world: world, deadline: deadline, hooks: hooks, logger: logger)
             fleets.insert(id)
         } else {
             executor = RunExecutor(
@@ -303,7 +304,7 @@ public actor Engine {
                 switch state {
                 case .lost: executor.send(.leaseLost)
                 case .held(let cancelRequested):
-                    deadlines[id]?.renewed(sentAt: sent, lease: leaseHeldHere)
+                    deadlines[id]?.renewed(sentAt: sent, lease: leaseHeldHere, at: world.clock.uptime())
                     if cancelRequested { executor.send(.cancel) }
                 }
             }

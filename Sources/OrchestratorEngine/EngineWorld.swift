@@ -54,24 +54,33 @@ public struct EngineWorld: Sendable {
 /// take the run over once the lease expires, so an owner that has heard no
 /// renewal for a whole lease opens no gate, whatever its wall clock says.
 public final class LeaseDeadline: Sendable {
-    private let until: NIOLockedValueBox<Duration>
+    private let state: NIOLockedValueBox<(until: Duration, lapses: Int)>
 
     public init(_ until: Duration) {
-        self.until = NIOLockedValueBox(until)
+        state = NIOLockedValueBox((until, 0))
     }
 
-    /// A renewal sent at `sent` was acknowledged.
-    public func renewed(sentAt sent: Duration, lease: Duration) {
-        until.withLockedValue { $0 = max($0, sent + lease) }
+    /// A renewal sent at `sent` was acknowledged at `now`.
+    public func renewed(sentAt sent: Duration, lease: Duration, at now: Duration) {
+        state.withLockedValue { state in
+            if now >= state.until { state.lapses += 1 }
+            state.until = max(state.until, sent + lease)
+        }
     }
+
+    /// How many times it had passed when a renewal came back: each time,
+    /// what was held under the lease (its locks) may have lapsed in the
+    /// database meanwhile and been taken, even though the run is still
+    /// this daemon's.
+    public var lapses: Int { state.withLockedValue { $0.lapses } }
 
     public func hasPassed(at uptime: Duration) -> Bool {
-        until.withLockedValue { uptime >= $0 }
+        state.withLockedValue { uptime >= $0.until }
     }
 
     /// How long from `uptime` until it passes (zero once it has).
     public func remaining(at uptime: Duration) -> Duration {
-        until.withLockedValue { max(.zero, $0 - uptime) }
+        state.withLockedValue { max(.zero, $0.until - uptime) }
     }
 }
 

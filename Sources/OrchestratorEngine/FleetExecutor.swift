@@ -29,6 +29,7 @@ actor FleetExecutor: RunDriver {
     private var log: RunLogPosition
     private let settings: EngineSettings
     private let store: any RunStore
+    private let workflows: any WorkflowStore
     private let world: EngineWorld
     private var clock: any EngineClock { world.clock }
     private let deadline: LeaseDeadline
@@ -56,13 +57,14 @@ actor FleetExecutor: RunDriver {
     static let pollIntervals = (first: Duration.milliseconds(250), longest: Duration.seconds(2))
     private var pollDelay = FleetExecutor.pollIntervals.first
 
-    init(_ claimed: ClaimedRun, fleet: Fleet, settings: EngineSettings, store: any RunStore, world: EngineWorld, deadline: LeaseDeadline,
-         hooks: FleetHooks, logger: Logger) {
+    init(_ claimed: ClaimedRun, fleet: Fleet, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, world: EngineWorld,
+         deadline: LeaseDeadline, hooks: FleetHooks, logger: Logger) {
         run = claimed.run
         self.fleet = fleet
         log = claimed.log
         self.settings = settings
         self.store = store
+        self.workflows = workflows
         self.world = world
         self.deadline = deadline
         self.hooks = hooks
@@ -154,6 +156,8 @@ actor FleetExecutor: RunDriver {
             change.events.append(event(status: "budget_exceeded", offset: change.events.count, message: why))
         }
         if let outcome = decision.outcome {
+            // Before the end is recorded, as a run's own: whoever reads the fleet run as ended finds its workflow's statuses final.
+            await showStatuses()
             logger.notice("fleet run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
             change.status = outcome
             change.finishedAt = clock.now().milliseconds
@@ -210,6 +214,13 @@ actor FleetExecutor: RunDriver {
             resumed += 1
         }
         return true
+    }
+
+    /// The workflow shows, per step, what its targets did (best effort: a view; the fleet's record is the truth).
+    private func showStatuses() async {
+        guard let members = try? await store.members(of: run.id, withSteps: true) else { return }
+        let statuses = FleetPlanner.shownStatuses(members: members)
+        try? await workflows.recordStepStatuses(workflowId: run.workflowId, runId: run.id, statuses)
     }
 
     /// The run of one target's steps: the fleet run's definition and params, the target as taken at the start.

@@ -57,6 +57,10 @@ actor RunExecutor: RunDriver {
     private let serverNow: @Sendable () async -> Date?
     /// The run's own locks are held (taken before its first step, kept until it ends).
     private var holdsRunLocks = false
+    /// The lease's lapses when the locks held now were taken: after another
+    /// lapse they may have been taken by another run, so a step whose start
+    /// was being written meanwhile is put back, and they are asked for again.
+    private var lockLapses = 0
     /// The steps whose current attempt took locks, and as whom: given back
     /// once the step's end is stored (or it did not start after all).
     private var attemptHolds: [String: LockHolder] = [:]
@@ -89,7 +93,8 @@ actor RunExecutor: RunDriver {
         logger[metadataKey: "workflow"] = "\(run.workflowName)"
         self.logger = logger
         self.cancelRequested = run.cancelRequested
-        workflowStatus = WorkflowStatusWriter(workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock)
+        workflowStatus = WorkflowStatusWriter(
+            workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock, enabled: run.membership == nil)
     }
 
     nonisolated func send(_ message: Message) {
@@ -226,9 +231,13 @@ actor RunExecutor: RunDriver {
         stage(change)
         for (_, record) in change.steps { show(record.name, .running) }
         guard await flush(), !leaseLapsed() else {
-            for (_, process) in held { process.abandon() }
-            for _ in 0..<(held.count + unstartable.count) { await slots.release() }
-            if !lost { putBack(held.map(\.name) + unstartable.map(\.name)) }
+            await abandon(held, unstartable, why: "not started: no lease renewal was acknowledged in time; it starts once one is")
+            return
+        }
+        if locksMayHaveLapsed(for: names) {
+            await abandon(held, unstartable, why: "not started: its locks may have lapsed with the lease meanwhile; it asks for them again")
+            // Nothing else would wake the executor: the lease is fine now.
+            mailbox.post(.tick)
             return
         }
         let (mailbox, slots) = (self.mailbox, self.slots)
@@ -248,6 +257,13 @@ actor RunExecutor: RunDriver {
             mailbox.post(.finished(name, outcome))
         }
         prepareAhead()
+    }
+
+    /// Steps whose start was written but whose processes must not run after all: their gates stay shut, and they are pending again.
+    private func abandon(_ held: [(name: String, process: any StepHandle)], _ unstartable: [(name: String, outcome: ProcessOutcome)], why: String) async {
+        for (_, process) in held { process.abandon() }
+        for _ in 0..<(held.count + unstartable.count) { await slots.release() }
+        if !lost { putBack(held.map(\.name) + unstartable.map(\.name), why: why) }
     }
 
     /// The step's process, held at its gate: the one started ahead for this
@@ -341,7 +357,7 @@ actor RunExecutor: RunDriver {
     /// Steps recorded as running whose gates did not open (the lease lapsed
     /// while that was written): nothing ran, so they are pending again, with
     /// the attempt given back, and start once a renewal is acknowledged.
-    private func putBack(_ names: [String]) {
+    private func putBack(_ names: [String], why: String) {
         var change = RunChange()
         for name in names {
             guard let index = index(of: name) else { continue }
@@ -353,7 +369,7 @@ actor RunExecutor: RunDriver {
             change.steps[index] = record
             change.events.append(event(
                 step: name, status: StepStatus.pending.rawValue, attempt: record.attempts + 1,
-                message: "not started: no lease renewal was acknowledged in time; it starts once one is", sequenceOffset: change.events.count))
+                message: why, sequenceOffset: change.events.count))
         }
         stage(change)
         for (_, record) in change.steps { show(record.name, .pending) }
@@ -465,6 +481,9 @@ actor RunExecutor: RunDriver {
     private func takeLocks(for name: String) async -> Bool {
         guard let step = run.definition(name) else { return true }
         let target = run.membership?.target
+        if deadline.lapses != lockLapses {
+            (holdsRunLocks, lockLapses) = (false, deadline.lapses)
+        }
         let runLocks = holdsRunLocks ? [] : run.locks.map { Parameters.fill($0, run.params, target: target) }
         let stepLocks = step.locks.map { Parameters.fill($0, run.params, target: target) }
         guard !runLocks.isEmpty || !stepLocks.isEmpty else { return true }
@@ -559,6 +578,13 @@ actor RunExecutor: RunDriver {
     /// Looks at waiting steps again after the current delay.
     private func pollLocks() {
         mailbox.tick(after: lockPollDelay, in: world)
+    }
+
+    /// Whether steps about to be let go may have lost a lock they took: the
+    /// lease lapsed (and came back) since, while their start was being written.
+    private func locksMayHaveLapsed(for names: [String]) -> Bool {
+        guard deadline.lapses != lockLapses else { return false }
+        return !run.locks.isEmpty || names.contains { !(run.definition($0)?.locks.isEmpty ?? true) }
     }
 
     /// Whether this run takes any lock, for itself or in a step.

@@ -16,14 +16,21 @@ final class WorkflowStatusWriter: Sendable {
     /// Opens once the last write is done.
     private let done = Latch()
 
-    init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock) {
+    /// False for a fleet's member: the fleet run is the workflow's latest
+    /// run, and it shows what its targets did when it ends (a thousand
+    /// members writing their own would only be refused).
+    private let enabled: Bool
+
+    init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock, enabled: Bool = true) {
         self.workflows = workflows
         self.workflowId = workflowId
         self.runId = runId
         self.clock = clock
+        self.enabled = enabled
     }
 
     func show(_ step: String, _ status: StepStatus) {
+        guard enabled else { return }
         pending.withLockedValue { $0[step] = status }
         doorbell.ring()
     }

@@ -191,4 +191,17 @@ public enum FleetPlanner {
         decision.outcome = failed.isEmpty && finished.count == fleet.targets.count ? .succeeded : .failed
         return decision
     }
+
+    /// What the workflow shows for each step after a fleet run: `succeeded`
+    /// only when every target's run that had it did, otherwise its worst
+    /// status among them (a failure before a cancellation before a step not
+    /// reached). Steps no target ran are left out.
+    public static func shownStatuses(members: [Run]) -> [String: StepStatus] {
+        let severity: [StepStatus] = [.failed, .timedOut, .interrupted, .cancelled, .running, .waiting, .pending, .skipped, .succeeded]
+        var seen: [String: Set<StepStatus>] = [:]
+        for member in members {
+            for step in member.steps { seen[step.name, default: []].insert(step.status) }
+        }
+        return seen.compactMapValues { statuses in severity.first(where: statuses.contains) }
+    }
 }

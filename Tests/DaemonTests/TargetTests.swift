@@ -118,6 +118,11 @@ func withInventory(_ text: String, _ body: (DaemonProcess, String) async throws 
                 #expect(logs.stdout.contains("leaf04.ams: not responding"), "\(logs.stdout)")
                 #expect(try await orchctl(daemon, ["run", "logs", id]).status == 64)
                 #expect(try await orchctl(daemon, ["run", "target", id, "leaf06.ams"]).stderr.contains("never started: it was skipped"))
+                // The workflow shows what its targets did: every one backed up and pushed, one failed its verify.
+                let workflow = try await orchctl(daemon, ["workflow", "get", "vlan-fleet", "-o", "json"])
+                let steps = (try JSONSerialization.jsonObject(with: Data(workflow.stdout.utf8)) as? [String: Any])?["steps"] as? [[String: Any]] ?? []
+                let shown = Dictionary(uniqueKeysWithValues: steps.compactMap { step in (step["name"] as? String).map { ($0, step["status"] as? String ?? "") } })
+                #expect(shown == ["backup": "succeeded", "push": "succeeded", "verify": "failed"], "\(workflow.stdout)")
 
                 // On a terminal (a pseudo-terminal from script(1)): the live matrix, redrawn in place.
                 let command = ([try Binaries.path("orchctl")] + [
