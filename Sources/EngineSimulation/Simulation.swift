@@ -196,8 +196,19 @@ public final class Simulation: @unchecked Sendable {
         database.lostEngineReply = swarm.lostReply
         database.lostRequestReply = faults.contains(.lostRequestReply) ? 0.1 : 0
         for index in 0..<world.integer(1...3) {
-            let locks = world.chance(swarm.lockShare) ? [Self.lockNames[world.integer(0...2)]] : []
-            addWorkflow("wf\(index + 1)", (0..<world.integer(1...5)).map { randomStep("s\($0 + 1)") }, locks: locks)
+            // Locks as an operator takes them: a fleet's per device, or a few
+            // shared ones for single runs (one name over every fleet member
+            // would line up more work than the settle phase lasts).
+            let perDevice = world.chance(0.5)
+            let names = perDevice ? Self.deviceLocks : Self.sharedLocks
+            let lock = { [self] in world.chance(swarm.lockShare) ? [names[world.integer(0...(names.count - 1))]] : [] }
+            let name = "wf\(index + 1)"
+            let locks = lock()
+            let steps = (0..<world.integer(1...5)).map { randomStep("s\($0 + 1)", locks: lock()) }
+            addWorkflow(name, steps, locks: locks)
+            if !locks.isEmpty || steps.contains(where: { !$0.step.locks.isEmpty }) {
+                if perDevice { perDeviceWorkflows.insert(name) } else { singleRunWorkflows.insert(name) }
+            }
         }
         addTargets(world.integer(2...6))
         for index in 0..<swarm.daemons {
@@ -212,13 +223,18 @@ public final class Simulation: @unchecked Sendable {
         plan(perMinute: swarm.stallsPerMinute) { [self] in stall() }
     }
 
-    /// The locks workflows and steps may take: few, so runs contend for them.
-    static let lockNames = ["dev-a", "dev-b", "dev-c"]
-    /// The locks a step holds while it runs, by `workflow/step`: its own and its workflow's.
+    /// Locks single runs take: few, so runs contend for them.
+    static let sharedLocks = ["dev-a", "dev-b", "dev-c"]
+    /// Locks a fleet's members take: per device, so fleets over the same targets contend.
+    static let deviceLocks = ["device:{{target.name}}", "config:{{target.name}}"]
+    /// The locks a step holds while it runs, by `workflow/step`: its own and its workflow's (placeholders unfilled).
     private var stepLocks: [String: [String]] = [:]
+    /// Workflows with per-device locks run as fleets; those with shared locks as single runs.
+    private var perDeviceWorkflows: Set<String> = []
+    private var singleRunWorkflows: Set<String> = []
 
     /// A step the seed draws, and how its process behaves.
-    private func randomStep(_ name: String) -> (step: Step, behaviour: StepBehaviour) {
+    private func randomStep(_ name: String, locks: [String] = []) -> (step: Step, behaviour: StepBehaviour) {
         let idempotent = world.chance(0.5)
         // Mostly short steps; some outlast a lease (and a stop timeout).
         let longest = world.chance(0.2) ? world.uniform(10...40) : world.uniform(0.2...12)
@@ -227,7 +243,7 @@ public final class Simulation: @unchecked Sendable {
             name: name, executionOrder: world.integer(0...3), action: Action(exec: ["/bin/true"]),
             timeoutSeconds: world.chance(0.2) ? world.integer(2...8) : nil, retries: world.integer(0...2), retryDelaySeconds: world.integer(1...3),
             continueOnFailure: world.chance(0.2), idempotent: idempotent,
-            locks: world.chance(swarm.lockShare) ? [Self.lockNames[world.integer(0...2)]] : [])
+            locks: locks)
         return (step, behaviour)
     }
 
@@ -308,7 +324,7 @@ public final class Simulation: @unchecked Sendable {
         guard !up.isEmpty, !workflowNames.isEmpty else { return }
         let daemon = up[world.integer(0...(up.count - 1))]
         let workflow = workflowNames[world.integer(0...(workflowNames.count - 1))]
-        let fleet = world.chance(swarm.fleetShare)
+        let fleet = !singleRunWorkflows.contains(workflow) && (world.chance(swarm.fleetShare) || perDeviceWorkflows.contains(workflow))
             ? FleetRequest(selector: .labels(["pool": "sim"]), batchSize: .count(world.integer(1...3)), maxFailPercentage: [0, 50, 100][world.integer(0...2)])
             : nil
         let requestId = "request-\(requests.count + 1)"
@@ -474,8 +490,10 @@ public final class Simulation: @unchecked Sendable {
     private func checkLocks() {
         var holders: [String: [Execution]] = [:]
         for execution in processes.executions where execution.delivered {
-            guard let workflow = database.runs.snapshot(execution.run)?.workflowName else { continue }
-            for lock in stepLocks["\(workflow)/\(execution.step)"] ?? [] { holders[lock, default: []].append(execution) }
+            guard let run = database.runs.snapshot(execution.run) else { continue }
+            for lock in stepLocks["\(run.workflowName)/\(execution.step)"] ?? [] {
+                holders[Parameters.fill(lock, run.params, target: run.membership?.target), default: []].append(execution)
+            }
         }
         for (lock, executions) in holders.sorted(by: { $0.key < $1.key }) {
             let sorted = executions.sorted { $0.began < $1.began }

@@ -30,6 +30,8 @@ public final class InMemoryRunStore: RunStore {
         var holders: [String]
         var owner: String
         var leaseExpiresAt: Date
+        /// The run waiting for it that gets it next (the oldest that asked), until when it keeps asking.
+        var next: (runId: String, until: Date)?
     }
 
     struct State {
@@ -197,10 +199,19 @@ public final class InMemoryRunStore: RunStore {
 
     public func acquireLocks(_ names: [String], runId: String, holder: LockHolder, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
         state.withLock { state in
-            // All or none: checked before any is taken, as one operation here.
+            // Promised to an older run that waits for it and still asks.
+            func promisedElsewhere(_ lock: Lock) -> Bool { lock.next.map { $0.runId < runId && $0.until >= now } ?? false }
+            // All or none, as MongoRunStore: checked before any is taken, as one operation here.
             for name in Set(names).sorted() {
-                guard let lock = state.locks[name], lock.runId != runId, !lock.holders.isEmpty, lock.leaseExpiresAt >= now else { continue }
-                return LockHolder.wait(for: name, runId: lock.runId, tokens: lock.holders)
+                guard var lock = state.locks[name] else { continue }
+                if lock.runId == runId && (!lock.holders.isEmpty || !promisedElsewhere(lock)) { continue }
+                let held = !lock.holders.isEmpty && lock.leaseExpiresAt >= now
+                if !held && !promisedElsewhere(lock) { continue }
+                // Waits, and asks to be next: the oldest run waiting gets it first.
+                if let next = lock.next, next.runId < runId, next.until >= now {} else { lock.next = (runId, until) }
+                state.locks[name] = lock
+                if held && lock.runId != runId { return LockHolder.wait(for: name, runId: lock.runId, tokens: lock.holders) }
+                return LockWait(lock: name, runId: lock.next?.runId ?? "")
             }
             // Never lapsing before the lease its holder acts under (as MongoRunStore).
             let until = max(until, state.documents[runId]?.leaseExpiresAt ?? until)
@@ -209,6 +220,7 @@ public final class InMemoryRunStore: RunStore {
                     if !lock.holders.contains(holder.token) { lock.holders.append(holder.token) }
                     lock.owner = owner
                     lock.leaseExpiresAt = max(lock.leaseExpiresAt, until)
+                    if lock.next?.runId == runId { lock.next = nil }
                     state.locks[name] = lock
                 } else {
                     state.locks[name] = Lock(runId: runId, holders: [holder.token], owner: owner, leaseExpiresAt: until)
@@ -223,10 +235,15 @@ public final class InMemoryRunStore: RunStore {
             for (name, var lock) in state.locks where lock.runId == runId {
                 switch release {
                 case let .holder(holder): lock.holders.removeAll { $0 == holder.token }
-                case let .leftovers(keeping): lock.holders.removeAll { $0 != LockHolder.runToken && !keeping.contains($0) }
+                case let .leftovers(upTo, keeping): lock.holders.removeAll { LockHolder.isLeftover($0, upTo: upTo, keeping: keeping) }
                 case .all: lock.holders = []
                 }
-                state.locks[name] = lock.holders.isEmpty ? nil : lock
+                if release == .all, lock.next?.runId == runId { lock.next = nil }
+                // Kept while a waiting run is promised it.
+                state.locks[name] = lock.holders.isEmpty && lock.next == nil ? nil : lock
+            }
+            if release == .all {
+                for (name, lock) in state.locks where lock.next?.runId == runId { state.locks[name]?.next = nil }
             }
         }
     }

@@ -216,6 +216,8 @@ public struct MongoRunStore: RunStore {
                     }
                 }
                 try Self.extendToRunLease(Array(Set(names)), locks, runs: client.collection(Self.collectionName), runId: runId)
+                // Promised to this run while it waited: it has them now.
+                _ = try locks.updateMany(["_id": ["$in": .array(Set(names).map { BSON($0) })], "next.runId": BSON(runId)], ["$unset": ["next": ""]])
             } catch {
                 // Whatever failed, what this attempt took is given back (best effort: it lapses with the lease).
                 try? Self.giveBack(taken, locks, runId: runId, token: token)
@@ -232,9 +234,15 @@ public struct MongoRunStore: RunStore {
 
     /// Takes one lock for `token`: a new document, a place among the run's
     /// own holders, or a document nobody holds any more (no holders left,
-    /// or its lease expired before `now`), each in one conditional write.
+    /// or its lease expired before `now`), each in one conditional write;
+    /// never one promised to another run that waits for it (`next`). When
+    /// it cannot, it asks to be next: the oldest run waiting gets a lock
+    /// first, so a run is not kept waiting for ever by newer ones.
     private static func take(_ name: String, _ locks: MongoCollection, runId: String, token: BSON, owner: String, until: Date, now: Date) throws(MongoError) -> LockTake {
-        let holding: BSONDocument = ["runId": BSON(runId), "holders": [token], "owner": BSON(owner), "leaseExpiresAt": BSON(until)]
+        let me = BSON(runId)
+        let holding: BSONDocument = ["runId": me, "holders": [token], "owner": BSON(owner), "leaseExpiresAt": BSON(until)]
+        // Not promised to an older run that waits for it and still asks.
+        let notPromisedElsewhere: [BSON] = [["next": .null], ["next.runId": ["$gte": me]], ["next.until": ["$lt": BSON(now)]]]
         // A few rounds: the document may be given back and removed between two of these writes.
         for _ in 0..<4 {
             do throws(MongoError) {
@@ -243,17 +251,33 @@ public struct MongoRunStore: RunStore {
                 try locks.insertOne(document)
                 return .taken
             } catch where error.kind == .duplicateKey {}
+            // This run's: its steps share it, unless it holds it no more and another run was promised it.
+            let ours: BSONDocument = ["_id": BSON(name), "runId": me, "$or": .array([["holders.0": ["$exists": true]]] + notPromisedElsewhere)]
             let joining: BSONDocument = ["$set": ["owner": BSON(owner)], "$max": ["leaseExpiresAt": BSON(until)]]
+            var adding = ours
+            adding["holders"] = ["$ne": token]
             var join = joining
             join["$addToSet"] = ["holders": token]
-            if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId), "holders": ["$ne": token]], join).matched == 1 { return .taken }
-            if try locks.updateOne(["_id": BSON(name), "runId": BSON(runId)], joining).matched == 1 { return .heldAlready }
-            let free: BSONDocument = ["_id": BSON(name), "$or": [["holders": ["$size": 0]], ["leaseExpiresAt": ["$lt": BSON(now)]]]]
-            if try locks.updateOne(free, ["$set": .document(holding)]).matched == 1 { return .taken }
-            if let held = try locks.findOne(["_id": BSON(name)], projection: ["runId": 1, "holders": 1]),
-               let holderRun = held["runId"]?.stringValue, holderRun != runId {
-                let tokens = held["holders"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if try locks.updateOne(adding, join).matched == 1 { return .taken }
+            if try locks.updateOne(ours, joining).matched == 1 { return .heldAlready }
+            let free: BSONDocument = [
+                "_id": BSON(name),
+                "$and": [["$or": [["holders": ["$size": 0]], ["leaseExpiresAt": ["$lt": BSON(now)]]]], ["$or": .array(notPromisedElsewhere)]],
+            ]
+            if try locks.updateOne(free, ["$set": .document(holding), "$unset": ["next": ""]]).matched == 1 { return .taken }
+            // Held or promised: asks to be next, unless an older run waiting asked first.
+            _ = try locks.updateOne(
+                ["_id": BSON(name), "$or": [["next": .null], ["next.runId": ["$gte": me]], ["next.until": ["$lt": BSON(now)]]]],
+                ["$set": ["next": ["runId": me, "until": BSON(until)]]])
+            guard let lock = try locks.findOne(["_id": BSON(name)], projection: ["runId": 1, "holders": 1, "leaseExpiresAt": 1, "next": 1]) else { continue }
+            let tokens = lock["holders"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let holderRun = lock["runId"]?.stringValue ?? ""
+            if holderRun != runId, !tokens.isEmpty, let expires = lock["leaseExpiresAt"]?.dateValue, expires >= now {
                 return .held(LockHolder.wait(for: name, runId: holderRun, tokens: tokens))
+            }
+            let next = lock["next"]?.documentValue
+            if let promised = next?["runId"]?.stringValue, promised < runId, let until = next?["until"]?.dateValue, until >= now {
+                return .held(LockWait(lock: name, runId: promised))
             }
         }
         // Changing hands on every look: said to be held by nobody for now; the step asks again.
@@ -277,7 +301,7 @@ public struct MongoRunStore: RunStore {
         guard !names.isEmpty else { return }
         let ids: BSON = ["$in": .array(names.map { BSON($0) })]
         _ = try locks.updateMany(["_id": ids, "runId": BSON(runId)], ["$pull": ["holders": token]])
-        _ = try locks.deleteMany(["_id": ids, "runId": BSON(runId), "holders": ["$size": 0]])
+        _ = try locks.deleteMany(["_id": ids, "runId": BSON(runId), "holders": ["$size": 0], "next": .null])
     }
 
     public func releaseLocks(runId: String, _ release: LockRelease) async throws(OrchestratorError) {
@@ -287,14 +311,18 @@ public struct MongoRunStore: RunStore {
             switch release {
             case let .holder(holder):
                 _ = try locks.updateMany(["runId": BSON(runId), "holders": BSON(holder.token)], ["$pull": ["holders": BSON(holder.token)]])
-            case let .leftovers(keeping):
-                let kept = [LockHolder.runToken] + keeping.sorted()
-                _ = try locks.updateMany(run, ["$pull": ["holders": ["$nin": .array(kept.map { BSON($0) })]]])
+            case let .leftovers(upTo, keeping):
+                // Named one by one, as read: a token added since is not among them.
+                let held = try locks.find(run, projection: ["holders": 1]).flatMap { $0["holders"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+                let leftovers = Set(held.filter { LockHolder.isLeftover($0, upTo: upTo, keeping: keeping) }).sorted()
+                guard !leftovers.isEmpty else { return }
+                _ = try locks.updateMany(run, ["$pull": ["holders": ["$in": .array(leftovers.map { BSON($0) })]]])
             case .all:
-                _ = try locks.deleteMany(run)
-                return
+                _ = try locks.updateMany(run, ["$set": ["holders": []]])
+                _ = try locks.updateMany(["next.runId": BSON(runId)], ["$unset": ["next": ""]])
             }
-            _ = try locks.deleteMany(["runId": BSON(runId), "holders": ["$size": 0]])
+            // Kept while a waiting run is promised it.
+            _ = try locks.deleteMany(["runId": BSON(runId), "holders": ["$size": 0], "next": .null])
         }
     }
 

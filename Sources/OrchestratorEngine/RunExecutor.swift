@@ -604,11 +604,12 @@ actor RunExecutor: RunDriver {
                 return
             }
         }
-        // Only while this daemon surely holds the run: then no one else's
-        // attempt of it can be running.
+        // Attempts up to those stored (everything is stored here now): no
+        // later one can be another daemon's, even if this is sent late.
         guard leftoverHolds, !deadline.hasPassed(at: clock.uptime()) else { return }
         do {
-            try await store.releaseLocks(runId: run.id, .leftovers(keeping: Set(attemptHolds.values.map(\.token))))
+            let stored = Dictionary(run.steps.map { ($0.name, $0.attempts) }) { first, _ in first }
+            try await store.releaseLocks(runId: run.id, .leftovers(upTo: stored, keeping: Set(attemptHolds.values.map(\.token))))
             leftoverHolds = false
         } catch {
             pollLocks()

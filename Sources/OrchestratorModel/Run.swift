@@ -202,6 +202,18 @@ public enum LockHolder: Hashable, Sendable {
         return String(token[..<hash])
     }
 
+    /// The attempt number a stored token names; nil for the whole run.
+    public static func attempt(of token: String) -> Int? {
+        guard token != runToken, let hash = token.firstIndex(of: "#") else { return nil }
+        return Int(token[token.index(after: hash)...].prefix { $0.isNumber })
+    }
+
+    /// Whether `.leftovers(upTo:keeping:)` drops `token`.
+    public static func isLeftover(_ token: String, upTo attempts: [String: Int], keeping: Set<String>) -> Bool {
+        guard !keeping.contains(token), let step = step(of: token), let number = attempt(of: token) else { return false }
+        return number <= attempts[step, default: 0]
+    }
+
     /// The `waitingFor` of a step that finds `lock` held by `runId` through `tokens`.
     public static func wait(for lock: String, runId: String, tokens: [String]) -> LockWait {
         LockWait(lock: lock, runId: runId, step: tokens.contains(runToken) ? nil : tokens.first.flatMap(step(of:)))
@@ -212,10 +224,12 @@ public enum LockHolder: Hashable, Sendable {
 public enum LockRelease: Hashable, Sendable {
     /// What one holder holds.
     case holder(LockHolder)
-    /// Every step attempt's hold except `keeping` (tokens): what an earlier
-    /// owner, or an attempt that never started, left behind. The run's own
-    /// hold stays.
-    case leftovers(keeping: Set<String>)
+    /// What attempts up to the run's stored attempt count of each step
+    /// hold, except `keeping` (tokens): what an earlier owner left behind.
+    /// Never a later attempt's: a daemon that lost the run and sends this
+    /// late cannot free what the run's new owner took since (its attempts
+    /// are numbered above every one stored before). The run's own hold stays.
+    case leftovers(upTo: [String: Int], keeping: Set<String>)
     /// Everything: the run ended.
     case all
 }

@@ -79,13 +79,64 @@ import Testing
             _ = try await store.acquireLocks(["a"], runId: "r1", holder: .run, owner: "d1", until: later, now: .now)
             _ = try await store.acquireLocks(["a", "b"], runId: "r1", holder: attempt("push", 1, "d1"), owner: "d1", until: later, now: .now)
             _ = try await store.acquireLocks(["c"], runId: "r1", holder: attempt("verify", 1, "d2"), owner: "d2", until: later, now: .now)
-            try await store.releaseLocks(runId: "r1", .leftovers(keeping: [attempt("verify", 1, "d2").token]))
+            try await store.releaseLocks(runId: "r1", .leftovers(upTo: ["push": 1, "verify": 1], keeping: [attempt("verify", 1, "d2").token]))
             #expect(try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.step == nil)
             #expect(try await store.acquireLocks(["b"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
             #expect(try await store.acquireLocks(["c"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.step == "verify")
 
             try await store.releaseLocks(runId: "r1", .all)
             #expect(try await store.acquireLocks(["a", "c"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theOldestRunWaitingGetsTheLockNextAndAPromiseLapsesWhenItsRunStopsAsking(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            let soon = Date(timeIntervalSinceNow: 5)
+            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: later, now: .now)
+            // r5 asks first, then r3 (older): r3 is next.
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: .now)?.runId == "r1")
+            #expect(try await store.acquireLocks(["sw1"], runId: "r3", holder: .run, owner: "d2", until: soon, now: .now)?.runId == "r1")
+            try await store.releaseLocks(runId: "r1", .all)
+            // Given back: promised to r3, so neither r5 nor a newcomer takes it.
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: .now) == LockWait(lock: "sw1", runId: "r3"))
+            #expect(try await store.acquireLocks(["sw1"], runId: "r9", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r3")
+            // r3 stopped asking (its daemon died): once its promise lapsed, whoever asks takes it.
+            let afterwards = soon.addingTimeInterval(1)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: afterwards) == nil)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r9", holder: .run, owner: "d3", until: later, now: afterwards)?.runId == "r5")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRunPromisedALockTakesItAndThePromiseGoes(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            _ = try await store.acquireLocks(["sw1"], runId: "r5", holder: attempt("push", 1), owner: "d1", until: later, now: .now)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)?.runId == "r5")
+            // r5's other step still shares what r5 holds, promise or not.
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: attempt("verify", 1), owner: "d1", until: later, now: .now) == nil)
+            try await store.releaseLocks(runId: "r5", .holder(attempt("push", 1)))
+            try await store.releaseLocks(runId: "r5", .holder(attempt("verify", 1)))
+            // r5 holds it no more: the promise to the older r2 stands against r5 too; a younger run's promise would not.
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: attempt("push", 2), owner: "d1", until: later, now: .now) == LockWait(lock: "sw1", runId: "r2"))
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now) == nil)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r7", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r2")
+            try await store.releaseLocks(runId: "r2", .all)
+            // r7's promise does not hold back the older r5.
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d1", until: later, now: .now) == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func leftoversSentLateSpareTheAttemptsOfTheRunsNewOwner(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            // d2 knew push at attempt 2; the run's new owner d1 runs attempt 3 when d2's clean-up arrives.
+            _ = try await store.acquireLocks(["a"], runId: "r1", holder: attempt("push", 2, "d2"), owner: "d2", until: later, now: .now)
+            _ = try await store.acquireLocks(["a"], runId: "r1", holder: attempt("push", 3, "d1"), owner: "d1", until: later, now: .now)
+            try await store.releaseLocks(runId: "r1", .leftovers(upTo: ["push": 2], keeping: []))
+            #expect(try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == LockWait(lock: "a", runId: "r1", step: "push"))
+            try await store.releaseLocks(runId: "r1", .holder(attempt("push", 3, "d1")))
+            #expect(try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
         }
     }
 
