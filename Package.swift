@@ -168,7 +168,7 @@ let package = Package(
         // Fixtures shared by the test targets: a real database server per test run.
         .target(
             name: "TestSupport",
-            dependencies: ["MongoKit", "OrchestratorClient"],
+            dependencies: ["MongoKit", "OrchestratorClient", "CSpawn"],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),

@@ -146,7 +146,7 @@ import TestSupport
                 print("connected", flush=True)
                 for _ in range(20000): s.sendall(line)
                 """
-            let slow = Process()
+            let slow = SpawnedProcess()
             slow.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             slow.arguments = ["python3", "-c", script, daemon.socketPath]
             try slow.run()

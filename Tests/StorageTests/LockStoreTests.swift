@@ -65,9 +65,11 @@ import Testing
     @Test(arguments: Backend.allCases)
     func aLockWhoseLeaseExpiredIsTakenOver(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
-            let soon = Date(timeIntervalSinceNow: 5)
-            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: soon, now: .now)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now) != nil)
+            // One `now` for every call: the stores judge leases by the time they are given, and a slow machine must not change it.
+            let now = Date()
+            let soon = now.addingTimeInterval(5)
+            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: soon, now: now)
+            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: now) != nil)
             #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: soon.addingTimeInterval(1)) == nil)
             #expect(try await store.acquireLocks(["sw1"], runId: "r3", holder: .run, owner: "d3", until: later, now: soon.addingTimeInterval(1))?.runId == "r2")
         }
@@ -92,15 +94,16 @@ import Testing
     @Test(arguments: Backend.allCases)
     func theOldestRunWaitingGetsTheLockNextAndAPromiseLapsesWhenItsRunStopsAsking(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
-            let soon = Date(timeIntervalSinceNow: 5)
-            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: later, now: .now)
+            let now = Date()
+            let soon = now.addingTimeInterval(5)
+            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: later, now: now)
             // r5 asks first, then r3 (older): r3 is next.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: .now)?.runId == "r1")
-            #expect(try await store.acquireLocks(["sw1"], runId: "r3", holder: .run, owner: "d2", until: soon, now: .now)?.runId == "r1")
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: now)?.runId == "r1")
+            #expect(try await store.acquireLocks(["sw1"], runId: "r3", holder: .run, owner: "d2", until: soon, now: now)?.runId == "r1")
             try await store.releaseLocks(runId: "r1", .all)
             // Given back: promised to r3, so neither r5 nor a newcomer takes it.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: .now) == LockWait(lock: "sw1", runId: "r3"))
-            #expect(try await store.acquireLocks(["sw1"], runId: "r9", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r3")
+            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: now) == LockWait(lock: "sw1", runId: "r3"))
+            #expect(try await store.acquireLocks(["sw1"], runId: "r9", holder: .run, owner: "d3", until: later, now: now)?.runId == "r3")
             // r3 stopped asking (its daemon died): once its promise lapsed, whoever asks takes it.
             let afterwards = soon.addingTimeInterval(1)
             #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: afterwards) == nil)

@@ -9,12 +9,13 @@ public final class DaemonProcess: @unchecked Sendable {
     public let socketPath: String
     public let database: String
     public let mongoURI: String
-    private var process: Process?
+    private var process: SpawnedProcess?
     public let logFile: URL
     public var extraArguments: [String]
     public var environment: [String: String]
 
     public init(directory: URL, mongoURI: String, database: String? = nil, arguments: [String] = [], environment: [String: String] = [:]) {
+        ignoreBrokenPipes()
         self.directory = directory
         self.socketPath = directory.appendingPathComponent("orchestratord.sock").path
         self.database = database ?? TestEnvironment.uniqueDatabaseName("daemon")
@@ -37,7 +38,7 @@ public final class DaemonProcess: @unchecked Sendable {
 
     /// Starts the process; with `waitUntilServing` it returns once the socket accepts connections.
     public func start(waitUntilServing: Bool = true, executable: String? = nil, argumentsOverride: [String]? = nil) async throws {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: try executable ?? Binaries.path("orchestratord"))
         process.arguments = argumentsOverride ?? arguments
         var env = ProcessInfo.processInfo.environment

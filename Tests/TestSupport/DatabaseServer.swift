@@ -4,7 +4,7 @@ import Foundation
 /// test can stop and start again (same port, same data) to play an outage.
 public final class DatabaseServer: @unchecked Sendable {
     // Mutated only by the test that owns the server, from one task at a time.
-    private var process: Process?
+    private var process: SpawnedProcess?
     private let executable: String
     public let port: Int
     public let storage: URL
@@ -21,7 +21,7 @@ public final class DatabaseServer: @unchecked Sendable {
 
     /// Starts the server and waits until it accepts connections.
     public func start() async throws {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
             "--host", "127.0.0.1", "--port", String(port), "--storage-path", storage.path, "--log-level", "WARNING",

@@ -29,6 +29,7 @@ public final class FlakyProxy: @unchecked Sendable {
 
     /// Listens on a free loopback port and forwards to `upstreamPort`.
     public init(to upstreamPort: Int) throws {
+        ignoreBrokenPipes()
         self.upstreamPort = upstreamPort
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.listener = listener

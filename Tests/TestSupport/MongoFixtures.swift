@@ -6,6 +6,7 @@ import MongoKit
 public func withTestPool<T>(
     uri: String? = nil, serverSelectionTimeoutMS: Int32 = 3000, _ body: (MongoPool) async throws -> T
 ) async throws -> T {
+    ignoreBrokenPipes()
     let configuration = MongoConfiguration(
         uri: try uri ?? TestEnvironment.mongoURI(),
         database: TestEnvironment.uniqueDatabaseName(),

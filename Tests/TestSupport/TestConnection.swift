@@ -12,6 +12,7 @@ public final class TestConnection: @unchecked Sendable {
     private let queue: DispatchQueue
 
     public init(path: String) throws(ClientError) {
+        ignoreBrokenPipes()
         connection = try RPCConnection(path: path)
         queue = DispatchQueue(label: "test-connection")
     }

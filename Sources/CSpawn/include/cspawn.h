@@ -27,6 +27,14 @@ int orch_gate_open(int gate_fd, int report_fd);
 /* The step exits without running anything. Closes both fds. */
 void orch_gate_abandon(int gate_fd, int report_fd);
 
+/* Starts `path` with `argv` and exactly `envp`, its stdin, stdout and
+ * stderr on the given fds, no other fd inherited, every signal at its
+ * default disposition and none blocked: what the tests start their
+ * daemons, databases and commands with (Foundation's Process.run on Linux
+ * over-reads /proc/self/fd entries and crashes now and then). Returns 0 or
+ * an errno value. */
+int orch_spawn(const char *path, char *const argv[], char *const envp[], int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+
 /* pidfd_open(2): readable once the process has exited; -1 if the kernel has none. */
 int orch_pidfd_open(pid_t pid);
 
