@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OrchestratorClient
+import OrchestratorModel
 import OrchestratorProtocol
 
 public struct Orchctl: ParsableCommand {
@@ -22,6 +23,7 @@ public struct Orchctl: ParsableCommand {
               orchctl apply -f examples/config-backup.yaml
               orchctl -o json workflow get core-backup
             """,
+        version: OrchestratorVersion.current,
         subcommands: [WorkflowCommand.self, StepCommand.self, RunCommand.self, TargetCommand.self, Apply.self, Status.self]
     )
 

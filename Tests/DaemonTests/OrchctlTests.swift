@@ -1,4 +1,5 @@
 import Foundation
+import OrchestratorModel
 import OrchestratorProtocol
 import Testing
 import TestSupport
@@ -156,5 +157,14 @@ import TestSupport
         }
         let completion = try await runCommand(binary, ["--generate-completion-script", "bash"])
         #expect(completion.stdout.contains("orchctl"))
+    }
+
+    /// The same version as the daemon's, without a daemon to ask.
+    @Test func versionIsTheDaemonsAndNeedsNoDaemon() async throws {
+        let version = try await runCommand(try Binaries.path("orchctl"), ["--version"])
+        let daemon = try await runCommand(try Binaries.path("orchestratord"), ["--version"])
+        #expect(version.status == 0 && daemon.status == 0)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == OrchestratorVersion.current, "\(version)")
+        #expect(daemon.stdout.contains(OrchestratorVersion.current), "\(daemon)")
     }
 }
