@@ -19,18 +19,18 @@ import Testing
     @Test(arguments: Backend.allCases)
     func aRunNeverWaitsForItselfAndAnotherRunWaitsUntilEveryHolderIsGone(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
-            #expect(try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 1), owner: "d1", until: later, now: .now) == nil)
+            #expect(try await take(store, ["sw1"], by: "r1", as: attempt("push", 1)) == nil)
             // Another step of the same run shares it.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("verify", 1), owner: "d1", until: later, now: .now) == nil)
-            let wait = try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)
+            #expect(try await take(store, ["sw1"], by: "r1", as: attempt("verify", 1)) == nil)
+            let wait = try await take(store, ["sw1"], by: "r2")
             #expect(wait?.lock == "sw1" && wait?.runId == "r1" && wait?.step == "push")
 
             try await store.releaseLocks(runId: "r1", .holder(attempt("push", 1)))
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)?.step == "verify")
+            #expect(try await take(store, ["sw1"], by: "r2")?.step == "verify")
             try await store.releaseLocks(runId: "r1", .holder(attempt("verify", 1)))
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now) == nil)
+            #expect(try await take(store, ["sw1"], by: "r2") == nil)
             // Held by the whole run now: a waiter is told so (no step).
-            let held = try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 2), owner: "d1", until: later, now: .now)
+            let held = try await take(store, ["sw1"], by: "r1", as: attempt("push", 2))
             #expect(held == LockWait(lock: "sw1", runId: "r2", step: nil))
         }
     }
@@ -38,27 +38,27 @@ import Testing
     @Test(arguments: Backend.allCases)
     func aLateGiveBackOfAnEarlierAttemptOrOwnerFreesNothingTakenSince(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
-            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 1, "d1"), owner: "d1", until: later, now: .now)
+            _ = try await take(store, ["sw1"], by: "r1", as: attempt("push", 1, "d1"))
             try await store.releaseLocks(runId: "r1", .holder(attempt("push", 1, "d1")))
             // The run's new owner starts the step's next attempt …
-            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: attempt("push", 2, "d2"), owner: "d2", until: later, now: .now)
+            _ = try await take(store, ["sw1"], by: "r1", as: attempt("push", 2, "d2"))
             // … and the old owner's give-backs arrive late, for its attempt and for one it never started.
             try await store.releaseLocks(runId: "r1", .holder(attempt("push", 1, "d1")))
             try await store.releaseLocks(runId: "r1", .holder(attempt("push", 2, "d1")))
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r1")
+            #expect(try await take(store, ["sw1"], by: "r2")?.runId == "r1")
         }
     }
 
     @Test(arguments: Backend.allCases)
     func allOrNoneGivesBackWhatTheCallTookAndKeepsWhatTheRunHeldBefore(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
-            _ = try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)
-            _ = try await store.acquireLocks(["c"], runId: "r1", holder: .run, owner: "d1", until: later, now: .now)
+            _ = try await take(store, ["a"], by: "r2")
+            _ = try await take(store, ["c"], by: "r1")
             // r2's step wants a (its own already), b (free) and c (r1's): it waits, holding b nowhere.
-            let wait = try await store.acquireLocks(["c", "b", "a"], runId: "r2", holder: attempt("push", 1, "d2"), owner: "d2", until: later, now: .now)
+            let wait = try await take(store, ["c", "b", "a"], by: "r2", as: attempt("push", 1, "d2"))
             #expect(wait == LockWait(lock: "c", runId: "r1", step: nil))
-            #expect(try await store.acquireLocks(["b"], runId: "r3", holder: .run, owner: "d3", until: later, now: .now) == nil)
-            #expect(try await store.acquireLocks(["a"], runId: "r3", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r2")
+            #expect(try await take(store, ["b"], by: "r3") == nil)
+            #expect(try await take(store, ["a"], by: "r3")?.runId == "r2")
         }
     }
 
@@ -68,26 +68,26 @@ import Testing
             // One `now` for every call: the stores judge leases by the time they are given, and a slow machine must not change it.
             let now = Date()
             let soon = now.addingTimeInterval(5)
-            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: soon, now: now)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: now) != nil)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: soon.addingTimeInterval(1)) == nil)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r3", holder: .run, owner: "d3", until: later, now: soon.addingTimeInterval(1))?.runId == "r2")
+            _ = try await take(store, ["sw1"], by: "r1", until: soon, at: now)
+            #expect(try await take(store, ["sw1"], by: "r2", at: now) != nil)
+            #expect(try await take(store, ["sw1"], by: "r2", at: soon.addingTimeInterval(1)) == nil)
+            #expect(try await take(store, ["sw1"], by: "r3", at: soon.addingTimeInterval(1))?.runId == "r2")
         }
     }
 
     @Test(arguments: Backend.allCases)
     func leftoversGoAndTheRunsOwnHoldAndTheKeptAttemptsStay(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
-            _ = try await store.acquireLocks(["a"], runId: "r1", holder: .run, owner: "d1", until: later, now: .now)
-            _ = try await store.acquireLocks(["a", "b"], runId: "r1", holder: attempt("push", 1, "d1"), owner: "d1", until: later, now: .now)
-            _ = try await store.acquireLocks(["c"], runId: "r1", holder: attempt("verify", 1, "d2"), owner: "d2", until: later, now: .now)
+            _ = try await take(store, ["a"], by: "r1")
+            _ = try await take(store, ["a", "b"], by: "r1", as: attempt("push", 1, "d1"))
+            _ = try await take(store, ["c"], by: "r1", as: attempt("verify", 1, "d2"))
             try await store.releaseLocks(runId: "r1", .leftovers(upTo: ["push": 1, "verify": 1], keeping: [attempt("verify", 1, "d2").token]))
-            #expect(try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.step == nil)
-            #expect(try await store.acquireLocks(["b"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
-            #expect(try await store.acquireLocks(["c"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now)?.step == "verify")
+            #expect(try await take(store, ["a"], by: "r2")?.step == nil)
+            #expect(try await take(store, ["b"], by: "r2") == nil)
+            #expect(try await take(store, ["c"], by: "r2")?.step == "verify")
 
             try await store.releaseLocks(runId: "r1", .all)
-            #expect(try await store.acquireLocks(["a", "c"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
+            #expect(try await take(store, ["a", "c"], by: "r2") == nil)
         }
     }
 
@@ -96,37 +96,37 @@ import Testing
         try await withLocks(backend) { store in
             let now = Date()
             let soon = now.addingTimeInterval(5)
-            _ = try await store.acquireLocks(["sw1"], runId: "r1", holder: .run, owner: "d1", until: later, now: now)
+            _ = try await take(store, ["sw1"], by: "r1", at: now)
             // r5 asks first, then r3 (older): r3 is next.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: now)?.runId == "r1")
-            #expect(try await store.acquireLocks(["sw1"], runId: "r3", holder: .run, owner: "d2", until: soon, now: now)?.runId == "r1")
+            #expect(try await take(store, ["sw1"], by: "r5", at: now)?.runId == "r1")
+            #expect(try await take(store, ["sw1"], by: "r3", until: soon, at: now)?.runId == "r1")
             try await store.releaseLocks(runId: "r1", .all)
             // Given back: promised to r3, so neither r5 nor a newcomer takes it.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: now) == LockWait(lock: "sw1", runId: "r3"))
-            #expect(try await store.acquireLocks(["sw1"], runId: "r9", holder: .run, owner: "d3", until: later, now: now)?.runId == "r3")
+            #expect(try await take(store, ["sw1"], by: "r5", at: now) == LockWait(lock: "sw1", runId: "r3"))
+            #expect(try await take(store, ["sw1"], by: "r9", at: now)?.runId == "r3")
             // r3 stopped asking (its daemon died): once its promise lapsed, whoever asks takes it.
             let afterwards = soon.addingTimeInterval(1)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d2", until: later, now: afterwards) == nil)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r9", holder: .run, owner: "d3", until: later, now: afterwards)?.runId == "r5")
+            #expect(try await take(store, ["sw1"], by: "r5", at: afterwards) == nil)
+            #expect(try await take(store, ["sw1"], by: "r9", at: afterwards)?.runId == "r5")
         }
     }
 
     @Test(arguments: Backend.allCases)
     func aRunPromisedALockTakesItAndThePromiseGoes(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
-            _ = try await store.acquireLocks(["sw1"], runId: "r5", holder: attempt("push", 1), owner: "d1", until: later, now: .now)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now)?.runId == "r5")
+            _ = try await take(store, ["sw1"], by: "r5", as: attempt("push", 1))
+            #expect(try await take(store, ["sw1"], by: "r2")?.runId == "r5")
             // r5's other step still shares what r5 holds, promise or not.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: attempt("verify", 1), owner: "d1", until: later, now: .now) == nil)
+            #expect(try await take(store, ["sw1"], by: "r5", as: attempt("verify", 1)) == nil)
             try await store.releaseLocks(runId: "r5", .holder(attempt("push", 1)))
             try await store.releaseLocks(runId: "r5", .holder(attempt("verify", 1)))
             // r5 holds it no more: the promise to the older r2 stands against r5 too; a younger run's promise would not.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: attempt("push", 2), owner: "d1", until: later, now: .now) == LockWait(lock: "sw1", runId: "r2"))
-            #expect(try await store.acquireLocks(["sw1"], runId: "r2", holder: .run, owner: "d2", until: later, now: .now) == nil)
-            #expect(try await store.acquireLocks(["sw1"], runId: "r7", holder: .run, owner: "d3", until: later, now: .now)?.runId == "r2")
+            #expect(try await take(store, ["sw1"], by: "r5", as: attempt("push", 2)) == LockWait(lock: "sw1", runId: "r2"))
+            #expect(try await take(store, ["sw1"], by: "r2") == nil)
+            #expect(try await take(store, ["sw1"], by: "r7")?.runId == "r2")
             try await store.releaseLocks(runId: "r2", .all)
             // r7's promise does not hold back the older r5.
-            #expect(try await store.acquireLocks(["sw1"], runId: "r5", holder: .run, owner: "d1", until: later, now: .now) == nil)
+            #expect(try await take(store, ["sw1"], by: "r5") == nil)
         }
     }
 
@@ -134,13 +134,20 @@ import Testing
     func leftoversSentLateSpareTheAttemptsOfTheRunsNewOwner(_ backend: Backend) async throws {
         try await withLocks(backend) { store in
             // d2 knew push at attempt 2; the run's new owner d1 runs attempt 3 when d2's clean-up arrives.
-            _ = try await store.acquireLocks(["a"], runId: "r1", holder: attempt("push", 2, "d2"), owner: "d2", until: later, now: .now)
-            _ = try await store.acquireLocks(["a"], runId: "r1", holder: attempt("push", 3, "d1"), owner: "d1", until: later, now: .now)
+            _ = try await take(store, ["a"], by: "r1", as: attempt("push", 2, "d2"))
+            _ = try await take(store, ["a"], by: "r1", as: attempt("push", 3, "d1"))
             try await store.releaseLocks(runId: "r1", .leftovers(upTo: ["push": 2], keeping: []))
-            #expect(try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == LockWait(lock: "a", runId: "r1", step: "push"))
+            #expect(try await take(store, ["a"], by: "r2") == LockWait(lock: "a", runId: "r1", step: "push"))
             try await store.releaseLocks(runId: "r1", .holder(attempt("push", 3, "d1")))
-            #expect(try await store.acquireLocks(["a"], runId: "r2", holder: .run, owner: "d3", until: later, now: .now) == nil)
+            #expect(try await take(store, ["a"], by: "r2") == nil)
         }
+    }
+
+    /// Asks for `names` for run `runId` (its own hold unless `holder` says otherwise), its lease until `until`, at `now`.
+    private func take(
+        _ store: any RunStore, _ names: [String], by runId: String, as holder: LockHolder = .run, until: Date? = nil, at now: Date = .now
+    ) async throws -> LockWait? {
+        try await store.acquireLocks(names, runId: runId, holder: holder, owner: "daemon", until: until ?? later, now: now)
     }
 
     private func withLocks(_ backend: Backend, _ body: (any RunStore) async throws -> Void) async throws {
