@@ -102,3 +102,30 @@ import Testing
         #expect(Parameters.problems(["a-b": "1", "host": "sw1"], steps: [step]).isEmpty)
     }
 }
+
+/// Bad locks are refused with every problem at once, where they are.
+@Suite struct LockValidationTests {
+    @Test func everyProblemWithALockIsListedWithItsField() {
+        let step = Step(name: "push", executionOrder: 0, action: Action(exec: ["/bin/true"]), locks: ["", "bell\u{7}", "sw1", "sw1"])
+        let draft = WorkflowDraft(name: "w", steps: [step], locks: (0...16).map { "dev-\($0)" })
+        var caught: OrchestratorError?
+        do { try draft.validate() } catch { caught = error }
+        guard case .validationFailed(let problems)? = caught?.kind else {
+            Issue.record("expected a validation error, got \(String(describing: caught))")
+            return
+        }
+        let byField = Dictionary(grouping: problems, by: \.field).mapValues { $0.map(\.message) }
+        #expect(byField["locks"] == ["at most 16 locks"], "\(problems)")
+        #expect(byField["steps[0].locks[0]"] == ["must be 1 to 256 bytes"], "\(problems)")
+        #expect(byField["steps[0].locks[1]"] == ["must be printable characters"], "\(problems)")
+        #expect(byField["steps[0].locks"] == ["'sw1' more than once"], "\(problems)")
+    }
+
+    @Test func aLockTooLongOnceFilledInIsRefusedNamingIt() {
+        let step = Step(name: "push", executionOrder: 0, action: Action(exec: ["/bin/true"]), locks: ["device:{{params.dev}}"])
+        let problems = Parameters.problems(["dev": String(repeating: "x", count: 600)], steps: [step])
+        #expect(problems.map(\.field) == ["locks"])
+        #expect(problems.first?.message.contains("longer than 512 bytes once filled in") == true, "\(problems)")
+        #expect(Parameters.problems(["dev": "sw1"], steps: [step]).isEmpty)
+    }
+}
