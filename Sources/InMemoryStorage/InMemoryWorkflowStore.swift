@@ -13,6 +13,8 @@ public final class InMemoryWorkflowStore: WorkflowStore {
     }
 
     private let state = Mutex([String: Stored]())
+    /// Kept versions by workflow id, then version.
+    private let kept = Mutex([String: [Int: Workflow]]())
 
     public init() {}
 
@@ -34,13 +36,8 @@ public final class InMemoryWorkflowStore: WorkflowStore {
         return Page(items: items, next: sorted.count > limit ? items.last?.name : nil)
     }
 
-    public func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow {
-        try change(name) { workflow throws(OrchestratorError) in
-            if let expected = changes.expectedVersion, expected != workflow.version {
-                throw OrchestratorError.conflict(
-                    "workflow '\(name)' is at version \(workflow.version), not the expected \(expected)",
-                    details: ["expectedVersion": String(expected), "currentVersion": String(workflow.version)])
-            }
+    public func updateWorkflow(named name: String, _ changes: WorkflowChanges, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
+        try change(name, revision) { workflow throws(OrchestratorError) in
             if let newName = changes.name { workflow.name = newName }
             if let description = changes.description { workflow.description = description }
             if let locks = changes.locks { workflow.locks = locks }
@@ -52,11 +49,28 @@ public final class InMemoryWorkflowStore: WorkflowStore {
         try state.withLock { stored throws(OrchestratorError) in
             guard let found = Self.find(stored, .name(name)) else { throw OrchestratorError.notFound("workflow", name) }
             stored[found.workflow.id] = nil
+            kept.withLock { $0[found.workflow.id] = nil }
         }
     }
 
-    public func addStep(_ step: Step, toWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
-        try change(workflow) { current throws(OrchestratorError) in
+    public func keepVersion(_ workflow: Workflow) async throws(OrchestratorError) {
+        kept.withLock { kept in
+            if kept[workflow.id]?[workflow.version] == nil { kept[workflow.id, default: [:]][workflow.version] = workflow.definition }
+        }
+    }
+
+    public func keptVersion(workflowId: String, version: Int) async throws(OrchestratorError) -> Workflow? {
+        kept.withLock { $0[workflowId]?[version] }
+    }
+
+    public func keptVersions(workflowId: String, before: Int?, limit: Int) async throws(OrchestratorError) -> [Workflow] {
+        kept.withLock { kept in
+            Array((kept[workflowId] ?? [:]).values.filter { before == nil || $0.version < before! }.sorted { $0.version > $1.version }.prefix(limit))
+        }
+    }
+
+    public func addStep(_ step: Step, toWorkflow workflow: String, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
+        try change(workflow, revision) { current throws(OrchestratorError) in
             if current.steps.contains(where: { $0.name == step.name }) {
                 throw OrchestratorError.conflict("workflow '\(workflow)' already has a step named '\(step.name)'")
             }
@@ -69,8 +83,8 @@ public final class InMemoryWorkflowStore: WorkflowStore {
         }
     }
 
-    public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow {
-        try change(workflow) { current throws(OrchestratorError) in
+    public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
+        try change(workflow, revision) { current throws(OrchestratorError) in
             guard let index = current.steps.firstIndex(where: { $0.name == name }) else { throw OrchestratorError.notFound("step", "\(workflow)/\(name)") }
             if let renaming = changes.name, renaming != name, current.steps.contains(where: { $0.name == renaming }) {
                 throw OrchestratorError.conflict("workflow '\(workflow)' already has a step named '\(renaming)'")
@@ -79,8 +93,8 @@ public final class InMemoryWorkflowStore: WorkflowStore {
         }
     }
 
-    public func deleteStep(named name: String, fromWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
-        try change(workflow) { current throws(OrchestratorError) in
+    public func deleteStep(named name: String, fromWorkflow workflow: String, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
+        try change(workflow, revision) { current throws(OrchestratorError) in
             guard current.steps.contains(where: { $0.name == name }) else { throw OrchestratorError.notFound("step", "\(workflow)/\(name)") }
             current.steps.removeAll { $0.name == name }
         }
@@ -106,9 +120,14 @@ public final class InMemoryWorkflowStore: WorkflowStore {
 
     /// One guarded change of one workflow: `body` throws when its guard
     /// fails, and nothing is written; otherwise the version goes up by one.
-    private func change(_ name: String, _ body: (inout Workflow) throws(OrchestratorError) -> Void) throws(OrchestratorError) -> Workflow {
+    private func change(
+        _ name: String, _ revision: WorkflowRevision, _ body: (inout Workflow) throws(OrchestratorError) -> Void
+    ) throws(OrchestratorError) -> Workflow {
         try state.withLock { stored throws(OrchestratorError) -> Workflow in
             guard var found = Self.find(stored, .name(name)) else { throw OrchestratorError.notFound("workflow", name) }
+            guard found.workflow.version == revision.basedOn else {
+                throw OrchestratorError.versionConflict(name, expected: revision.basedOn, current: found.workflow.version)
+            }
             let id = found.workflow.id
             try body(&found.workflow)
             if found.workflow.name != name, stored.values.contains(where: { $0.workflow.name == found.workflow.name }) {
@@ -116,6 +135,7 @@ public final class InMemoryWorkflowStore: WorkflowStore {
             }
             found.workflow.version += 1
             found.workflow.updatedAt = Date().milliseconds
+            found.workflow.updatedBy = revision.by
             stored[id] = found
             return found.workflow
         }

@@ -9,6 +9,7 @@ import OrchestratorStorage
 /// window; when the guard fails, a follow-up read says why.
 public struct MongoWorkflowStore: WorkflowStore {
     public static let collectionName = "workflows"
+    public static let versionsCollectionName = "workflow_versions"
     private let pool: MongoPool
 
     public init(pool: MongoPool) {
@@ -18,6 +19,9 @@ public struct MongoWorkflowStore: WorkflowStore {
     /// Creates the indexes the store relies on; safe to call on every start.
     public func prepare() async throws(OrchestratorError) {
         try await createIndexes(pool, collection: Self.collectionName, [["key": ["name": 1], "name": "name_unique", "unique": true]])
+        try await createIndexes(
+            pool, collection: Self.versionsCollectionName,
+            [["key": ["workflowId": 1, "version": 1], "name": "workflow_version_unique", "unique": true]])
     }
 
     public func createWorkflow(_ workflow: Workflow) async throws(OrchestratorError) {
@@ -52,10 +56,9 @@ public struct MongoWorkflowStore: WorkflowStore {
         return Page(items: Array(items), next: documents.count > limit ? items.last?.name : nil)
     }
 
-    public func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow {
-        var filter: BSONDocument = ["name": BSON(name)]
-        if let expected = changes.expectedVersion { filter["version"] = BSON(expected) }
-        var set: BSONDocument = ["updatedAt": BSON(Date().milliseconds)]
+    public func updateWorkflow(named name: String, _ changes: WorkflowChanges, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
+        let filter: BSONDocument = ["name": BSON(name), "version": BSON(revision.basedOn)]
+        var set = Self.revised(revision)
         if let newName = changes.name { set["name"] = BSON(newName) }
         if let description = changes.description { set["description"] = BSON(description) }
         if let locks = changes.locks { set["locks"] = .array(locks.map { BSON($0) }) }
@@ -73,27 +76,76 @@ public struct MongoWorkflowStore: WorkflowStore {
         }
         guard let current else { throw OrchestratorError.notFound("workflow", name) }
         let workflow = WorkflowDocument.decodeWorkflow(current)
-        guard result.matched == 1 else {
-            throw OrchestratorError.conflict(
-                "workflow '\(name)' is at version \(workflow.version), not the expected \(changes.expectedVersion ?? 0)",
-                details: ["expectedVersion": String(changes.expectedVersion ?? 0), "currentVersion": String(workflow.version)]
-            )
-        }
+        guard result.matched == 1 else { throw OrchestratorError.versionConflict(name, expected: revision.basedOn, current: workflow.version) }
         return workflow
     }
 
+    /// The versions go after the workflow: a crash between the two leaves
+    /// only versions nobody can name, never a workflow without its history.
     public func deleteWorkflow(named name: String) async throws(OrchestratorError) {
         let deleted = try await withDatabase(pool, writes: true) { client throws(MongoError) in
-            try client.collection(Self.collectionName).deleteOne(["name": BSON(name)])
+            let collection = client.collection(Self.collectionName)
+            guard let found = try collection.findOne(["name": BSON(name)]), let id = found["_id"] else { return 0 }
+            let deleted = try collection.deleteOne(["_id": id, "name": BSON(name)])
+            if deleted == 1 { _ = try client.collection(Self.versionsCollectionName).deleteMany(["workflowId": id]) }
+            return deleted
         }
         if deleted == 0 { throw OrchestratorError.notFound("workflow", name) }
     }
 
-    public func addStep(_ step: Step, toWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
+    public func keepVersion(_ workflow: Workflow) async throws(OrchestratorError) {
+        guard let oid = ObjectId(workflow.id) else { throw OrchestratorError.notFound("workflow", workflow.id) }
+        var document = WorkflowDocument.encode(workflow.definition)
+        document["_id"] = nil
+        document["workflowId"] = .objectId(oid)
+        do {
+            try await withDatabase(pool, onDuplicate: Self.alreadyKept, writes: true) { [document] client throws(MongoError) in
+                try client.collection(Self.versionsCollectionName).insertOne(document)
+            }
+        } catch where error == Self.alreadyKept {
+            // Kept by an earlier attempt of this change or by a concurrent one: the same definition.
+        }
+    }
+
+    public func keptVersion(workflowId: String, version: Int) async throws(OrchestratorError) -> Workflow? {
+        guard let oid = ObjectId(workflowId) else { return nil }
+        let found = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.versionsCollectionName).findOne(["workflowId": .objectId(oid), "version": BSON(version)])
+        }
+        return found.map { Self.decodeKept($0, workflowId: workflowId) }
+    }
+
+    public func keptVersions(workflowId: String, before: Int?, limit: Int) async throws(OrchestratorError) -> [Workflow] {
+        guard let oid = ObjectId(workflowId) else { return [] }
+        var filter: BSONDocument = ["workflowId": .objectId(oid)]
+        if let before { filter["version"] = ["$lt": BSON(before)] }
+        let documents = try await withDatabase(pool) { [filter] client throws(MongoError) in
+            try client.collection(Self.versionsCollectionName).find(filter, sort: ["version": -1], limit: limit)
+        }
+        return documents.map { Self.decodeKept($0, workflowId: workflowId) }
+    }
+
+    private static func decodeKept(_ document: BSONDocument, workflowId: String) -> Workflow {
+        var workflow = WorkflowDocument.decodeWorkflow(document)
+        workflow.id = workflowId
+        return workflow
+    }
+
+    private static let alreadyKept = OrchestratorError.conflict("this version is kept already")
+
+    /// The fields every change sets besides its own.
+    private static func revised(_ revision: WorkflowRevision) -> BSONDocument {
+        var set: BSONDocument = ["updatedAt": BSON(Date().milliseconds)]
+        set["updatedBy"] = revision.by.map { BSON(Int($0)) } ?? .null
+        return set
+    }
+
+    public func addStep(_ step: Step, toWorkflow workflow: String, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
         var newStep = step
         newStep.status = .pending
         let filter: BSONDocument = [
             "name": BSON(workflow),
+            "version": BSON(revision.basedOn),
             "steps.name": ["$ne": BSON(step.name)],
             // The guard on the array's length keeps the step limit without a read first.
             "steps.\(Limits.stepsPerWorkflow - 1)": ["$exists": false],
@@ -101,9 +153,9 @@ public struct MongoWorkflowStore: WorkflowStore {
         let update: BSONDocument = [
             "$push": ["steps": .document(WorkflowDocument.encode(newStep))],
             "$inc": ["version": 1],
-            "$set": ["updatedAt": BSON(Date().milliseconds)],
+            "$set": .document(Self.revised(revision)),
         ]
-        return try await guardedStepChange(workflow: workflow, filter: filter, update: update) { current throws(OrchestratorError) in
+        return try await guardedStepChange(workflow: workflow, revision, filter: filter, update: update) { current throws(OrchestratorError) in
             if current.steps.contains(where: { $0.name == step.name }) {
                 throw OrchestratorError.conflict("workflow '\(workflow)' already has a step named '\(step.name)'")
             }
@@ -111,18 +163,18 @@ public struct MongoWorkflowStore: WorkflowStore {
         }
     }
 
-    public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow {
-        var filter: BSONDocument = ["name": BSON(workflow), "steps.name": BSON(name)]
+    public func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
+        var filter: BSONDocument = ["name": BSON(workflow), "version": BSON(revision.basedOn), "steps.name": BSON(name)]
         let renaming = changes.name.flatMap { $0 == name ? nil : $0 }
         if let renaming {
             filter["$and"] = [["steps.name": BSON(name)], ["steps.name": ["$ne": BSON(renaming)]]]
             filter["steps.name"] = nil
         }
-        var fields: BSONDocument = ["updatedAt": BSON(Date().milliseconds)]
+        var fields = Self.revised(revision)
         for field in WorkflowDocument.stepUpdate(changes).fields { fields[field.key] = field.value }
         let update: BSONDocument = ["$set": .document(fields), "$inc": ["version": 1]]
         return try await guardedStepChange(
-            workflow: workflow, filter: filter, update: update, arrayFilters: [["s.name": BSON(name)]]
+            workflow: workflow, revision, filter: filter, update: update, arrayFilters: [["s.name": BSON(name)]]
         ) { current throws(OrchestratorError) in
             guard current.steps.contains(where: { $0.name == name }) else {
                 throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
@@ -131,23 +183,24 @@ public struct MongoWorkflowStore: WorkflowStore {
         }
     }
 
-    public func deleteStep(named name: String, fromWorkflow workflow: String) async throws(OrchestratorError) -> Workflow {
-        let filter: BSONDocument = ["name": BSON(workflow), "steps.name": BSON(name)]
+    public func deleteStep(named name: String, fromWorkflow workflow: String, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow {
+        let filter: BSONDocument = ["name": BSON(workflow), "version": BSON(revision.basedOn), "steps.name": BSON(name)]
         let update: BSONDocument = [
             "$pull": ["steps": ["name": BSON(name)]],
             "$inc": ["version": 1],
-            "$set": ["updatedAt": BSON(Date().milliseconds)],
+            "$set": .document(Self.revised(revision)),
         ]
-        return try await guardedStepChange(workflow: workflow, filter: filter, update: update) { _ throws(OrchestratorError) in
+        return try await guardedStepChange(workflow: workflow, revision, filter: filter, update: update) { _ throws(OrchestratorError) in
             throw OrchestratorError.notFound("step", "\(workflow)/\(name)")
         }
     }
 
     /// Applies a filtered update to one workflow and returns it afterwards.
     /// When the filter matched nothing, `explain` turns the workflow as it is
-    /// now into the error (a missing workflow is always NotFound).
+    /// now into the error (a missing workflow is always NotFound, a moved
+    /// version always a version conflict).
     private func guardedStepChange(
-        workflow: String, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSON]? = nil,
+        workflow: String, _ revision: WorkflowRevision, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSON]? = nil,
         explain: (Workflow) throws(OrchestratorError) -> Never
     ) async throws(OrchestratorError) -> Workflow {
         let (matched, document) = try await withDatabase(pool, writes: true) { client throws(MongoError) in
@@ -157,7 +210,12 @@ public struct MongoWorkflowStore: WorkflowStore {
         }
         guard let document else { throw OrchestratorError.notFound("workflow", workflow) }
         let current = WorkflowDocument.decodeWorkflow(document)
-        if !matched { try explain(current) }
+        if !matched {
+            if current.version != revision.basedOn {
+                throw OrchestratorError.versionConflict(workflow, expected: revision.basedOn, current: current.version)
+            }
+            try explain(current)
+        }
         return current
     }
 

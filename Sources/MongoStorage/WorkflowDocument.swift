@@ -18,6 +18,7 @@ enum WorkflowDocument {
             "updatedAt": BSON(workflow.updatedAt),
         ]
         if let id = ObjectId(workflow.id) { doc["_id"] = .objectId(id) }
+        if let by = workflow.updatedBy { doc["updatedBy"] = BSON(Int(by)) }
         return doc
     }
 
@@ -56,7 +57,8 @@ enum WorkflowDocument {
             locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
             version: doc["version"]?.intValue ?? 1,
             createdAt: doc["createdAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
-            updatedAt: doc["updatedAt"]?.dateValue ?? Date(timeIntervalSince1970: 0)
+            updatedAt: doc["updatedAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
+            updatedBy: doc["updatedBy"]?.intValue.flatMap(UInt32.init(exactly:))
         )
     }
 

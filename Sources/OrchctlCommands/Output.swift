@@ -44,12 +44,7 @@ enum Render {
         action.exec.map(shellQuoted).joined(separator: " ")
     }
 
-    /// Newlines are shown as `\n` so a multi-line script keeps a table row on one line.
-    static func shellQuoted(_ word: String) -> String {
-        let word = word.replacingOccurrences(of: "\n", with: "\\n")
-        if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./:=@%+,{}".contains($0) }) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
+    static func shellQuoted(_ word: String) -> String { ShellWord.quoted(word) }
 
     static func steps(_ steps: [Step]) -> String {
         var table = Table("ORDER", "NAME", "STATUS", "TIMEOUT", "RETRIES", "FLAGS", "COMMAND")
@@ -69,7 +64,8 @@ enum Render {
     static func workflow(_ w: Workflow) -> String {
         var out = fields([
             ("Name", w.name), ("Id", w.id), ("Description", w.description),
-            ("Version", text(w.version)), ("Created", text(w.createdAt)), ("Updated", text(w.updatedAt)),
+            ("Version", text(w.version)), ("Created", text(w.createdAt)),
+            ("Updated", text(w.updatedAt) + (w.updatedBy.map { " by uid \($0)" } ?? "")),
         ] + (w.locks.isEmpty ? [] : [("Locks", w.locks.joined(separator: " "))]))
         out += "\n" + (w.steps.isEmpty ? "No steps yet: add one with 'orchctl step add \(w.name) NAME --order N -- CMD'.\n" : steps(w.steps))
         return out

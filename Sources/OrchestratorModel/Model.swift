@@ -71,8 +71,14 @@ public struct Workflow: Sendable, Equatable {
     public var version: Int
     public var createdAt: Date
     public var updatedAt: Date
+    /// The uid of the caller who made this version (nil in records older than versions).
+    public var updatedBy: UInt32?
 
-    public init(id: String, name: String, description: String, steps: [Step], locks: [String] = [], version: Int, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, name: String, description: String, steps: [Step], locks: [String] = [], version: Int, createdAt: Date, updatedAt: Date,
+        updatedBy: UInt32? = nil
+    ) {
+        self.updatedBy = updatedBy
         self.locks = locks
         self.id = id
         self.name = name
@@ -81,6 +87,13 @@ public struct Workflow: Sendable, Equatable {
         self.version = version
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+
+    /// The definition alone: what a version keeps and a diff compares (no shown statuses).
+    public var definition: Workflow {
+        var w = self
+        for index in w.steps.indices { w.steps[index].status = .pending }
+        return w
     }
 
     /// Steps in the order the spec lists them: executionOrder, then name.

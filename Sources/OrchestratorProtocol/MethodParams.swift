@@ -122,6 +122,92 @@ public struct WorkflowUpdateParams: RPCParams, Equatable {
     }
 }
 
+/// `workflow.get`: exactly one of `name` or `id`, and `version` (default: the current one).
+public struct WorkflowGetParams: RPCParams, Equatable {
+    public var key: WorkflowKey
+    public var version: Int?
+
+    public init(_ key: WorkflowKey, version: Int? = nil) {
+        self.key = key
+        self.version = version
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["name", "id", "version"])
+        let version = try p.optionalInt("version")
+        var rest = p.values
+        rest["version"] = nil
+        self.init(try WorkflowKey(params: ParamReader(rest)), version: version)
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o = key.paramsJSON
+        if let version { o["version"] = JSONValue(version) }
+        return o
+    }
+}
+
+/// `workflow.history`: `name`, `limit` (default 100), `after` (the previous page's `next`).
+public struct WorkflowHistoryParams: RPCParams, Equatable {
+    public var name: String
+    public var limit: Int
+    /// Versions older than this one.
+    public var after: Int?
+
+    public init(name: String, limit: Int = Limits.defaultPageSize, after: Int? = nil) {
+        self.name = name
+        self.limit = limit
+        self.after = after
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["name", "limit", "after"])
+        let after = try p.optionalString("after")
+        guard after.map({ Int($0) != nil }) ?? true else {
+            throw .invalidParams("invalid params: after must be the previous page's next (a version number as a string)")
+        }
+        self.init(name: try p.string("name"), limit: try p.optionalInt("limit") ?? Limits.defaultPageSize, after: after.flatMap { Int($0) })
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["name": .string(name), "limit": JSONValue(limit)]
+        if let after { o["after"] = .string(String(after)) }
+        return o
+    }
+}
+
+/// `workflow.diff`: `name`, then `from` and `to` (versions; `to` defaults to
+/// the current one), or `definition` (a draft as `workflow.create` takes it)
+/// to compare the current version with.
+public struct WorkflowDiffParams: RPCParams, Equatable {
+    public var name: String
+    public var from: Int?
+    public var to: Int?
+    public var definition: WorkflowDraft?
+
+    public init(name: String, from: Int? = nil, to: Int? = nil, definition: WorkflowDraft? = nil) {
+        self.name = name
+        self.from = from
+        self.to = to
+        self.definition = definition
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["name", "from", "to", "definition"])
+        self.init(
+            name: try p.string("name"), from: try p.optionalInt("from"), to: try p.optionalInt("to"),
+            definition: try p.optionalObject("definition").map { (r) throws(RPCError) in try WorkflowDraft(params: r) })
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["name": .string(name)]
+        if let from { o["from"] = JSONValue(from) }
+        if let to { o["to"] = JSONValue(to) }
+        if let definition { o["definition"] = .object(definition.paramsJSON) }
+        return o
+    }
+}
+
 /// `workflow.delete`: `name`.
 public struct WorkflowDeleteParams: RPCParams, Equatable {
     public var name: String
@@ -247,11 +333,14 @@ public struct RunStartParams: RPCParams, Equatable {
     public var targets: TargetSelector?
     public var batchSize: BatchSize?
     public var maxFailPercentage: Int?
+    /// Runs the workflow as it was at this version (default: as it is now).
+    public var version: Int?
 
     public init(
         workflow: String, params: [String: String] = [:], requestId: String? = nil, targets: TargetSelector? = nil,
-        batchSize: BatchSize? = nil, maxFailPercentage: Int? = nil
+        batchSize: BatchSize? = nil, maxFailPercentage: Int? = nil, version: Int? = nil
     ) {
+        self.version = version
         self.workflow = workflow
         self.params = params
         self.requestId = requestId
@@ -261,7 +350,7 @@ public struct RunStartParams: RPCParams, Equatable {
     }
 
     public init(params p: ParamReader) throws(RPCError) {
-        try p.allowOnly(["workflow", "params", "requestId", "targets", "batchSize", "maxFailPercentage"])
+        try p.allowOnly(["workflow", "params", "requestId", "targets", "batchSize", "maxFailPercentage", "version"])
         let workflow = try p.string("workflow")
         let targets = try p.optionalObject("targets").map { (r) throws(RPCError) in try TargetSelector(params: r) }
         let batchSize: BatchSize?
@@ -278,7 +367,7 @@ public struct RunStartParams: RPCParams, Equatable {
             throw .invalidParams("invalid params: batchSize and maxFailPercentage are for fleet runs: give targets too")
         }
         self.init(workflow: workflow, params: try p.optionalStringMap("params") ?? [:], requestId: try p.optionalString("requestId"),
-                  targets: targets, batchSize: batchSize, maxFailPercentage: maxFail)
+                  targets: targets, batchSize: batchSize, maxFailPercentage: maxFail, version: try p.optionalInt("version"))
     }
 
     public var paramsJSON: [String: JSONValue] {
@@ -291,6 +380,7 @@ public struct RunStartParams: RPCParams, Equatable {
         case nil: break
         }
         if let maxFailPercentage { o["maxFailPercentage"] = JSONValue(maxFailPercentage) }
+        if let version { o["version"] = JSONValue(version) }
         return o
     }
 }

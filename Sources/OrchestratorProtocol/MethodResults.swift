@@ -57,7 +57,8 @@ extension Workflow: RPCResult {
             locks: try r.has("locks") ? r.stringArray("locks") : [],
             version: try r.int("version"),
             createdAt: try r.date("createdAt"),
-            updatedAt: try r.date("updatedAt")
+            updatedAt: try r.date("updatedAt"),
+            updatedBy: try r.optionalInt("updatedBy").flatMap(UInt32.init(exactly:))
         )
     }
 
@@ -66,6 +67,38 @@ extension Workflow: RPCResult {
     }
 
     public var resultJSON: JSONValue { json }
+}
+
+extension FieldChange {
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(field: try r.string("field"), from: try r.optionalString("from"), to: try r.optionalString("to"))
+    }
+}
+
+extension WorkflowDiff: RPCResult {
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(resultJSON)
+        self.init(
+            workflow: try r.string("workflow"), from: try r.int("from"), to: try r.optionalInt("to"),
+            fields: try r.array("fields") { (f) throws(ResultDecodingError) in try FieldChange(result: f) },
+            steps: try r.array("steps") { (s) throws(ResultDecodingError) in
+                StepDiff(
+                    step: try s.string("step"), change: try s.value("change", as: StepDiff.Change.self), renamedFrom: try s.optionalString("renamedFrom"),
+                    fields: try s.array("fields", required: false) { (f) throws(ResultDecodingError) in try FieldChange(result: f) })
+            })
+    }
+
+    public var resultJSON: JSONValue { json }
+}
+
+extension WorkflowHistoryEntry: PageItem {
+    public init(pageItem r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            version: try r.int("version"), name: try r.string("name"), updatedAt: try r.date("updatedAt"),
+            updatedBy: try r.optionalInt("updatedBy").flatMap(UInt32.init(exactly:)), changes: try r.stringArray("changes"))
+    }
+
+    public var pageItemJSON: JSONValue { json }
 }
 
 extension RunStep {

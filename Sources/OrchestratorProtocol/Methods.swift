@@ -5,6 +5,8 @@ public enum Method: String, Sendable, CaseIterable {
     case workflowList = "workflow.list"
     case workflowUpdate = "workflow.update"
     case workflowDelete = "workflow.delete"
+    case workflowHistory = "workflow.history"
+    case workflowDiff = "workflow.diff"
     case stepAdd = "step.add"
     case stepGet = "step.get"
     case stepList = "step.list"
@@ -33,7 +35,7 @@ public enum Method: String, Sendable, CaseIterable {
         switch self {
         case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete, .runStart, .runCancel, .runResume,
              .targetCreate, .targetUpdate, .targetDelete, .targetImport: true
-        case .workflowGet, .workflowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
+        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
         }
     }
 }

@@ -38,10 +38,14 @@ public struct RPCNotification<Params: RPCNotificationParams>: Sendable {
 /// Every method the daemon serves, typed: the one table of the protocol.
 public enum RPCMethods {
     public static let workflowCreate = RPCMethod<WorkflowDraft, Workflow>(.workflowCreate)
-    public static let workflowGet = RPCMethod<WorkflowKey, Workflow>(.workflowGet)
+    /// With `version`, the workflow as it was then.
+    public static let workflowGet = RPCMethod<WorkflowGetParams, Workflow>(.workflowGet)
     public static let workflowList = RPCMethod<WorkflowListParams, Page<Workflow>>(.workflowList)
     public static let workflowUpdate = RPCMethod<WorkflowUpdateParams, Workflow>(.workflowUpdate)
     public static let workflowDelete = RPCMethod<WorkflowDeleteParams, Deleted>(.workflowDelete)
+    /// Newest first, each version with who made it, when and what it changed.
+    public static let workflowHistory = RPCMethod<WorkflowHistoryParams, Page<WorkflowHistoryEntry>>(.workflowHistory)
+    public static let workflowDiff = RPCMethod<WorkflowDiffParams, WorkflowDiff>(.workflowDiff)
     public static let stepAdd = RPCMethod<StepAddParams, Workflow>(.stepAdd)
     public static let stepGet = RPCMethod<StepKey, Step>(.stepGet)
     public static let stepList = RPCMethod<StepListParams, StepList>(.stepList)
@@ -99,6 +103,8 @@ extension Method {
         case .workflowList: RPCMethods.workflowList
         case .workflowUpdate: RPCMethods.workflowUpdate
         case .workflowDelete: RPCMethods.workflowDelete
+        case .workflowHistory: RPCMethods.workflowHistory
+        case .workflowDiff: RPCMethods.workflowDiff
         case .stepAdd: RPCMethods.stepAdd
         case .stepGet: RPCMethods.stepGet
         case .stepList: RPCMethods.stepList

@@ -55,11 +55,47 @@ extension Step {
 
 extension Workflow {
     public var json: JSONValue {
-        [
+        var o: [String: JSONValue] = [
             "id": .string(id), "name": .string(name), "description": .string(description),
             "steps": .array(orderedSteps.map(\.json)), "locks": .array(locks.map { .string($0) }), "version": JSONValue(version),
             "createdAt": JSONValue(createdAt), "updatedAt": JSONValue(updatedAt),
         ]
+        if let updatedBy { o["updatedBy"] = JSONValue(Int(updatedBy)) }
+        return .object(o)
+    }
+}
+
+extension FieldChange {
+    public var json: JSONValue { ["field": .string(field), "from": JSONValue(from), "to": JSONValue(to)] }
+}
+
+extension StepDiff {
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["step": .string(step), "change": .string(change.rawValue)]
+        if let renamedFrom { o["renamedFrom"] = .string(renamedFrom) }
+        if change == .changed { o["fields"] = .array(fields.map(\.json)) }
+        return .object(o)
+    }
+}
+
+extension WorkflowDiff {
+    /// `to` is null when the newer side is a draft; `changed` says whether anything differs.
+    public var json: JSONValue {
+        [
+            "workflow": .string(workflow), "from": JSONValue(from), "to": JSONValue(to), "changed": .bool(!isEmpty),
+            "fields": .array(fields.map(\.json)), "steps": .array(steps.map(\.json)),
+        ]
+    }
+}
+
+extension WorkflowHistoryEntry {
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "version": JSONValue(version), "name": .string(name), "updatedAt": JSONValue(updatedAt),
+            "changes": .array(changes.map { .string($0) }),
+        ]
+        if let updatedBy { o["updatedBy"] = JSONValue(Int(updatedBy)) }
+        return .object(o)
     }
 }
 
@@ -67,7 +103,7 @@ extension WorkflowDraft {
     /// `id`, `version` and the timestamps are accepted and ignored, so the
     /// output of `workflow.get` can be sent back as a definition.
     public init(params: ParamReader) throws(RPCError) {
-        try params.allowOnly(["name", "description", "steps", "locks", "id", "version", "createdAt", "updatedAt"])
+        try params.allowOnly(["name", "description", "steps", "locks", "id", "version", "createdAt", "updatedAt", "updatedBy"])
         self.init(
             name: try params.string("name"),
             description: try params.optionalString("description") ?? "",

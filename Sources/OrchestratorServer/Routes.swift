@@ -11,6 +11,8 @@ extension RPCDispatcher {
         routes[.workflowList] = RPCMethods.workflowList.handler(workflows.list)
         routes[.workflowUpdate] = RPCMethods.workflowUpdate.handler(workflows.update)
         routes[.workflowDelete] = RPCMethods.workflowDelete.handler(workflows.delete)
+        routes[.workflowHistory] = RPCMethods.workflowHistory.handler(workflows.history)
+        routes[.workflowDiff] = RPCMethods.workflowDiff.handler(workflows.diff)
         routes[.stepAdd] = RPCMethods.stepAdd.handler(workflows.addStep)
         routes[.stepGet] = RPCMethods.stepGet.handler(workflows.getStep)
         routes[.stepList] = RPCMethods.stepList.handler(workflows.listSteps)

@@ -15,7 +15,7 @@ struct RunHarness: Sendable {
         let requester = Requester(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid)
         return try await domain { () throws(OrchestratorError) in
             try await service.start(
-                workflow: p.workflow, params: p.params, requestId: p.requestId,
+                workflow: p.workflow, version: p.version, params: p.params, requestId: p.requestId,
                 fleet: p.targets.map { FleetRequest(selector: $0, batchSize: p.batchSize ?? .percent(100), maxFailPercentage: p.maxFailPercentage ?? 0) },
                 requester: requester)
         }

@@ -8,11 +8,19 @@ struct WorkflowHarness: Sendable {
     let service: WorkflowService
 
     func create(_ draft: WorkflowDraft, _ c: CallContext) async throws(RPCError) -> Workflow {
-        try await domain { () throws(OrchestratorError) in try await service.create(draft) }
+        try await domain { () throws(OrchestratorError) in try await service.create(draft, by: c.peer.uid) }
     }
 
-    func get(_ key: WorkflowKey, _ c: CallContext) async throws(RPCError) -> Workflow {
-        try await domain { () throws(OrchestratorError) in try await service.get(key) }
+    func get(_ p: WorkflowGetParams, _ c: CallContext) async throws(RPCError) -> Workflow {
+        try await domain { () throws(OrchestratorError) in try await service.get(p.key, version: p.version) }
+    }
+
+    func history(_ p: WorkflowHistoryParams, _ c: CallContext) async throws(RPCError) -> Page<WorkflowHistoryEntry> {
+        try await domain { () throws(OrchestratorError) in try await service.history(p.name, limit: p.limit, before: p.after) }
+    }
+
+    func diff(_ p: WorkflowDiffParams, _ c: CallContext) async throws(RPCError) -> WorkflowDiff {
+        try await domain { () throws(OrchestratorError) in try await service.diff(p.name, from: p.from, to: p.to, draft: p.definition) }
     }
 
     func list(_ p: WorkflowListParams, _ c: CallContext) async throws(RPCError) -> Page<Workflow> {
@@ -20,7 +28,7 @@ struct WorkflowHarness: Sendable {
     }
 
     func update(_ p: WorkflowUpdateParams, _ c: CallContext) async throws(RPCError) -> Workflow {
-        try await domain { () throws(OrchestratorError) in try await service.update(p.name, p.changes) }
+        try await domain { () throws(OrchestratorError) in try await service.update(p.name, p.changes, by: c.peer.uid) }
     }
 
     func delete(_ p: WorkflowDeleteParams, _ c: CallContext) async throws(RPCError) -> Deleted {
@@ -29,7 +37,7 @@ struct WorkflowHarness: Sendable {
     }
 
     func addStep(_ p: StepAddParams, _ c: CallContext) async throws(RPCError) -> Workflow {
-        try await domain { () throws(OrchestratorError) in try await service.addStep(p.step, to: p.workflow) }
+        try await domain { () throws(OrchestratorError) in try await service.addStep(p.step, to: p.workflow, by: c.peer.uid) }
     }
 
     func getStep(_ key: StepKey, _ c: CallContext) async throws(RPCError) -> Step {
@@ -41,10 +49,10 @@ struct WorkflowHarness: Sendable {
     }
 
     func updateStep(_ p: StepUpdateParams, _ c: CallContext) async throws(RPCError) -> Workflow {
-        try await domain { () throws(OrchestratorError) in try await service.updateStep(p.name, of: p.workflow, p.changes) }
+        try await domain { () throws(OrchestratorError) in try await service.updateStep(p.name, of: p.workflow, p.changes, by: c.peer.uid) }
     }
 
     func deleteStep(_ key: StepKey, _ c: CallContext) async throws(RPCError) -> Workflow {
-        try await domain { () throws(OrchestratorError) in try await service.deleteStep(key.name, of: key.workflow) }
+        try await domain { () throws(OrchestratorError) in try await service.deleteStep(key.name, of: key.workflow, by: c.peer.uid) }
     }
 }

@@ -30,20 +30,21 @@ public struct RunService: Sendable {
         self.logger = logger
     }
 
-    /// Queues a run of the workflow as it is now (its steps are copied into
-    /// the run), and hands it to this daemon's engine. With `fleet`, a fleet
+    /// Queues a run of the workflow as it is now, or as it was at `version`
+    /// (its steps are copied into the run), and hands it to this daemon's engine. With `fleet`, a fleet
     /// run over the targets it selects (taken as they are now). A repeat of
     /// the same `requestId` within `requestIdLifetime` returns the run the
     /// first request made instead. When MongoDB does not answer whether the
     /// run was stored, the error carries the request id to repeat it with
     /// (the run's own id when the client gave none).
     public func start(
-        workflow name: String, params: [String: String], requestId: String? = nil, fleet: FleetRequest? = nil, requester: Requester
+        workflow name: String, version: Int? = nil, params: [String: String], requestId: String? = nil, fleet: FleetRequest? = nil,
+        requester: Requester
     ) async throws(OrchestratorError) -> Run {
         guard await engine.acceptsRuns else { throw OrchestratorError.conflict("the daemon is stopping; start the run again once it is back") }
         var v = Validator()
         if let requestId, let problem = RequestIdRule.problem(requestId) { v.merge([FieldError(field: "requestId", message: problem)]) }
-        let workflow = try await workflows.workflow(.name(name))
+        let workflow = try await workflows.workflow(.name(name), atVersion: version)
         var planned: Fleet?
         if let fleet { planned = try await plan(fleet) }
         v.merge(Parameters.problems(params, steps: workflow.steps, locks: workflow.locks, targets: planned?.targets))

@@ -11,17 +11,32 @@ public protocol WorkflowStore: Sendable {
     func workflow(_ key: WorkflowKey) async throws(OrchestratorError) -> Workflow
     /// Ordered by name; `after` is the `next` cursor of the previous page.
     func listWorkflows(limit: Int, after: String?) async throws(OrchestratorError) -> Page<Workflow>
-    /// Conflict when `changes.expectedVersion` no longer matches or the new name is taken.
-    func updateWorkflow(named name: String, _ changes: WorkflowChanges) async throws(OrchestratorError) -> Workflow
+    /// Every change below applies only while the stored version is
+    /// `revision.basedOn` (else `OrchestratorError.versionConflict`), raises
+    /// the version by one and records `revision.by` as `updatedBy`.
+    ///
+    /// Conflict when the new name is taken.
+    func updateWorkflow(named name: String, _ changes: WorkflowChanges, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow
+    /// Removes its kept versions too.
     func deleteWorkflow(named name: String) async throws(OrchestratorError)
 
     /// Conflict when the name is taken; ValidationFailed when the workflow is full (Limits.stepsPerWorkflow).
-    func addStep(_ step: Step, toWorkflow workflow: String) async throws(OrchestratorError) -> Workflow
+    func addStep(_ step: Step, toWorkflow workflow: String, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow
     func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step
     /// Sorted by executionOrder, then name.
     func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step]
-    func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges) async throws(OrchestratorError) -> Workflow
-    func deleteStep(named name: String, fromWorkflow workflow: String) async throws(OrchestratorError) -> Workflow
+    func updateStep(named name: String, inWorkflow workflow: String, _ changes: StepChanges, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow
+    func deleteStep(named name: String, fromWorkflow workflow: String, _ revision: WorkflowRevision) async throws(OrchestratorError) -> Workflow
+
+    /// Keeps `workflow`'s definition as its version, immutable (collection
+    /// `workflow_versions`, unique on workflow id and version). Keeping a
+    /// version already kept changes nothing: a version number names one
+    /// definition for ever, so the second copy would be the same.
+    func keepVersion(_ workflow: Workflow) async throws(OrchestratorError)
+    /// A kept version; nil when that version was never replaced (or never existed).
+    func keptVersion(workflowId: String, version: Int) async throws(OrchestratorError) -> Workflow?
+    /// Kept versions below `before` (all when nil), newest first.
+    func keptVersions(workflowId: String, before: Int?, limit: Int) async throws(OrchestratorError) -> [Workflow]
 
     /// Makes `runId` the workflow's most recent run: every step shows `pending`.
     func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError)
@@ -40,5 +55,30 @@ extension WorkflowStore {
 
     public func steps(inWorkflow workflow: String) async throws(OrchestratorError) -> [Step] {
         try await self.workflow(.name(workflow)).orderedSteps
+    }
+}
+
+extension WorkflowStore {
+    /// The workflow as it was at `version` (nil: as it is now), from its
+    /// kept versions; ValidationFailed for a version it never had.
+    public func workflow(_ key: WorkflowKey, atVersion version: Int?) async throws(OrchestratorError) -> Workflow {
+        let current = try await workflow(key)
+        guard let version, version != current.version else { return current }
+        let problems = WorkflowVersionRule.problems(version, "version", of: current)
+        guard problems.isEmpty else { throw OrchestratorError.validation(problems) }
+        guard let kept = try await keptVersion(workflowId: current.id, version: version) else {
+            throw OrchestratorError.notFound(
+                "workflow version", "\(current.name)@\(version)",
+                message: "workflow '\(current.name)' has no version \(version) on record (it is at version \(current.version))")
+        }
+        return kept
+    }
+}
+
+/// Which versions a workflow can be asked for.
+public enum WorkflowVersionRule {
+    public static func problems(_ version: Int, _ field: String, of workflow: Workflow) -> [FieldError] {
+        (1...workflow.version).contains(version)
+            ? [] : [FieldError(field: field, message: "must be a version of workflow '\(workflow.name)': 1 to \(workflow.version)")]
     }
 }

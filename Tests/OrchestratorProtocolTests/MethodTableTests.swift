@@ -11,7 +11,7 @@ import Testing
     /// points at the wrong `Method` case (or twice at one) is caught.
     static let members: [any AnyRPCMethod] = [
         RPCMethods.workflowCreate, RPCMethods.workflowGet, RPCMethods.workflowList, RPCMethods.workflowUpdate,
-        RPCMethods.workflowDelete, RPCMethods.stepAdd, RPCMethods.stepGet, RPCMethods.stepList, RPCMethods.stepUpdate,
+        RPCMethods.workflowDelete, RPCMethods.workflowHistory, RPCMethods.workflowDiff, RPCMethods.stepAdd, RPCMethods.stepGet, RPCMethods.stepList, RPCMethods.stepUpdate,
         RPCMethods.stepDelete, RPCMethods.runStart, RPCMethods.runGet, RPCMethods.runList, RPCMethods.runCancel,
         RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.runTarget, RPCMethods.targetCreate, RPCMethods.targetGet,
         RPCMethods.targetList, RPCMethods.targetUpdate, RPCMethods.targetDelete, RPCMethods.targetImport, RPCMethods.daemonStatus,
@@ -45,8 +45,15 @@ import Testing
                                         locks: ["site:{{params.site}}"])),
         (.workflowUpdate, WorkflowUpdateParams(name: "vlan", changes: WorkflowChanges(locks: []))),
         (.stepUpdate, StepUpdateParams(workflow: "vlan", name: "push", changes: StepChanges(locks: ["a", "b"]))),
-        (.workflowGet, WorkflowKey.name("vlan")),
-        (.workflowGet, WorkflowKey.id("65a1b2c3d4e5f60718293a4b")),
+        (.workflowGet, WorkflowGetParams(.name("vlan"))),
+        (.workflowGet, WorkflowGetParams(.id("65a1b2c3d4e5f60718293a4b"))),
+        (.workflowGet, WorkflowGetParams(.name("vlan"), version: 2)),
+        (.workflowHistory, WorkflowHistoryParams(name: "vlan")),
+        (.workflowHistory, WorkflowHistoryParams(name: "vlan", limit: 5, after: 7)),
+        (.workflowDiff, WorkflowDiffParams(name: "vlan", from: 1, to: 3)),
+        (.workflowDiff, WorkflowDiffParams(name: "vlan", from: 2)),
+        (.workflowDiff, WorkflowDiffParams(name: "vlan", definition: WorkflowDraft(name: "vlan", steps: [step]))),
+        (.runStart, RunStartParams(workflow: "vlan", version: 4)),
         (.workflowList, WorkflowListParams()),
         (.workflowList, WorkflowListParams(limit: 5, after: "core")),
         (.workflowUpdate, WorkflowUpdateParams(name: "vlan", changes: WorkflowChanges(name: "vlan2", description: "d", expectedVersion: 3))),
@@ -104,6 +111,10 @@ import Testing
         try expectRoundTrip(RPCMethods.stepAdd, StepAddParams(workflow: "w", step: Self.step))
         try expectRoundTrip(RPCMethods.workflowCreate, WorkflowDraft(name: "w", steps: [Self.step, Self.bareStep]))
         try expectRoundTrip(RPCMethods.runList, RunListParams(workflow: "w", status: .cancelled, limit: 1))
+        try expectRoundTrip(RPCMethods.workflowGet, WorkflowGetParams(.name("w"), version: 3))
+        try expectRoundTrip(RPCMethods.workflowHistory, WorkflowHistoryParams(name: "w", limit: 2, after: 9))
+        try expectRoundTrip(RPCMethods.workflowDiff, WorkflowDiffParams(name: "w", definition: WorkflowDraft(name: "w", steps: [Self.step])))
+        try expectRoundTrip(RPCMethods.runStart, RunStartParams(workflow: "w", version: 2))
         try expectRoundTrip(RPCMethods.workflowUpdate, WorkflowUpdateParams(name: "w", changes: WorkflowChanges(name: "v", steps: [Self.step], expectedVersion: 2)))
     }
 
@@ -143,11 +154,17 @@ import Testing
         let cases: [(Method, [String: JSONValue], String)] = [
             (.workflowCreate, [:], "invalid params: missing required parameter 'name'"),
             (.workflowCreate, ["name": "w", "stepz": []],
-             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, locks, name, steps, updatedAt, version)"),
+             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, locks, name, steps, updatedAt, updatedBy, version)"),
             (.workflowGet, ["name": "w", "id": "x"], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, [:], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, ["name": 5], "invalid params: name must be a string, got an integer"),
-            (.workflowGet, ["nme": "w"], "invalid params: unknown parameter 'nme' (expected one of: id, name)"),
+            (.workflowGet, ["nme": "w"], "invalid params: unknown parameter 'nme' (expected one of: id, name, version)"),
+            (.workflowGet, ["name": "w", "version": "2"], "invalid params: version must be an integer, got a string"),
+            (.workflowHistory, [:], "invalid params: missing required parameter 'name'"),
+            (.workflowHistory, ["name": "w", "after": "v2"], "invalid params: after must be the previous page's next (a version number as a string)"),
+            (.workflowDiff, ["name": "w", "from": "1"], "invalid params: from must be an integer, got a string"),
+            (.workflowDiff, ["name": "w", "definition": ["steps": []]], "invalid params: missing required parameter 'definition.name'"),
+            (.workflowDiff, ["name": "w", "against": 1], "invalid params: unknown parameter 'against' (expected one of: definition, from, name, to)"),
             (.workflowList, ["limit": "10"], "invalid params: limit must be an integer, got a string"),
             (.workflowList, ["limit": 1.5], "invalid params: limit must be an integer, got a number"),
             (.workflowUpdate, ["description": "d"], "invalid params: missing required parameter 'name'"),
@@ -169,7 +186,7 @@ import Testing
             (.stepDelete, ["workflow": "w", "name": "s", "x": 1], "invalid params: unknown parameter 'x' (expected one of: name, workflow)"),
             (.runStart, ["workflow": "w", "params": ["host": 1]], "invalid params: params.host must be a string, got an integer"),
             (.runStart, ["workflow": "w", "params": ["a", "b"]], "invalid params: params must be an object of strings, got an array"),
-            (.runStart, ["workflow": "w", "request": "r1"], "invalid params: unknown parameter 'request' (expected one of: batchSize, maxFailPercentage, params, requestId, targets, workflow)"),
+            (.runStart, ["workflow": "w", "request": "r1"], "invalid params: unknown parameter 'request' (expected one of: batchSize, maxFailPercentage, params, requestId, targets, version, workflow)"),
             (.runStart, ["workflow": "w", "batchSize": 5], "invalid params: batchSize and maxFailPercentage are for fleet runs: give targets too"),
             (.runStart, ["workflow": "w", "targets": ["names": ["a"]], "batchSize": "many"],
              "invalid params: batchSize must be a count or a percentage such as \"25%\", got \"many\""),
@@ -266,6 +283,11 @@ import Testing
             (.workflowList, ["items": [], "next": .null]),
             (.workflowUpdate, Self.workflow.json),
             (.workflowDelete, ["deleted": true]),
+            (.workflowHistory, Page(items: [
+                WorkflowHistoryEntry(version: 2, name: "vlan", updatedAt: Self.created, updatedBy: 1000, changes: ["added step verify"]),
+                WorkflowHistoryEntry(version: 1, name: "vlan", updatedAt: Self.created, updatedBy: nil, changes: ["created"]),
+            ], next: "1").resultJSON),
+            (.workflowDiff, Self.diff.resultJSON),
             (.stepAdd, Self.workflow.json),
             (.stepGet, Self.step.json),
             (.stepList, ["items": [Self.step.json, Self.bareStep.json]]),
@@ -307,6 +329,22 @@ import Testing
         #expect(workflow.steps.map(\.status) == [.pending, .running])
         #expect(try DaemonStatus(resultJSON: status.resultJSON) == status)
         #expect(try StepList(resultJSON: ["items": [Self.step.json]]) == StepList(items: [Self.step]))
+    }
+
+    static let diff = WorkflowDiff(
+        workflow: "vlan", from: 1, to: nil, fields: [FieldChange(field: "description", from: "", to: "VLAN 120")],
+        steps: [
+            StepDiff(step: "push", change: .changed, fields: [FieldChange(field: "timeoutSeconds", from: nil, to: "30")]),
+            StepDiff(step: "check", change: .renamed, renamedFrom: "verify"),
+            StepDiff(step: "backup", change: .removed),
+        ])
+
+    @Test func diffsAndHistoryReadBackAsSent() throws {
+        #expect(try WorkflowDiff(resultJSON: Self.diff.resultJSON) == Self.diff)
+        #expect(Self.diff.resultJSON["changed"] == true)
+        var withUid = Self.workflow
+        withUid.updatedBy = 1000
+        #expect(try Workflow(resultJSON: withUid.json).updatedBy == 1000)
     }
 
     @Test func runEventNotificationsRoundTrip() throws {

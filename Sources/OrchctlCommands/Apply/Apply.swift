@@ -22,8 +22,14 @@ struct Apply: ParsableCommand {
                   action:
                     exec: [/bin/sh, -c, 'test "$ORCH_PARAM_IFACE" = lo']
 
+            With --dry-run nothing is changed: orchctl prints what would change, step by step \
+            (as 'orchctl workflow diff' does), and exits like diff(1): 0 when nothing would \
+            change, 2 when something would (including a workflow that would be created), \
+            anything else when it could not tell.
+
             Examples:
               orchctl apply -f examples/vlan-rollout.yaml
+              orchctl apply -f examples/vlan-rollout.yaml --dry-run
               cat wf.json | orchctl apply -f -
             """
     )
@@ -31,6 +37,7 @@ struct Apply: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: [.customShort("f"), .customLong("file")], help: ArgumentHelp("The workflow file, or - for stdin.", valueName: "FILE"))
     var file: String
+    @Flag(help: "Change nothing: show what would change; exit 0 if nothing would, 2 if something would.") var dryRun = false
 
     func run() throws {
         try reporting {
@@ -46,12 +53,19 @@ struct Apply: ParsableCommand {
             let connection = try global.connect()
             let current: RPCReply<Workflow>?
             do {
-                current = try GlobalOptions.call(connection, RPCMethods.workflowGet, .name(name))
+                current = try GlobalOptions.call(connection, RPCMethods.workflowGet, WorkflowGetParams(.name(name)))
             } catch let failure as Failure where failure.code == 3 {
                 current = nil
             }
             var definition = desired.objectValue ?? [:]
             for key in ["id", "version", "createdAt", "updatedAt"] { definition[key] = nil }
+            if dryRun {
+                // Read as the daemon reads workflow.create, and checked by the same rules.
+                let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
+                try Self.check(draft)
+                try preview(draft, exists: current != nil, connection)
+                return
+            }
             guard let current else {
                 // Read as the daemon reads workflow.create: the same -32602 errors, before anything is sent.
                 let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
@@ -72,6 +86,31 @@ struct Apply: ParsableCommand {
             update.changes.expectedVersion = current.result.version
             let updated = try GlobalOptions.call(connection, RPCMethods.workflowUpdate, update)
             global.emit(updated) { "workflow \(name) updated (version \($0.version))\n" }
+        }
+    }
+
+    /// Prints what applying `draft` would change; the exit status says whether anything would.
+    private func preview(_ draft: WorkflowDraft, exists: Bool, _ connection: RPCConnection) throws {
+        guard exists else {
+            global.emit(json: ["workflow": .string(draft.name), "create": true, "changed": true, "definition": .object(draft.paramsJSON)]) {
+                "workflow \(draft.name) would be created with \(draft.steps.count) step\(draft.steps.count == 1 ? "" : "s"): "
+                    + (draft.steps.isEmpty ? "-" : draft.steps.sorted { ($0.executionOrder, $0.name) < ($1.executionOrder, $1.name) }.map(\.name).joined(separator: ", "))
+                    + "\n"
+            }
+            throw ExitCode(2)
+        }
+        let diff = try GlobalOptions.call(connection, RPCMethods.workflowDiff, WorkflowDiffParams(name: draft.name, definition: draft))
+        global.emit(diff, table: Render.diff)
+        if !diff.result.isEmpty { throw ExitCode(2) }
+    }
+
+    /// The daemon's validation, run here, so a dry run reports every problem (exit 4) as a real apply would.
+    private static func check(_ draft: WorkflowDraft) throws {
+        do {
+            try draft.validate()
+        } catch {
+            guard case .validationFailed(let problems) = error.kind else { throw Failure(message: error.message, code: 4) }
+            throw Failure(message: "validation failed:\n" + problems.map { "  \($0.field): \($0.message)" }.joined(separator: "\n"), code: 4)
         }
     }
 

@@ -30,6 +30,7 @@ struct RunStart: ParsableCommand {
               orchctl -o json run start config-backup -p dest=/var/lib/orchestrator/backups
               orchctl run start vlan-push --targets site=ams,group=leaf --batch 10% --max-fail 5% -p vlan=120 --watch
               orchctl run start firmware --target leaf01.ams --target leaf02.ams
+              orchctl run start vlan-rollout --version 3 -p switch=sw1 -p vlan=120
             """
     )
 
@@ -48,11 +49,14 @@ struct RunStart: ParsableCommand {
     var batch: String?
     @Option(help: ArgumentHelp("Start no further batch once more than this share of the finished targets failed (default 0%).", valueName: "P%"))
     var maxFail: String?
+    @Option(help: ArgumentHelp("Run the workflow as it was at this version (see 'orchctl workflow history'; default: as it is now).", valueName: "N"))
+    var version: Int?
 
     func validate() throws {
         _ = try parameters()
         if let requestId, let problem = RequestIdRule.problem(requestId) { throw ValidationError("--request-id \(problem)") }
         _ = try fleet()
+        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
     }
 
     /// The fleet options as the request's fields.
@@ -90,17 +94,18 @@ struct RunStart: ParsableCommand {
             let fleet = try fleet()
             let request = RunStartParams(
                 workflow: workflow.name, params: try parameters(), requestId: requestId ?? UUID().uuidString.lowercased(),
-                targets: fleet?.targets, batchSize: fleet?.batchSize, maxFailPercentage: fleet?.maxFail)
+                targets: fleet?.targets, batchSize: fleet?.batchSize, maxFailPercentage: fleet?.maxFail, version: version)
             let (connection, started) = try startOnceAtMostTwice(request)
             guard watch else {
                 global.emit(started) { run in
-                    guard let fleet = run.fleet else { return "run \(run.id) of \(workflow.name) \(run.status.rawValue)\n" }
-                    return "fleet run \(run.id) of \(workflow.name) \(run.status.rawValue): \(fleet.targets.count) targets in \(fleet.batchCount) batches\n"
+                    let of = "\(workflow.name) (version \(run.workflowVersion))"
+                    guard let fleet = run.fleet else { return "run \(run.id) of \(of) \(run.status.rawValue)\n" }
+                    return "fleet run \(run.id) of \(of) \(run.status.rawValue): \(fleet.targets.count) targets in \(fleet.batchCount) batches\n"
                 }
                 return
             }
             let id = started.result.id
-            if global.output == .table { print("run \(id) of \(workflow.name) started") }
+            if global.output == .table { print("run \(id) of \(workflow.name) (version \(started.result.workflowVersion)) started") }
             let final = try follow(connection, runId: id, output: global.output, reconnect: global.connect)
             if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
             try exitForOutcome(final.result)

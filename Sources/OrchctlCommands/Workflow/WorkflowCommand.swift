@@ -4,8 +4,11 @@ import OrchestratorModel
 struct WorkflowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
-        abstract: "Create, list, show, change and delete workflows.",
-        subcommands: [WorkflowCreate.self, WorkflowList.self, WorkflowGet.self, WorkflowUpdate.self, WorkflowDelete.self]
+        abstract: "Create, list, show, change and delete workflows; see their versions.",
+        subcommands: [
+            WorkflowCreate.self, WorkflowList.self, WorkflowGet.self, WorkflowUpdate.self, WorkflowDelete.self, WorkflowHistory.self,
+            WorkflowDiffCommand.self,
+        ]
     )
 }
 

@@ -7,11 +7,23 @@ struct WorkflowGet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Show a workflow and its steps (by name, or by id).",
-        discussion: "Examples:\n  orchctl workflow get core-backup\n  orchctl -o json workflow get 65a1b2c3d4e5f60718293a4b"
+        discussion: """
+            With --version, the workflow as it was at that version (see 'orchctl workflow history').
+
+            Examples:
+              orchctl workflow get core-backup
+              orchctl workflow get core-backup --version 3
+              orchctl -o json workflow get 65a1b2c3d4e5f60718293a4b
+            """
     )
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The workflow's name or its 24-character id.") var nameOrId: String
+    @Option(help: "Show this earlier version (default: the current one).") var version: Int?
+
+    func validate() throws {
+        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+    }
 
     func run() throws {
         try reporting {
@@ -20,12 +32,12 @@ struct WorkflowGet: ParsableCommand {
             // 24 hex characters may be an id or a (valid) name: try the id first.
             if ObjectIdRule.isValid(nameOrId) {
                 do {
-                    workflow = try GlobalOptions.call(connection, RPCMethods.workflowGet, .id(nameOrId))
+                    workflow = try GlobalOptions.call(connection, RPCMethods.workflowGet, WorkflowGetParams(.id(nameOrId), version: version))
                 } catch let failure as Failure where failure.code == 3 {
                     workflow = nil
                 }
             }
-            let found = try workflow ?? GlobalOptions.call(connection, RPCMethods.workflowGet, .name(nameOrId))
+            let found = try workflow ?? GlobalOptions.call(connection, RPCMethods.workflowGet, WorkflowGetParams(.name(nameOrId), version: version))
             global.emit(found, table: Render.workflow)
         }
     }
