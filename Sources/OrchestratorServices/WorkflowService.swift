@@ -112,7 +112,7 @@ public struct WorkflowService: Sendable {
         }
     }
 
-    private static let racesBeforeGivingUp = 5
+    private static let racesBeforeGivingUp = 64
 
     // MARK: - Versions
 
