@@ -213,6 +213,14 @@ struct SimRunStore: RunStore {
         try await call("events") { () throws(OrchestratorError) in try await database.runs.events(id: id, after: cursor, evenIfQuiet: evenIfQuiet) }
     }
 
+    func recordDecision(_ decision: ApprovalDecision) async throws(OrchestratorError) {
+        try await call("recordDecision") { () throws(OrchestratorError) in try await database.runs.recordDecision(decision) }
+    }
+
+    func decisions(runId: String) async throws(OrchestratorError) -> [ApprovalDecision] {
+        try await call("decisions") { () throws(OrchestratorError) in try await database.runs.decisions(runId: runId) }
+    }
+
     func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int {
         try await call("removeEndedRuns") { () throws(OrchestratorError) in try await database.runs.removeEndedRuns(finishedBefore: before, limit: limit) }
     }

@@ -38,6 +38,7 @@ public final class InMemoryRunStore: RunStore {
         var documents: [String: Document] = [:]
         var log: [String: [Int: Entry]] = [:]
         var locks: [String: Lock] = [:]
+        var decisions: [ApprovalDecision] = []
     }
 
     private let state = Mutex(State())
@@ -291,6 +292,7 @@ public final class InMemoryRunStore: RunStore {
                 state.log[id] = nil
             }
             state.locks = state.locks.filter { !gone.contains($0.value.runId) }
+            state.decisions.removeAll { gone.contains($0.runId) }
             return gone.count
         }
     }
@@ -336,6 +338,23 @@ public final class InMemoryRunStore: RunStore {
             state.documents[id] = document
             return true
         }
+    }
+
+    public func recordDecision(_ decision: ApprovalDecision) async throws(OrchestratorError) {
+        try state.withLock { state throws(OrchestratorError) in
+            guard !state.decisions.contains(where: {
+                ($0.runId, $0.step, $0.attempt, $0.uid) == (decision.runId, decision.step, decision.attempt, decision.uid)
+            }) else {
+                throw OrchestratorError.conflict(
+                    "uid \(decision.uid) has decided on step '\(decision.step)' of run \(decision.runId) already",
+                    details: ["runId": decision.runId, "step": decision.step, "uid": String(decision.uid)])
+            }
+            state.decisions.append(decision)
+        }
+    }
+
+    public func decisions(runId: String) async throws(OrchestratorError) -> [ApprovalDecision] {
+        state.withLock { state in state.decisions.filter { $0.runId == runId }.sorted { ($0.at, $0.uid) < ($1.at, $1.uid) } }
     }
 
     public func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool {

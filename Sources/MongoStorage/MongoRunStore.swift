@@ -31,6 +31,10 @@ public struct MongoRunStore: RunStore {
         ])
         try await createIndexes(pool, collection: RunLogDocument.collectionName, RunLogDocument.indexes)
         try await createIndexes(pool, collection: Self.locksCollection, [["key": ["runId": 1], "name": "run"]])
+        // One decision per person per attempt: a second click counts once.
+        try await createIndexes(pool, collection: Self.approvalsCollection, [
+            ["key": ["runId": 1, "step": 1, "attempt": 1, "uid": 1], "name": "one_decision_each", "unique": true],
+        ])
     }
 
     /// Locks, one document each, its name the `_id`: `runId`, `step` (null
@@ -466,8 +470,28 @@ public struct MongoRunStore: RunStore {
         if !gone.isEmpty {
             _ = try client.collection(RunLogDocument.collectionName).deleteMany(["runId": ["$in": .array(gone.map { .objectId($0) })]])
             _ = try client.collection(locksCollection).deleteMany(["runId": ["$in": .array(gone.map { BSON($0.hex) })]])
+            _ = try client.collection(approvalsCollection).deleteMany(["runId": ["$in": .array(gone.map { BSON($0.hex) })]])
         }
         return (removed, gone)
+    }
+
+    static let approvalsCollection = "approvals"
+
+    public func recordDecision(_ decision: ApprovalDecision) async throws(OrchestratorError) {
+        let taken = OrchestratorError.conflict(
+            "uid \(decision.uid) has decided on step '\(decision.step)' of run \(decision.runId) already",
+            details: ["runId": decision.runId, "step": decision.step, "uid": String(decision.uid)])
+        let document = RunDocument.encode(decision)
+        try await withDatabase(pool, onDuplicate: taken, writes: true) { client throws(MongoError) in
+            try client.collection(Self.approvalsCollection).insertOne(document)
+        }
+    }
+
+    public func decisions(runId: String) async throws(OrchestratorError) -> [ApprovalDecision] {
+        let documents = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.approvalsCollection).find(["runId": BSON(runId)], sort: ["at": 1, "uid": 1])
+        }
+        return documents.map(RunDocument.decodeDecision)
     }
 
     public func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {

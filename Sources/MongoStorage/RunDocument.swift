@@ -95,7 +95,23 @@ enum RunDocument {
         doc["process"] = step.process.map { encode($0) } ?? .null
         if let retryAt = step.retryAt { doc["retryAt"] = BSON(retryAt) }
         if let wait = step.waitingFor { doc["waitingFor"] = ["lock": BSON(wait.lock), "runId": BSON(wait.runId), "step": BSON(wait.step)] }
+        if !step.decisions.isEmpty { doc["decisions"] = .array(step.decisions.map { .document(encode($0)) }) }
         return doc
+    }
+
+    /// A decision as the `approvals` collection keeps it (and a step's record, when it ends).
+    static func encode(_ decision: ApprovalDecision) -> BSONDocument {
+        [
+            "runId": BSON(decision.runId), "step": BSON(decision.step), "attempt": BSON(decision.attempt), "uid": BSON(Int(decision.uid)),
+            "approved": BSON(decision.approved), "comment": BSON(decision.comment), "at": BSON(decision.at),
+        ]
+    }
+
+    static func decodeDecision(_ doc: BSONDocument) -> ApprovalDecision {
+        ApprovalDecision(
+            runId: doc["runId"]?.stringValue ?? "", step: doc["step"]?.stringValue ?? "", attempt: doc["attempt"]?.intValue ?? 0,
+            uid: UInt32(clamping: doc["uid"]?.intValue ?? 0), approved: doc["approved"]?.boolValue ?? false,
+            comment: doc["comment"]?.stringValue ?? "", at: doc["at"]?.dateValue ?? Date(timeIntervalSince1970: 0))
     }
 
     static func encode(_ process: StepProcess) -> BSON {
@@ -169,7 +185,8 @@ enum RunDocument {
             retryAt: doc["retryAt"]?.dateValue,
             waitingFor: doc["waitingFor"]?.documentValue.flatMap { w in
                 w["lock"]?.stringValue.map { LockWait(lock: $0, runId: w["runId"]?.stringValue ?? "", step: w["step"]?.stringValue) }
-            }
+            },
+            decisions: (doc["decisions"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeDecision) }
         )
     }
 

@@ -36,7 +36,21 @@ enum WorkflowDocument {
         ]
         if let timeout = step.timeoutSeconds { doc["timeoutSeconds"] = BSON(timeout) }
         if !step.locks.isEmpty { doc["locks"] = .array(step.locks.map { BSON($0) }) }
+        if let approval = step.approval { doc["approval"] = .document(encode(approval)) }
         return doc
+    }
+
+    static func encode(_ approval: Approval) -> BSONDocument {
+        var doc: BSONDocument = ["approvers": BSON(approval.approvers), "notStarter": BSON(approval.notStarter)]
+        if let group = approval.group { doc["group"] = BSON(group) }
+        if let timeout = approval.timeoutSeconds { doc["timeoutSeconds"] = BSON(timeout) }
+        return doc
+    }
+
+    static func decodeApproval(_ doc: BSONDocument) -> Approval {
+        Approval(
+            approvers: doc["approvers"]?.intValue ?? 1, group: doc["group"]?.stringValue,
+            notStarter: doc["notStarter"]?.boolValue ?? true, timeoutSeconds: doc["timeoutSeconds"]?.intValue)
     }
 
     static func encode(_ action: Action) -> BSONDocument {
@@ -74,6 +88,7 @@ enum WorkflowDocument {
             continueOnFailure: doc["continueOnFailure"]?.boolValue ?? false,
             idempotent: doc["idempotent"]?.boolValue ?? false,
             locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
+            approval: doc["approval"]?.documentValue.map(decodeApproval),
             status: doc["status"]?.stringValue.flatMap(StepStatus.init(rawValue:)) ?? .pending
         )
     }

@@ -104,6 +104,11 @@ public actor Engine {
         executors[runId]?.send(.cancel)
     }
 
+    /// Someone decided on one of the run's approval steps: its executor here (if any) looks now.
+    public func approvalDecided(runId: String) {
+        executors[runId]?.send(.tick)
+    }
+
     /// No new runs; running steps may finish within `timeout`. Those still
     /// running then are stopped and recorded `interrupted` here (leases are
     /// renewed meanwhile, so no peer starts them while they still run). The

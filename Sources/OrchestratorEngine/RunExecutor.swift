@@ -24,7 +24,7 @@ actor RunExecutor: RunDriver {
     }
 
     /// The run as decided here: written, plus `unwritten`.
-    private var run: Run
+    private(set) var run: Run
     /// Where the run's log continues: each write of a step's transition is
     /// one small entry there (see MongoRunStore).
     private var log: RunLogPosition
@@ -32,26 +32,26 @@ actor RunExecutor: RunDriver {
     /// Workflow step statuses to show once `unwritten` is stored.
     private var unshown: [(String, StepStatus)] = []
     private let settings: EngineSettings
-    private let store: any RunStore
+    let store: any RunStore
     private let workflows: any WorkflowStore
     private let slots: StepSlots
-    private let logger: Logger
+    let logger: Logger
     private var processes: [String: any StepHandle] = [:]
     /// Processes started ahead of their turn and held at their gates: the
     /// steps that start next if the running ones succeed (see `prepareAhead`).
     private var ahead: [String: (attempt: Int, process: any StepHandle)] = [:]
     /// Steps waiting for their next attempt, until this uptime.
     private var notBefore: [String: Duration] = [:]
-    private var cancelRequested: Bool
+    private(set) var cancelRequested: Bool
     /// Steps stopped here because the lease lapsed or the stop timeout
     /// passed: their ends count as interruptions, as after a crash.
     private var interruptedHere: Set<String> = []
     private var stopping = false
     private var lost = false
-    private let mailbox = Mailbox()
+    let mailbox = Mailbox()
     private let workflowStatus: WorkflowStatusWriter
-    private let world: EngineWorld
-    private var clock: any EngineClock { world.clock }
+    let world: EngineWorld
+    var clock: any EngineClock { world.clock }
     private let deadline: LeaseDeadline
     /// The database server's time, as the engine carries it forward: what lock leases are judged by.
     private let serverNow: @Sendable () async -> Date?
@@ -150,6 +150,7 @@ actor RunExecutor: RunDriver {
 
     private func advance() async {
         guard !lost, !run.status.isTerminal else { return }
+        await settleApprovals()
         let states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
         let decision = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: cancelRequested)
         var change = RunChange()
@@ -178,7 +179,9 @@ actor RunExecutor: RunDriver {
         // Every due step that gets a slot now starts in one batch: one write
         // records them all as running, then they are let go together.
         var batch: [String] = []
-        for name in decision.start {
+        let (approvals, commands) = decision.start.partitioned { run.definition($0)?.approval != nil }
+        openApprovals(approvals)
+        for name in commands {
             if waitingForRetry(name) { continue }
             // No slot free: the executor goes back to its messages (a cancel,
             // a lapsed lease) and is woken when another step ends.
@@ -654,7 +657,7 @@ actor RunExecutor: RunDriver {
     // MARK: - Writing
 
     /// Decided: counts for the decisions that follow, acted on once written.
-    private func stage(_ change: RunChange) {
+    func stage(_ change: RunChange) {
         guard !change.isEmpty else { return }
         run.apply(change)
         unwritten.merge(change)
@@ -768,15 +771,15 @@ actor RunExecutor: RunDriver {
     /// The workflow's own step status follows its latest run. Best effort and
     /// off the run's critical path: a background writer coalesces the latest
     /// status of each step into one write (the run's record is the source of truth).
-    private func show(_ step: String, _ status: StepStatus) {
+    func show(_ step: String, _ status: StepStatus) {
         unshown.append((step, status))
     }
 
-    private func index(of name: String) -> Int? {
+    func index(of name: String) -> Int? {
         run.steps.firstIndex { $0.name == name }
     }
 
-    private func event(
+    func event(
         step: String?, status: String, attempt: Int? = nil, exitCode: Int? = nil, message: String? = nil, sequenceOffset: Int = 0
     ) -> RunEvent {
         RunEvent(sequence: run.events.count + sequenceOffset, step: step, status: status, at: clock.now().milliseconds,

@@ -19,6 +19,8 @@ public enum StepStatus: String, Sendable, CaseIterable {
     case pending, waiting, running, succeeded, failed
     case timedOut = "timed_out"
     case skipped, cancelled, interrupted
+    /// An approval step whose turn came: people decide (run.approve / run.reject).
+    case waitingApproval = "waiting_approval"
 }
 
 public enum RunStatus: String, Sendable, CaseIterable {
@@ -39,14 +41,17 @@ public struct Step: Sendable, Equatable {
     /// Held while the step runs: no other run's step holding one of them
     /// starts meanwhile (templated: `device:{{target.name}}`).
     public var locks: [String]
+    /// Set for a step that waits for people instead of running an action (its action is empty).
+    public var approval: Approval?
     /// The step's status in the workflow's most recent run.
     public var status: StepStatus
 
     public init(
         name: String, description: String = "", executionOrder: Int, action: Action,
         timeoutSeconds: Int? = nil, retries: Int = 0, retryDelaySeconds: Int = 1,
-        continueOnFailure: Bool = false, idempotent: Bool = false, locks: [String] = [], status: StepStatus = .pending
+        continueOnFailure: Bool = false, idempotent: Bool = false, locks: [String] = [], approval: Approval? = nil, status: StepStatus = .pending
     ) {
+        self.approval = approval
         self.locks = locks
         self.name = name
         self.description = description

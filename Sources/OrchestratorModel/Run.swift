@@ -34,12 +34,16 @@ public struct RunStep: Sendable, Equatable {
     public var retryAt: Date?
     /// A `waiting` step: the lock it waits for and the run holding it.
     public var waitingFor: LockWait?
+    /// An approval step: the decisions on its latest attempt (recorded here
+    /// when it ends; while it waits, `run.get` adds those made so far).
+    public var decisions: [ApprovalDecision]
 
     public init(
         name: String, executionOrder: Int, status: StepStatus = .pending, attempts: Int = 0, exitCode: Int? = nil,
         startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, stdout: String = "", stderr: String = "",
-        process: StepProcess? = nil, retryAt: Date? = nil, waitingFor: LockWait? = nil
+        process: StepProcess? = nil, retryAt: Date? = nil, waitingFor: LockWait? = nil, decisions: [ApprovalDecision] = []
     ) {
+        self.decisions = decisions
         self.waitingFor = waitingFor
         self.retryAt = retryAt
         self.name = name
@@ -166,7 +170,7 @@ extension StepStatus {
     public var isFinal: Bool {
         switch self {
         case .succeeded, .failed, .timedOut, .skipped, .cancelled, .interrupted: true
-        case .pending, .waiting, .running: false
+        case .pending, .waiting, .running, .waitingApproval: false
         }
     }
 
@@ -174,6 +178,10 @@ extension StepStatus {
 
     /// Not started yet: pending, or waiting for a lock.
     public var isNotStarted: Bool { self == .pending || self == .waiting }
+
+    /// What a cancel cancels and a failure skips: steps not started, and
+    /// approvals still waiting (nobody needs to decide on a run that is over).
+    public var isUnneeded: Bool { isNotStarted || self == .waitingApproval }
 }
 
 /// Who, within a run, holds a lock: the whole run (from before its first

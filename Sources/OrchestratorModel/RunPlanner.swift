@@ -33,7 +33,7 @@ public enum RunPlanner {
         let anyRunning = definition.contains { status($0) == .running }
 
         if cancelRequested {
-            let notStarted = definition.filter { status($0).isNotStarted }.map(\.name)
+            let notStarted = definition.filter { status($0).isUnneeded }.map(\.name)
             return Decision(cancel: notStarted, outcome: anyRunning ? nil : .cancelled)
         }
 
@@ -42,7 +42,7 @@ public enum RunPlanner {
             let blocking = group.contains { status($0).isFailure && !$0.continueOnFailure }
             if blocking {
                 let later = groups[(index + 1)...].flatMap { $0 }
-                decision.skip = (group + later).filter { status($0).isNotStarted }.map(\.name)
+                decision.skip = (group + later).filter { status($0).isUnneeded }.map(\.name)
                 decision.outcome = anyRunning ? nil : .failed
                 return decision
             }

@@ -76,7 +76,16 @@ extension Step {
         v.name(name, "\(field).name")
         v.description(description, "\(field).description")
         v.merge(StepChanges.orderProblems(executionOrder, "\(field).executionOrder"))
-        v.merge(action.problems(at: "\(field).action"))
+        if let approval {
+            // It runs nothing and holds nothing: people decide, not a command.
+            v.require(action.exec.isEmpty && action.env.isEmpty && action.cwd == nil, "\(field).action", "an approval step runs no action: leave out action (or approval)")
+            v.require(locks.isEmpty, "\(field).locks", "an approval step takes no locks")
+            v.require(timeoutSeconds == nil, "\(field).timeoutSeconds", "an approval step times out by approval.timeoutSeconds")
+            v.require(retries == 0, "\(field).retries", "an approval step is not retried: a rejection or timeout fails it")
+            v.merge(approval.problems(at: "\(field).approval"))
+        } else {
+            v.merge(action.problems(at: "\(field).action"))
+        }
         v.merge(StepChanges.timeoutProblems(timeoutSeconds, "\(field).timeoutSeconds"))
         v.merge(StepChanges.retriesProblems(retries, "\(field).retries"))
         v.merge(StepChanges.retryDelayProblems(retryDelaySeconds, "\(field).retryDelaySeconds"))

@@ -33,9 +33,10 @@ extension Step {
     public var paramsJSON: JSONValue {
         var o: [String: JSONValue] = [
             "name": .string(name), "description": .string(description), "executionOrder": JSONValue(executionOrder),
-            "action": action.json, "retries": JSONValue(retries), "retryDelaySeconds": JSONValue(retryDelaySeconds),
+            "retries": JSONValue(retries), "retryDelaySeconds": JSONValue(retryDelaySeconds),
             "continueOnFailure": .bool(continueOnFailure), "idempotent": .bool(idempotent),
         ]
+        if let approval { o["approval"] = approval.json } else { o["action"] = action.json }
         if let timeoutSeconds { o["timeoutSeconds"] = JSONValue(timeoutSeconds) }
         if !locks.isEmpty { o["locks"] = .array(locks.map { .string($0) }) }
         return .object(o)
@@ -381,6 +382,30 @@ public struct RunStartParams: RPCParams, Equatable {
         }
         if let maxFailPercentage { o["maxFailPercentage"] = JSONValue(maxFailPercentage) }
         if let version { o["version"] = JSONValue(version) }
+        return o
+    }
+}
+
+/// `run.approve`, `run.reject`: `id` (a run), `step` (an approval step), `comment` (optional).
+public struct RunDecisionParams: RPCParams, Equatable {
+    public var id: String
+    public var step: String
+    public var comment: String
+
+    public init(id: String, step: String, comment: String = "") {
+        self.id = id
+        self.step = step
+        self.comment = comment
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["id", "step", "comment"])
+        self.init(id: try p.string("id"), step: try p.string("step"), comment: try p.optionalString("comment") ?? "")
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["id": .string(id), "step": .string(step)]
+        if !comment.isEmpty { o["comment"] = .string(comment) }
         return o
     }
 }

@@ -29,13 +29,14 @@ extension Step: RPCResult {
             name: try r.string("name"),
             description: try r.optionalString("description") ?? "",
             executionOrder: try r.int("executionOrder"),
-            action: try Action(result: r.object("action")),
+            action: try r.has("approval") && !r.has("action") ? Action(exec: []) : Action(result: r.object("action")),
             timeoutSeconds: try r.optionalInt("timeoutSeconds"),
             retries: try r.int("retries"),
             retryDelaySeconds: try r.int("retryDelaySeconds"),
             continueOnFailure: try r.bool("continueOnFailure"),
             idempotent: try r.bool("idempotent"),
             locks: try r.has("locks") ? r.stringArray("locks") : [],
+            approval: try r.has("approval") ? Approval(result: r.object("approval")) : nil,
             status: try r.value("status", as: StepStatus.self)
         )
     }
@@ -117,8 +118,21 @@ extension RunStep {
             stderr: try r.optionalString("stderr") ?? "",
             retryAt: try r.optionalDate("retryAt"),
             waitingFor: try r.has("waitingFor")
-                ? LockWait(lock: r.object("waitingFor").string("lock"), runId: r.object("waitingFor").string("runId")) : nil
+                ? LockWait(lock: r.object("waitingFor").string("lock"), runId: r.object("waitingFor").string("runId")) : nil,
+            decisions: try r.array("decisions", required: false) { (d) throws(ResultDecodingError) in
+                ApprovalDecision(
+                    runId: "", step: try r.string("name"), attempt: try d.int("attempt"), uid: UInt32(clamping: try d.int("uid")),
+                    approved: try d.string("decision") == "approved", comment: try d.string("comment"), at: try d.date("at"))
+            }
         )
+    }
+}
+
+extension Approval {
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            approvers: try r.int("approvers"), group: try r.optionalString("group"), notStarter: try r.bool("notStarter"),
+            timeoutSeconds: try r.optionalInt("timeoutSeconds"))
     }
 }
 

@@ -19,6 +19,8 @@ public enum Method: String, Sendable, CaseIterable {
     case runResume = "run.resume"
     case runWatch = "run.watch"
     case runTarget = "run.target"
+    case runApprove = "run.approve"
+    case runReject = "run.reject"
     case targetCreate = "target.create"
     case targetGet = "target.get"
     case targetList = "target.list"
@@ -27,6 +29,10 @@ public enum Method: String, Sendable, CaseIterable {
     case targetImport = "target.import"
     case daemonStatus = "daemon.status"
 
+    /// A mutation whose handler decides who may call it: an approval step
+    /// may name a group of approvers who are not admins.
+    public var authorizesItself: Bool { self == .runApprove || self == .runReject }
+
     /// The notification `run.watch` streams.
     public static let runEventNotification = "run.event"
 
@@ -34,6 +40,7 @@ public enum Method: String, Sendable, CaseIterable {
     public var mutates: Bool {
         switch self {
         case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete, .runStart, .runCancel, .runResume,
+             .runApprove, .runReject,
              .targetCreate, .targetUpdate, .targetDelete, .targetImport: true
         case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
         }

@@ -69,6 +69,9 @@ public enum RPCMethods {
     /// One target's run of a fleet run, in full.
     public static let runTarget = RPCMethod<RunTargetParams, Run>(.runTarget)
     public static let daemonStatus = RPCMethod<NoParams, DaemonStatus>(.daemonStatus)
+    /// A decision on an approval step; answers with the run, the decision in its step.
+    public static let runApprove = RPCMethod<RunDecisionParams, Run>(.runApprove)
+    public static let runReject = RPCMethod<RunDecisionParams, Run>(.runReject)
 }
 
 public enum RPCNotifications {
@@ -103,6 +106,8 @@ extension Method {
         case .workflowList: RPCMethods.workflowList
         case .workflowUpdate: RPCMethods.workflowUpdate
         case .workflowDelete: RPCMethods.workflowDelete
+        case .runApprove: RPCMethods.runApprove
+        case .runReject: RPCMethods.runReject
         case .workflowHistory: RPCMethods.workflowHistory
         case .workflowDiff: RPCMethods.workflowDiff
         case .stepAdd: RPCMethods.stepAdd

@@ -20,35 +20,58 @@ extension Action {
     }
 }
 
-extension Step {
+extension Approval {
     public var json: JSONValue {
-        [
+        var o: [String: JSONValue] = ["approvers": JSONValue(approvers), "notStarter": .bool(notStarter)]
+        if let group { o["group"] = .string(group) }
+        if let timeoutSeconds { o["timeoutSeconds"] = JSONValue(timeoutSeconds) }
+        return .object(o)
+    }
+
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly(["approvers", "group", "notStarter", "timeoutSeconds"])
+        self.init(
+            approvers: try params.optionalInt("approvers") ?? 1, group: try params.optionalString("group"),
+            notStarter: try params.optionalBool("notStarter") ?? true, timeoutSeconds: try params.optionalInt("timeoutSeconds"))
+    }
+}
+
+extension Step {
+    /// An approval step has `approval` and no `action`.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
             "name": .string(name), "description": .string(description), "executionOrder": JSONValue(executionOrder),
-            "action": action.json, "timeoutSeconds": JSONValue(timeoutSeconds), "retries": JSONValue(retries),
+            "timeoutSeconds": JSONValue(timeoutSeconds), "retries": JSONValue(retries),
             "retryDelaySeconds": JSONValue(retryDelaySeconds), "continueOnFailure": .bool(continueOnFailure),
             "idempotent": .bool(idempotent), "locks": .array(locks.map { .string($0) }), "status": .string(status.rawValue),
         ]
+        if let approval { o["approval"] = approval.json } else { o["action"] = action.json }
+        return .object(o)
     }
 
     /// `status` is accepted (so `workflow.get` output can be fed back) but ignored.
     static let keys: Set<String> = [
-        "name", "description", "executionOrder", "action", "timeoutSeconds", "retries", "retryDelaySeconds",
+        "name", "description", "executionOrder", "action", "approval", "timeoutSeconds", "retries", "retryDelaySeconds",
         "continueOnFailure", "idempotent", "locks", "status",
     ]
 
     public init(params: ParamReader) throws(RPCError) {
         try params.allowOnly(Self.keys)
+        let approval = try params.optionalObject("approval").map { (r) throws(RPCError) in try Approval(params: r) }
+        // An approval step runs nothing; an action given with it is kept, for validation to refuse.
+        let action = approval != nil && !params.has("action") ? Action(exec: []) : try Action(params: params.object("action"))
         self.init(
             name: try params.string("name"),
             description: try params.optionalString("description") ?? "",
             executionOrder: try params.int("executionOrder"),
-            action: try Action(params: params.object("action")),
+            action: action,
             timeoutSeconds: try params.optionalInt("timeoutSeconds"),
             retries: try params.optionalInt("retries") ?? 0,
             retryDelaySeconds: try params.optionalInt("retryDelaySeconds") ?? 1,
             continueOnFailure: try params.optionalBool("continueOnFailure") ?? false,
             idempotent: try params.optionalBool("idempotent") ?? false,
-            locks: try params.optionalStringArray("locks") ?? []
+            locks: try params.optionalStringArray("locks") ?? [],
+            approval: approval
         )
     }
 }
@@ -185,7 +208,15 @@ extension RunStep {
             "finishedAt": JSONValue(finishedAt), "error": JSONValue(error), "stdout": .string(stdout), "stderr": .string(stderr),
             "retryAt": JSONValue(retryAt),
             "waitingFor": waitingFor.map { ["lock": .string($0.lock), "runId": .string($0.runId)] } ?? .null,
+            "decisions": .array(decisions.map(\.json)),
         ]
+    }
+}
+
+extension ApprovalDecision {
+    /// On the wire within its step: the run, step and attempt are the step's.
+    public var json: JSONValue {
+        ["uid": JSONValue(Int(uid)), "decision": .string(verb), "comment": .string(comment), "at": JSONValue(at), "attempt": JSONValue(attempt)]
     }
 }
 

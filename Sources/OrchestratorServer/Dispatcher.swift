@@ -19,10 +19,14 @@ public typealias RPCHandler = @Sendable (ParamReader, CallContext) async throws(
 
 public struct Route: Sendable {
     let mutates: Bool
+    /// The handler decides who may call it (an approval's group need not be
+    /// admins); it is audited as a mutation all the same.
+    let authorizesItself: Bool
     let handler: RPCHandler
 
-    public init(mutates: Bool, _ handler: @escaping RPCHandler) {
+    public init(mutates: Bool, authorizesItself: Bool = false, _ handler: @escaping RPCHandler) {
         self.mutates = mutates
+        self.authorizesItself = authorizesItself
         self.handler = handler
     }
 }
@@ -95,7 +99,7 @@ public struct RPCDispatcher: Sendable {
                 let field = key == "name" && request.method.hasPrefix("workflow.") ? "workflow" : key == "id" ? "runId" : key
                 audit[field] = "\(value.prefix(100))"
             }
-            guard context.mayMutate else {
+            guard context.mayMutate || route.authorizesItself else {
                 logger.notice("refused \(request.method): caller is not an admin", metadata: audit)
                 return .failure(RPCError(.permissionDenied, "permission denied: \(request.method) changes state; only root and members of the admin group may call it"))
             }

@@ -25,6 +25,8 @@ extension RPCDispatcher {
         routes[.runResume] = RPCMethods.runResume.handler(runs.resume)
         routes[.runWatch] = RPCMethods.runWatch.handler(runs.watch)
         routes[.runTarget] = RPCMethods.runTarget.handler(runs.target)
+        routes[.runApprove] = RPCMethods.runApprove.handler(runs.approve)
+        routes[.runReject] = RPCMethods.runReject.handler(runs.reject)
         routes[.targetCreate] = RPCMethods.targetCreate.handler(targets.create)
         routes[.targetGet] = RPCMethods.targetGet.handler(targets.get)
         routes[.targetList] = RPCMethods.targetList.handler(targets.list)
@@ -32,6 +34,6 @@ extension RPCDispatcher {
         routes[.targetDelete] = RPCMethods.targetDelete.handler(targets.delete)
         routes[.targetImport] = RPCMethods.targetImport.handler(targets.importInventory)
         routes[.daemonStatus] = RPCMethods.daemonStatus.handler(status.status)
-        return Dictionary(uniqueKeysWithValues: routes.map { ($0.key.rawValue, Route(mutates: $0.key.mutates, $0.value)) })
+        return Dictionary(uniqueKeysWithValues: routes.map { ($0.key.rawValue, Route(mutates: $0.key.mutates, authorizesItself: $0.key.authorizesItself, $0.value)) })
     }
 }

@@ -21,6 +21,25 @@ struct RunHarness: Sendable {
         }
     }
 
+    func approve(_ p: RunDecisionParams, _ c: CallContext) async throws(RPCError) -> Run {
+        try await decide(p, approve: true, c)
+    }
+
+    func reject(_ p: RunDecisionParams, _ c: CallContext) async throws(RPCError) -> Run {
+        try await decide(p, approve: false, c)
+    }
+
+    private func decide(_ p: RunDecisionParams, approve: Bool, _ c: CallContext) async throws(RPCError) -> Run {
+        let peer = c.peer
+        let approver = Approver(uid: peer.uid, isAdmin: c.mayMutate) { group in
+            guard let gid = Authorizer.groupID(group) else { return false }
+            return peer.gid == gid || Authorizer.groups(of: peer).contains(gid)
+        }
+        return try await domain { () throws(OrchestratorError) in
+            try await service.decide(p.id, step: p.step, approve: approve, comment: p.comment, by: approver)
+        }
+    }
+
     func target(_ p: RunTargetParams, _ c: CallContext) async throws(RPCError) -> Run {
         try await domain { () throws(OrchestratorError) in try await service.target(p.id, p.target) }
     }

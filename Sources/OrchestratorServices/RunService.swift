@@ -238,9 +238,67 @@ public struct RunService: Sendable {
         }
     }
 
+    /// Records `caller`'s decision on approval step `step` of run `id`, for
+    /// whichever daemon executes the run to act on (this one at once).
+    /// Refused, with the reason, when the step is not waiting for approval,
+    /// when the caller may not decide on it (not an admin, or not in the
+    /// step's group), when the caller started the run and the step wants
+    /// another person (`notStarter`), and when the caller decided already.
+    public func decide(_ id: String, step name: String, approve: Bool, comment: String, by caller: Approver) async throws(OrchestratorError) -> Run {
+        var v = Validator()
+        v.require(comment.count <= Approval.maximumCommentLength, "comment", "must be at most \(Approval.maximumCommentLength) characters")
+        v.require(!comment.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" },
+                  "comment", "must not hold control characters")
+        try v.check()
+        let run = try await runs.run(id: id)
+        guard let definition = run.definition(name), let record = run.step(name) else { throw OrchestratorError.notFound("step", "\(id)/\(name)") }
+        guard let approval = definition.approval else {
+            throw OrchestratorError.validation([FieldError(field: "step", message: "step '\(name)' is not an approval step: it runs a command")])
+        }
+        guard record.status == .waitingApproval else {
+            throw OrchestratorError.conflict(
+                "step '\(name)' of run \(id) is not waiting for approval: it is \(record.status.rawValue)", details: ["status": record.status.rawValue])
+        }
+        if let group = approval.group {
+            guard caller.uid == 0 || caller.isMember(group) else {
+                throw OrchestratorError(.permissionDenied, "permission denied: step '\(name)' is decided by members of group \(group); uid \(caller.uid) is not one")
+            }
+        } else if !caller.isAdmin {
+            throw OrchestratorError(.permissionDenied, "permission denied: step '\(name)' is decided by admins (root and the admin group); uid \(caller.uid) is not one")
+        }
+        if approval.notStarter && caller.uid == run.requestedBy.uid {
+            throw OrchestratorError(.permissionDenied,
+                "permission denied: uid \(caller.uid) started run \(id); step '\(name)' needs another person's decision (four eyes: notStarter)")
+        }
+        let decision = ApprovalDecision(
+            runId: id, step: name, attempt: record.attempts, uid: caller.uid, approved: approve, comment: comment, at: clock.now().milliseconds)
+        try await runs.recordDecision(decision)
+        logger.notice(
+            "step \(name) \(decision.verb) by uid \(caller.uid)\(comment.isEmpty ? "" : ": \(comment)")",
+            metadata: ["runId": "\(id)", "workflow": "\(run.workflowName)", "step": "\(name)", "decision": "\(decision.verb)", "peerUid": "\(caller.uid)"])
+        await engine.approvalDecided(runId: id)
+        var shown = run
+        if let index = shown.steps.firstIndex(where: { $0.name == name }) { shown.steps[index].decisions.append(decision) }
+        return shown
+    }
+
     /// The events after `cursor`, for watchers (see RunStore.events).
     public func events(_ id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage {
         try await runs.events(id: id, after: cursor, evenIfQuiet: evenIfQuiet)
+    }
+}
+
+/// Who decides on an approval: their uid, whether they are an admin, and
+/// which groups they are in (asked only for a step that names a group).
+public struct Approver: Sendable {
+    public var uid: UInt32
+    public var isAdmin: Bool
+    public var isMember: @Sendable (String) -> Bool
+
+    public init(uid: UInt32, isAdmin: Bool, isMember: @escaping @Sendable (String) -> Bool) {
+        self.uid = uid
+        self.isAdmin = isAdmin
+        self.isMember = isMember
     }
 }
 

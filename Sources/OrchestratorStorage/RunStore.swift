@@ -203,6 +203,12 @@ public protocol RunStore: Sendable {
     /// mark and its lease. False when the guard did not match.
     func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool
     func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool
+    /// Records one person's decision on one attempt of an approval step
+    /// (collection `approvals`, unique on run, step, attempt and uid).
+    /// Conflict when that uid decided on that attempt already.
+    func recordDecision(_ decision: ApprovalDecision) async throws(OrchestratorError)
+    /// Every decision on run `runId`'s approval steps, oldest first.
+    func decisions(runId: String) async throws(OrchestratorError) -> [ApprovalDecision]
     /// The events after `cursor`, for watchers. While a run goes on its new
     /// events are in its log, which is cheap to read; its document (large,
     /// and written by the run itself) is read only when the log shows that
@@ -212,6 +218,7 @@ public protocol RunStore: Sendable {
     /// is best effort), except claim entries, which fence; returns how many.
     func sweepLogs() async throws(OrchestratorError) -> Int
     /// Deletes up to `limit` runs that ended before `before`, with all their
-    /// log entries (claim entries too: nobody stalls that long); returns how many.
+    /// log entries (claim entries too: nobody stalls that long), locks and
+    /// approval decisions; returns how many.
     func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int
 }

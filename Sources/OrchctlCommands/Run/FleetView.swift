@@ -29,6 +29,7 @@ enum FleetView {
         case .skipped?, .cancelled?: "–"
         case .pending?, nil: "·"
         case .waiting?: "⏸"
+        case .waitingApproval?: "✋"
         }
     }
 

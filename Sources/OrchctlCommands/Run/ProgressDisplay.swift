@@ -80,6 +80,7 @@ final class ProgressDisplay {
         case .skipped, .cancelled: "–"
         case .pending: "·"
         case .waiting: "⏸"
+        case .waitingApproval: "✋"
         }
     }
 

@@ -7,8 +7,11 @@ import OrchestratorProtocol
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Start, follow, inspect, cancel and resume workflow runs.",
-        subcommands: [RunStart.self, RunList.self, RunGet.self, RunCancel.self, RunResume.self, RunWatch.self, RunLogs.self, RunTargetCommand.self]
+        abstract: "Start, follow, inspect, cancel, resume, approve and reject workflow runs.",
+        subcommands: [
+            RunStart.self, RunList.self, RunGet.self, RunCancel.self, RunResume.self, RunWatch.self, RunLogs.self, RunTargetCommand.self,
+            RunApprove.self, RunReject.self,
+        ]
     )
 }
 

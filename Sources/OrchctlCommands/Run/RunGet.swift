@@ -38,6 +38,17 @@ struct RunGet: ParsableCommand {
                       Render.text(step.exitCode), Render.text(step.startedAt), Render.text(step.finishedAt), Render.text(step.error))
         }
         out += "\n" + table.render()
+        let decided = run.steps.flatMap { step in step.decisions.map { (step.name, $0) } }
+        if !decided.isEmpty {
+            var decisions = Table("STEP", "DECISION", "BY", "AT", "COMMENT")
+            for (step, d) in decided { decisions.add(step, d.verb, "uid \(d.uid)", Render.text(d.at), d.comment.isEmpty ? "-" : d.comment) }
+            out += "\nApprovals:\n" + decisions.render()
+        }
+        for step in run.steps where step.status == .waitingApproval {
+            if let approval = run.definition(step.name)?.approval {
+                out += "\nStep \(step.name) is \(approval.waitingMessage).\nDecide: orchctl run approve|reject \(run.id) \(step.name) -m TEXT\n"
+            }
+        }
         return out
     }
 }

@@ -6,7 +6,15 @@ struct RunList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List runs, newest first.",
-        discussion: "Examples:\n  orchctl run list\n  orchctl run list vlan-rollout --status failed"
+        discussion: """
+            With --waiting, the approval steps that wait for a decision instead: which run, \
+            since when, and who may still decide (see 'orchctl run approve').
+
+            Examples:
+              orchctl run list
+              orchctl run list vlan-rollout --status failed
+              orchctl run list --waiting
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -14,16 +22,32 @@ struct RunList: ParsableCommand {
     @Option(help: "Only runs with this status: queued, running, succeeded, failed, cancelled.") var status: String?
     @Option(help: "Runs per page (1-1000).") var limit: Int = 100
     @Option(help: "Continue after this run id (the 'next' of the previous page).") var after: String?
+    @Flag(help: "Show the approval steps waiting for a decision, and for whom.") var waiting = false
 
     func validate() throws {
         if let status, RunStatus(rawValue: status) == nil {
             throw ValidationError("--status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
+        if waiting && (status != nil || after != nil) { throw ValidationError("--waiting lists waiting approvals of running runs: leave out --status and --after") }
     }
 
     func run() throws {
         try reporting {
+            if waiting {
+                let found = try WaitingApproval.all(global, workflow: workflow)
+                global.emit(json: .array(found.map(\.json))) {
+                    if found.isEmpty { return "No step waits for approval.\n" }
+                    var table = Table("RUN", "WORKFLOW", "STEP", "TARGET", "SINCE", "NEEDS", "DECIDED")
+                    for w in found {
+                        table.add(
+                            w.run.id, w.run.workflowName, w.step.name, w.target ?? "-", Render.text(w.step.startedAt), w.needs,
+                            w.step.decisions.isEmpty ? "-" : w.step.decisions.map { "\($0.verb) by uid \($0.uid)" }.joined(separator: ", "))
+                    }
+                    return table.render()
+                }
+                return
+            }
             let params = RunListParams(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: after)
             let page = try global.call(RPCMethods.runList, params)
             global.emit(page) { page in
