@@ -96,6 +96,12 @@ enum RunDocument {
         if let retryAt = step.retryAt { doc["retryAt"] = BSON(retryAt) }
         if let wait = step.waitingFor { doc["waitingFor"] = ["lock": BSON(wait.lock), "runId": BSON(wait.runId), "step": BSON(wait.step)] }
         if !step.decisions.isEmpty { doc["decisions"] = .array(step.decisions.map { .document(encode($0)) }) }
+        if let rollback = step.rollback {
+            doc["rollback"] = [
+                "startedAt": BSON(rollback.startedAt), "finishedAt": BSON(rollback.finishedAt), "exitCode": BSON(rollback.exitCode),
+                "error": BSON(rollback.error), "stdout": BSON(rollback.stdout), "stderr": BSON(rollback.stderr),
+            ]
+        }
         return doc
     }
 
@@ -186,7 +192,12 @@ enum RunDocument {
             waitingFor: doc["waitingFor"]?.documentValue.flatMap { w in
                 w["lock"]?.stringValue.map { LockWait(lock: $0, runId: w["runId"]?.stringValue ?? "", step: w["step"]?.stringValue) }
             },
-            decisions: (doc["decisions"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeDecision) }
+            decisions: (doc["decisions"]?.arrayValue ?? []).compactMap { $0.documentValue.map(decodeDecision) },
+            rollback: doc["rollback"]?.documentValue.map { r in
+                RollbackRecord(
+                    startedAt: r["startedAt"]?.dateValue, finishedAt: r["finishedAt"]?.dateValue, exitCode: r["exitCode"]?.intValue,
+                    error: r["error"]?.stringValue, stdout: r["stdout"]?.stringValue ?? "", stderr: r["stderr"]?.stringValue ?? "")
+            }
         )
     }
 

@@ -37,6 +37,7 @@ enum WorkflowDocument {
         if let timeout = step.timeoutSeconds { doc["timeoutSeconds"] = BSON(timeout) }
         if !step.locks.isEmpty { doc["locks"] = .array(step.locks.map { BSON($0) }) }
         if let approval = step.approval { doc["approval"] = .document(encode(approval)) }
+        if let rollback = step.rollback { doc["rollback"] = .document(encode(rollback)) }
         return doc
     }
 
@@ -89,6 +90,7 @@ enum WorkflowDocument {
             idempotent: doc["idempotent"]?.boolValue ?? false,
             locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
             approval: doc["approval"]?.documentValue.map(decodeApproval),
+            rollback: doc["rollback"]?.documentValue.map(decodeAction),
             status: doc["status"]?.stringValue.flatMap(StepStatus.init(rawValue:)) ?? .pending
         )
     }

@@ -8,16 +8,31 @@ import OrchestratorModel
 public enum OutputBudget {
     /// `record` (of the step at `index`) with its output cut to what the
     /// run's budget has left, given the other steps' records.
+    /// A rollback's output counts as the step's: its own output is fitted
+    /// first, its rollback's into what is left after that.
     public static func fit(_ record: RunStep, at index: Int, among steps: [RunStep]) -> RunStep {
-        let others = steps.indices.reduce(0) { sum, i in i == index ? sum : sum + steps[i].stdout.utf8.count + steps[i].stderr.utf8.count }
+        let others = steps.indices.reduce(0) { sum, i in i == index ? sum : sum + size(of: steps[i]) }
         let left = max(0, Limits.runOutputBytes - others)
-        guard record.stdout.utf8.count + record.stderr.utf8.count > left else { return record }
+        guard size(of: record) > left else { return record }
         var fitted = record
-        // Each stream gets half of what is left, and stdout what stderr does not need.
-        let stderrShare = min(record.stderr.utf8.count, left / 2)
-        fitted.stderr = tail(of: record.stderr, bytes: stderrShare)
-        fitted.stdout = tail(of: record.stdout, bytes: left - stderrShare)
+        (fitted.stdout, fitted.stderr) = fit(stdout: record.stdout, stderr: record.stderr, into: left)
+        if var rollback = record.rollback {
+            let rest = max(0, left - fitted.stdout.utf8.count - fitted.stderr.utf8.count)
+            (rollback.stdout, rollback.stderr) = fit(stdout: rollback.stdout, stderr: rollback.stderr, into: rest)
+            fitted.rollback = rollback
+        }
         return fitted
+    }
+
+    private static func size(of record: RunStep) -> Int {
+        record.stdout.utf8.count + record.stderr.utf8.count + (record.rollback.map { $0.stdout.utf8.count + $0.stderr.utf8.count } ?? 0)
+    }
+
+    /// Each stream gets half of what is left, and stdout what stderr does not need.
+    private static func fit(stdout: String, stderr: String, into left: Int) -> (String, String) {
+        guard stdout.utf8.count + stderr.utf8.count > left else { return (stdout, stderr) }
+        let stderrShare = min(stderr.utf8.count, left / 2)
+        return (tail(of: stdout, bytes: left - stderrShare), tail(of: stderr, bytes: stderrShare))
     }
 
     /// The last `bytes` bytes of `text` (whole characters), after a note

@@ -124,7 +124,7 @@ actor RunExecutor: RunDriver {
             await advance()
             await flush()
             if run.status.isTerminal || lost { break }
-            if stopping && !run.steps.contains(where: { $0.status == .running }) { break }
+            if stopping && !run.steps.contains(where: { $0.status.isExecuting }) { break }
             // Everything that arrived meanwhile is handled before the next
             // decision, so results that come together are written together.
             let messages = mailbox.take()
@@ -170,7 +170,7 @@ actor RunExecutor: RunDriver {
         for name in ahead.keys.sorted() where run.step(name)?.status != .pending {
             ahead.removeValue(forKey: name)?.process.abandon()
         }
-        if let outcome = decision.outcome, !run.steps.contains(where: { $0.status == .running }) {
+        if let outcome = decision.outcome, !run.steps.contains(where: { $0.status.isExecuting }) {
             logger.notice("run \(outcome.rawValue)", metadata: ["runStatus": "\(outcome.rawValue)"])
             stage(RunChange(status: outcome, finishedAt: clock.now().milliseconds, events: [event(step: nil, status: outcome.rawValue)]))
             return
@@ -181,7 +181,8 @@ actor RunExecutor: RunDriver {
         var batch: [String] = []
         let (approvals, commands) = decision.start.partitioned { run.definition($0)?.approval != nil }
         openApprovals(approvals)
-        for name in commands {
+        // A failed run's rollbacks take a slot and the step's locks, as the step did.
+        for name in commands + decision.rollback {
             if waitingForRetry(name) { continue }
             // No slot free: the executor goes back to its messages (a cancel,
             // a lapsed lease) and is woken when another step ends.
@@ -197,30 +198,41 @@ actor RunExecutor: RunDriver {
             for _ in batch { await slots.release() }
             return
         }
-        await launch(batch)
+        await launch(batch, rollingBack: Set(decision.rollback))
     }
 
-    private func launch(_ names: [String]) async {
+    /// Records `names` as started (their rollbacks, for those in
+    /// `rollingBack`) in one write, then lets their processes go.
+    private func launch(_ names: [String], rollingBack: Set<String> = []) async {
         var change = RunChange()
         var held: [(name: String, process: any StepHandle)] = []
         var unstartable: [(name: String, outcome: ProcessOutcome)] = []
         for name in names {
-            guard let index = index(of: name), let step = run.definition(name) else {
+            guard let index = index(of: name), let definition = run.definition(name) else {
                 await slots.release()
                 continue
             }
             var record = run.steps[index]
-            record.status = .running
+            let step: Step
+            // The attempt's number also names its lock token: a rollback is an attempt of its own.
             record.attempts += 1
-            record.startedAt = clock.now().milliseconds
-            record.finishedAt = nil
-            record.exitCode = nil
-            record.error = nil
-            record.stdout = ""
-            record.stderr = ""
             record.process = nil
-            record.retryAt = nil
-            record.waitingFor = nil
+            if rollingBack.contains(name), let undo = definition.undoing {
+                step = undo
+                record.status = .rollingBack
+                record.rollback = RollbackRecord(startedAt: clock.now().milliseconds)
+            } else {
+                step = definition
+                record.status = .running
+                record.startedAt = clock.now().milliseconds
+                record.finishedAt = nil
+                record.exitCode = nil
+                record.error = nil
+                record.stdout = ""
+                record.stderr = ""
+                record.retryAt = nil
+                record.waitingFor = nil
+            }
             switch heldProcess(for: step, attempt: record.attempts) {
             case .held(let process):
                 record.process = process.identity
@@ -229,10 +241,10 @@ actor RunExecutor: RunDriver {
                 unstartable.append((name, outcome))
             }
             change.steps[index] = record
-            change.events.append(event(step: name, status: StepStatus.running.rawValue, attempt: record.attempts, sequenceOffset: change.events.count))
+            change.events.append(event(step: name, status: record.status.rawValue, attempt: record.attempts, sequenceOffset: change.events.count))
         }
         stage(change)
-        for (_, record) in change.steps { show(record.name, .running) }
+        for (_, record) in change.steps { show(record.name, record.status) }
         guard await flush(), !leaseLapsed() else {
             await abandon(held, unstartable, why: "not started: no lease renewal was acknowledged in time; it starts once one is")
             return
@@ -246,7 +258,10 @@ actor RunExecutor: RunDriver {
         let (mailbox, slots) = (self.mailbox, self.slots)
         for (name, process) in held {
             let attempt = run.step(name)?.attempts ?? 0
-            logger.info("step \(name) running (attempt \(attempt))", metadata: ["step": "\(name)", "stepStatus": "running", "attempt": "\(attempt)"])
+            let status = run.step(name)?.status ?? .running
+            logger.info(
+                "step \(name) \(status == .rollingBack ? "rolling back" : "running") (attempt \(attempt))",
+                metadata: ["step": "\(name)", "stepStatus": "\(status.rawValue)", "attempt": "\(attempt)"])
             processes[name] = process
             process.begin()
             world.spawn {
@@ -273,7 +288,8 @@ actor RunExecutor: RunDriver {
     /// attempt if there is one, else a new one.
     private func heldProcess(for step: Step, attempt: Int) -> PreparedStep {
         if let early = ahead.removeValue(forKey: step.name) {
-            if early.attempt == attempt { return .held(early.process) }
+            // Started ahead for the step's own action: never a rollback's.
+            if early.attempt == attempt, step.action == run.definition(step.name)?.action { return .held(early.process) }
             early.process.abandon()
         }
         return world.launcher.prepare(StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: step.name))
@@ -365,17 +381,22 @@ actor RunExecutor: RunDriver {
         for name in names {
             guard let index = index(of: name) else { continue }
             var record = run.steps[index]
-            record.status = .pending
+            if record.status == .rollingBack {
+                record.status = .succeeded
+                record.rollback = nil
+            } else {
+                record.status = .pending
+                record.startedAt = nil
+            }
             record.attempts = max(0, record.attempts - 1)
-            record.startedAt = nil
             record.process = nil
             change.steps[index] = record
             change.events.append(event(
-                step: name, status: StepStatus.pending.rawValue, attempt: record.attempts + 1,
+                step: name, status: record.status.rawValue, attempt: record.attempts + 1,
                 message: why, sequenceOffset: change.events.count))
         }
         stage(change)
-        for (_, record) in change.steps { show(record.name, .pending) }
+        for (_, record) in change.steps { show(record.name, record.status) }
     }
 
     private func waitingForRetry(_ name: String) -> Bool {
@@ -446,9 +467,14 @@ actor RunExecutor: RunDriver {
         guard let index = index(of: name), let step = run.definition(name) else { return }
         let now = clock.now().milliseconds
         // Stopped here for the lease or the stop, unless it had ended by itself before the signal came.
-        let verdict = interruptedHere.remove(name) != nil && outcome.terminated
-            ? StepRules.recover(run.steps[index], of: step, output: outcome, at: now)
-            : StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: now)
+        let interrupted = interruptedHere.remove(name) != nil && outcome.terminated
+        let verdict = run.steps[index].status == .rollingBack
+            ? (interrupted
+                ? StepRules.recoverRollback(run.steps[index], of: step, output: outcome, at: now)
+                : StepRules.judgeRollback(outcome, of: step, record: run.steps[index], at: now))
+            : (interrupted
+                ? StepRules.recover(run.steps[index], of: step, output: outcome, at: now)
+                : StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: now))
         let record = OutputBudget.fit(verdict.record, at: index, among: run.steps)
         let stepEvent = event(
             step: name, status: verdict.status.rawValue, attempt: record.attempts, exitCode: record.exitCode, message: verdict.message)
@@ -598,7 +624,7 @@ actor RunExecutor: RunDriver {
     /// (retried until the database takes it).
     private func giveBackLocks() async {
         guard unwritten.isEmpty else { return }
-        for (name, holder) in attemptHolds.sorted(by: { $0.key < $1.key }) where run.step(name)?.status != .running {
+        for (name, holder) in attemptHolds.sorted(by: { $0.key < $1.key }) where run.step(name)?.status.isExecuting != true {
             do {
                 try await store.releaseLocks(runId: run.id, .holder(holder))
                 attemptHolds[name] = nil
@@ -639,12 +665,14 @@ actor RunExecutor: RunDriver {
     /// fails the run, which `run.resume` can continue.
     private func recoverInterruptedSteps() async {
         var change = RunChange()
-        for (index, record) in run.steps.enumerated() where record.status == .running {
+        for (index, record) in run.steps.enumerated() where record.status.isExecuting {
             guard let step = run.definition(record.name) else { continue }
             if let process = record.process, await world.launcher.killLeftover(process) {
                 logger.notice("killed what was left of step \(record.name) (pid \(process.pid)) before recovering it", metadata: ["step": "\(record.name)"])
             }
-            let verdict = StepRules.recover(record, of: step, at: clock.now().milliseconds)
+            let verdict = record.status == .rollingBack
+                ? StepRules.recoverRollback(record, of: step, at: clock.now().milliseconds)
+                : StepRules.recover(record, of: step, at: clock.now().milliseconds)
             change.steps[index] = verdict.record
             change.events.append(event(step: record.name, status: verdict.status.rawValue, attempt: record.attempts,
                                        message: verdict.message, sequenceOffset: change.events.count))
@@ -735,7 +763,11 @@ actor RunExecutor: RunDriver {
         let steps = run.steps.map { record -> RunStep in
             var step = record
             (step.stdout, step.stderr) = ("", "")
-            if step.status == .running {
+            if step.status == .rollingBack {
+                step.status = .rollbackFailed
+                step.rollback?.finishedAt = now
+                step.rollback?.error = "stopped: the run ended because MongoDB refused to record its progress"
+            } else if step.status == .running {
                 step.status = .interrupted
                 step.finishedAt = now
                 step.error = "stopped: the run ended because MongoDB refused to record its progress"

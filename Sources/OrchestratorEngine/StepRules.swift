@@ -75,6 +75,55 @@ public enum StepRules {
         return verdict
     }
 
+    /// A rollback that ended with `outcome`: `rolled_back` when it exited 0,
+    /// else `rollback_failed` (never retried: a person looks first). The
+    /// step's own fields keep what the step itself did.
+    public static func judgeRollback(_ outcome: ProcessOutcome, of step: Step, record: RunStep, at now: Date) -> Verdict {
+        var rollback = record.rollback ?? RollbackRecord()
+        rollback.finishedAt = now
+        rollback.stdout = outcome.stdout
+        rollback.stderr = outcome.stderr
+        switch outcome.ending {
+        case .notStarted(let reason): rollback.error = reason
+        case .exited(let code):
+            rollback.exitCode = Int(code)
+            if code != 0 { rollback.error = "exited with status \(code)" }
+        case .signalled(let signal):
+            rollback.exitCode = 128 + Int(signal)
+            rollback.error = "killed by signal \(signal)"
+        }
+        if outcome.timedOut {
+            rollback.error = "timed out after \(step.timeoutSeconds ?? 0)s"
+        } else if outcome.terminated && rollback.error != nil {
+            rollback.error = "cancelled"
+        }
+        var ended = record
+        ended.rollback = rollback
+        ended.status = rollback.error == nil ? .rolledBack : .rollbackFailed
+        return Verdict(record: ended, status: ended.status, message: rollback.error.map { "rollback failed: \($0)" } ?? "rolled back", retryAfter: nil)
+    }
+
+    /// A rollback that was running when the daemon running it stopped: an
+    /// idempotent step's rollback runs again (the step is `succeeded` again,
+    /// so the run rolls it back); any other's is `rollback_failed`.
+    public static func recoverRollback(_ record: RunStep, of step: Step, output: ProcessOutcome? = nil, at now: Date) -> Verdict {
+        var recovered = record
+        var rollback = record.rollback ?? RollbackRecord()
+        if let output { (rollback.stdout, rollback.stderr) = (output.stdout, output.stderr) }
+        if step.idempotent {
+            recovered.status = .succeeded
+            recovered.rollback = nil
+            return Verdict(
+                record: recovered, status: .interrupted,
+                message: "rollback interrupted: the daemon running it stopped; idempotent, so the rollback runs again", retryAfter: nil)
+        }
+        rollback.finishedAt = now
+        rollback.error = "interrupted: the daemon running it stopped"
+        recovered.rollback = rollback
+        recovered.status = .rollbackFailed
+        return Verdict(record: recovered, status: .rollbackFailed, message: "rollback failed: \(rollback.error!)", retryAfter: nil)
+    }
+
     /// Before attempt `attempt` (2, 3, ...): retryDelaySeconds, doubled for each further one.
     public static func retryDelay(for step: Step, nextAttempt attempt: Int) -> Duration {
         let doublings = min(max(attempt - 2, 0), 20)

@@ -197,7 +197,7 @@ public enum FleetPlanner {
     /// status among them (a failure before a cancellation before a step not
     /// reached). Steps no target ran are left out.
     public static func shownStatuses(members: [Run]) -> [String: StepStatus] {
-        let severity: [StepStatus] = [.failed, .timedOut, .interrupted, .cancelled, .running, .waitingApproval, .waiting, .pending, .skipped, .succeeded]
+        let severity: [StepStatus] = [.rollbackFailed, .failed, .timedOut, .interrupted, .cancelled, .rollingBack, .running, .waitingApproval, .waiting, .pending, .skipped, .rolledBack, .succeeded]
         var seen: [String: Set<StepStatus>] = [:]
         for member in members {
             for step in member.steps { seen[step.name, default: []].insert(step.status) }

@@ -21,10 +21,28 @@ public enum StepStatus: String, Sendable, CaseIterable {
     case skipped, cancelled, interrupted
     /// An approval step whose turn came: people decide (run.approve / run.reject).
     case waitingApproval = "waiting_approval"
+    /// The run failed after this step succeeded: its rollback action runs, has run, or failed.
+    case rollingBack = "rolling_back"
+    case rolledBack = "rolled_back"
+    case rollbackFailed = "rollback_failed"
 }
 
 public enum RunStatus: String, Sendable, CaseIterable {
     case queued, running, succeeded, failed, cancelled
+}
+
+extension Step {
+    /// The step as its rollback runs: the rollback's command (told by
+    /// `ORCH_ROLLBACK=1` that it undoes), the step's timeout and locks, no retries.
+    public var undoing: Step? {
+        guard var action = rollback else { return nil }
+        action.env["ORCH_ROLLBACK"] = "1"
+        var undo = self
+        undo.action = action
+        undo.retries = 0
+        undo.rollback = nil
+        return undo
+    }
 }
 
 /// A step as it is embedded in its workflow.
@@ -43,14 +61,19 @@ public struct Step: Sendable, Equatable {
     public var locks: [String]
     /// Set for a step that waits for people instead of running an action (its action is empty).
     public var approval: Approval?
+    /// What undoes the step: run, in reverse order with the others', for
+    /// the steps that succeeded when their run fails.
+    public var rollback: Action?
     /// The step's status in the workflow's most recent run.
     public var status: StepStatus
 
     public init(
         name: String, description: String = "", executionOrder: Int, action: Action,
         timeoutSeconds: Int? = nil, retries: Int = 0, retryDelaySeconds: Int = 1,
-        continueOnFailure: Bool = false, idempotent: Bool = false, locks: [String] = [], approval: Approval? = nil, status: StepStatus = .pending
+        continueOnFailure: Bool = false, idempotent: Bool = false, locks: [String] = [], approval: Approval? = nil, rollback: Action? = nil,
+        status: StepStatus = .pending
     ) {
+        self.rollback = rollback
         self.approval = approval
         self.locks = locks
         self.name = name

@@ -37,12 +37,17 @@ public struct RunStep: Sendable, Equatable {
     /// An approval step: the decisions on its latest attempt (recorded here
     /// when it ends; while it waits, `run.get` adds those made so far).
     public var decisions: [ApprovalDecision]
+    /// Its rollback, once the run's failure set it going (the step's own
+    /// fields keep what the step itself did).
+    public var rollback: RollbackRecord?
 
     public init(
         name: String, executionOrder: Int, status: StepStatus = .pending, attempts: Int = 0, exitCode: Int? = nil,
         startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, stdout: String = "", stderr: String = "",
-        process: StepProcess? = nil, retryAt: Date? = nil, waitingFor: LockWait? = nil, decisions: [ApprovalDecision] = []
+        process: StepProcess? = nil, retryAt: Date? = nil, waitingFor: LockWait? = nil, decisions: [ApprovalDecision] = [],
+        rollback: RollbackRecord? = nil
     ) {
+        self.rollback = rollback
         self.decisions = decisions
         self.waitingFor = waitingFor
         self.retryAt = retryAt
@@ -57,6 +62,42 @@ public struct RunStep: Sendable, Equatable {
         self.stdout = stdout
         self.stderr = stderr
         self.process = process
+    }
+}
+
+/// A step's rollback: when it ran, how it ended, the tail of what it printed.
+public struct RollbackRecord: Sendable, Equatable {
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var exitCode: Int?
+    public var error: String?
+    public var stdout: String
+    public var stderr: String
+
+    public init(startedAt: Date? = nil, finishedAt: Date? = nil, exitCode: Int? = nil, error: String? = nil, stdout: String = "", stderr: String = "") {
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.exitCode = exitCode
+        self.error = error
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+}
+
+/// How a failed run's rollback stands: `running` while one runs,
+/// `failed` once one failed (the rest are not rolled back), else `succeeded`.
+public enum RollbackStatus: String, Sendable, CaseIterable {
+    case running, succeeded, failed
+}
+
+extension Run {
+    /// Nil when no rollback started (the run did not fail, or nothing it did has a rollback).
+    public var rollbackStatus: RollbackStatus? {
+        let touched = steps.filter { $0.rollback != nil }
+        guard !touched.isEmpty else { return nil }
+        if touched.contains(where: { $0.status == .rollingBack }) { return .running }
+        if touched.contains(where: { $0.status == .rollbackFailed }) { return .failed }
+        return .succeeded
     }
 }
 
@@ -169,10 +210,13 @@ extension StepStatus {
     /// A status the step will not leave in this run (unless resumed).
     public var isFinal: Bool {
         switch self {
-        case .succeeded, .failed, .timedOut, .skipped, .cancelled, .interrupted: true
-        case .pending, .waiting, .running, .waitingApproval: false
+        case .succeeded, .failed, .timedOut, .skipped, .cancelled, .interrupted, .rolledBack, .rollbackFailed: true
+        case .pending, .waiting, .running, .waitingApproval, .rollingBack: false
         }
     }
+
+    /// A process of the step runs: its action, or its rollback.
+    public var isExecuting: Bool { self == .running || self == .rollingBack }
 
     public var isFailure: Bool { self == .failed || self == .timedOut || self == .interrupted }
 

@@ -11,8 +11,11 @@ public enum RunPlanner {
         public var cancel: [String] = []
         /// Set when no step is running and none will start.
         public var outcome: RunStatus?
+        /// The run failed: the step whose rollback runs now (one at a time).
+        public var rollback: [String] = []
 
-        public init(start: [String] = [], skip: [String] = [], cancel: [String] = [], outcome: RunStatus? = nil) {
+        public init(start: [String] = [], skip: [String] = [], cancel: [String] = [], outcome: RunStatus? = nil, rollback: [String] = []) {
+            self.rollback = rollback
             self.start = start
             self.skip = skip
             self.cancel = cancel
@@ -30,7 +33,7 @@ public enum RunPlanner {
     public static func decide(definition: [Step], states: [String: StepStatus], cancelRequested: Bool) -> Decision {
         let groups = Dictionary(grouping: definition, by: \.executionOrder).sorted { $0.key < $1.key }.map { $0.value.sorted { $0.name < $1.name } }
         let status = { (step: Step) in states[step.name] ?? .pending }
-        let anyRunning = definition.contains { status($0) == .running }
+        let anyRunning = definition.contains { status($0).isExecuting }
 
         if cancelRequested {
             let notStarted = definition.filter { status($0).isUnneeded }.map(\.name)
@@ -43,7 +46,7 @@ public enum RunPlanner {
             if blocking {
                 let later = groups[(index + 1)...].flatMap { $0 }
                 decision.skip = (group + later).filter { status($0).isUnneeded }.map(\.name)
-                decision.outcome = anyRunning ? nil : .failed
+                if !anyRunning { (decision.outcome, decision.rollback) = failure(definition, status) }
                 return decision
             }
             let unfinished = group.filter { !status($0).isFinal }
@@ -53,7 +56,24 @@ public enum RunPlanner {
         }
         // A failure that continueOnFailure let the run get past still counts:
         // a run is `succeeded` only when every one of its steps succeeded.
-        decision.outcome = definition.allSatisfy { status($0) == .succeeded } ? .succeeded : .failed
+        if definition.allSatisfy({ status($0) == .succeeded }) {
+            decision.outcome = .succeeded
+        } else {
+            (decision.outcome, decision.rollback) = failure(definition, status)
+        }
         return decision
+    }
+
+    /// A run that failed first undoes what succeeded: the rollbacks of its
+    /// succeeded steps run one at a time, the last step first (reverse
+    /// executionOrder, then reverse name). A rollback that fails stops
+    /// the rest (what it left is for a person to judge). Then it is `failed`.
+    static func failure(_ definition: [Step], _ status: (Step) -> StepStatus) -> (RunStatus?, [String]) {
+        if definition.contains(where: { status($0) == .rollbackFailed }) { return (.failed, []) }
+        let next = definition
+            .filter { $0.rollback != nil && status($0) == .succeeded }
+            .max { ($0.executionOrder, $0.name) < ($1.executionOrder, $1.name) }
+        guard let next else { return (.failed, []) }
+        return (nil, [next.name])
     }
 }

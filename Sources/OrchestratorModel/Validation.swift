@@ -82,10 +82,12 @@ extension Step {
             v.require(locks.isEmpty, "\(field).locks", "an approval step takes no locks")
             v.require(timeoutSeconds == nil, "\(field).timeoutSeconds", "an approval step times out by approval.timeoutSeconds")
             v.require(retries == 0, "\(field).retries", "an approval step is not retried: a rejection or timeout fails it")
+            v.require(rollback == nil, "\(field).rollback", "an approval step changes nothing, so it has nothing to roll back")
             v.merge(approval.problems(at: "\(field).approval"))
         } else {
             v.merge(action.problems(at: "\(field).action"))
         }
+        if let rollback, approval == nil { v.merge(rollback.problems(at: "\(field).rollback")) }
         v.merge(StepChanges.timeoutProblems(timeoutSeconds, "\(field).timeoutSeconds"))
         v.merge(StepChanges.retriesProblems(retries, "\(field).retries"))
         v.merge(StepChanges.retryDelayProblems(retryDelaySeconds, "\(field).retryDelaySeconds"))

@@ -153,11 +153,20 @@ public struct WorkflowDiff: Sendable, Equatable {
         compare("continueOnFailure", String(old.continueOnFailure), String(new.continueOnFailure), into: &fields)
         compare("idempotent", String(old.idempotent), String(new.idempotent), into: &fields)
         compare("locks", list(old.locks), list(new.locks), into: &fields)
+        compare("rollback.exec", old.rollback.map { $0.exec.map(shellWord).joined(separator: " ") }, new.rollback.map { $0.exec.map(shellWord).joined(separator: " ") }, into: &fields)
+        compare("rollback.env", old.rollback.flatMap { env($0.env) }, new.rollback.flatMap { env($0.env) }, into: &fields)
+        compare("rollback.cwd", old.rollback?.cwd, new.rollback?.cwd, into: &fields)
+        compare("approval", old.approval.map(describe), new.approval.map(describe), into: &fields)
         return fields
     }
 
     private static func compare(_ field: String, _ old: String?, _ new: String?, into fields: inout [FieldChange]) {
         if old != new { fields.append(FieldChange(field: field, from: old, to: new)) }
+    }
+
+    private static func describe(_ approval: Approval) -> String {
+        "\(approval.approvers) of \(approval.group.map { "group \($0)" } ?? "admins")\(approval.notStarter ? ", not the starter" : "")"
+            + (approval.timeoutSeconds.map { ", timeout \($0)s" } ?? "")
     }
 
     private static func list(_ values: [String]) -> String? {

@@ -37,6 +37,7 @@ extension Step {
             "continueOnFailure": .bool(continueOnFailure), "idempotent": .bool(idempotent),
         ]
         if let approval { o["approval"] = approval.json } else { o["action"] = action.json }
+        if let rollback { o["rollback"] = rollback.json }
         if let timeoutSeconds { o["timeoutSeconds"] = JSONValue(timeoutSeconds) }
         if !locks.isEmpty { o["locks"] = .array(locks.map { .string($0) }) }
         return .object(o)

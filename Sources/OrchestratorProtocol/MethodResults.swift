@@ -37,6 +37,7 @@ extension Step: RPCResult {
             idempotent: try r.bool("idempotent"),
             locks: try r.has("locks") ? r.stringArray("locks") : [],
             approval: try r.has("approval") ? Approval(result: r.object("approval")) : nil,
+            rollback: try r.has("rollback") ? Action(result: r.object("rollback")) : nil,
             status: try r.value("status", as: StepStatus.self)
         )
     }
@@ -123,8 +124,17 @@ extension RunStep {
                 ApprovalDecision(
                     runId: "", step: try r.string("name"), attempt: try d.int("attempt"), uid: UInt32(clamping: try d.int("uid")),
                     approved: try d.string("decision") == "approved", comment: try d.string("comment"), at: try d.date("at"))
-            }
+            },
+            rollback: try r.has("rollback") ? RollbackRecord(result: r.object("rollback")) : nil
         )
+    }
+}
+
+extension RollbackRecord {
+    public init(result r: ResultReader) throws(ResultDecodingError) {
+        self.init(
+            startedAt: try r.optionalDate("startedAt"), finishedAt: try r.optionalDate("finishedAt"), exitCode: try r.optionalInt("exitCode"),
+            error: try r.optionalString("error"), stdout: try r.optionalString("stdout") ?? "", stderr: try r.optionalString("stderr") ?? "")
     }
 }
 

@@ -46,12 +46,13 @@ extension Step {
             "idempotent": .bool(idempotent), "locks": .array(locks.map { .string($0) }), "status": .string(status.rawValue),
         ]
         if let approval { o["approval"] = approval.json } else { o["action"] = action.json }
+        if let rollback { o["rollback"] = rollback.json }
         return .object(o)
     }
 
     /// `status` is accepted (so `workflow.get` output can be fed back) but ignored.
     static let keys: Set<String> = [
-        "name", "description", "executionOrder", "action", "approval", "timeoutSeconds", "retries", "retryDelaySeconds",
+        "name", "description", "executionOrder", "action", "approval", "rollback", "timeoutSeconds", "retries", "retryDelaySeconds",
         "continueOnFailure", "idempotent", "locks", "status",
     ]
 
@@ -71,7 +72,8 @@ extension Step {
             continueOnFailure: try params.optionalBool("continueOnFailure") ?? false,
             idempotent: try params.optionalBool("idempotent") ?? false,
             locks: try params.optionalStringArray("locks") ?? [],
-            approval: approval
+            approval: approval,
+            rollback: try params.optionalObject("rollback").map { (r) throws(RPCError) in try Action(params: r) }
         )
     }
 }
@@ -209,6 +211,16 @@ extension RunStep {
             "retryAt": JSONValue(retryAt),
             "waitingFor": waitingFor.map { ["lock": .string($0.lock), "runId": .string($0.runId)] } ?? .null,
             "decisions": .array(decisions.map(\.json)),
+            "rollback": rollback?.json ?? .null,
+        ]
+    }
+}
+
+extension RollbackRecord {
+    public var json: JSONValue {
+        [
+            "startedAt": JSONValue(startedAt), "finishedAt": JSONValue(finishedAt), "exitCode": JSONValue(exitCode), "error": JSONValue(error),
+            "stdout": .string(stdout), "stderr": .string(stderr),
         ]
     }
 }
@@ -246,6 +258,7 @@ extension Run {
             "createdAt": JSONValue(createdAt), "startedAt": JSONValue(startedAt), "finishedAt": JSONValue(finishedAt),
             "requestId": JSONValue(requestId), "locks": .array(locks.map { .string($0) }),
         ]
+        if let rollback = rollbackStatus { o["rollback"] = ["status": .string(rollback.rawValue)] }
         if let fleet {
             o["fleet"] = [
                 "selector": fleet.selector.json, "batchSize": .string(fleet.batchSize.description),

@@ -53,6 +53,8 @@ extension Run {
             var again = step
             again.status = .pending
             again.waitingFor = nil
+            // A rolled-back step's change was undone: it runs again.
+            again.rollback = nil
             change.steps[index] = again
         }
         change.events = [RunEvent(sequence: events.count, step: nil, status: Self.resumed, at: now, message: "resumed from \(status.rawValue)")]

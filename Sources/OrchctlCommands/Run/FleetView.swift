@@ -30,6 +30,9 @@ enum FleetView {
         case .pending?, nil: "·"
         case .waiting?: "⏸"
         case .waitingApproval?: "✋"
+        case .rollingBack?: "↺"
+        case .rolledBack?: "↩"
+        case .rollbackFailed?: "✘"
         }
     }
 

@@ -81,6 +81,9 @@ final class ProgressDisplay {
         case .pending: "·"
         case .waiting: "⏸"
         case .waitingApproval: "✋"
+        case .rollingBack: "↺"
+        case .rolledBack: "↩"
+        case .rollbackFailed: "✘"
         }
     }
 
