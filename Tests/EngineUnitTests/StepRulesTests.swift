@@ -92,4 +92,36 @@ import Testing
         #expect(verdict.record.error == "interrupted: the daemon running it stopped")
         #expect(verdict.retryAfter == nil)
     }
+
+    // MARK: Rollbacks
+
+    func rollingBack() -> RunStep {
+        RunStep(
+            name: "push", executionOrder: 0, status: .rollingBack, attempts: 2, exitCode: 0, startedAt: at, finishedAt: at, stdout: "pushed\n",
+            rollback: RollbackRecord(startedAt: at))
+    }
+
+    @Test func aRollbackEndsRolledBackOrFailedAndTheStepKeepsWhatItDid() {
+        let undone = StepRules.judgeRollback(ProcessOutcome(ending: .exited(0), stdout: "restored\n"), of: step(retries: 3), record: rollingBack(), at: at)
+        #expect(undone.record.status == .rolledBack)
+        #expect(undone.record.stdout == "pushed\n")
+        #expect(undone.record.exitCode == 0)
+        #expect(undone.record.rollback == RollbackRecord(startedAt: at, finishedAt: at, exitCode: 0, stdout: "restored\n"))
+        #expect(undone.retryAfter == nil)
+        let failed = StepRules.judgeRollback(ProcessOutcome(ending: .exited(4)), of: step(retries: 3), record: rollingBack(), at: at)
+        #expect(failed.record.status == .rollbackFailed)
+        #expect(failed.record.rollback?.error == "exited with status 4")
+        #expect(failed.retryAfter == nil, "a rollback is never retried")
+        let slow = StepRules.judgeRollback(ProcessOutcome(ending: .signalled(9), timedOut: true), of: step(timeout: 5), record: rollingBack(), at: at)
+        #expect(slow.record.rollback?.error == "timed out after 5s")
+    }
+
+    @Test func anInterruptedRollbackRunsAgainOnlyForAnIdempotentStep() {
+        let again = StepRules.recoverRollback(rollingBack(), of: step(idempotent: true), at: at)
+        #expect(again.record.status == .succeeded)
+        #expect(again.record.rollback == nil)
+        let stuck = StepRules.recoverRollback(rollingBack(), of: step(), at: at)
+        #expect(stuck.record.status == .rollbackFailed)
+        #expect(stuck.record.rollback?.error == "interrupted: the daemon running it stopped")
+    }
 }

@@ -60,3 +60,44 @@ import Testing
         #expect(Step(name: "s", executionOrder: 0, action: Action(exec: [])).problems(at: "step").map(\.field) == ["step.action.exec"])
     }
 }
+
+/// The order and stopping rule of rollbacks, without a daemon.
+@Suite struct RollbackRulesTests {
+    private func step(_ name: String, _ order: Int, undo: Bool = true) -> Step {
+        Step(name: name, executionOrder: order, action: Action(exec: ["x"]), rollback: undo ? Action(exec: ["undo"]) : nil)
+    }
+
+    private var definition: [Step] { [step("backup", 0), step("acl", 1), step("vlan", 1), step("note", 2, undo: false), step("verify", 3)] }
+
+    @Test func aFailedRunRollsBackItsSucceededStepsLastFirstOneAtATime() {
+        var states: [String: StepStatus] = ["backup": .succeeded, "acl": .succeeded, "vlan": .succeeded, "note": .succeeded, "verify": .failed]
+        var order: [String] = []
+        while true {
+            let d = RunPlanner.decide(definition: definition, states: states, cancelRequested: false)
+            guard d.outcome == nil else {
+                #expect(d.outcome == .failed)
+                break
+            }
+            #expect(d.rollback.count == 1)
+            guard let next = d.rollback.first else { break }
+            order.append(next)
+            // While it runs nothing else starts, and the run is not over.
+            states[next] = .rollingBack
+            #expect(RunPlanner.decide(definition: definition, states: states, cancelRequested: false) == RunPlanner.Decision())
+            states[next] = .rolledBack
+        }
+        #expect(order == ["vlan", "acl", "backup"])
+    }
+
+    @Test func aFailedRollbackStopsTheRestAndSuccessRollsNothingBack() {
+        let stuck = RunPlanner.decide(
+            definition: definition, states: ["backup": .succeeded, "acl": .succeeded, "vlan": .rollbackFailed, "note": .succeeded, "verify": .failed],
+            cancelRequested: false)
+        #expect(stuck == RunPlanner.Decision(outcome: .failed))
+        let fine = RunPlanner.decide(definition: definition, states: Dictionary(uniqueKeysWithValues: definition.map { ($0.name, .succeeded) }), cancelRequested: false)
+        #expect(fine == RunPlanner.Decision(outcome: .succeeded))
+        // A cancelled run is stopped, not undone.
+        let cancelled = RunPlanner.decide(definition: definition, states: ["backup": .succeeded, "acl": .cancelled], cancelRequested: true)
+        #expect(cancelled.rollback.isEmpty)
+    }
+}
