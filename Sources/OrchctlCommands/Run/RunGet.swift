@@ -27,6 +27,7 @@ struct RunGet: ParsableCommand {
         var out = fields(pairs + [
             ("Workflow", "\(run.workflowName) (version \(run.workflowVersion))"),
             ("Status", run.status.rawValue + (run.cancelRequested && run.status != .cancelled ? " (cancel requested)" : "")),
+        ] + (run.rollbackStatus.map { [("Rollback", $0.rawValue)] } ?? []) + [
             ("Parameters", params.isEmpty ? "-" : params.joined(separator: " ")),
             ("Requested by", "uid \(run.requestedBy.uid) (pid \(run.requestedBy.pid))"),
             ("Created", Render.text(run.createdAt)), ("Started", Render.text(run.startedAt)), ("Finished", Render.text(run.finishedAt)),
@@ -35,7 +36,8 @@ struct RunGet: ParsableCommand {
         var table = Table("ORDER", "STEP", "STATUS", "ATTEMPTS", "EXIT", "STARTED", "FINISHED", "ERROR")
         for step in run.steps {
             table.add(Render.text(step.executionOrder), step.name, step.status.rawValue, Render.text(step.attempts),
-                      Render.text(step.exitCode), Render.text(step.startedAt), Render.text(step.finishedAt), Render.text(step.error))
+                      Render.text(step.exitCode), Render.text(step.startedAt), Render.text(step.finishedAt),
+                      Render.text(step.error ?? step.rollback?.error.map { "rollback: \($0)" }))
         }
         out += "\n" + table.render()
         let decided = run.steps.flatMap { step in step.decisions.map { (step.name, $0) } }
