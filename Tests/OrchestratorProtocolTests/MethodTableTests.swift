@@ -15,6 +15,7 @@ import Testing
         RPCMethods.stepDelete, RPCMethods.runStart, RPCMethods.runGet, RPCMethods.runList, RPCMethods.runCancel,
         RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.runTarget, RPCMethods.targetCreate, RPCMethods.targetGet,
         RPCMethods.targetList, RPCMethods.targetUpdate, RPCMethods.targetDelete, RPCMethods.targetImport, RPCMethods.daemonStatus,
+        RPCMethods.runApprove, RPCMethods.runReject,
     ]
 
     @Test func everyMethodHasExactlyOneEntry() {
@@ -91,6 +92,12 @@ import Testing
         (.targetDelete, TargetKey(name: "leaf01")),
         (.targetImport, TargetImportParams(format: "ansible-yaml", content: "all:\n  hosts:\n    a:\n", dryRun: true)),
         (.daemonStatus, NoParams()),
+        (.runApprove, RunDecisionParams(id: "65a1b2c3d4e5f60718293a4b", step: "change-board", comment: "CAB-1234")),
+        (.runReject, RunDecisionParams(id: "65a1b2c3d4e5f60718293a4b", step: "change-board")),
+        (.workflowCreate, WorkflowDraft(name: "vlan", steps: [
+            Step(name: "board", executionOrder: 0, action: Action(exec: []), approval: Approval(approvers: 2, group: "netops", notStarter: false, timeoutSeconds: 60)),
+            Step(name: "push", executionOrder: 1, action: Action(exec: ["/bin/push"]), rollback: Action(exec: ["/bin/restore"], env: ["A": "1"])),
+        ])),
     ]
 
     @Test func everyMethodHasParamSamples() {
@@ -179,7 +186,7 @@ import Testing
             (.stepGet, ["workflow": "w"], "invalid params: missing required parameter 'name'"),
             (.stepList, [:], "invalid params: missing required parameter 'workflow'"),
             (.stepUpdate, ["workflow": "w", "name": "s", "status": "failed"],
-             "invalid params: unknown parameter 'status' (expected one of: action, continueOnFailure, description, executionOrder, idempotent, locks, name, retries, retryDelaySeconds, timeoutSeconds)"),
+             "invalid params: unknown parameter 'status' (expected one of: action, approval, continueOnFailure, description, executionOrder, idempotent, locks, name, retries, retryDelaySeconds, rollback, timeoutSeconds)"),
             (.stepUpdate, ["workflow": "w", "name": "s", "timeoutSeconds": "never"],
              "invalid params: timeoutSeconds must be an integer, got a string"),
             (.stepUpdate, ["name": "s"], "invalid params: missing required parameter 'workflow'"),
@@ -312,6 +319,8 @@ import Testing
                 updated: [.init(before: TargetDraft(name: "leaf01"), after: TargetDraft(name: "leaf01", labels: ["site": "ams"]))],
                 unchanged: ["leaf03"]).resultJSON),
             (.daemonStatus, status.resultJSON),
+            (.runApprove, Self.waitingRun.json()),
+            (.runReject, Self.waitingRun.json()),
         ]
         #expect(Set(samples.map(\.0)) == Set(Method.allCases))
         for (method, json) in samples { try expectResultRoundTrip(method.typed, json) }
@@ -331,6 +340,18 @@ import Testing
         #expect(try StepList(resultJSON: ["items": [Self.step.json]]) == StepList(items: [Self.step]))
     }
 
+    /// A run that waits for approval and rolled a step back.
+    static var waitingRun: Run {
+        var waiting = run
+        waiting.definition.append(Step(name: "board", executionOrder: 9, action: Action(exec: []), approval: Approval(group: "netops", timeoutSeconds: 60)))
+        waiting.steps.append(RunStep(
+            name: "board", executionOrder: 9, status: .waitingApproval, attempts: 1, startedAt: created,
+            decisions: [ApprovalDecision(runId: "", step: "board", attempt: 1, uid: 1000, approved: true, comment: "ok", at: created)]))
+        waiting.steps[0].status = .rolledBack
+        waiting.steps[0].rollback = RollbackRecord(startedAt: created, finishedAt: created, exitCode: 0, stdout: "restored\n")
+        return waiting
+    }
+
     static let diff = WorkflowDiff(
         workflow: "vlan", from: 1, to: nil, fields: [FieldChange(field: "description", from: "", to: "VLAN 120")],
         steps: [
@@ -345,6 +366,11 @@ import Testing
         var withUid = Self.workflow
         withUid.updatedBy = 1000
         #expect(try Workflow(resultJSON: withUid.json).updatedBy == 1000)
+        let waiting = try Run(resultJSON: Self.waitingRun.json())
+        #expect(waiting.steps.last?.decisions.map(\.uid) == [1000])
+        #expect(waiting.definition.last?.approval == Approval(group: "netops", timeoutSeconds: 60))
+        #expect(waiting.steps.first?.rollback?.stdout == "restored\n")
+        #expect(Self.waitingRun.json()["rollback"] == ["status": "succeeded"])
     }
 
     @Test func runEventNotificationsRoundTrip() throws {
