@@ -174,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrchestratorModelTests",
-            dependencies: ["OrchestratorModel"],
+            dependencies: ["OrchestratorModel", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -31,6 +31,14 @@ public enum TestEnvironment {
         return path
     }
 
+    /// The venv's Python, with croniter: a second opinion on cron fire times.
+    public static func python() throws -> String {
+        guard let path = ProcessInfo.processInfo.environment["ORCH_TEST_PYTHON"], !path.isEmpty else {
+            throw Missing(description: "ORCH_TEST_PYTHON is not set. `scripts/test-db start` installs croniter into the venv and prints it")
+        }
+        return path
+    }
+
     /// The `secantusd-py` executable, for tests that start and stop their own server.
     public static func secantusd() throws -> String {
         guard let path = ProcessInfo.processInfo.environment[secantusdVariable], !path.isEmpty else {

@@ -6,6 +6,8 @@ ORCH_VENV="${ORCH_VENV:-$ORCH_ROOT/.venv}"
 SECANTUSDB_VERSION="${SECANTUSDB_VERSION:-0.7.0b3}"
 # Ansible's own inventory reader, for the tests' round trips of inventories.
 ANSIBLE_CORE_VERSION="${ANSIBLE_CORE_VERSION:-2.19.14}"
+# A second opinion on cron fire times, for the schedule tests.
+CRONITER_VERSION="${CRONITER_VERSION:-7.0.0}"
 
 # libmongoc's shared-memory counters outlive a crashed process in /dev/shm.
 export MONGOC_DISABLE_SHM=1
@@ -46,6 +48,15 @@ ensure_ansible_core() {
     if [ ! -x "$ORCH_VENV/bin/ansible-inventory" ]; then
         log "installing ansible-core $ANSIBLE_CORE_VERSION into $ORCH_VENV (for the inventory tests)"
         "$ORCH_VENV/bin/pip" install -q --disable-pip-version-check "ansible-core==$ANSIBLE_CORE_VERSION"
+    fi
+}
+
+# croniter in the venv (tests only: a second opinion on cron fire times).
+ensure_croniter() {
+    ensure_secantusdb
+    if ! "$ORCH_VENV/bin/python" -c 'import croniter' 2>/dev/null; then
+        log "installing croniter $CRONITER_VERSION into $ORCH_VENV (for the cron tests)"
+        "$ORCH_VENV/bin/pip" install -q --disable-pip-version-check "croniter==$CRONITER_VERSION"
     fi
 }
 
