@@ -19,6 +19,7 @@ enum WorkflowDocument {
         ]
         if let id = ObjectId(workflow.id) { doc["_id"] = .objectId(id) }
         if let by = workflow.updatedBy { doc["updatedBy"] = BSON(Int(by)) }
+        if let window = workflow.window { doc["window"] = BSON(window) }
         return doc
     }
 
@@ -73,7 +74,8 @@ enum WorkflowDocument {
             version: doc["version"]?.intValue ?? 1,
             createdAt: doc["createdAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
             updatedAt: doc["updatedAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
-            updatedBy: doc["updatedBy"]?.intValue.flatMap(UInt32.init(exactly:))
+            updatedBy: doc["updatedBy"]?.intValue.flatMap(UInt32.init(exactly:)),
+            window: doc["window"]?.stringValue
         )
     }
 

@@ -4,8 +4,10 @@ public struct WorkflowDraft: Sendable, Equatable {
     public var description: String
     public var steps: [Step]
     public var locks: [String]
+    public var window: String?
 
-    public init(name: String, description: String = "", steps: [Step] = [], locks: [String] = []) {
+    public init(name: String, description: String = "", steps: [Step] = [], locks: [String] = [], window: String? = nil) {
+        self.window = window
         self.name = name
         self.description = description
         self.steps = steps
@@ -18,6 +20,7 @@ public struct WorkflowDraft: Sendable, Equatable {
         v.description(description, "description")
         v.merge(steps.problems(at: "steps"))
         v.merge(LockRules.problems(locks, at: "locks"))
+        if let window { v.name(window, "window") }
         try v.check()
     }
 }
@@ -28,10 +31,16 @@ public struct WorkflowChanges: Sendable, Equatable {
     public var description: String?
     public var steps: [Step]?
     public var locks: [String]?
+    /// `.some(nil)` unbinds the workflow from its window.
+    public var window: String??
     /// When set, the update applies only if the stored version still matches.
     public var expectedVersion: Int?
 
-    public init(name: String? = nil, description: String? = nil, steps: [Step]? = nil, locks: [String]? = nil, expectedVersion: Int? = nil) {
+    public init(
+        name: String? = nil, description: String? = nil, steps: [Step]? = nil, locks: [String]? = nil, window: String?? = nil,
+        expectedVersion: Int? = nil
+    ) {
+        self.window = window
         self.name = name
         self.description = description
         self.steps = steps
@@ -39,7 +48,7 @@ public struct WorkflowChanges: Sendable, Equatable {
         self.expectedVersion = expectedVersion
     }
 
-    public var isEmpty: Bool { name == nil && description == nil && steps == nil && locks == nil }
+    public var isEmpty: Bool { name == nil && description == nil && steps == nil && locks == nil && window == nil }
 
     public func validate() throws(OrchestratorError) {
         var v = Validator()
@@ -47,8 +56,9 @@ public struct WorkflowChanges: Sendable, Equatable {
         if let description { v.description(description, "description") }
         if let steps { v.merge(steps.problems(at: "steps")) }
         if let locks { v.merge(LockRules.problems(locks, at: "locks")) }
+        if case .some(.some(let window)) = window { v.name(window, "window") }
         if let expectedVersion { v.require(expectedVersion >= 1, "expectedVersion", "must be 1 or more") }
-        v.require(!isEmpty, "fields", "nothing to change: give at least one of name, description, steps, locks")
+        v.require(!isEmpty, "fields", "nothing to change: give at least one of name, description, steps, locks, window")
         try v.check()
     }
 }

@@ -96,6 +96,8 @@ public struct Workflow: Sendable, Equatable {
     public var steps: [Step]
     /// Held from before its first step until the run ends (templated).
     public var locks: [String]
+    /// Its runs start steps only inside this maintenance window.
+    public var window: String?
     public var version: Int
     public var createdAt: Date
     public var updatedAt: Date
@@ -104,8 +106,9 @@ public struct Workflow: Sendable, Equatable {
 
     public init(
         id: String, name: String, description: String, steps: [Step], locks: [String] = [], version: Int, createdAt: Date, updatedAt: Date,
-        updatedBy: UInt32? = nil
+        updatedBy: UInt32? = nil, window: String? = nil
     ) {
+        self.window = window
         self.updatedBy = updatedBy
         self.locks = locks
         self.id = id

@@ -170,13 +170,23 @@ public struct Run: Sendable, Equatable {
     public var membership: FleetMembership?
     /// The workflow's locks at the start (templates, as written).
     public var locks: [String]
+    /// The maintenance window it is bound to, as it was at the start: no
+    /// step starts outside it (the first waits for it to open).
+    public var window: MaintenanceWindow?
+    /// The schedule that started it, if one did.
+    public var schedule: String?
+    /// Not stored: set by `run.get` while the run waits for its window.
+    public var windowWait: WindowWait?
 
     public init(
         id: String, workflowId: String, workflowName: String, workflowVersion: Int, definition: [Step],
         params: [String: String], status: RunStatus, steps: [RunStep], requestedBy: Requester, createdAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequested: Bool = false, events: [RunEvent] = [],
-        requestId: String? = nil, fleet: Fleet? = nil, membership: FleetMembership? = nil, locks: [String] = []
+        requestId: String? = nil, fleet: Fleet? = nil, membership: FleetMembership? = nil, locks: [String] = [],
+        window: MaintenanceWindow? = nil, schedule: String? = nil
     ) {
+        self.window = window
+        self.schedule = schedule
         self.locks = locks
         self.requestId = requestId
         self.fleet = fleet

@@ -113,6 +113,7 @@ public struct WorkflowDiff: Sendable, Equatable {
         Self.compare("name", old.name, new.name, into: &fields)
         Self.compare("description", old.description, new.description, into: &fields)
         Self.compare("locks", Self.list(old.locks), Self.list(new.locks), into: &fields)
+        Self.compare("window", old.window, new.window, into: &fields)
         self.init(workflow: new.name, from: old.version, to: toVersion, fields: fields, steps: steps)
     }
 

@@ -52,6 +52,7 @@ extension WorkflowDraft: RPCParams {
         var o: [String: JSONValue] = ["name": .string(name), "description": .string(description)]
         if !steps.isEmpty { o["steps"] = .array(steps.map(\.paramsJSON)) }
         if !locks.isEmpty { o["locks"] = .array(locks.map { .string($0) }) }
+        if let window { o["window"] = .string(window) }
         return o
     }
 }
@@ -119,6 +120,7 @@ public struct WorkflowUpdateParams: RPCParams, Equatable {
         if let description = changes.description { o["description"] = .string(description) }
         if let steps = changes.steps { o["steps"] = .array(steps.map(\.paramsJSON)) }
         if let locks = changes.locks { o["locks"] = .array(locks.map { .string($0) }) }
+        if let window = changes.window { o["window"] = JSONValue(window) }
         if let expectedVersion = changes.expectedVersion { o["expectedVersion"] = JSONValue(expectedVersion) }
         return o
     }

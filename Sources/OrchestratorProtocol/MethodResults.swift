@@ -60,7 +60,8 @@ extension Workflow: RPCResult {
             version: try r.int("version"),
             createdAt: try r.date("createdAt"),
             updatedAt: try r.date("updatedAt"),
-            updatedBy: try r.optionalInt("updatedBy").flatMap(UInt32.init(exactly:))
+            updatedBy: try r.optionalInt("updatedBy").flatMap(UInt32.init(exactly:)),
+            window: try r.optionalString("window")
         )
     }
 

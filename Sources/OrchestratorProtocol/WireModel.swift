@@ -86,6 +86,7 @@ extension Workflow {
             "createdAt": JSONValue(createdAt), "updatedAt": JSONValue(updatedAt),
         ]
         if let updatedBy { o["updatedBy"] = JSONValue(Int(updatedBy)) }
+        if let window { o["window"] = .string(window) }
         return .object(o)
     }
 }
@@ -128,12 +129,13 @@ extension WorkflowDraft {
     /// `id`, `version` and the timestamps are accepted and ignored, so the
     /// output of `workflow.get` can be sent back as a definition.
     public init(params: ParamReader) throws(RPCError) {
-        try params.allowOnly(["name", "description", "steps", "locks", "id", "version", "createdAt", "updatedAt", "updatedBy"])
+        try params.allowOnly(["name", "description", "steps", "locks", "window", "id", "version", "createdAt", "updatedAt", "updatedBy"])
         self.init(
             name: try params.string("name"),
             description: try params.optionalString("description") ?? "",
             steps: try Self.steps(params),
-            locks: try params.optionalStringArray("locks") ?? []
+            locks: try params.optionalStringArray("locks") ?? [],
+            window: try params.optionalString("window")
         )
     }
 
@@ -149,12 +151,14 @@ extension WorkflowDraft {
 extension WorkflowChanges {
     /// `workflow.update`: `name` addresses the workflow, `newName` renames it.
     public init(params: ParamReader) throws(RPCError) {
-        try params.allowOnly(["name", "newName", "description", "steps", "locks", "expectedVersion"])
+        try params.allowOnly(["name", "newName", "description", "steps", "locks", "window", "expectedVersion"])
         self.init(
             name: try params.optionalString("newName"),
             description: try params.optionalString("description"),
             steps: params.has("steps") ? try WorkflowDraft.steps(params) : nil,
             locks: try params.optionalStringArray("locks"),
+            // Present and null: unbind the window.
+            window: params.has("window") ? .some(try params.optionalString("window")) : nil,
             expectedVersion: try params.optionalInt("expectedVersion")
         )
     }

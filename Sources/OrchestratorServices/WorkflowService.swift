@@ -25,7 +25,7 @@ public struct WorkflowService: Sendable {
         let workflow = Workflow(
             id: ids.next(), name: draft.name, description: draft.description,
             steps: draft.steps.map { var s = $0; s.status = .pending; return s }, locks: draft.locks,
-            version: 1, createdAt: now, updatedAt: now, updatedBy: uid)
+            version: 1, createdAt: now, updatedAt: now, updatedBy: uid, window: draft.window)
         try await workflows.createWorkflow(workflow)
         return workflow
     }
@@ -160,7 +160,7 @@ public struct WorkflowService: Sendable {
             let current = try await workflows.workflow(.name(name))
             let proposed = Workflow(
                 id: current.id, name: draft.name, description: draft.description, steps: draft.steps, locks: draft.locks,
-                version: current.version + 1, createdAt: current.createdAt, updatedAt: current.updatedAt)
+                version: current.version + 1, createdAt: current.createdAt, updatedAt: current.updatedAt, window: draft.window)
             return WorkflowDiff(from: current.definition, to: proposed.definition, toVersion: nil)
         }
         guard let from else { throw OrchestratorError.validation([FieldError(field: "from", message: "is required (or give a definition)")]) }

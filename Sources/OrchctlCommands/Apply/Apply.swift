@@ -83,6 +83,8 @@ struct Apply: ParsableCommand {
             update.changes.description = update.changes.description ?? ""
             update.changes.steps = update.changes.steps ?? []
             update.changes.locks = update.changes.locks ?? []
+            // The file says the whole definition: no window there unbinds one.
+            update.changes.window = .some(update.changes.window ?? nil)
             update.changes.expectedVersion = current.result.version
             let updated = try GlobalOptions.call(connection, RPCMethods.workflowUpdate, update)
             global.emit(updated) { "workflow \(name) updated (version \($0.version))\n" }
@@ -128,6 +130,7 @@ struct Apply: ParsableCommand {
     static func sameDefinition(_ desired: JSONValue, _ current: Workflow) -> Bool {
         guard (desired["description"]?.stringValue ?? "") == current.description else { return false }
         guard (desired["locks"]?.arrayValue ?? []).compactMap(\.stringValue) == current.locks else { return false }
+        guard desired["window"]?.stringValue == current.window else { return false }
         var wanted: [Step] = []
         for item in desired["steps"]?.arrayValue ?? [] {
             guard let object = item.objectValue, let step = try? Step(params: ParamReader(object)) else { return false }
