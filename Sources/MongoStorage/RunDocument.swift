@@ -33,6 +33,8 @@ enum RunDocument {
         if let requestId = run.requestId { doc["requestId"] = BSON(requestId) }
         if let fleet = run.fleet { doc["fleet"] = encode(fleet) }
         if !run.locks.isEmpty { doc["locks"] = .array(run.locks.map { BSON($0) }) }
+        if let window = run.window { doc["window"] = .document(MongoScheduleStore.encode(window)) }
+        if let schedule = run.schedule { doc["schedule"] = BSON(schedule) }
         if let membership = run.membership {
             doc["fleetRunId"] = BSON(membership.fleetRunId)
             doc["target"] = .document(encode(membership.target))
@@ -41,14 +43,20 @@ enum RunDocument {
         return doc
     }
 
-    static func encode(_ fleet: Fleet) -> BSON {
-        let selector: BSON
-        switch fleet.selector {
-        case .names(let names): selector = ["names": .array(names.map { BSON($0) })]
-        case .labels(let labels): selector = ["labels": .document(strings(labels))]
+    static func encode(_ selector: TargetSelector) -> BSON {
+        switch selector {
+        case .names(let names): ["names": .array(names.map { BSON($0) })]
+        case .labels(let labels): ["labels": .document(strings(labels))]
         }
-        return [
-            "selector": selector, "batchSize": BSON(fleet.batchSize.description), "maxFailPercentage": BSON(fleet.maxFailPercentage),
+    }
+
+    static func decodeSelector(_ doc: BSONDocument) -> TargetSelector {
+        doc["names"].map { .names(($0.arrayValue ?? []).compactMap(\.stringValue)) } ?? .labels(strings(doc["labels"]))
+    }
+
+    static func encode(_ fleet: Fleet) -> BSON {
+        [
+            "selector": encode(fleet.selector), "batchSize": BSON(fleet.batchSize.description), "maxFailPercentage": BSON(fleet.maxFailPercentage),
             "targetCount": BSON(fleet.targetCount), "batchCount": BSON(fleet.batchCount),
             "targets": .array(fleet.targets.map { .document(encode($0)) }),
         ]
@@ -59,18 +67,17 @@ enum RunDocument {
          "batch": BSON(target.batch), "runId": BSON(target.runId)]
     }
 
-    private static func strings(_ map: [String: String]) -> BSONDocument {
+    static func strings(_ map: [String: String]) -> BSONDocument {
         BSONDocument(map.sorted { $0.key < $1.key }.map { ($0.key, BSON($0.value)) })
     }
 
-    private static func strings(_ doc: BSON?) -> [String: String] {
+    static func strings(_ doc: BSON?) -> [String: String] {
         Dictionary((doc?.documentValue?.fields ?? []).compactMap { field in field.value.stringValue.map { (field.key, $0) } }) { first, _ in first }
     }
 
     static func decodeFleet(_ doc: BSONDocument) -> Fleet? {
         guard let selectorDoc = doc["selector"]?.documentValue else { return nil }
-        let selector: TargetSelector = selectorDoc["names"].map { .names(($0.arrayValue ?? []).compactMap(\.stringValue)) }
-            ?? .labels(strings(selectorDoc["labels"]))
+        let selector = decodeSelector(selectorDoc)
         return Fleet(
             selector: selector, batchSize: doc["batchSize"]?.stringValue.flatMap(BatchSize.init) ?? .percent(100),
             maxFailPercentage: doc["maxFailPercentage"]?.intValue ?? 0,
@@ -165,7 +172,9 @@ enum RunDocument {
                     fleetRunId: fleetRunId, target: doc["target"]?.documentValue.map(decodeTarget) ?? FleetTarget(name: "", batch: 1, runId: ""),
                     fleetResumesAtStart: doc["fleetResumes"]?.intValue ?? 0)
             },
-            locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue)
+            locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
+            window: doc["window"]?.documentValue.map(MongoScheduleStore.decodeWindow),
+            schedule: doc["schedule"]?.stringValue
         )
     }
 

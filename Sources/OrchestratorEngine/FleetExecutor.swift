@@ -232,7 +232,8 @@ actor FleetExecutor: RunDriver {
             steps: run.definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) },
             requestedBy: run.requestedBy, createdAt: now,
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
-            membership: FleetMembership(fleetRunId: run.id, target: target, fleetResumesAtStart: run.resumeCount), locks: run.locks)
+            membership: FleetMembership(fleetRunId: run.id, target: target, fleetResumesAtStart: run.resumeCount), locks: run.locks,
+            window: run.window, schedule: run.schedule)
     }
 
     /// What the fleet run's events say since it last started or resumed:

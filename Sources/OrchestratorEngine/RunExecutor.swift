@@ -112,10 +112,6 @@ actor RunExecutor: RunDriver {
         await recoverInterruptedSteps()
         leftoverHolds = takesLocks
         resumeRetryDelays()
-        if run.status == .queued {
-            logger.info("run started")
-            stage(RunChange(status: .running, startedAt: clock.now().milliseconds, events: [event(step: nil, status: RunStatus.running.rawValue)]))
-        }
         var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost {
             // A step's locks are given back once its end is stored.
@@ -150,6 +146,7 @@ actor RunExecutor: RunDriver {
 
     private func advance() async {
         guard !lost, !run.status.isTerminal else { return }
+        guard startWhenItsWindowIsOpen() else { return }
         await settleApprovals()
         let states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
         let decision = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: cancelRequested)
@@ -178,6 +175,7 @@ actor RunExecutor: RunDriver {
         guard !stopping, !cancelRequested, !leaseLapsed() else { return }
         // Every due step that gets a slot now starts in one batch: one write
         // records them all as running, then they are let go together.
+        if refuseAfterTheWindowClosed(decision.start) { return }
         var batch: [String] = []
         let (approvals, commands) = decision.start.partitioned { run.definition($0)?.approval != nil }
         openApprovals(approvals)

@@ -199,8 +199,14 @@ extension Run: RPCResult {
             }) : nil,
             membership: try r.has("fleetRunId") ? FleetMembership(
                 fleetRunId: r.string("fleetRunId"), target: FleetTarget(member: r.object("target"), runId: r.string("id"))) : nil,
-            locks: try r.has("locks") ? r.stringArray("locks") : []
+            locks: try r.has("locks") ? r.stringArray("locks") : [],
+            window: try r.has("window") ? MaintenanceWindow(result: r.object("window")) : nil,
+            schedule: try r.optionalString("schedule")
         )
+        if r.has("waitingFor") {
+            let wait = try r.object("waitingFor")
+            windowWait = WindowWait(window: try wait.string("window"), opensAt: try wait.optionalDate("opensAt"))
+        }
     }
 
     public init(resultJSON: JSONValue) throws(ResultDecodingError) {

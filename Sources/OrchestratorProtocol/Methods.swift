@@ -21,6 +21,16 @@ public enum Method: String, Sendable, CaseIterable {
     case runTarget = "run.target"
     case runApprove = "run.approve"
     case runReject = "run.reject"
+    case scheduleCreate = "schedule.create"
+    case scheduleGet = "schedule.get"
+    case scheduleList = "schedule.list"
+    case scheduleUpdate = "schedule.update"
+    case scheduleDelete = "schedule.delete"
+    case windowCreate = "window.create"
+    case windowGet = "window.get"
+    case windowList = "window.list"
+    case windowUpdate = "window.update"
+    case windowDelete = "window.delete"
     case targetCreate = "target.create"
     case targetGet = "target.get"
     case targetList = "target.list"
@@ -40,9 +50,9 @@ public enum Method: String, Sendable, CaseIterable {
     public var mutates: Bool {
         switch self {
         case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete, .runStart, .runCancel, .runResume,
-             .runApprove, .runReject,
+             .runApprove, .runReject, .scheduleCreate, .scheduleUpdate, .scheduleDelete, .windowCreate, .windowUpdate, .windowDelete,
              .targetCreate, .targetUpdate, .targetDelete, .targetImport: true
-        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
+        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
         }
     }
 }

@@ -72,6 +72,17 @@ public enum RPCMethods {
     /// A decision on an approval step; answers with the run, the decision in its step.
     public static let runApprove = RPCMethod<RunDecisionParams, Run>(.runApprove)
     public static let runReject = RPCMethod<RunDecisionParams, Run>(.runReject)
+    public static let scheduleCreate = RPCMethod<ScheduleDraft, ScheduleView>(.scheduleCreate)
+    /// With the next fire times.
+    public static let scheduleGet = RPCMethod<NameParams, ScheduleView>(.scheduleGet)
+    public static let scheduleList = RPCMethod<NamedListParams, Page<ScheduleView>>(.scheduleList)
+    public static let scheduleUpdate = RPCMethod<ScheduleUpdateParams, ScheduleView>(.scheduleUpdate)
+    public static let scheduleDelete = RPCMethod<NameParams, Deleted>(.scheduleDelete)
+    public static let windowCreate = RPCMethod<WindowDraft, MaintenanceWindow>(.windowCreate)
+    public static let windowGet = RPCMethod<NameParams, MaintenanceWindow>(.windowGet)
+    public static let windowList = RPCMethod<NamedListParams, Page<MaintenanceWindow>>(.windowList)
+    public static let windowUpdate = RPCMethod<WindowUpdateParams, MaintenanceWindow>(.windowUpdate)
+    public static let windowDelete = RPCMethod<NameParams, Deleted>(.windowDelete)
 }
 
 public enum RPCNotifications {
@@ -106,6 +117,16 @@ extension Method {
         case .workflowList: RPCMethods.workflowList
         case .workflowUpdate: RPCMethods.workflowUpdate
         case .workflowDelete: RPCMethods.workflowDelete
+        case .scheduleCreate: RPCMethods.scheduleCreate
+        case .scheduleGet: RPCMethods.scheduleGet
+        case .scheduleList: RPCMethods.scheduleList
+        case .scheduleUpdate: RPCMethods.scheduleUpdate
+        case .scheduleDelete: RPCMethods.scheduleDelete
+        case .windowCreate: RPCMethods.windowCreate
+        case .windowGet: RPCMethods.windowGet
+        case .windowList: RPCMethods.windowList
+        case .windowUpdate: RPCMethods.windowUpdate
+        case .windowDelete: RPCMethods.windowDelete
         case .runApprove: RPCMethods.runApprove
         case .runReject: RPCMethods.runReject
         case .workflowHistory: RPCMethods.workflowHistory

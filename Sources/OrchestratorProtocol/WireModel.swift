@@ -263,6 +263,9 @@ extension Run {
             "requestId": JSONValue(requestId), "locks": .array(locks.map { .string($0) }),
         ]
         if let rollback = rollbackStatus { o["rollback"] = ["status": .string(rollback.rawValue)] }
+        if let window { o["window"] = window.json }
+        if let schedule { o["schedule"] = .string(schedule) }
+        if let windowWait { o["waitingFor"] = ["window": .string(windowWait.window), "opensAt": JSONValue(windowWait.opensAt)] }
         if let fleet {
             o["fleet"] = [
                 "selector": fleet.selector.json, "batchSize": .string(fleet.batchSize.description),

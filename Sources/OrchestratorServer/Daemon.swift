@@ -69,8 +69,9 @@ public enum Daemon {
         let store = MongoWorkflowStore(pool: pool)
         let runStore = MongoRunStore(pool: pool)
         let targetStore = MongoTargetStore(pool: pool)
+        let scheduleStore = MongoScheduleStore(pool: pool)
 
-        let prepare: [@Sendable () async throws(OrchestratorError) -> Void] = [store.prepare, runStore.prepare, targetStore.prepare]
+        let prepare: [@Sendable () async throws(OrchestratorError) -> Void] = [store.prepare, runStore.prepare, targetStore.prepare, scheduleStore.prepare]
         guard await waitForDatabase(preparing: prepare, signals: signals, notifier: notifier, logger: logger) else {
             notifier.stopping(status: "stopped before MongoDB became reachable")
             await pool.close()
@@ -109,13 +110,17 @@ public enum Daemon {
         let status = StatusHarness(
             pool: pool, health: health, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns },
             connections: connections, watchers: watchers)
+        let runService = RunService(
+            runs: runStore, workflows: store, targets: targetStore, engine: engine, ids: ids, clock: world.clock, logger: logger, schedules: scheduleStore)
+        let scheduler = ScheduleRunner(
+            schedules: scheduleStore, runs: runService, runStore: runStore, clock: world.clock,
+            requester: Requester(uid: getuid(), gid: getgid(), pid: getpid()), logger: logger)
         let dispatcher = RPCDispatcher(
             routes: RPCDispatcher.routes(
                 workflows: WorkflowHarness(service: WorkflowService(workflows: store, runs: runStore, ids: ids, clock: world.clock)),
-                runs: RunHarness(
-                    service: RunService(runs: runStore, workflows: store, targets: targetStore, engine: engine, ids: ids, clock: world.clock, logger: logger),
-                    watchInterval: .milliseconds(200), watchers: watchers),
+                runs: RunHarness(service: runService, watchInterval: .milliseconds(200), watchers: watchers),
                 targets: TargetHarness(service: TargetService(targets: targetStore, ids: ids, clock: world.clock, logger: logger)),
+                schedules: ScheduleHarness(service: ScheduleService(schedules: scheduleStore, workflows: store, ids: ids, clock: world.clock)),
                 status: status),
             maximumBatch: settings.maxBatch, logger: logger)
         let server: RPCServer
@@ -142,6 +147,7 @@ public enum Daemon {
                 service: EngineService(engine: engine, stopTimeout: .seconds(settings.stopTimeoutSeconds)) { active in
                     notifier.status(statusLine.text(activeRuns: active))
                 }, successTerminationBehavior: .ignore),
+            .init(service: SchedulerService(runner: scheduler, engine: engine), successTerminationBehavior: .ignore),
         ]
         if let interval = notifier.watchdogInterval() {
             services.append(.init(

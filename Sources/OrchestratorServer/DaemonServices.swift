@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MongoKit
 import OrchestratorEngine
+import OrchestratorServices
 import ServiceLifecycle
 import SystemdSupport
 
@@ -38,6 +39,22 @@ struct ServerService: Service {
         await cancelWhenGracefulShutdown { await server.run() }
         try? await gracefulShutdown()
         await server.stop()
+    }
+}
+
+/// Fires due schedules once a second while the engine takes runs (not
+/// while it drains: a stopping daemon starts nothing; its peers fire).
+struct SchedulerService: Service {
+    let runner: ScheduleRunner
+    let engine: Engine
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if await engine.acceptsRuns { await runner.tick() }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 }
 

@@ -4,7 +4,9 @@ extension RPCDispatcher {
     /// The route table, built in one place from the typed method table: each
     /// method's params are read (with their -32602 errors) and its result
     /// written by `RPCMethods`; the harnesses see only domain types.
-    static func routes(workflows: WorkflowHarness, runs: RunHarness, targets: TargetHarness, status: StatusHarness) -> [String: Route] {
+    static func routes(
+        workflows: WorkflowHarness, runs: RunHarness, targets: TargetHarness, schedules: ScheduleHarness, status: StatusHarness
+    ) -> [String: Route] {
         var routes: [Method: RPCHandler] = [:]
         routes[.workflowCreate] = RPCMethods.workflowCreate.handler(workflows.create)
         routes[.workflowGet] = RPCMethods.workflowGet.handler(workflows.get)
@@ -34,6 +36,16 @@ extension RPCDispatcher {
         routes[.targetDelete] = RPCMethods.targetDelete.handler(targets.delete)
         routes[.targetImport] = RPCMethods.targetImport.handler(targets.importInventory)
         routes[.daemonStatus] = RPCMethods.daemonStatus.handler(status.status)
+        routes[.scheduleCreate] = RPCMethods.scheduleCreate.handler(schedules.create)
+        routes[.scheduleGet] = RPCMethods.scheduleGet.handler(schedules.get)
+        routes[.scheduleList] = RPCMethods.scheduleList.handler(schedules.list)
+        routes[.scheduleUpdate] = RPCMethods.scheduleUpdate.handler(schedules.update)
+        routes[.scheduleDelete] = RPCMethods.scheduleDelete.handler(schedules.delete)
+        routes[.windowCreate] = RPCMethods.windowCreate.handler(schedules.createWindow)
+        routes[.windowGet] = RPCMethods.windowGet.handler(schedules.window)
+        routes[.windowList] = RPCMethods.windowList.handler(schedules.listWindows)
+        routes[.windowUpdate] = RPCMethods.windowUpdate.handler(schedules.updateWindow)
+        routes[.windowDelete] = RPCMethods.windowDelete.handler(schedules.deleteWindow)
         return Dictionary(uniqueKeysWithValues: routes.map { ($0.key.rawValue, Route(mutates: $0.key.mutates, authorizesItself: $0.key.authorizesItself, $0.value)) })
     }
 }

@@ -16,11 +16,14 @@ public struct RunService: Sendable {
     private let ids: any IdSource
     private let clock: any EngineClock
     private let logger: Logger
+    /// Where maintenance windows are read (nil: runs cannot name one).
+    private let schedules: (any ScheduleStore)?
 
     public init(
         runs: any RunStore, workflows: any WorkflowStore, targets: any TargetStore, engine: Engine, ids: any IdSource, clock: any EngineClock,
-        logger: Logger
+        logger: Logger, schedules: (any ScheduleStore)? = nil
     ) {
+        self.schedules = schedules
         self.runs = runs
         self.workflows = workflows
         self.targets = targets
@@ -37,9 +40,11 @@ public struct RunService: Sendable {
     /// first request made instead. When MongoDB does not answer whether the
     /// run was stored, the error carries the request id to repeat it with
     /// (the run's own id when the client gave none).
+    /// `window` binds the run to a maintenance window other than the
+    /// workflow's (a schedule's); `schedule` names the schedule that starts it.
     public func start(
         workflow name: String, version: Int? = nil, params: [String: String], requestId: String? = nil, fleet: FleetRequest? = nil,
-        requester: Requester
+        requester: Requester, window windowOverride: String? = nil, schedule: String? = nil
     ) async throws(OrchestratorError) -> Run {
         guard await engine.acceptsRuns else { throw OrchestratorError.conflict("the daemon is stopping; start the run again once it is back") }
         var v = Validator()
@@ -48,6 +53,15 @@ public struct RunService: Sendable {
         var planned: Fleet?
         if let fleet { planned = try await plan(fleet) }
         v.merge(Parameters.problems(params, steps: workflow.steps, locks: workflow.locks, targets: planned?.targets))
+        var window: MaintenanceWindow?
+        if let windowName = windowOverride ?? workflow.window {
+            do throws(OrchestratorError) {
+                guard let schedules else { throw OrchestratorError.notFound("window", windowName) }
+                window = try await schedules.window(named: windowName)
+            } catch where error.isNotFound {
+                v.require(false, "window", "no maintenance window named '\(windowName)' (see 'orchctl window list')")
+            }
+        }
         try v.check()
         let now = clock.now().milliseconds
         let definition = workflow.orderedSteps.map { step -> Step in
@@ -63,7 +77,7 @@ public struct RunService: Sendable {
             steps: planned == nil ? definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) } : [],
             requestedBy: requester, createdAt: now,
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
-            requestId: requestId ?? id, fleet: planned, locks: workflow.locks)
+            requestId: requestId ?? id, fleet: planned, locks: workflow.locks, window: window, schedule: schedule)
         if let earlier = try await create(run) { return earlier }
         try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
@@ -131,9 +145,13 @@ public struct RunService: Sendable {
         }
     }
 
-    /// A run in full; a fleet run with each target's status and its steps' statuses.
+    /// A run in full; a fleet run with each target's status and its steps'
+    /// statuses; a queued run bound to a closed window with when it opens.
     public func get(_ id: String) async throws(OrchestratorError) -> Run {
         var run = try await runs.run(id: id)
+        if run.status == .queued, let window = run.window, !window.isOpen(at: clock.now()) {
+            run.windowWait = WindowWait(window: window.name, opensAt: window.nextOpening(after: clock.now()))
+        }
         guard var fleet = run.fleet else { return run }
         let members = Dictionary(try await runs.members(of: id, withSteps: true).map { ($0.id, $0) }) { first, _ in first }
         for index in fleet.targets.indices {
