@@ -24,7 +24,9 @@ public struct Orchctl: ParsableCommand {
               orchctl -o json workflow get core-backup
             """,
         version: OrchestratorVersion.current,
-        subcommands: [WorkflowCommand.self, StepCommand.self, RunCommand.self, TargetCommand.self, Apply.self, Status.self]
+        subcommands: [
+            WorkflowCommand.self, StepCommand.self, RunCommand.self, TargetCommand.self, ScheduleCommand.self, WindowCommand.self, Apply.self, Status.self,
+        ]
     )
 
     public init() {}

@@ -36,64 +36,24 @@ struct RunStart: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var workflow: WorkflowName
-    @Option(name: [.customShort("p"), .customLong("param")], help: ArgumentHelp("A run parameter (repeatable).", valueName: "KEY=VALUE"))
-    var params: [String] = []
+    @OptionGroup var parameters: ParamOptions
     @Flag(help: "Follow the run until it ends; the exit status is the run's outcome.") var watch = false
     @Option(help: ArgumentHelp("Repeat an earlier start whose outcome was unknown: the run it started, if any, is answered instead of a new one (within 24 h).", valueName: "ID"))
     var requestId: String?
-    @Option(name: .customLong("targets"), help: ArgumentHelp("A fleet run over the targets with these labels.", valueName: "KEY=VALUE[,KEY=VALUE]"))
-    var targetLabels: String?
-    @Option(name: .customLong("target"), help: ArgumentHelp("A fleet run over this target (repeatable).", valueName: "NAME"))
-    var targetNames: [String] = []
-    @Option(help: ArgumentHelp("Targets per batch: a count, or a percentage of them (default: all at once).", valueName: "N|P%"))
-    var batch: String?
-    @Option(help: ArgumentHelp("Start no further batch once more than this share of the finished targets failed (default 0%).", valueName: "P%"))
-    var maxFail: String?
+    @OptionGroup var fleetOptions: FleetOptions
     @Option(help: ArgumentHelp("Run the workflow as it was at this version (see 'orchctl workflow history'; default: as it is now).", valueName: "N"))
     var version: Int?
 
     func validate() throws {
-        _ = try parameters()
         if let requestId, let problem = RequestIdRule.problem(requestId) { throw ValidationError("--request-id \(problem)") }
-        _ = try fleet()
         if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
-    }
-
-    /// The fleet options as the request's fields.
-    private func fleet() throws -> (targets: TargetSelector, batchSize: BatchSize?, maxFail: Int?)? {
-        guard let chosen = try selector(labels: targetLabels, names: targetNames) else {
-            guard batch == nil, maxFail == nil else { throw ValidationError("--batch and --max-fail are for fleet runs: give --targets or --target too") }
-            return nil
-        }
-        let size = try batch.map { text in
-            guard let size = BatchSize(text), size.problems(at: "").isEmpty else { throw ValidationError("--batch takes a count (10) or a percentage (25%), got '\(text)'") }
-            return size
-        }
-        let fail = try maxFail.map { text in
-            guard let value = Int(text.hasSuffix("%") ? String(text.dropLast()) : text), (0...100).contains(value) else {
-                throw ValidationError("--max-fail takes a percentage between 0% and 100%, got '\(text)'")
-            }
-            return value
-        }
-        return (chosen, size, fail)
-    }
-
-    private func parameters() throws -> [String: String] {
-        var out: [String: String] = [:]
-        for pair in params {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw ValidationError("-p takes KEY=VALUE, got '\(pair)'")
-            }
-            out[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-        }
-        return out
     }
 
     func run() throws {
         try reporting {
-            let fleet = try fleet()
+            let fleet = try fleetOptions.fleet()
             let request = RunStartParams(
-                workflow: workflow.name, params: try parameters(), requestId: requestId ?? UUID().uuidString.lowercased(),
+                workflow: workflow.name, params: try parameters.values(), requestId: requestId ?? UUID().uuidString.lowercased(),
                 targets: fleet?.targets, batchSize: fleet?.batchSize, maxFailPercentage: fleet?.maxFail, version: version)
             let (connection, started) = try startOnceAtMostTwice(request)
             guard watch else {

@@ -40,6 +40,62 @@ func keyValues(_ items: [String], option: String) throws -> [String: String] {
 }
 
 /// `site=ams,role=leaf` (every pair must match) or `--target NAME`s: a selector.
+/// `-p KEY=VALUE`, repeatable: a run's parameters.
+struct ParamOptions: ParsableArguments {
+    @Option(name: [.customShort("p"), .customLong("param")], help: ArgumentHelp("A run parameter (repeatable).", valueName: "KEY=VALUE"))
+    var params: [String] = []
+
+    func validate() throws {
+        _ = try values()
+    }
+
+    func values() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in params {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("-p takes KEY=VALUE, got '\(pair)'")
+            }
+            out[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        return out
+    }
+}
+
+/// What makes a run a fleet run: the targets and how they go in batches.
+struct FleetOptions: ParsableArguments {
+    @Option(name: .customLong("targets"), help: ArgumentHelp("A fleet run over the targets with these labels.", valueName: "KEY=VALUE[,KEY=VALUE]"))
+    var targetLabels: String?
+    @Option(name: .customLong("target"), help: ArgumentHelp("A fleet run over this target (repeatable).", valueName: "NAME"))
+    var targetNames: [String] = []
+    @Option(help: ArgumentHelp("Targets per batch: a count, or a percentage of them (default: all at once).", valueName: "N|P%"))
+    var batch: String?
+    @Option(help: ArgumentHelp("Start no further batch once more than this share of the finished targets failed (default 0%).", valueName: "P%"))
+    var maxFail: String?
+
+    func validate() throws {
+        _ = try fleet()
+    }
+
+    /// The fleet options as a request's fields; nil for a run that is not a fleet run.
+    func fleet() throws -> (targets: TargetSelector, batchSize: BatchSize?, maxFail: Int?)? {
+        guard let chosen = try selector(labels: targetLabels, names: targetNames) else {
+            guard batch == nil, maxFail == nil else { throw ValidationError("--batch and --max-fail are for fleet runs: give --targets or --target too") }
+            return nil
+        }
+        let size = try batch.map { text in
+            guard let size = BatchSize(text), size.problems(at: "").isEmpty else { throw ValidationError("--batch takes a count (10) or a percentage (25%), got '\(text)'") }
+            return size
+        }
+        let fail = try maxFail.map { text in
+            guard let value = Int(text.hasSuffix("%") ? String(text.dropLast()) : text), (0...100).contains(value) else {
+                throw ValidationError("--max-fail takes a percentage between 0% and 100%, got '\(text)'")
+            }
+            return value
+        }
+        return (chosen, size, fail)
+    }
+}
+
 func selector(labels: String?, names: [String]) throws -> TargetSelector? {
     switch (labels, names.isEmpty) {
     case (nil, true): return nil
