@@ -27,7 +27,11 @@ struct RunGet: ParsableCommand {
         var out = fields(pairs + [
             ("Workflow", "\(run.workflowName) (version \(run.workflowVersion))"),
             ("Status", run.status.rawValue + (run.cancelRequested && run.status != .cancelled ? " (cancel requested)" : "")),
-        ] + (run.rollbackStatus.map { [("Rollback", $0.rawValue)] } ?? []) + [
+        ] + (run.rollbackStatus.map { [("Rollback", $0.rawValue)] } ?? [])
+          + (run.window.map { window in
+              [("Window", window.name + (run.windowWait.map { wait in " (waiting for it to open\(wait.opensAt.map { " at \(Render.text($0))" } ?? ""))" } ?? ""))]
+          } ?? [])
+          + (run.schedule.map { [("Schedule", $0)] } ?? []) + [
             ("Parameters", params.isEmpty ? "-" : params.joined(separator: " ")),
             ("Requested by", "uid \(run.requestedBy.uid) (pid \(run.requestedBy.pid))"),
             ("Created", Render.text(run.createdAt)), ("Started", Render.text(run.startedAt)), ("Finished", Render.text(run.finishedAt)),
