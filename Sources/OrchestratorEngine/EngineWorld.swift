@@ -15,10 +15,14 @@ public protocol EngineClock: Sendable {
 /// The machine's clocks.
 public struct SystemClock: EngineClock {
     private let origin = ContinuousClock.now
+    /// Added to the wall clock (`clock-offset-seconds`); the monotonic clock is the machine's.
+    private let offset: TimeInterval
 
-    public init() {}
+    public init(offset: TimeInterval = 0) {
+        self.offset = offset
+    }
 
-    public func now() -> Date { Date() }
+    public func now() -> Date { Date().addingTimeInterval(offset) }
 
     public func uptime() -> Duration { ContinuousClock.now - origin }
 

@@ -175,7 +175,11 @@ actor RunExecutor: RunDriver {
         guard !stopping, !cancelRequested, !leaseLapsed() else { return }
         // Every due step that gets a slot now starts in one batch: one write
         // records them all as running, then they are let go together.
-        if refuseAfterTheWindowClosed(decision.start) { return }
+        if refuseAfterTheWindowClosed(decision.start) {
+            // What the failure leads to (the skips, the rollbacks) is decided on the next look: now.
+            mailbox.post(.tick)
+            return
+        }
         var batch: [String] = []
         let (approvals, commands) = decision.start.partitioned { run.definition($0)?.approval != nil }
         openApprovals(approvals)

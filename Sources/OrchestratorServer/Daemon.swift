@@ -97,7 +97,11 @@ public enum Daemon {
 
         let address: ListenAddress = invocation.activatedSocket.map { .inherited(fd: $0, path: settings.socketPath) }
             ?? .path(settings.socketPath, group: settings.socketGroup)
-        let world = EngineWorld.system
+        var world = EngineWorld.system
+        if settings.clockOffsetSeconds != 0 {
+            world.clock = SystemClock(offset: TimeInterval(settings.clockOffsetSeconds))
+            logger.notice("this daemon's wall clock runs \(settings.clockOffsetSeconds) s \(settings.clockOffsetSeconds > 0 ? "ahead of" : "behind") the host's (clock-offset-seconds)")
+        }
         let engine = Engine(
             settings: EngineSettings(
                 ownerId: ownerId,

@@ -28,6 +28,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var leaseSeconds = 30
     /// Ended runs are removed this many days after their end; 0 keeps them.
     public var runRetentionDays = 90
+    /// How far this daemon's wall clock runs ahead of the host's (negative: behind).
+    public var clockOffsetSeconds = 0
     /// This daemon's name in run leases; empty means `<hostname>/<machine-id>:<socket>`.
     public var daemonId = ""
 
@@ -103,6 +105,12 @@ public struct DaemonSettings: Sendable, Equatable {
         },
         Key(name: "run-retention-days", help: "remove runs this many days after they ended (0: keep them for ever)") { s, v throws(SettingError) in
             s.runRetentionDays = try int(v, 0...36500)
+        },
+        Key(
+            name: "clock-offset-seconds",
+            help: "run this daemon's wall clock this many seconds ahead of the host's (negative: behind): when schedules fire and windows open, and the times runs record. For rehearsals and tests; leases keep the database's clock"
+        ) { s, v throws(SettingError) in
+            s.clockOffsetSeconds = try int(v, -31_622_400...31_622_400)
         },
         Key(name: "lease-seconds", help: "how long a run's ownership lasts without renewal") { s, v throws(SettingError) in
             s.leaseSeconds = try int(v, 3...3600)

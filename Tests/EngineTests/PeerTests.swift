@@ -35,28 +35,6 @@ import TestSupport
         }
     }
 
-    /// libfaketime, as the tests use it: a wall clock 60 s ahead of this
-    /// host's, the monotonic clocks left alone (faked, they break Swift's
-    /// timers). It cannot set a clock behind: Swift's `Task.sleep` then
-    /// waits the offset too (measured: a 1 s sleep had not ended after
-    /// 20 s). A peer behind is played by the simulation (`skew` faults, both
-    /// signs).
-    private static let faketime = ["/usr/bin/env", "FAKETIME_DONT_FAKE_MONOTONIC=1", "/usr/bin/faketime", "-f", "+60s"]
-
-    /// A daemon under `faketime`, which does not pass signals on: they go to the daemon, its child.
-    private func startAhead(_ daemon: DaemonProcess) async throws {
-        try await daemon.start(
-            executable: Self.faketime[0], argumentsOverride: Array(Self.faketime.dropFirst()) + [try Binaries.path("orchestratord")] + daemon.arguments)
-    }
-
-    private func stopAhead(_ daemon: DaemonProcess) async {
-        if let wrapper = daemon.pid {
-            for child in childPids(of: wrapper) { kill(child, SIGTERM) }
-        }
-        _ = await daemon.waitForExit(timeout: .seconds(60))
-        await daemon.stop()
-    }
-
     /// Each daemon runs a run of its own for three leases while the other
     /// looks for work: neither takes the other's run, and each step runs once.
     private func neitherTakesTheOthersRun(_ dir: URL, _ pair: [(DaemonProcess, String)]) async throws {
@@ -79,9 +57,9 @@ import TestSupport
         try await withTemporaryDirectory { dir in
             let (healthy, ahead) = try DaemonProcess.pair(in: dir, database: TestEnvironment.uniqueDatabaseName("ahead"), arguments: ["--lease-seconds", "6"])
             try await healthy.start()
-            try await startAhead(ahead)
+            try await ahead.startAhead(by: 60)
             try await neitherTakesTheOthersRun(dir, [(healthy, "on-healthy"), (ahead, "on-ahead")])
-            await stopAhead(ahead)
+            await ahead.stopAhead()
             await healthy.stop()
         }
     }

@@ -136,3 +136,28 @@ extension DaemonProcess {
                 DaemonProcess(directory: dirB, mongoURI: uri, database: database, arguments: argumentsB ?? arguments))
     }
 }
+
+extension DaemonProcess {
+    /// Starts the daemon under libfaketime, its wall clock `seconds` ahead
+    /// of this host's and its monotonic clocks left alone (faked, they break
+    /// Swift's timers). It cannot set a clock behind: Swift's `Task.sleep`
+    /// then waits the offset too (measured: a 1 s sleep had not ended after
+    /// 20 s). Through the `faketime` wrapper, which preloads the library as
+    /// it should be for a threaded program (preloading it by hand made the
+    /// daemon fail to reach MongoDB here).
+    public func startAhead(by seconds: Int) async throws {
+        try await start(
+            executable: "/usr/bin/env",
+            argumentsOverride: ["FAKETIME_DONT_FAKE_MONOTONIC=1", "/usr/bin/faketime", "-f", "+\(seconds)s", try Binaries.path("orchestratord")] + arguments)
+    }
+
+    /// Stops a daemon started by `startAhead`: `faketime` does not pass
+    /// signals on, so they go to the daemon, its child.
+    public func stopAhead(signal: Int32 = SIGTERM) async {
+        if let wrapper = pid {
+            for child in childPids(of: wrapper) { kill(child, signal) }
+        }
+        _ = await waitForExit(timeout: .seconds(60))
+        await stop()
+    }
+}
