@@ -10,14 +10,6 @@ import TestSupport
 /// time or a window's opening comes within seconds, and "down for 35
 /// minutes" is a restart with a clock 35 minutes further ahead.
 @Suite struct ScheduleDaemonTests {
-    /// How far ahead a clock must be for its time to be `lead` seconds
-    /// before a minute boundary (at least a minute ahead, so it is never behind).
-    private static func offset(toBe lead: Int, beforeAMinuteBoundary minutes: Int = 1) -> (offset: Int, boundary: Date) {
-        let now = Int(Date().timeIntervalSince1970)
-        let boundary = (now / 60 + 1 + minutes) * 60
-        return (boundary - lead - now, Date(timeIntervalSince1970: Double(boundary)))
-    }
-
     private static func utc(_ date: Date, _ format: String) -> String {
         let formatter = DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -33,34 +25,35 @@ import TestSupport
 
     @Test func eachFireTimeStartsOneRunWithTwoDaemonsAndOneKilled() async throws {
         try await withTemporaryDirectory { dir in
-            let (a, b) = try DaemonProcess.pair(in: dir, database: TestEnvironment.uniqueDatabaseName("sched"), arguments: ["--lease-seconds", "3"])
-            let (ahead, boundary) = Self.offset(toBe: 8)
-            try await a.start(ahead: ahead)
-            try await b.start(ahead: ahead)
+            let (a, b) = try DaemonProcess.pair(in: dir, database: TestEnvironment.uniqueDatabaseName("sched"), arguments: ["--lease-seconds", "10"])
+            try await a.start()
             let marks = dir.appendingPathComponent("marks")
             let c = try a.connect()
             try await c.createWorkflow("tick", [shellStep("note", "echo \"$ORCH_RUN_ID\" >> '\(marks.path)'")])
-            _ = try await c.call("schedule.create", ["name": "every-minute", "workflow": "tick", "cron": "* * * * *"])
-            // Both daemons reach the fire time together: one run.
+            let created = try await c.call("schedule.create", ["name": "every-minute", "workflow": "tick", "cron": "* * * * *"])
+            let fire = try #require(created["nextFireAt"]?.stringValue.flatMap(RFC3339.parse))
+            // Both daemons come (back) with their clocks three seconds before the fire time, and reach it together: one run.
+            await a.stop()
+            try await a.start(at: fire.addingTimeInterval(-3))
+            try await b.start(at: fire.addingTimeInterval(-3))
             #expect(await eventually(timeout: .seconds(30)) { fileLines(marks).count == 1 })
             try await Task.sleep(for: .seconds(2))
-            var runs = try await Self.runsByFireTime(c, "tick")
+            var runs = try await Self.runsByFireTime(try b.connect(), "tick")
             #expect(runs.count == 1 && runs.values.allSatisfy { $0.count == 1 }, "\(runs)")
-            let first = try await c.call("schedule.get", ["name": "every-minute"])
-            #expect(first["lastFireAt"]?.stringValue == RFC3339.format(boundary))
+            #expect(try await a.connect().call("schedule.get", ["name": "every-minute"])["lastFireAt"]?.stringValue == RFC3339.format(fire))
 
-            // One daemon is killed, and comes back with its clock a minute further on:
-            // it fires the next fire time at once; its peer, whose clock is not there yet, does not again.
+            // One daemon is killed, and comes back with its clock past the next fire time:
+            // it fires that one at once; its peer, whose clock is not there yet, does not again.
             await a.stop(signal: SIGKILL)
-            try await a.start(ahead: ahead + 60)
+            try await a.start(at: fire.addingTimeInterval(62))
             #expect(await eventually(timeout: .seconds(30)) { fileLines(marks).count == 2 })
             try await Task.sleep(for: .seconds(3))
             runs = try await Self.runsByFireTime(try b.connect(), "tick")
             #expect(runs.count == 2 && runs.values.allSatisfy { $0.count == 1 }, "\(runs)")
             #expect(Set(fileLines(marks)).count == 2, "a run's step ran twice: \(fileLines(marks))")
             let second = try await b.connect().call("schedule.get", ["name": "every-minute"])
-            #expect(second["lastFireAt"]?.stringValue == RFC3339.format(boundary.addingTimeInterval(60)))
-            #expect(second["nextFireTimes"]?.arrayValue?.first?.stringValue == RFC3339.format(boundary.addingTimeInterval(120)))
+            #expect(second["lastFireAt"]?.stringValue == RFC3339.format(fire.addingTimeInterval(60)))
+            #expect(second["nextFireTimes"]?.arrayValue?.first?.stringValue == RFC3339.format(fire.addingTimeInterval(120)))
             await a.stop()
             await b.stop()
         }
@@ -104,11 +97,12 @@ import TestSupport
     /// it) no further step starts: the run fails and rolls back what it did.
     @Test func aWindowOpensAndClosesAroundARun() async throws {
         try await withTemporaryDirectory { dir in
-            let (ahead, opens) = Self.offset(toBe: 10)
             let daemon = DaemonProcess(directory: dir, mongoURI: try TestEnvironment.mongoURI())
-            try await daemon.start(ahead: ahead)
+            try await daemon.start()
             let c = try daemon.connect()
             let marks = dir.appendingPathComponent("marks")
+            // A one-minute window a few minutes from now.
+            let opens = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 60).rounded(.down) * 60 + 300)
             _ = try await c.call("window.create", [
                 "name": "one-minute", "cron": .string(Self.utc(opens, "m H d M *")), "durationMinutes": 1,
             ])
@@ -127,14 +121,17 @@ import TestSupport
             #expect(waiting["status"] == "queued")
             #expect(waiting["waitingFor"]?["window"] == "one-minute", "\(waiting)")
             #expect(waiting["waitingFor"]?["opensAt"]?.stringValue == RFC3339.format(opens))
-            // It opens: the run starts.
-            #expect(try await eventually(timeout: .seconds(30)) { try await c.call("run.get", ["id": .string(id)]).stepStatus("board") == "waiting_approval" })
-            let started = try await c.call("run.get", ["id": .string(id)])
+            // The daemon comes back with its clock just before the opening: the run starts when it opens.
+            await daemon.stop()
+            try await daemon.start(at: opens.addingTimeInterval(-2))
+            let c1 = try daemon.connect()
+            #expect(try await eventually(timeout: .seconds(30)) { try await c1.call("run.get", ["id": .string(id)]).stepStatus("board") == "waiting_approval" })
+            let started = try await c1.call("run.get", ["id": .string(id)])
             #expect(try #require(started["startedAt"]?.stringValue.flatMap(RFC3339.parse)) >= opens)
             #expect(started["waitingFor"] == nil)
             // The daemon comes back two minutes on: the window has closed.
             await daemon.stop()
-            try await daemon.start(ahead: ahead + 120)
+            try await daemon.start(at: opens.addingTimeInterval(120))
             let c2 = try daemon.connect()
             _ = try await c2.call("run.approve", ["id": .string(id), "step": "board"])
             let (_, run) = try await c2.watch(id)
@@ -151,5 +148,10 @@ extension DaemonProcess {
     /// Starts the daemon with its wall clock `seconds` ahead of this host's.
     fileprivate func start(ahead seconds: Int) async throws {
         try await start(argumentsOverride: arguments + ["--clock-offset-seconds", String(seconds)])
+    }
+
+    /// Starts the daemon with its wall clock showing `time` now.
+    fileprivate func start(at time: Date) async throws {
+        try await start(ahead: Int(time.timeIntervalSinceNow.rounded()))
     }
 }

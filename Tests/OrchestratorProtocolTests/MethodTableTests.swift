@@ -15,7 +15,9 @@ import Testing
         RPCMethods.stepDelete, RPCMethods.runStart, RPCMethods.runGet, RPCMethods.runList, RPCMethods.runCancel,
         RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.runTarget, RPCMethods.targetCreate, RPCMethods.targetGet,
         RPCMethods.targetList, RPCMethods.targetUpdate, RPCMethods.targetDelete, RPCMethods.targetImport, RPCMethods.daemonStatus,
-        RPCMethods.runApprove, RPCMethods.runReject,
+        RPCMethods.runApprove, RPCMethods.runReject, RPCMethods.scheduleCreate, RPCMethods.scheduleGet, RPCMethods.scheduleList,
+        RPCMethods.scheduleUpdate, RPCMethods.scheduleDelete, RPCMethods.windowCreate, RPCMethods.windowGet, RPCMethods.windowList,
+        RPCMethods.windowUpdate, RPCMethods.windowDelete,
     ]
 
     @Test func everyMethodHasExactlyOneEntry() {
@@ -94,6 +96,22 @@ import Testing
         (.daemonStatus, NoParams()),
         (.runApprove, RunDecisionParams(id: "65a1b2c3d4e5f60718293a4b", step: "change-board", comment: "CAB-1234")),
         (.runReject, RunDecisionParams(id: "65a1b2c3d4e5f60718293a4b", step: "change-board")),
+        (.scheduleCreate, ScheduleDraft(name: "nightly", workflow: "backup", cron: "30 2 * * *")),
+        (.scheduleCreate, ScheduleDraft(
+            name: "weekly", workflow: "vlan", cron: "0 22 * * sat", timezone: "Europe/Berlin", params: ["vlan": "120"], targets: .labels(["site": "ams"]),
+            batchSize: .percent(25), maxFailPercentage: 10, enabled: false, missed: .runOnce, window: "sat-night")),
+        (.scheduleGet, NameParams(name: "nightly")),
+        (.scheduleList, NamedListParams(limit: 5, after: "a")),
+        (.scheduleUpdate, ScheduleUpdateParams(name: "nightly", changes: ScheduleChanges(enabled: false))),
+        (.scheduleUpdate, ScheduleUpdateParams(name: "nightly", changes: ScheduleChanges(cron: "@daily", targets: .some(nil), window: .some(nil)))),
+        (.scheduleDelete, NameParams(name: "nightly")),
+        (.windowCreate, WindowDraft(name: "sat-night", cron: "0 22 * * sat", timezone: "Europe/Berlin", durationMinutes: 240)),
+        (.windowGet, NameParams(name: "sat-night")),
+        (.windowList, NamedListParams()),
+        (.windowUpdate, WindowUpdateParams(name: "sat-night", durationMinutes: 180)),
+        (.windowDelete, NameParams(name: "sat-night")),
+        (.workflowUpdate, WorkflowUpdateParams(name: "vlan", changes: WorkflowChanges(window: .some(nil)))),
+        (.workflowCreate, WorkflowDraft(name: "vlan", window: "sat-night")),
         (.workflowCreate, WorkflowDraft(name: "vlan", steps: [
             Step(name: "board", executionOrder: 0, action: Action(exec: []), approval: Approval(approvers: 2, group: "netops", notStarter: false, timeoutSeconds: 60)),
             Step(name: "push", executionOrder: 1, action: Action(exec: ["/bin/push"]), rollback: Action(exec: ["/bin/restore"], env: ["A": "1"])),
@@ -161,7 +179,7 @@ import Testing
         let cases: [(Method, [String: JSONValue], String)] = [
             (.workflowCreate, [:], "invalid params: missing required parameter 'name'"),
             (.workflowCreate, ["name": "w", "stepz": []],
-             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, locks, name, steps, updatedAt, updatedBy, version)"),
+             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, locks, name, steps, updatedAt, updatedBy, version, window)"),
             (.workflowGet, ["name": "w", "id": "x"], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, [:], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, ["name": 5], "invalid params: name must be a string, got an integer"),
@@ -176,7 +194,7 @@ import Testing
             (.workflowList, ["limit": 1.5], "invalid params: limit must be an integer, got a number"),
             (.workflowUpdate, ["description": "d"], "invalid params: missing required parameter 'name'"),
             (.workflowUpdate, ["name": "w", "version": 3],
-             "invalid params: unknown parameter 'version' (expected one of: description, expectedVersion, locks, name, newName, steps)"),
+             "invalid params: unknown parameter 'version' (expected one of: description, expectedVersion, locks, name, newName, steps, window)"),
             (.workflowDelete, ["name": "w", "force": true], "invalid params: unknown parameter 'force' (expected one of: name)"),
             (.stepAdd, ["workflow": "w"], "invalid params: missing required parameter 'step'"),
             (.stepAdd, ["workflow": "w", "step": ["name": "s", "executionOrder": 0, "action": ["exec": ["/bin/true", 5]]]],
@@ -321,6 +339,16 @@ import Testing
             (.daemonStatus, status.resultJSON),
             (.runApprove, Self.waitingRun.json()),
             (.runReject, Self.waitingRun.json()),
+            (.scheduleCreate, Self.schedule.resultJSON),
+            (.scheduleGet, Self.schedule.resultJSON),
+            (.scheduleList, Page(items: [Self.schedule], next: "weekly").resultJSON),
+            (.scheduleUpdate, Self.schedule.resultJSON),
+            (.scheduleDelete, ["deleted": true]),
+            (.windowCreate, Self.window.json),
+            (.windowGet, Self.window.json),
+            (.windowList, ["items": [Self.window.json], "next": .null]),
+            (.windowUpdate, Self.window.json),
+            (.windowDelete, ["deleted": true]),
         ]
         #expect(Set(samples.map(\.0)) == Set(Method.allCases))
         for (method, json) in samples { try expectResultRoundTrip(method.typed, json) }
@@ -340,6 +368,17 @@ import Testing
         #expect(try StepList(resultJSON: ["items": [Self.step.json]]) == StepList(items: [Self.step]))
     }
 
+    static let window = MaintenanceWindow(
+        id: "65a1b2c3d4e5f60718293a4d", name: "sat-night", cron: "0 22 * * sat", timezone: "Europe/Berlin", durationMinutes: 240,
+        createdAt: created, updatedAt: created)
+
+    static let schedule = ScheduleView(
+        Schedule(
+            id: "65a1b2c3d4e5f60718293a4e", name: "weekly", workflow: "vlan", cron: "0 22 * * sat", timezone: "Europe/Berlin", params: ["vlan": "120"],
+            targets: .labels(["site": "ams"]), batchSize: .percent(25), maxFailPercentage: 10, missed: .runOnce, window: "sat-night",
+            createdAt: created, updatedAt: created, nextFireAt: created, lastFireAt: created, lastRunId: "65a1b2c3d4e5f60718293a4c"),
+        upcoming: [created, created.addingTimeInterval(604_800)])
+
     /// A run that waits for approval and rolled a step back.
     static var waitingRun: Run {
         var waiting = run
@@ -347,6 +386,9 @@ import Testing
         waiting.steps.append(RunStep(
             name: "board", executionOrder: 9, status: .waitingApproval, attempts: 1, startedAt: created,
             decisions: [ApprovalDecision(runId: "", step: "board", attempt: 1, uid: 1000, approved: true, comment: "ok", at: created)]))
+        waiting.window = window
+        waiting.schedule = "weekly"
+        waiting.windowWait = WindowWait(window: "sat-night", opensAt: created)
         waiting.steps[0].status = .rolledBack
         waiting.steps[0].rollback = RollbackRecord(startedAt: created, finishedAt: created, exitCode: 0, stdout: "restored\n")
         return waiting
@@ -371,6 +413,12 @@ import Testing
         #expect(waiting.definition.last?.approval == Approval(group: "netops", timeoutSeconds: 60))
         #expect(waiting.steps.first?.rollback?.stdout == "restored\n")
         #expect(Self.waitingRun.json()["rollback"] == ["status": "succeeded"])
+        // Times compare as the wire writes them, to the millisecond.
+        #expect(waiting.window?.json == Self.window.json)
+        #expect(waiting.windowWait?.window == "sat-night")
+        #expect(waiting.windowWait?.opensAt.map(RFC3339.format) == RFC3339.format(Self.created))
+        #expect(try ScheduleView(resultJSON: Self.schedule.resultJSON).resultJSON == Self.schedule.resultJSON)
+        #expect(try ScheduleView(resultJSON: Self.schedule.resultJSON).schedule.targets == .labels(["site": "ams"]))
     }
 
     @Test func runEventNotificationsRoundTrip() throws {
