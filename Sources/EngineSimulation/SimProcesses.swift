@@ -12,6 +12,8 @@ struct StepBehaviour {
 final class Execution {
     let run: String
     let step: String
+    /// The step's rollback ran, not the step.
+    var rollback = false
     let attempt: Int
     let life: Life
     let began: Duration
@@ -73,28 +75,31 @@ final class SimProcessTable: @unchecked Sendable {
     }
 
     /// The invariant on executions, checked as a step's gate opens: a step
-    /// of a run never runs while it still runs under a live daemon, and runs
-    /// again only after a failure its engine saw, when it is idempotent
-    /// (interrupted), or when an operator resumed the run since.
+    /// of a run never runs while it (or its rollback) still runs under a
+    /// live daemon, and runs again only after a failure its engine saw, when
+    /// it is idempotent (interrupted), or when an operator resumed the run
+    /// since. A rollback likewise, except that a failed one is never retried.
     fileprivate func began(_ process: SimProcess) -> Execution {
         let key = "\(process.workflow)/\(process.step)"
-        let earlier = executions.filter { $0.run == process.run && $0.step == process.step }
-        if let live = earlier.first(where: { !$0.ended && $0.life.alive }) {
+        let both = executions.filter { $0.run == process.run && $0.step == process.step }
+        let earlier = both.filter { $0.rollback == process.rollback }
+        if let live = both.first(where: { !$0.ended && $0.life.alive }) {
             world.breach(
                 "step ran twice at once",
                 "step \(process.step) of run \(process.run) started on \(process.life.name) (attempt \(process.attempt)) while attempt \(live.attempt) still runs on \(live.life.name), which is alive")
         } else if let last = earlier.last {
-            let retried = last.ended && last.delivered && last.failed
+            let retried = !process.rollback && last.ended && last.delivered && last.failed
             let resumed = (resumedAt[process.run] ?? .zero) > last.began
             if !retried && !resumed && !idempotent.contains(key) {
                 world.breach(
-                    "step ran twice",
+                    process.rollback ? "rollback ran twice" : "step ran twice",
                     "step \(process.step) of run \(process.run) (not idempotent) started again on \(process.life.name) (attempt \(process.attempt)) after attempt \(last.attempt) on \(last.life.name) \(last.ended ? "ended" : "was cut off") without a failure its engine saw")
             }
         }
         let execution = Execution(run: process.run, step: process.step, attempt: process.attempt, life: process.life, began: world.time)
+        execution.rollback = process.rollback
         executions.append(execution)
-        world.note("\(process.life.name) step \(process.step) of \(process.run) attempt \(process.attempt) begins (pid \(process.pid))")
+        world.note("\(process.life.name) \(process.rollback ? "rollback of " : "")step \(process.step) of \(process.run) attempt \(process.attempt) begins (pid \(process.pid))")
         return execution
     }
 }
@@ -133,6 +138,8 @@ final class SimProcess: StepHandle, @unchecked Sendable {
     let run: String
     let workflow: String
     let step: String
+    /// It runs the step's rollback (the engine says so in its environment).
+    let rollback: Bool
     let attempt: Int
     let timeout: Duration?
     let killGrace: Duration
@@ -149,6 +156,7 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         run = spec.environment["ORCH_RUN_ID"] ?? "?"
         workflow = spec.environment["ORCH_WORKFLOW"] ?? "?"
         step = spec.environment["ORCH_STEP"] ?? "?"
+        rollback = spec.environment["ORCH_ROLLBACK"] == "1"
         attempt = Int(spec.environment["ORCH_ATTEMPT"] ?? "") ?? 0
         timeout = spec.timeout
         killGrace = spec.killGrace

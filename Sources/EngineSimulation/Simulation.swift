@@ -243,7 +243,7 @@ public final class Simulation: @unchecked Sendable {
             name: name, executionOrder: world.integer(0...3), action: Action(exec: ["/bin/true"]),
             timeoutSeconds: world.chance(0.2) ? world.integer(2...8) : nil, retries: world.integer(0...2), retryDelaySeconds: world.integer(1...3),
             continueOnFailure: world.chance(0.2), idempotent: idempotent,
-            locks: locks)
+            locks: locks, rollback: world.chance(0.3) ? Action(exec: ["/bin/true"]) : nil)
         return (step, behaviour)
     }
 

@@ -222,6 +222,7 @@ actor RunExecutor: RunDriver {
             if rollingBack.contains(name), let undo = definition.undoing {
                 step = undo
                 record.status = .rollingBack
+                record.waitingFor = nil
                 record.rollback = RollbackRecord(startedAt: clock.now().milliseconds)
             } else {
                 step = definition
@@ -549,35 +550,45 @@ actor RunExecutor: RunDriver {
 
     /// Records step `name` as waiting for `wait` (unless it already says
     /// so), and fails it instead when the wait would close a circle.
+    /// A step that succeeded and waits to be rolled back keeps its status
+    /// (what the planner decides by): only `waitingFor` says it waits.
     private func markWaiting(_ name: String, for wait: LockWait) async {
         guard let index = index(of: name) else { return }
-        let changed = run.steps[index].status != .waiting || run.steps[index].waitingFor != wait
+        let undoing = run.steps[index].status == .succeeded
+        let waits = { (record: RunStep) in (undoing || record.status == .waiting) && record.waitingFor == wait }
+        let changed = !waits(run.steps[index])
         lockPollDelay = changed ? .seconds(1) : min(lockPollDelay * 2, .seconds(4))
         // A circle is looked for when the wait is new, and every few looks
         // after (it may close later, when the holder starts waiting too).
         looksSinceCircleCheck = changed ? 0 : looksSinceCircleCheck + 1
         if changed || looksSinceCircleCheck % 4 == 0, let circle = await waitCircle(from: wait), run.id == circle.max() {
             var record = run.steps[index]
-            record.status = .failed
+            let error = "deadlock: waiting for lock '\(wait.lock)' would close a circle of runs each waiting for the next (\(circle.joined(separator: " → "))); this run gives way"
             record.waitingFor = nil
-            record.finishedAt = clock.now().milliseconds
-            record.error = "deadlock: waiting for lock '\(wait.lock)' would close a circle of runs each waiting for the next (\(circle.joined(separator: " → "))); this run gives way"
-            logger.warning("step \(name) \(record.error ?? "")", metadata: ["step": "\(name)", "stepStatus": "failed"])
-            stage(RunChange(steps: [index: record], events: [event(step: name, status: StepStatus.failed.rawValue, message: record.error)]))
-            show(name, .failed)
+            if undoing {
+                record.status = .rollbackFailed
+                record.rollback = RollbackRecord(finishedAt: clock.now().milliseconds, error: error)
+            } else {
+                record.status = .failed
+                record.finishedAt = clock.now().milliseconds
+                record.error = error
+            }
+            logger.warning("step \(name) \(error)", metadata: ["step": "\(name)", "stepStatus": "\(record.status.rawValue)"])
+            stage(RunChange(steps: [index: record], events: [event(step: name, status: record.status.rawValue, message: error)]))
+            show(name, record.status)
             // No process ends to wake the executor: what follows from the failure is decided at once.
             mailbox.post(.tick)
             return
         }
         pollLocks()
-        guard run.steps[index].status != .waiting || run.steps[index].waitingFor != wait else { return }
+        guard !waits(run.steps[index]) else { return }
         var record = run.steps[index]
-        record.status = .waiting
+        if !undoing { record.status = .waiting }
         record.waitingFor = wait
-        let message = "waiting for lock '\(wait.lock)', held by run \(wait.runId)"
+        let message = "\(undoing ? "rollback " : "")waiting for lock '\(wait.lock)', held by run \(wait.runId)"
         logger.info("step \(name) \(message)", metadata: ["step": "\(name)", "stepStatus": "waiting"])
         stage(RunChange(steps: [index: record], events: [event(step: name, status: StepStatus.waiting.rawValue, message: message)]))
-        show(name, .waiting)
+        if !undoing { show(name, .waiting) }
     }
 
     /// The runs in a circle of waits through `wait`, if there is one: the
@@ -596,7 +607,8 @@ actor RunExecutor: RunDriver {
                 let holder = path.last!
                 if holder == run.id { return Array(path.dropLast()) }
                 guard seen.insert(holder).inserted, let held = try? await store.run(id: holder), held.status.isActive else { continue }
-                for waiting in held.steps where waiting.status == .waiting {
+                // A step waiting to start, or a succeeded one waiting to be rolled back.
+                for waiting in held.steps where waiting.status == .waiting || waiting.status == .succeeded {
                     if let wait = waiting.waitingFor, wait.step == nil { next.append(path + [wait.runId]) }
                 }
             }
