@@ -107,6 +107,14 @@ import TestSupport
                     .write(to: target, atomically: true, encoding: .utf8)
                 units.append(target.path)
             }
+            // The example timer and its service, with orchctl where this machine has it.
+            for unit in ["vlan-rollout-weekly.service", "vlan-rollout-weekly.timer"] {
+                let text = try String(contentsOfFile: root.appendingPathComponent("systemd/examples/\(unit)").path, encoding: .utf8)
+                let target = dir.appendingPathComponent(unit)
+                try text.replacingOccurrences(of: "/usr/local/bin/orchctl", with: Binaries.directory.appendingPathComponent("orchctl").path)
+                    .write(to: target, atomically: true, encoding: .utf8)
+                units.append(target.path)
+            }
             let verify = try await runCommand("/usr/bin/systemd-analyze", ["verify"] + units)
             #expect(verify.status == 0, "\(verify)")
             #expect(verify.stderr.isEmpty, "\(verify)")
