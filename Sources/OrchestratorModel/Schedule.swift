@@ -102,13 +102,19 @@ public struct ScheduleDraft: Sendable, Equatable {
         self.window = window
     }
 
-    public func validate() throws(OrchestratorError) {
+    public var problems: [FieldError] {
         var v = Validator()
         v.name(name, "name")
         v.name(workflow, "workflow")
         v.merge(ScheduleRules.problems(cron: cron, timezone: timezone))
         v.merge(ScheduleRules.problems(params: params, targets: targets, batchSize: batchSize, maxFailPercentage: maxFailPercentage))
         if let window { v.name(window, "window") }
+        return v.errors
+    }
+
+    public func validate() throws(OrchestratorError) {
+        var v = Validator()
+        v.merge(problems)
         try v.check()
     }
 }
@@ -164,13 +170,19 @@ public struct ScheduleChanges: Sendable, Equatable {
     /// Every problem of the schedule these changes would make.
     public func validate(against current: Schedule) throws(OrchestratorError) {
         var v = Validator()
+        v.merge(problems(against: current))
+        try v.check()
+    }
+
+    public func problems(against current: Schedule) -> [FieldError] {
+        var v = Validator()
         v.require(!isEmpty, "fields", "nothing to change: give at least one schedule field")
         let changed = applied(to: current)
         if workflow != nil { v.name(changed.workflow, "workflow") }
         v.merge(ScheduleRules.problems(cron: changed.cron, timezone: changed.timezone))
         v.merge(ScheduleRules.problems(params: changed.params, targets: changed.targets, batchSize: changed.batchSize, maxFailPercentage: changed.maxFailPercentage))
         if let window = changed.window { v.name(window, "window") }
-        try v.check()
+        return v.errors
     }
 }
 

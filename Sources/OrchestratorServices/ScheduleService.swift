@@ -24,8 +24,10 @@ public struct ScheduleService: Sendable {
     // MARK: Schedules
 
     public func create(_ draft: ScheduleDraft) async throws(OrchestratorError) -> Schedule {
-        try draft.validate()
-        try await checkReferences(workflow: draft.workflow, window: draft.window)
+        var v = Validator()
+        v.merge(draft.problems)
+        v.merge(try await referenceProblems(workflow: draft.workflow, window: draft.window, fields: Set(v.errors.map(\.field))))
+        try v.check()
         let now = clock.now().milliseconds
         var schedule = Schedule(
             id: ids.next(), name: draft.name, workflow: draft.workflow, cron: draft.cron, timezone: draft.timezone, params: draft.params,
@@ -54,9 +56,11 @@ public struct ScheduleService: Sendable {
     public func update(_ name: String, _ changes: ScheduleChanges) async throws(OrchestratorError) -> Schedule {
         for attempt in 1...Self.racesBeforeGivingUp {
             let read = try await schedules.schedule(named: name)
-            try changes.validate(against: read)
+            var v = Validator()
+            v.merge(changes.problems(against: read))
+            v.merge(try await referenceProblems(workflow: changes.workflow, window: changes.window ?? nil, fields: Set(v.errors.map(\.field))))
+            try v.check()
             var changed = changes.applied(to: read)
-            try await checkReferences(workflow: changes.workflow, window: changes.window ?? nil)
             let now = clock.now().milliseconds
             changed.updatedAt = now
             if changed.cron != read.cron || changed.timezone != read.timezone || changed.enabled != read.enabled {
@@ -83,24 +87,25 @@ public struct ScheduleService: Sendable {
     }
 
     /// A schedule names a workflow and a window that exist (they may be
-    /// deleted later: its fire then fails, saying so in the journal).
-    private func checkReferences(workflow: String?, window: String?) async throws(OrchestratorError) {
+    /// deleted later: its fire then fails, saying so in the journal). A
+    /// field already refused (a bad name) is not looked up.
+    private func referenceProblems(workflow: String?, window: String?, fields refused: Set<String>) async throws(OrchestratorError) -> [FieldError] {
         var v = Validator()
-        if let workflow {
+        if let workflow, !refused.contains("workflow") {
             do throws(OrchestratorError) {
                 _ = try await workflows.workflow(.name(workflow))
             } catch where error.isNotFound {
                 v.require(false, "workflow", "no workflow named '\(workflow)' (see 'orchctl workflow list')")
             }
         }
-        if let window {
+        if let window, !refused.contains("window") {
             do throws(OrchestratorError) {
                 _ = try await schedules.window(named: window)
             } catch where error.isNotFound {
                 v.require(false, "window", "no maintenance window named '\(window)' (see 'orchctl window list')")
             }
         }
-        try v.check()
+        return v.errors
     }
 
     // MARK: Windows
