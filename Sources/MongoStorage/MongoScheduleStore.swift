@@ -34,6 +34,7 @@ public struct MongoScheduleStore: ScheduleStore {
             "createdAt": BSON(s.createdAt), "updatedAt": BSON(s.updatedAt), "nextFireAt": BSON(s.nextFireAt),
             "targets": s.targets.map(RunDocument.encode) ?? .null, "batchSize": BSON(s.batchSize?.description),
             "maxFailPercentage": BSON(s.maxFailPercentage), "window": BSON(s.window),
+            "updatedBy": s.updatedBy.map { BSON(Int($0)) } ?? .null,
         ]
         if let id = ObjectId(s.id) { doc["_id"] = .objectId(id) }
         return doc
@@ -47,7 +48,8 @@ public struct MongoScheduleStore: ScheduleStore {
             maxFailPercentage: doc["maxFailPercentage"]?.intValue, enabled: doc["enabled"]?.boolValue ?? true,
             missed: doc["missed"]?.stringValue.flatMap(MissedPolicy.init(rawValue:)) ?? .skip, window: doc["window"]?.stringValue,
             createdAt: doc["createdAt"]?.dateValue ?? Date(timeIntervalSince1970: 0), updatedAt: doc["updatedAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
-            nextFireAt: doc["nextFireAt"]?.dateValue, lastFireAt: doc["lastFireAt"]?.dateValue, lastRunId: doc["lastRunId"]?.stringValue)
+            nextFireAt: doc["nextFireAt"]?.dateValue, lastFireAt: doc["lastFireAt"]?.dateValue, lastRunId: doc["lastRunId"]?.stringValue,
+            updatedBy: doc["updatedBy"]?.intValue.flatMap(UInt32.init(exactly:)))
     }
 
     public func createSchedule(_ schedule: Schedule) async throws(OrchestratorError) {

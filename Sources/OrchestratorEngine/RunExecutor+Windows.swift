@@ -34,6 +34,12 @@ extension RunExecutor {
         return true
     }
 
+    /// Whether the run is bound to a window that is closed now.
+    func windowClosed() -> Bool {
+        guard let window = run.window else { return false }
+        return !window.isOpen(at: clock.now())
+    }
+
     /// Fails the steps about to start if the run's window has closed. True when it did.
     func refuseAfterTheWindowClosed(_ names: [String]) -> Bool {
         guard !names.isEmpty, let window = run.window else { return false }

@@ -252,6 +252,14 @@ actor RunExecutor: RunDriver {
             await abandon(held, unstartable, why: "not started: no lease renewal was acknowledged in time; it starts once one is")
             return
         }
+        // Writing the start may have waited out an outage past the window's close.
+        let closing = rollingBack.isEmpty ? names : names.filter { !rollingBack.contains($0) }
+        if !closing.isEmpty, windowClosed() {
+            await abandon(held, unstartable, why: "not started: its maintenance window closed while its start was being recorded")
+            _ = refuseAfterTheWindowClosed(closing)
+            mailbox.post(.tick)
+            return
+        }
         if locksMayHaveLapsed(for: names) {
             await abandon(held, unstartable, why: "not started: its locks may have lapsed with the lease meanwhile; it asks for them again")
             // Nothing else would wake the executor: the lease is fine now.

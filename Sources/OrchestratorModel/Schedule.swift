@@ -31,13 +31,17 @@ public struct Schedule: Sendable, Equatable {
     public var nextFireAt: Date?
     public var lastFireAt: Date?
     public var lastRunId: String?
+    /// Who made or last changed it: its runs are requested in their name
+    /// (so an approval step's `notStarter` refuses them, not root).
+    public var updatedBy: UInt32?
 
     public init(
         id: String, name: String, workflow: String, cron: String, timezone: String = "UTC", params: [String: String] = [:],
         targets: TargetSelector? = nil, batchSize: BatchSize? = nil, maxFailPercentage: Int? = nil, enabled: Bool = true,
         missed: MissedPolicy = .skip, window: String? = nil, createdAt: Date, updatedAt: Date, nextFireAt: Date? = nil,
-        lastFireAt: Date? = nil, lastRunId: String? = nil
+        lastFireAt: Date? = nil, lastRunId: String? = nil, updatedBy: UInt32? = nil
     ) {
+        self.updatedBy = updatedBy
         self.id = id
         self.name = name
         self.workflow = workflow

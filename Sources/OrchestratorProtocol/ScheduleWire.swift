@@ -122,6 +122,7 @@ public struct ScheduleView: RPCResult, PageItem, Equatable {
         if let targets = s.targets { o["targets"] = targets.json }
         if let batchSize = s.batchSize { o["batchSize"] = .string(batchSize.description) }
         if let maxFail = s.maxFailPercentage { o["maxFailPercentage"] = JSONValue(maxFail) }
+        if let updatedBy = s.updatedBy { o["updatedBy"] = JSONValue(Int(updatedBy)) }
         return .object(o)
     }
 
@@ -133,7 +134,8 @@ public struct ScheduleView: RPCResult, PageItem, Equatable {
             batchSize: try r.optionalString("batchSize").flatMap(BatchSize.init), maxFailPercentage: try r.optionalInt("maxFailPercentage"),
             enabled: try r.bool("enabled"), missed: try r.value("missed", as: MissedPolicy.self), window: try r.optionalString("window"),
             createdAt: try r.date("createdAt"), updatedAt: try r.date("updatedAt"), nextFireAt: try r.optionalDate("nextFireAt"),
-            lastFireAt: try r.optionalDate("lastFireAt"), lastRunId: try r.optionalString("lastRunId"))
+            lastFireAt: try r.optionalDate("lastFireAt"), lastRunId: try r.optionalString("lastRunId"),
+            updatedBy: try r.optionalInt("updatedBy").flatMap(UInt32.init(exactly:)))
         let upcoming = try r.has("nextFireTimes") ? r.stringArray("nextFireTimes").compactMap(RFC3339.parse) : []
         self.init(schedule, upcoming: upcoming)
     }

@@ -7,7 +7,7 @@ struct ScheduleHarness: Sendable {
     let service: ScheduleService
 
     func create(_ draft: ScheduleDraft, _ c: CallContext) async throws(RPCError) -> ScheduleView {
-        try await view { () throws(OrchestratorError) in try await service.create(draft) }
+        try await view { () throws(OrchestratorError) in try await service.create(draft, by: c.peer.uid) }
     }
 
     func get(_ p: NameParams, _ c: CallContext) async throws(RPCError) -> ScheduleView {
@@ -21,7 +21,7 @@ struct ScheduleHarness: Sendable {
     }
 
     func update(_ p: ScheduleUpdateParams, _ c: CallContext) async throws(RPCError) -> ScheduleView {
-        try await view { () throws(OrchestratorError) in try await service.update(p.name, p.changes) }
+        try await view { () throws(OrchestratorError) in try await service.update(p.name, p.changes, by: c.peer.uid) }
     }
 
     func delete(_ p: NameParams, _ c: CallContext) async throws(RPCError) -> Deleted {

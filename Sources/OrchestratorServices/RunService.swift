@@ -46,7 +46,9 @@ public struct RunService: Sendable {
         workflow name: String, version: Int? = nil, params: [String: String], requestId: String? = nil, fleet: FleetRequest? = nil,
         requester: Requester, window windowOverride: String? = nil, schedule: String? = nil
     ) async throws(OrchestratorError) -> Run {
-        guard await engine.acceptsRuns else { throw OrchestratorError.conflict("the daemon is stopping; start the run again once it is back") }
+        guard await engine.acceptsRuns else {
+            throw OrchestratorError.conflict("the daemon is stopping; start the run again once it is back", details: ["stopping": "true"])
+        }
         var v = Validator()
         if let requestId, let problem = RequestIdRule.problem(requestId) { v.merge([FieldError(field: "requestId", message: problem)]) }
         let workflow = try await workflows.workflow(.name(name), atVersion: version)
@@ -233,10 +235,28 @@ public struct RunService: Sendable {
                 "run \(id) is target \(membership.target.name) of fleet run \(membership.fleetRunId): resume the fleet run, which re-runs every target that did not succeed",
                 details: ["fleetRunId": membership.fleetRunId])
         }
+        try await refuseAfterAFailedRollback(current)
         try await requeue(current)
         logger.notice(current.fleet == nil ? "run resumed" : "fleet run resumed", metadata: ["runId": "\(id)", "workflow": "\(current.workflowName)"])
         await engine.lookForWork()
         return try await get(id)
+    }
+
+    /// A step whose rollback failed left its device half undone: running
+    /// the run again from there would act on a state nobody planned for.
+    private func refuseAfterAFailedRollback(_ run: Run) async throws(OrchestratorError) {
+        var stuck = run.steps.filter { $0.status == .rollbackFailed }.map(\.name)
+        if run.fleet != nil {
+            for member in try await runs.members(of: run.id, withSteps: true) {
+                stuck += member.steps.filter { $0.status == .rollbackFailed }.map { "\($0.name) (target \(member.membership?.target.name ?? member.id))" }
+            }
+        }
+        guard stuck.isEmpty else {
+            throw OrchestratorError.conflict(
+                "run \(run.id) cannot be resumed: the rollback of \(stuck.joined(separator: ", ")) failed, so what it changed is half undone; "
+                    + "put it right by hand (see 'orchctl run get \(run.id)'), then start a new run",
+                details: ["status": run.status.rawValue])
+        }
     }
 
     private static func checkResumable(_ run: Run) throws(OrchestratorError) {

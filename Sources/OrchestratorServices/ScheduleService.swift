@@ -23,7 +23,7 @@ public struct ScheduleService: Sendable {
 
     // MARK: Schedules
 
-    public func create(_ draft: ScheduleDraft) async throws(OrchestratorError) -> Schedule {
+    public func create(_ draft: ScheduleDraft, by uid: UInt32? = nil) async throws(OrchestratorError) -> Schedule {
         var v = Validator()
         v.merge(draft.problems)
         v.merge(try await referenceProblems(workflow: draft.workflow, window: draft.window, fields: Set(v.errors.map(\.field))))
@@ -32,7 +32,7 @@ public struct ScheduleService: Sendable {
         var schedule = Schedule(
             id: ids.next(), name: draft.name, workflow: draft.workflow, cron: draft.cron, timezone: draft.timezone, params: draft.params,
             targets: draft.targets, batchSize: draft.batchSize, maxFailPercentage: draft.maxFailPercentage, enabled: draft.enabled,
-            missed: draft.missed, window: draft.window, createdAt: now, updatedAt: now)
+            missed: draft.missed, window: draft.window, createdAt: now, updatedAt: now, updatedBy: uid)
         schedule.nextFireAt = Self.nextFire(of: schedule, after: now)
         try await schedules.createSchedule(schedule)
         return schedule
@@ -53,7 +53,7 @@ public struct ScheduleService: Sendable {
 
     /// A change of when it fires (cron, zone, paused or resumed) counts
     /// from now: fire times missed while it was paused do not fire.
-    public func update(_ name: String, _ changes: ScheduleChanges) async throws(OrchestratorError) -> Schedule {
+    public func update(_ name: String, _ changes: ScheduleChanges, by uid: UInt32? = nil) async throws(OrchestratorError) -> Schedule {
         for attempt in 1...Self.racesBeforeGivingUp {
             let read = try await schedules.schedule(named: name)
             var v = Validator()
@@ -63,6 +63,7 @@ public struct ScheduleService: Sendable {
             var changed = changes.applied(to: read)
             let now = clock.now().milliseconds
             changed.updatedAt = now
+            changed.updatedBy = uid ?? changed.updatedBy
             if changed.cron != read.cron || changed.timezone != read.timezone || changed.enabled != read.enabled {
                 changed.nextFireAt = Self.nextFire(of: changed, after: now)
             }
@@ -207,15 +208,17 @@ public struct ScheduleRunner: Sendable {
         var metadata: Logger.Metadata = ["schedule": "\(schedule.name)", "workflow": "\(schedule.workflow)"]
         if missed > 0 {
             logger.notice(
-                "schedule \(schedule.name) missed \(missed) fire time\(missed == 1 ? "" : "s") (the first at \(RFC3339Text.format(first))) while no daemon ran; missed: \(schedule.missed.rawValue)",
+                "schedule \(schedule.name) missed \(missed) fire time\(missed == 1 ? "" : "s") (the first at \(RFC3339Text.format(first))): no daemon could fire \(missed == 1 ? "it" : "them") within a minute; missed: \(schedule.missed.rawValue)",
                 metadata: metadata)
         }
         var runId: String?
         if let fireAt {
             do throws(OrchestratorError) {
                 runId = try await startRun(schedule, for: fireAt)
-            } catch where error.isTransient {
-                return false  // The database is away: the next tick tries again, with the same request id.
+            } catch where error.isTransient || error.details["stopping"] != nil {
+                // The database is away, or this daemon began to stop: the next
+                // tick (here or on a peer) tries again, with the same request id.
+                return false
             } catch {
                 metadata["error"] = "\(error.message)"
                 logger.error("schedule \(schedule.name) could not start a run for \(RFC3339Text.format(fireAt)): \(error.message)", metadata: metadata)
@@ -234,6 +237,9 @@ public struct ScheduleRunner: Sendable {
         let fleet = schedule.targets.map {
             FleetRequest(selector: $0, batchSize: schedule.batchSize ?? .percent(100), maxFailPercentage: schedule.maxFailPercentage ?? 0)
         }
+        // In the name of whoever made or last changed the schedule, from this daemon's process.
+        var requester = self.requester
+        if let uid = schedule.updatedBy { requester.uid = uid }
         let run = try await runs.start(
             workflow: schedule.workflow, params: schedule.params, requestId: requestId, fleet: fleet, requester: requester,
             window: schedule.window, schedule: schedule.name)

@@ -77,8 +77,12 @@ public struct WorkflowService: Sendable {
         try await workflows.steps(inWorkflow: workflow)
     }
 
+    /// The step as changed must be valid as a whole (an approval step keeps no action, locks or retries).
     public func updateStep(_ name: String, of workflow: String, _ changes: StepChanges, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
         try changes.validate()
+        var v = Validator()
+        v.merge(changes.applied(to: try await workflows.step(named: name, inWorkflow: workflow)).problems(at: "step"))
+        try v.check()
         return try await revise(workflow, by: uid) { revision throws(OrchestratorError) in
             try await workflows.updateStep(named: name, inWorkflow: workflow, changes, revision)
         }

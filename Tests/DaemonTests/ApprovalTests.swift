@@ -202,6 +202,10 @@ import TestSupport
             let notApproval = try await call(c, "run.approve", ["id": .string(id), "step": "s"])
             #expect(notApproval.errorCode == .validationFailed)
             #expect(try await call(c, "run.approve", ["id": .string(id), "step": "nope"]).isNotFound)
+            // step.update cannot turn a step into an invalid one: no action on an approval step.
+            _ = try await c.call("workflow.create", ["name": "gated", "steps": [["name": "board", "executionOrder": 0, "approval": [:]]]])
+            let armed = try await call(c, "step.update", ["workflow": "gated", "name": "board", "action": ["exec": ["/bin/true"]]])
+            #expect(armed.errorCode == .validationFailed)
             #expect(try await call(c, "run.approve", ["id": "65a1b2c3d4e5f60718293a4b", "step": "s"]).isNotFound)
             #expect(try await call(c, "run.approve", ["id": .string(id), "step": "s", "comment": .string(String(repeating: "x", count: 5000))]).errorCode == .validationFailed)
             #expect(try await call(c, "run.reject", ["id": .string(id), "step": 5]).errorCode == .invalidParams)

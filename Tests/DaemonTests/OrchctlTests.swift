@@ -121,6 +121,10 @@ import TestSupport
                 let json = try await orchctl(daemon, ["-o", "json", "workflow", "get", "iface-health"])
                 let fromStdin = try await orchctl(daemon, ["apply", "-f", "-"], stdin: json.stdout)
                 #expect(fromStdin.stdout.contains("unchanged"), "\(fromStdin)")
+                // And changed, it updates (its read-only fields, updatedBy among them, are ignored).
+                let edited = json.stdout.replacingOccurrences(of: "\"interface health check\"", with: "\"edited\"")
+                let update = try await orchctl(daemon, ["apply", "-f", "-"], stdin: edited)
+                #expect(update.status == 0 && update.stdout.contains("updated"), "\(update)")
             }
         }
     }

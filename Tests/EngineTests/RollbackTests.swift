@@ -79,6 +79,11 @@ import TestSupport
                 // Left for a person: what came before is not undone.
                 #expect(run.stepStatus("backup") == "succeeded")
                 #expect(lines(marks, "undo").map { $0.split(separator: " ")[0] } == ["acl"])
+                // Half undone: resuming would act on a state nobody planned for.
+                let resume = try await call(c, "run.resume", ["id": run["id"] ?? .null])
+                guard case .failure(let refused) = resume else { throw Failure("a run whose rollback failed was resumed") }
+                #expect(refused.code == .conflict)
+                #expect(refused.message.contains("the rollback of vlan failed"), "\(refused.message)")
             }
         }
     }

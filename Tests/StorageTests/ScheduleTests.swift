@@ -103,7 +103,7 @@ import Testing
     @Test(arguments: Backend.allCases) func eachFireTimeStartsExactlyOneRunHoweverManyDaemonsFire(_ backend: Backend) async throws {
         try await withFixture(backend) { f in
             try await backupWorkflow(f)
-            let schedule = try await f.schedules.create(ScheduleDraft(name: "every-5", workflow: "backup", cron: "*/5 * * * *"))
+            let schedule = try await f.schedules.create(ScheduleDraft(name: "every-5", workflow: "backup", cron: "*/5 * * * *"), by: 1000)
             #expect(schedule.nextFireAt == ISO8601DateFormatter().date(from: "2026-12-02T10:05:00Z"))
             // Not due yet: nothing.
             await f.tickTogether()
@@ -121,6 +121,8 @@ import Testing
             #expect(stored.lastFireAt == ISO8601DateFormatter().date(from: "2026-12-02T10:15:00Z"))
             let last = try await f.runStore.run(id: try #require(stored.lastRunId))
             #expect(last.schedule == "every-5")
+            // Started in the name of whoever made the schedule.
+            #expect(last.requestedBy.uid == 1000)
             #expect(last.requestId == stored.requestId(forFireAt: stored.lastFireAt!))
         }
     }

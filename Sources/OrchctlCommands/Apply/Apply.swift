@@ -58,7 +58,7 @@ struct Apply: ParsableCommand {
                 current = nil
             }
             var definition = desired.objectValue ?? [:]
-            for key in ["id", "version", "createdAt", "updatedAt"] { definition[key] = nil }
+            for key in ["id", "version", "createdAt", "updatedAt", "updatedBy"] { definition[key] = nil }
             if dryRun {
                 // Read as the daemon reads workflow.create, and checked by the same rules.
                 let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
