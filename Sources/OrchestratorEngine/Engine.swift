@@ -69,8 +69,26 @@ public actor Engine {
 
     public var activeRuns: Int { executors.count }
 
-    /// Runs whose steps run here: what `maximumActiveRuns` bounds.
-    private var stepRuns: Int { executors.count - fleets.count }
+    /// Runs whose steps run here: what `maximumActiveRuns` bounds. A run
+    /// that only waits (for its window to open, for people to approve) does
+    /// not count, up to `maximumWaitingRuns`: weeks of waiting runs must not
+    /// keep every other run queued.
+    private var stepRuns: Int {
+        executors.count - fleets.count - min(waiting.count, settings.maximumWaitingRuns)
+    }
+    /// Runs whose executors say they only wait.
+    private var waiting: Set<String> = []
+
+    /// Called by a run's executor when it starts or stops only waiting.
+    func waits(_ runId: String, _ isWaiting: Bool) {
+        guard executors[runId] != nil else { return }
+        if isWaiting {
+            // Room for another run.
+            if waiting.insert(runId).inserted { doorbell.ring() }
+        } else {
+            waiting.remove(runId)
+        }
+    }
 
     /// Whether new runs may be started here (not once a stop began).
     public var acceptsRuns: Bool { !stopping }
@@ -199,7 +217,7 @@ public actor Engine {
         } else {
             executor = RunExecutor(
                 claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline,
-                serverNow: { await self.currentServerTime() }, logger: logger)
+                serverNow: { await self.currentServerTime() }, waits: { [weak self] isWaiting in await self?.waits(id, isWaiting) }, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor
@@ -215,6 +233,7 @@ public actor Engine {
     }
 
     private func executorFinished(_ id: String) {
+        waiting.remove(id)
         executors[id] = nil
         deadlines[id] = nil
         fleets.remove(id)

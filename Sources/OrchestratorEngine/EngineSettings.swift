@@ -21,6 +21,9 @@ public struct EngineSettings: Sendable {
     /// on a run that only waits for a step slot would cost renewals and
     /// starve the other daemons.
     public var maximumActiveRuns: Int { max(2 * maxParallelSteps, 4) }
+    /// How many runs that only wait (a window, an approval) may be held
+    /// here besides the active ones.
+    public var maximumWaitingRuns: Int { 8 * maximumActiveRuns }
     /// How long after a lease expired another daemon waits before taking
     /// the run over: its owner stops the run's steps once it has heard no
     /// renewal for a whole lease, and they are gone within the kill grace.

@@ -5,12 +5,13 @@ import OrchestratorStorage
 /// Approval steps: nothing runs; the step waits, recorded, for people's
 /// decisions, which `run.approve` / `run.reject` keep in the `approvals`
 /// collection (whichever daemon they reach). The executor reads them when
-/// told (a decision reached this daemon) and once a second while a step
+/// told (a decision reached this daemon) and every two seconds while a step
 /// waits, and settles the step when enough approved, one rejected, or its
 /// timeout passed. Everything it needs is in MongoDB: after a restart or a
 /// take-over the step goes on waiting, its timeout counted from when it began.
 extension RunExecutor {
-    static let approvalPollInterval = Duration.seconds(1)
+    /// Decisions reaching another daemon are seen within this; those reaching this one at once.
+    static let approvalPollInterval = Duration.seconds(2)
 
     /// Records the approval steps whose turn came as waiting for people.
     func openApprovals(_ names: [String]) {
@@ -43,7 +44,7 @@ extension RunExecutor {
 
     /// Reads the decisions on waiting approval steps: records new ones on
     /// the step (so `run.get` shows them), and ends a step that is decided
-    /// or timed out. Looks again in a second while one still waits.
+    /// or timed out. Looks again in two seconds while one still waits.
     func settleApprovals() async {
         let waiting = run.steps.indices.filter { run.steps[$0].status == .waitingApproval }
         guard !waiting.isEmpty, !cancelRequested else { return }

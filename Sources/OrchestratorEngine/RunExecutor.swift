@@ -55,6 +55,10 @@ actor RunExecutor: RunDriver {
     private let deadline: LeaseDeadline
     /// The database server's time, as the engine carries it forward: what lock leases are judged by.
     private let serverNow: @Sendable () async -> Date?
+    /// Tells the engine whether the run only waits (for its window, or for
+    /// people), so it does not count against the runs a daemon executes.
+    private let waits: @Sendable (Bool) async -> Void
+    private var saidItWaits = false
     /// The run's own locks are held (taken before its first step, kept until it ends).
     private var holdsRunLocks = false
     /// The lease's lapses when the locks held now were taken: after another
@@ -76,8 +80,10 @@ actor RunExecutor: RunDriver {
 
     init(
         _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
-        deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?, logger: Logger
+        deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
+        waits: @escaping @Sendable (Bool) async -> Void = { _ in }, logger: Logger
     ) {
+        self.waits = waits
         self.serverNow = serverNow
         let run = claimed.run
         self.run = run
@@ -121,6 +127,7 @@ actor RunExecutor: RunDriver {
             await flush()
             if run.status.isTerminal || lost { break }
             if stopping && !run.steps.contains(where: { $0.status.isExecuting }) { break }
+            await tellWhetherItOnlyWaits()
             // Everything that arrived meanwhile is handled before the next
             // decision, so results that come together are written together.
             let messages = mailbox.take()
@@ -140,6 +147,15 @@ actor RunExecutor: RunDriver {
             // Stopped by a drain: what no running step needs goes back now, not with the lease.
             await giveBackLocks()
         }
+    }
+
+    /// Nothing runs, and what comes next waits for a window or for people.
+    private func tellWhetherItOnlyWaits() async {
+        let idle = processes.isEmpty && !run.steps.contains(where: { $0.status.isExecuting })
+            && ((run.status == .queued && windowClosed()) || run.steps.contains(where: { $0.status == .waitingApproval }))
+        guard idle != saidItWaits else { return }
+        saidItWaits = idle
+        await waits(idle)
     }
 
     // MARK: - Scheduling

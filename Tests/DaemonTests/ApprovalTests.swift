@@ -180,6 +180,24 @@ import TestSupport
         }
     }
 
+    /// A daemon executes at most 4 runs at once with one step slot; runs
+    /// that only wait for people do not count, so others still run.
+    @Test func runsWaitingForApprovalDoNotKeepOthersQueued() async throws {
+        try await DaemonProcess.with(arguments: ["--max-parallel-steps", "1"]) { daemon in
+            try await withTemporaryDirectory { dir in
+                let c = try daemon.connect()
+                _ = try await c.call("workflow.create", Self.workflow("gated", approval: ["timeoutSeconds": 600], pushed: dir.appendingPathComponent("pushed")))
+                var waiting: [String] = []
+                for _ in 0..<6 { waiting.append(try await Self.start(daemon, "gated")) }
+                for id in waiting { _ = try await Self.waitForApproval(daemon, id) }
+                _ = try await c.call("workflow.create", ["name": "plain", "steps": [["name": "s", "executionOrder": 0, "action": ["exec": ["/bin/true"]]]]])
+                let run = try await Self.finished(daemon, try await Self.start(daemon, "plain"))
+                #expect(run["status"] == "succeeded")
+                for id in waiting { _ = try await c.call("run.cancel", ["id": .string(id)]) }
+            }
+        }
+    }
+
     @Test func badDecisionsAndBadApprovalStepsGetClearErrors() async throws {
         try await DaemonProcess.with { daemon in
             let c = try daemon.connect()
