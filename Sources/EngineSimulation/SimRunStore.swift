@@ -221,6 +221,10 @@ struct SimRunStore: RunStore {
         try await call("decisions") { () throws(OrchestratorError) in try await database.runs.decisions(runId: runId) }
     }
 
+    func closeBallot(runId: String, step: String, attempt: Int) async throws(OrchestratorError) -> [ApprovalDecision] {
+        try await call("closeBallot") { () throws(OrchestratorError) in try await database.runs.closeBallot(runId: runId, step: step, attempt: attempt) }
+    }
+
     func removeEndedRuns(finishedBefore before: Date, limit: Int) async throws(OrchestratorError) -> Int {
         try await call("removeEndedRuns") { () throws(OrchestratorError) in try await database.runs.removeEndedRuns(finishedBefore: before, limit: limit) }
     }

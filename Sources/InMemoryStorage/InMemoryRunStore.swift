@@ -39,6 +39,8 @@ public final class InMemoryRunStore: RunStore {
         var log: [String: [Int: Entry]] = [:]
         var locks: [String: Lock] = [:]
         var decisions: [ApprovalDecision] = []
+        /// Ballots closed, by "run/step/attempt".
+        var closedBallots: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -293,6 +295,7 @@ public final class InMemoryRunStore: RunStore {
             }
             state.locks = state.locks.filter { !gone.contains($0.value.runId) }
             state.decisions.removeAll { gone.contains($0.runId) }
+            state.closedBallots = state.closedBallots.filter { ballot in !gone.contains(where: { ballot.hasPrefix("\($0)/") }) }
             return gone.count
         }
     }
@@ -344,12 +347,16 @@ public final class InMemoryRunStore: RunStore {
         try state.withLock { state throws(OrchestratorError) in
             guard !state.decisions.contains(where: {
                 ($0.runId, $0.step, $0.attempt, $0.uid) == (decision.runId, decision.step, decision.attempt, decision.uid)
-            }) else {
-                throw OrchestratorError.conflict(
-                    "uid \(decision.uid) has decided on step '\(decision.step)' of run \(decision.runId) already",
-                    details: ["runId": decision.runId, "step": decision.step, "uid": String(decision.uid)])
-            }
+            }) else { throw .alreadyDecided(decision) }
+            guard !state.closedBallots.contains("\(decision.runId)/\(decision.step)/\(decision.attempt)") else { throw .ballotClosed(decision) }
             state.decisions.append(decision)
+        }
+    }
+
+    public func closeBallot(runId: String, step: String, attempt: Int) async throws(OrchestratorError) -> [ApprovalDecision] {
+        state.withLock { state in
+            state.closedBallots.insert("\(runId)/\(step)/\(attempt)")
+            return state.decisions.filter { ($0.runId, $0.step, $0.attempt) == (runId, step, attempt) }.sorted { ($0.at, $0.uid) < ($1.at, $1.uid) }
         }
     }
 

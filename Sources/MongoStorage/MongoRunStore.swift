@@ -31,10 +31,7 @@ public struct MongoRunStore: RunStore {
         ])
         try await createIndexes(pool, collection: RunLogDocument.collectionName, RunLogDocument.indexes)
         try await createIndexes(pool, collection: Self.locksCollection, [["key": ["runId": 1], "name": "run"]])
-        // One decision per person per attempt: a second click counts once.
-        try await createIndexes(pool, collection: Self.approvalsCollection, [
-            ["key": ["runId": 1, "step": 1, "attempt": 1, "uid": 1], "name": "one_decision_each", "unique": true],
-        ])
+        try await createIndexes(pool, collection: Self.approvalsCollection, [["key": ["runId": 1], "name": "run"]])
     }
 
     /// Locks, one document each, its name the `_id`: `runId`, `step` (null
@@ -477,21 +474,59 @@ public struct MongoRunStore: RunStore {
 
     static let approvalsCollection = "approvals"
 
+    /// A ballot: `_id` names the run, step and attempt; `open`; `decisions`.
+    private static func ballotId(_ runId: String, _ step: String, _ attempt: Int) -> BSON {
+        BSON("\(runId)/\(step)/\(attempt)")
+    }
+
     public func recordDecision(_ decision: ApprovalDecision) async throws(OrchestratorError) {
-        let taken = OrchestratorError.conflict(
-            "uid \(decision.uid) has decided on step '\(decision.step)' of run \(decision.runId) already",
-            details: ["runId": decision.runId, "step": decision.step, "uid": String(decision.uid)])
-        let document = RunDocument.encode(decision)
-        try await withDatabase(pool, onDuplicate: taken, writes: true) { client throws(MongoError) in
-            try client.collection(Self.approvalsCollection).insertOne(document)
+        let id = Self.ballotId(decision.runId, decision.step, decision.attempt)
+        // Pushed only into an open ballot without this uid; a ballot not there yet is made open.
+        let filter: BSONDocument = ["_id": id, "open": ["$ne": false], "decisions.uid": ["$ne": BSON(Int(decision.uid))]]
+        let update: BSONDocument = [
+            "$push": ["decisions": .document(RunDocument.encode(decision))],
+            "$setOnInsert": ["runId": BSON(decision.runId), "step": BSON(decision.step), "attempt": BSON(decision.attempt), "open": true],
+        ]
+        let refused = OrchestratorError.conflict("refused", details: ["refused": "true"])
+        do {
+            _ = try await withDatabase(pool, onDuplicate: refused, writes: true) { client throws(MongoError) in
+                try client.collection(Self.approvalsCollection).updateOne(filter, update, upsert: true)
+            }
+        } catch where error == refused {
+            // The filter matched nothing and the ballot exists: closed, or this uid is in it.
+            let ballot = try await withDatabase(pool) { client throws(MongoError) in
+                try client.collection(Self.approvalsCollection).findOne(["_id": id])
+            }
+            let uids = (ballot?["decisions"]?.arrayValue ?? []).compactMap { $0.documentValue?["uid"]?.intValue }
+            throw uids.contains(Int(decision.uid)) ? .alreadyDecided(decision) : .ballotClosed(decision)
         }
     }
 
     public func decisions(runId: String) async throws(OrchestratorError) -> [ApprovalDecision] {
         let documents = try await withDatabase(pool) { client throws(MongoError) in
-            try client.collection(Self.approvalsCollection).find(["runId": BSON(runId)], sort: ["at": 1, "uid": 1])
+            try client.collection(Self.approvalsCollection).find(["runId": BSON(runId)])
         }
-        return documents.map(RunDocument.decodeDecision)
+        return Self.decisions(in: documents)
+    }
+
+    public func closeBallot(runId: String, step: String, attempt: Int) async throws(OrchestratorError) -> [ApprovalDecision] {
+        let id = Self.ballotId(runId, step, attempt)
+        let update: BSONDocument = [
+            "$set": ["open": false],
+            "$setOnInsert": ["runId": BSON(runId), "step": BSON(step), "attempt": BSON(attempt), "decisions": .array([])],
+        ]
+        // Once closed nothing is added: the read after the close is final.
+        let ballot = try await withDatabase(pool, writes: true) { client throws(MongoError) in
+            let collection = client.collection(Self.approvalsCollection)
+            _ = try collection.updateOne(["_id": id], update, upsert: true)
+            return try collection.findOne(["_id": id])
+        }
+        return Self.decisions(in: ballot.map { [$0] } ?? [])
+    }
+
+    private static func decisions(in ballots: [BSONDocument]) -> [ApprovalDecision] {
+        ballots.flatMap { ($0["decisions"]?.arrayValue ?? []).compactMap { $0.documentValue.map(RunDocument.decodeDecision) } }
+            .sorted { ($0.at, $0.uid) < ($1.at, $1.uid) }
     }
 
     public func claimable(owner: String, now: Date, limit: Int) async throws(OrchestratorError) -> [String] {

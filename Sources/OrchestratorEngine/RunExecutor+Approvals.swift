@@ -70,10 +70,25 @@ extension RunExecutor {
                     step: record.name, status: decision.verb, attempt: record.attempts,
                     message: "uid \(decision.uid)" + (decision.comment.isEmpty ? "" : ": \(decision.comment)"), sequenceOffset: change.events.count))
             }
-            let verdict = ApprovalVerdict.of(approval, decisions: decided, waitingSince: record.startedAt, now: now)
+            var verdict = ApprovalVerdict.of(approval, decisions: decided, waitingSince: record.startedAt, now: now)
             if verdict == .waiting {
                 stillWaiting = true
                 if updated != record { change.steps[index] = updated }
+                continue
+            }
+            // Settled: the ballot closes first, and what it holds then is final
+            // (a decision that came meanwhile counts; one after is refused).
+            do {
+                let final = try await store.closeBallot(runId: run.id, step: record.name, attempt: record.attempts)
+                for decision in final where !decided.contains(decision) {
+                    change.events.append(event(
+                        step: record.name, status: decision.verb, attempt: record.attempts,
+                        message: "uid \(decision.uid)" + (decision.comment.isEmpty ? "" : ": \(decision.comment)"), sequenceOffset: change.events.count))
+                }
+                updated.decisions = final
+                verdict = ApprovalVerdict.of(approval, decisions: final, waitingSince: record.startedAt, now: now)
+            } catch {
+                stillWaiting = true  // The database is away: settled on a later look.
                 continue
             }
             updated.status = verdict == .approved ? .succeeded : .failed
@@ -82,7 +97,7 @@ extension RunExecutor {
             change.steps[index] = updated
             change.events.append(event(
                 step: record.name, status: updated.status.rawValue, attempt: record.attempts,
-                message: verdict.error ?? "approved by uid " + decided.filter(\.approved).map { String($0.uid) }.joined(separator: ", uid "),
+                message: verdict.error ?? "approved by uid " + updated.decisions.filter(\.approved).map { String($0.uid) }.joined(separator: ", uid "),
                 sequenceOffset: change.events.count))
             logger.notice(
                 "step \(record.name) \(updated.status.rawValue)\(verdict.error.map { ": \($0)" } ?? "")",

@@ -72,6 +72,20 @@ public struct ApprovalDecision: Sendable, Equatable {
     public var verb: String { approved ? "approved" : "rejected" }
 }
 
+extension OrchestratorError {
+    public static func alreadyDecided(_ decision: ApprovalDecision) -> OrchestratorError {
+        .conflict(
+            "uid \(decision.uid) has decided on step '\(decision.step)' of run \(decision.runId) already",
+            details: ["runId": decision.runId, "step": decision.step, "uid": String(decision.uid)])
+    }
+
+    public static func ballotClosed(_ decision: ApprovalDecision) -> OrchestratorError {
+        .conflict(
+            "step '\(decision.step)' of run \(decision.runId) was settled before this decision arrived; it was not counted (see 'orchctl run get \(decision.runId)')",
+            details: ["runId": decision.runId, "step": decision.step, "status": "settled"])
+    }
+}
+
 /// How an approval step stands, given the decisions on its current attempt.
 public enum ApprovalVerdict: Sendable, Equatable {
     case waiting

@@ -205,12 +205,17 @@ public protocol RunStore: Sendable {
     /// mark and its lease. False when the guard did not match.
     func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool
     func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool
-    /// Records one person's decision on one attempt of an approval step
-    /// (collection `approvals`, unique on run, step, attempt and uid).
-    /// Conflict when that uid decided on that attempt already.
+    /// Records one person's decision on one attempt of an approval step, in
+    /// that attempt's ballot (collection `approvals`, one document per run,
+    /// step and attempt), while the ballot is open. Conflict when that uid
+    /// decided on that attempt already, or when the ballot was closed (the
+    /// step was settled meanwhile): a decision acknowledged is one counted.
     func recordDecision(_ decision: ApprovalDecision) async throws(OrchestratorError)
     /// Every decision on run `runId`'s approval steps, oldest first.
     func decisions(runId: String) async throws(OrchestratorError) -> [ApprovalDecision]
+    /// Closes the ballot of one attempt (no decision is taken after) and
+    /// returns its decisions: what the step is settled by.
+    func closeBallot(runId: String, step: String, attempt: Int) async throws(OrchestratorError) -> [ApprovalDecision]
     /// The events after `cursor`, for watchers. While a run goes on its new
     /// events are in its log, which is cheap to read; its document (large,
     /// and written by the run itself) is read only when the log shows that
