@@ -169,7 +169,10 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         state = .running
         execution = table.began(self)
         let world = table.world
-        let behaviour = table.behaviours["\(workflow)/\(step)"] ?? StepBehaviour(duration: 0.1...1, failure: 0)
+        // An undo is quick (it puts back what the step changed), and fails now and then.
+        let behaviour = rollback
+            ? StepBehaviour(duration: 0.05...3, failure: 0.1)
+            : table.behaviours["\(workflow)/\(step)"] ?? StepBehaviour(duration: 0.1...1, failure: 0)
         let duration = world.seconds(behaviour.duration)
         let fails = world.chance(behaviour.failure)
         if let timeout, duration > timeout {

@@ -618,22 +618,26 @@ actor RunExecutor: RunDriver {
     /// The runs in a circle of waits through `wait`, if there is one: the
     /// holder waits (in a step of its own) for a lock held by a run that
     /// waits … for a lock this run holds. Read from the runs' records.
+    /// A lock held by a step that is running is given back when it ends,
+    /// so it closes no circle; one held by a step that is not running (a
+    /// token left by an attempt whose start was never recorded, kept alive
+    /// by the same daemon's renewals after a restart; found by the
+    /// simulation, seed 1429) counts like a whole run's hold.
     private func waitCircle(from wait: LockWait) async -> [String]? {
-        // Held by another step of this run, or by a step of another run: a
-        // step holds its locks only while it runs, and gives them back when
-        // it ends. Only a lock a whole run holds can close a circle.
-        guard wait.runId != run.id, wait.step == nil else { return nil }
-        var paths: [[String]] = [[run.id, wait.runId]]
+        guard wait.runId != run.id else { return nil }
+        // Each path: the runs so far, and the step of the last one that holds the lock (nil: the whole run).
+        var paths: [(runs: [String], step: String?)] = [([run.id, wait.runId], wait.step)]
         var seen: Set<String> = [run.id]
         for _ in 0..<16 {
-            var next: [[String]] = []
+            var next: [(runs: [String], step: String?)] = []
             for path in paths {
-                let holder = path.last!
-                if holder == run.id { return Array(path.dropLast()) }
+                let holder = path.runs.last!
+                if holder == run.id { return Array(path.runs.dropLast()) }
                 guard seen.insert(holder).inserted, let held = try? await store.run(id: holder), held.status.isActive else { continue }
+                if let step = path.step, held.step(step)?.status.isExecuting == true { continue }
                 // A step waiting to start, or a succeeded one waiting to be rolled back.
                 for waiting in held.steps where waiting.status == .waiting || waiting.status == .succeeded {
-                    if let wait = waiting.waitingFor, wait.step == nil { next.append(path + [wait.runId]) }
+                    if let wait = waiting.waitingFor { next.append((path.runs + [wait.runId], wait.step)) }
                 }
             }
             if next.isEmpty { return nil }

@@ -141,6 +141,19 @@ import TestSupport
                 }
                 #expect(pushed == [1: "pushed v1\n", 2: "pushed v2\n"])
 
+                // A resumed run goes on with its own definition, and says so when the workflow moved on.
+                try Self.first.replacingOccurrences(of: "/bin/true", with: "/bin/false").write(to: file, atomically: true, encoding: .utf8)
+                #expect(try await orchctl(daemon, ["apply", "-f", file.path]).status == 0)
+                let failing = try await orchctl(daemon, ["run", "start", "vlan-change", "--watch"])
+                #expect(failing.status == 1, "\(failing)")
+                let failedId = try #require(failing.stdout.split(separator: "\n").first?.split(separator: " ").dropFirst().first.map(String.init))
+                try Self.first.write(to: file, atomically: true, encoding: .utf8)
+                #expect(try await orchctl(daemon, ["apply", "-f", file.path]).status == 0)
+                let resumed = try await orchctl(daemon, ["run", "resume", failedId])
+                #expect(resumed.status == 0, "\(resumed)")
+                #expect(resumed.stdout.contains("with version 3 of vlan-change"), "\(resumed.stdout)")
+                #expect(resumed.stdout.contains("note: vlan-change is at version 4 now; this run goes on with version 3"), "\(resumed.stdout)")
+
                 let none = try await orchctl(daemon, ["run", "start", "vlan-change", "--version", "7"])
                 #expect(none.status == 4, "\(none)")
                 #expect(none.stderr.contains("version"))
