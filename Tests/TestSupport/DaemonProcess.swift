@@ -101,10 +101,19 @@ public final class DaemonProcess: @unchecked Sendable {
         try TestConnection(path: socketPath)
     }
 
-    /// Runs `body` with a started daemon in a fresh directory; stops it afterwards.
+    /// Runs `body` with a started daemon in a fresh directory; stops it
+    /// afterwards. At most a few such tests run at once (Turnstile.daemons).
     public static func with<T>(
         mongoURI: String? = nil, arguments: [String] = [], environment: [String: String] = [:],
         _ body: (DaemonProcess) async throws -> T
+    ) async throws -> T {
+        try await Turnstile.daemons.inTurn {
+            try await withInTurn(mongoURI: mongoURI, arguments: arguments, environment: environment, body)
+        }
+    }
+
+    private static func withInTurn<T>(
+        mongoURI: String?, arguments: [String], environment: [String: String], _ body: (DaemonProcess) async throws -> T
     ) async throws -> T {
         let uri = try mongoURI ?? TestEnvironment.mongoURI()
         return try await withTemporaryDirectory { dir in

@@ -1,12 +1,16 @@
 import Foundation
 import MongoKit
 
-/// How many tests use the shared test server through their own pools at
-/// once. Swift Testing starts every test at once; a hundred pools
-/// connecting together overflowed the server's accept queue (one Python
-/// process), and tests failed with "Failed to connect" within seconds.
-public actor TestServerTurns {
-    public static let shared = TestServerTurns(limit: 12)
+/// How many tests do a heavy thing at once. Swift Testing starts every
+/// test together: a hundred pools connecting at once overflowed the shared
+/// test server's accept queue (one Python process) and tests failed with
+/// "Failed to connect" within seconds; forty daemons starting at once kept
+/// it too busy to answer within the daemons' leases.
+public actor Turnstile {
+    /// Tests with pools of their own on the shared test server.
+    public static let testServer = Turnstile(limit: 12)
+    /// Tests with a daemon of their own (`DaemonProcess.with`).
+    public static let daemons = Turnstile(limit: 8)
     private let limit: Int
     private var inUse = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
@@ -30,22 +34,29 @@ public actor TestServerTurns {
             waiting.removeFirst().resume()
         }
     }
+
+    /// `body` once a turn is free; the turn is given back however it ends.
+    public nonisolated func inTurn<T>(_ body: () async throws -> T) async throws -> T {
+        await take()
+        do {
+            let result = try await body()
+            await give()
+            return result
+        } catch {
+            await give()
+            throw error
+        }
+    }
 }
 
 /// A pool on a database of its own on the shared test server; the database is
 /// dropped and the pool closed afterwards. At most a few such tests run at
-/// once (TestServerTurns).
+/// once (Turnstile.testServer).
 public func withTestPool<T>(
     uri: String? = nil, serverSelectionTimeoutMS: Int32 = 3000, _ body: (MongoPool) async throws -> T
 ) async throws -> T {
-    await TestServerTurns.shared.take()
-    do {
-        let result = try await withTestPoolInTurn(uri: uri, serverSelectionTimeoutMS: serverSelectionTimeoutMS, body)
-        await TestServerTurns.shared.give()
-        return result
-    } catch {
-        await TestServerTurns.shared.give()
-        throw error
+    try await Turnstile.testServer.inTurn {
+        try await withTestPoolInTurn(uri: uri, serverSelectionTimeoutMS: serverSelectionTimeoutMS, body)
     }
 }
 
