@@ -357,15 +357,7 @@ public struct RunStartParams: RPCParams, Equatable {
         try p.allowOnly(["workflow", "params", "requestId", "targets", "batchSize", "maxFailPercentage", "version"])
         let workflow = try p.string("workflow")
         let targets = try p.optionalObject("targets").map { (r) throws(RPCError) in try TargetSelector(params: r) }
-        let batchSize: BatchSize?
-        switch p.values["batchSize"] {
-        case .none, .some(.null): batchSize = nil
-        case .some(.int(let n)): batchSize = .count(Int(clamping: n))
-        case .some(.string(let text)):
-            guard let size = BatchSize(text) else { throw .invalidParams("invalid params: batchSize must be a count or a percentage such as \"25%\", got \"\(text.prefix(20))\"") }
-            batchSize = size
-        case .some(let other): throw .invalidParams("invalid params: batchSize must be an integer or a string such as \"25%\", got \(other.typeName)")
-        }
+        let batchSize = try BatchSize(param: p)
         let maxFail = try p.optionalInt("maxFailPercentage")
         guard targets != nil || (batchSize == nil && maxFail == nil) else {
             throw .invalidParams("invalid params: batchSize and maxFailPercentage are for fleet runs: give targets too")
@@ -410,6 +402,20 @@ public struct RunDecisionParams: RPCParams, Equatable {
         var o: [String: JSONValue] = ["id": .string(id), "step": .string(step)]
         if !comment.isEmpty { o["comment"] = .string(comment) }
         return o
+    }
+}
+
+extension BatchSize {
+    /// `batchSize`: a count, or a string such as "25%"; nil when absent.
+    init?(param p: ParamReader) throws(RPCError) {
+        switch p.values["batchSize"] {
+        case .none, .some(.null): return nil
+        case .some(.int(let n)): self = .count(Int(clamping: n))
+        case .some(.string(let text)):
+            guard let size = BatchSize(text) else { throw .invalidParams("invalid params: batchSize must be a count or a percentage such as \"25%\", got \"\(text.prefix(20))\"") }
+            self = size
+        case .some(let other): throw .invalidParams("invalid params: batchSize must be an integer or a string such as \"25%\", got \(other.typeName)")
+        }
     }
 }
 

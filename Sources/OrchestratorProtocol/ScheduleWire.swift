@@ -156,19 +156,8 @@ extension ScheduleDraft: RPCParams {
             name: try p.string("name"), workflow: try p.string("workflow"), cron: try p.string("cron"),
             timezone: try p.optionalString("timezone") ?? "UTC", params: try p.optionalStringMap("params") ?? [:],
             targets: try p.optionalObject("targets").map { (r) throws(RPCError) in try TargetSelector(params: r) },
-            batchSize: try Self.batchSize(p), maxFailPercentage: try p.optionalInt("maxFailPercentage"),
+            batchSize: try BatchSize(param: p), maxFailPercentage: try p.optionalInt("maxFailPercentage"),
             enabled: try p.optionalBool("enabled") ?? true, missed: try Self.missed(p) ?? .skip, window: try p.optionalString("window"))
-    }
-
-    static func batchSize(_ p: ParamReader) throws(RPCError) -> BatchSize? {
-        switch p.values["batchSize"] {
-        case .none, .some(.null): return nil
-        case .some(.int(let n)): return .count(Int(clamping: n))
-        case .some(.string(let text)):
-            guard let size = BatchSize(text) else { throw .invalidParams("invalid params: batchSize must be a count or a percentage such as \"25%\", got \"\(text.prefix(20))\"") }
-            return size
-        case .some(let other): throw .invalidParams("invalid params: batchSize must be an integer or a string such as \"25%\", got \(other.typeName)")
-        }
     }
 
     static func missed(_ p: ParamReader) throws(RPCError) -> MissedPolicy? {
@@ -208,7 +197,7 @@ public struct ScheduleUpdateParams: RPCParams, Equatable {
         self.init(name: try p.string("name"), changes: ScheduleChanges(
             workflow: try p.optionalString("workflow"), cron: try p.optionalString("cron"), timezone: try p.optionalString("timezone"),
             params: try p.optionalStringMap("params"), targets: targets,
-            batchSize: p.has("batchSize") ? .some(try ScheduleDraft.batchSize(p)) : nil,
+            batchSize: p.has("batchSize") ? .some(try BatchSize(param: p)) : nil,
             maxFailPercentage: p.has("maxFailPercentage") ? .some(try p.optionalInt("maxFailPercentage")) : nil,
             enabled: try p.optionalBool("enabled"), missed: try ScheduleDraft.missed(p),
             window: p.has("window") ? .some(try p.optionalString("window")) : nil))
