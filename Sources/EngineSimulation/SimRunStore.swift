@@ -95,8 +95,8 @@ struct SimRunStore: RunStore {
         return result
     }
 
-    func createRun(_ run: Run) async throws(OrchestratorError) {
-        try await call("createRun", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in try await database.runs.createRun(run) }
+    func createRun(_ run: Run, heldBy lease: RunLease?) async throws(OrchestratorError) {
+        try await call("createRun", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in try await database.runs.createRun(run, heldBy: lease) }
     }
 
     func run(requestId: String) async throws(OrchestratorError) -> Run? {
@@ -197,9 +197,9 @@ struct SimRunStore: RunStore {
         try await call("flagCancel \(id)", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in try await database.runs.flagCancel(id: id) }
     }
 
-    func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
+    func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange, heldBy lease: RunLease?) async throws(OrchestratorError) -> Bool {
         try await call("requeue \(id)", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in
-            let requeued = try await database.runs.requeue(id: id, from: status, eventCount: eventCount, change: change)
+            let requeued = try await database.runs.requeue(id: id, from: status, eventCount: eventCount, change: change, heldBy: lease)
             if requeued { database.requeued(id) }
             return requeued
         }

@@ -76,13 +76,13 @@ public final class InMemoryRunStore: RunStore {
 
     // MARK: - RunStore
 
-    public func createRun(_ run: Run) async throws(OrchestratorError) {
+    public func createRun(_ run: Run, heldBy lease: RunLease?) async throws(OrchestratorError) {
         try state.withLock { state throws(OrchestratorError) in
             guard state.documents[run.id] == nil else { throw OrchestratorError.conflict("a run with id \(run.id) already exists") }
             if let requestId = run.requestId, state.documents.values.contains(where: { $0.run.requestId == requestId }) {
                 throw OrchestratorError.conflict("another run holds request id '\(requestId)'", details: ["requestId": requestId])
             }
-            state.documents[run.id] = Document(run: run)
+            state.documents[run.id] = Document(run: run, owner: lease?.owner, leaseExpiresAt: lease?.until)
         }
     }
 
@@ -321,23 +321,26 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
-        changeUnleased(id, change, if: { $0.run.status == status && $0.run.events.count == eventCount }) { run in
+    public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange, heldBy lease: RunLease?) async throws(OrchestratorError) -> Bool {
+        changeUnleased(id, change, if: { $0.run.status == status && $0.run.events.count == eventCount }, leasedTo: lease) { run in
             run.status = .queued
             run.finishedAt = nil
             run.cancelRequested = false
+            if let lease { run.keeper = lease.owner }
         }
     }
 
     /// One guarded write of a run no daemon executes: `change`, then `also`,
     /// and no lease afterwards. False when the guard did not match.
-    private func changeUnleased(_ id: String, _ change: RunChange, if matches: (Document) -> Bool, also: (inout Run) -> Void) -> Bool {
+    private func changeUnleased(
+        _ id: String, _ change: RunChange, if matches: (Document) -> Bool, leasedTo lease: RunLease? = nil, also: (inout Run) -> Void
+    ) -> Bool {
         state.withLock { state in
             guard var document = state.documents[id], matches(document) else { return false }
             document.run.apply(change)
             also(&document.run)
-            document.owner = nil
-            document.leaseExpiresAt = nil
+            document.owner = lease?.owner
+            document.leaseExpiresAt = lease?.until
             state.documents[id] = document
             return true
         }

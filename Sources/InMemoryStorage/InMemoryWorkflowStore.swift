@@ -42,6 +42,7 @@ public final class InMemoryWorkflowStore: WorkflowStore {
             if let description = changes.description { workflow.description = description }
             if let locks = changes.locks { workflow.locks = locks }
             if let window = changes.window { workflow.window = window }
+            if let secretParams = changes.secretParams { workflow.secretParams = secretParams }
             if let steps = changes.steps { workflow.steps = steps.map { var s = $0; s.status = .pending; return s } }
         }
     }

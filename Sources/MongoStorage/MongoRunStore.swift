@@ -58,9 +58,13 @@ public struct MongoRunStore: RunStore {
         return RunLogDocument.fold(document, entries)
     }
 
-    public func createRun(_ run: Run) async throws(OrchestratorError) {
-        let document = RunDocument.encode(run)
-        try await withDatabase(pool, onDuplicate: Self.requestIdTaken(run.requestId), writes: true) { client throws(MongoError) in
+    public func createRun(_ run: Run, heldBy lease: RunLease?) async throws(OrchestratorError) {
+        var document = RunDocument.encode(run)
+        if let lease {
+            document["owner"] = BSON(lease.owner)
+            document["leaseExpiresAt"] = BSON(lease.until)
+        }
+        try await withDatabase(pool, onDuplicate: Self.requestIdTaken(run.requestId), writes: true) { [document] client throws(MongoError) in
             try client.collection(Self.collectionName).insertOne(document)
         }
     }
@@ -559,13 +563,17 @@ public struct MongoRunStore: RunStore {
         }
     }
 
-    public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
+    public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange, heldBy lease: RunLease?) async throws(OrchestratorError) -> Bool {
         var filter = try Self.filter(id: id)
         filter["status"] = BSON(status.rawValue)
         filter["eventCount"] = BSON(eventCount)
-        let update = Self.update(change, setting: [
-            "status": BSON(RunStatus.queued.rawValue), "finishedAt": .null, "cancelRequested": false, "owner": .null, "leaseExpiresAt": .null,
-        ])
+        var setting: BSONDocument = [
+            "status": BSON(RunStatus.queued.rawValue), "finishedAt": .null, "cancelRequested": false,
+            "owner": lease.map { BSON($0.owner) } ?? .null, "leaseExpiresAt": lease.map { BSON($0.until) } ?? .null,
+        ]
+        // The daemon that resumes a run with secret parameters keeps their values now.
+        if let lease { setting["keeper"] = BSON(lease.owner) }
+        let update = Self.update(change, setting: setting)
         return try await withDatabase(pool, writes: true) { [filter, update] client throws(MongoError) in
             try client.collection(Self.collectionName).updateOne(filter, update).matched == 1
         }

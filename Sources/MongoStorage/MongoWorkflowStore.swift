@@ -63,6 +63,7 @@ public struct MongoWorkflowStore: WorkflowStore {
         if let description = changes.description { set["description"] = BSON(description) }
         if let locks = changes.locks { set["locks"] = .array(locks.map { BSON($0) }) }
         if let window = changes.window { set["window"] = window.map { BSON($0) } ?? .null }
+        if let secretParams = changes.secretParams { set["secretParams"] = .array(secretParams.map { BSON($0) }) }
         if let steps = changes.steps {
             set["steps"] = .array(steps.map { var s = $0; s.status = .pending; return .document(WorkflowDocument.encode(s)) })
         }

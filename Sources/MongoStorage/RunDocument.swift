@@ -35,6 +35,9 @@ enum RunDocument {
         if !run.locks.isEmpty { doc["locks"] = .array(run.locks.map { BSON($0) }) }
         if let window = run.window { doc["window"] = .document(MongoScheduleStore.encode(window)) }
         if let schedule = run.schedule { doc["schedule"] = BSON(schedule) }
+        if !run.secrets.isEmpty { doc["secrets"] = .array(run.secrets.map { BSON($0) }) }
+        if !run.secretParams.isEmpty { doc["secretParams"] = .array(run.secretParams.map { BSON($0) }) }
+        if let keeper = run.keeper { doc["keeper"] = BSON(keeper) }
         if let membership = run.membership {
             doc["fleetRunId"] = BSON(membership.fleetRunId)
             doc["target"] = .document(encode(membership.target))
@@ -174,7 +177,10 @@ enum RunDocument {
             },
             locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
             window: doc["window"]?.documentValue.map(MongoScheduleStore.decodeWindow),
-            schedule: doc["schedule"]?.stringValue
+            schedule: doc["schedule"]?.stringValue,
+            secrets: (doc["secrets"]?.arrayValue ?? []).compactMap(\.stringValue),
+            secretParams: (doc["secretParams"]?.arrayValue ?? []).compactMap(\.stringValue),
+            keeper: doc["keeper"]?.stringValue
         )
     }
 

@@ -20,6 +20,7 @@ enum WorkflowDocument {
         if let id = ObjectId(workflow.id) { doc["_id"] = .objectId(id) }
         if let by = workflow.updatedBy { doc["updatedBy"] = BSON(Int(by)) }
         if let window = workflow.window { doc["window"] = BSON(window) }
+        if !workflow.secretParams.isEmpty { doc["secretParams"] = .array(workflow.secretParams.map { BSON($0) }) }
         return doc
     }
 
@@ -39,7 +40,19 @@ enum WorkflowDocument {
         if !step.locks.isEmpty { doc["locks"] = .array(step.locks.map { BSON($0) }) }
         if let approval = step.approval { doc["approval"] = .document(encode(approval)) }
         if let rollback = step.rollback { doc["rollback"] = .document(encode(rollback)) }
+        if !step.secrets.isEmpty { doc["secrets"] = .array(step.secrets.map { BSON($0) }) }
+        if let runAs = step.runAs { doc["runAs"] = .document(encode(runAs)) }
         return doc
+    }
+
+    static func encode(_ runAs: RunAs) -> BSONDocument {
+        var doc: BSONDocument = ["user": BSON(runAs.user)]
+        if let group = runAs.group { doc["group"] = BSON(group) }
+        return doc
+    }
+
+    static func decodeRunAs(_ doc: BSONDocument) -> RunAs? {
+        doc["user"]?.stringValue.map { RunAs(user: $0, group: doc["group"]?.stringValue) }
     }
 
     static func encode(_ approval: Approval) -> BSONDocument {
@@ -75,7 +88,8 @@ enum WorkflowDocument {
             createdAt: doc["createdAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
             updatedAt: doc["updatedAt"]?.dateValue ?? Date(timeIntervalSince1970: 0),
             updatedBy: doc["updatedBy"]?.intValue.flatMap(UInt32.init(exactly:)),
-            window: doc["window"]?.stringValue
+            window: doc["window"]?.stringValue,
+            secretParams: (doc["secretParams"]?.arrayValue ?? []).compactMap(\.stringValue)
         )
     }
 
@@ -93,6 +107,8 @@ enum WorkflowDocument {
             locks: (doc["locks"]?.arrayValue ?? []).compactMap(\.stringValue),
             approval: doc["approval"]?.documentValue.map(decodeApproval),
             rollback: doc["rollback"]?.documentValue.map(decodeAction),
+            secrets: (doc["secrets"]?.arrayValue ?? []).compactMap(\.stringValue),
+            runAs: doc["runAs"]?.documentValue.flatMap(decodeRunAs),
             status: doc["status"]?.stringValue.flatMap(StepStatus.init(rawValue:)) ?? .pending
         )
     }
@@ -128,6 +144,8 @@ enum WorkflowDocument {
         if let flag = changes.continueOnFailure { set[prefix + "continueOnFailure"] = BSON(flag) }
         if let flag = changes.idempotent { set[prefix + "idempotent"] = BSON(flag) }
         if let locks = changes.locks { set[prefix + "locks"] = .array(locks.map { BSON($0) }) }
+        if let secrets = changes.secrets { set[prefix + "secrets"] = .array(secrets.map { BSON($0) }) }
+        if let runAs = changes.runAs { set[prefix + "runAs"] = runAs.map { .document(encode($0)) } ?? .null }
         // The rename goes last: some servers (SecantusDB) re-evaluate the array
         // filter, which matches on the old name, after each field they set.
         if let name = changes.name { set[prefix + "name"] = BSON(name) }

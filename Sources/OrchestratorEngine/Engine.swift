@@ -41,7 +41,17 @@ public actor Engine {
     private var onActiveRunsChanged: @Sendable (Int) -> Void = { _ in }
     private var lastClaimPass: Duration
 
-    public init(settings: EngineSettings, runs: any RunStore, workflows: any WorkflowStore, world: EngineWorld = .system, logger: Logger) {
+    /// Where steps' secrets are read as they start.
+    private let secrets: any SecretSource
+    /// The values of the secret parameters of runs started or resumed here.
+    public nonisolated let secretParams: SecretParamVault
+
+    public init(
+        settings: EngineSettings, runs: any RunStore, workflows: any WorkflowStore, world: EngineWorld = .system,
+        secrets: any SecretSource = NoSecrets(), logger: Logger
+    ) {
+        self.secrets = secrets
+        self.secretParams = SecretParamVault()
         self.settings = settings
         self.runs = runs
         self.workflows = workflows
@@ -100,12 +110,19 @@ public actor Engine {
 
     /// A run was just queued by this daemon: execute it now if there is
     /// room, without waiting for the claim loop.
-    public nonisolated func adopt(runId: String) {
-        world.spawn { await self.claimIfRoom(runId) }
+    /// `evenIfFull`: a run only this daemon can execute (it keeps its secret
+    /// parameters) is taken even beyond `maximumActiveRuns`; its steps
+    /// still wait for step slots like every other's.
+    public nonisolated func adopt(runId: String, evenIfFull: Bool = false) {
+        world.spawn { await self.claimIfRoom(runId, evenIfFull: evenIfFull) }
     }
 
-    private func claimIfRoom(_ runId: String) async {
-        guard started, !stopping, executors[runId] == nil, stepRuns + claiming.count < settings.maximumActiveRuns else {
+    /// This daemon's id in leases, and how long a lease lasts.
+    public nonisolated var ownerId: String { settings.ownerId }
+    public nonisolated var lease: Duration { settings.lease }
+
+    private func claimIfRoom(_ runId: String, evenIfFull: Bool = false) async {
+        guard started, !stopping, executors[runId] == nil, evenIfFull || stepRuns + claiming.count < settings.maximumActiveRuns else {
             doorbell.ring()
             return
         }
@@ -217,7 +234,8 @@ public actor Engine {
         } else {
             executor = RunExecutor(
                 claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline,
-                serverNow: { await self.currentServerTime() }, waits: { [weak self] isWaiting in await self?.waits(id, isWaiting) }, logger: logger)
+                serverNow: { await self.currentServerTime() }, waits: { [weak self] isWaiting in await self?.waits(id, isWaiting) },
+                secrets: secrets, vault: secretParams, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor

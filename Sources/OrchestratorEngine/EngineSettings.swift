@@ -16,6 +16,8 @@ public struct EngineSettings: Sendable {
     public var stepGate: String
     /// Ended runs older than this are removed (nil: kept for ever).
     public var runRetention: Duration?
+    /// The users a step's `runAs` may name (`run-as-users`); none by default.
+    public var runAsUsers: Set<String> = []
     /// Runs this daemon executes at once. Runs beyond it stay queued in
     /// MongoDB, unleased, where another daemon may take them: holding a lease
     /// on a run that only waits for a step slot would cost renewals and

@@ -77,12 +77,21 @@ actor RunExecutor: RunDriver {
     private var lockPollDelay = Duration.seconds(1)
     /// Looks at waiting steps since the last look for a circle of waits.
     private var looksSinceCircleCheck = 0
+    let secrets: any SecretSource
+    let vault: SecretParamVault
+    /// The values of the secrets the steps about to start use, read just
+    /// before (never stored); and why a step's could not be read.
+    var secretValues: [String: String] = [:]
+    var secretProblems: [String: String] = [:]
 
     init(
         _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
         deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
-        waits: @escaping @Sendable (Bool) async -> Void = { _ in }, logger: Logger
+        waits: @escaping @Sendable (Bool) async -> Void = { _ in }, secrets: any SecretSource = NoSecrets(),
+        vault: SecretParamVault = SecretParamVault(), logger: Logger
     ) {
+        self.secrets = secrets
+        self.vault = vault
         self.waits = waits
         self.serverNow = serverNow
         let run = claimed.run
@@ -116,6 +125,7 @@ actor RunExecutor: RunDriver {
             workflowStatus.finish()
         }
         await recoverInterruptedSteps()
+        if lacksSecretParams { endForLostSecretParams() }
         leftoverHolds = takesLocks
         resumeRetryDelays()
         var wakeups = mailbox.wakeups.makeAsyncIterator()
@@ -138,6 +148,7 @@ actor RunExecutor: RunDriver {
             for message in messages { await handle(message) }
         }
         dropAhead()
+        if run.status.isTerminal { vault.forget(run.id) }
         if lost {
             terminateAll()
         } else if run.status.isTerminal, unwritten.isEmpty, takesLocks {
@@ -199,6 +210,7 @@ actor RunExecutor: RunDriver {
         var batch: [String] = []
         let (approvals, commands) = decision.start.partitioned { run.definition($0)?.approval != nil }
         openApprovals(approvals)
+        guard await readSecrets(for: commands, rollingBack: decision.rollback) else { return }
         // A failed run's rollbacks take a slot and the step's locks, as the step did.
         for name in commands + decision.rollback {
             if waitingForRetry(name) { continue }
@@ -319,7 +331,9 @@ actor RunExecutor: RunDriver {
             if early.attempt == attempt, step.action == run.definition(step.name)?.action { return .held(early.process) }
             early.process.abandon()
         }
-        return world.launcher.prepare(StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: step.name))
+        if let problem = secretProblems[step.name] { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
+        return world.launcher.prepare(
+            StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: step.name))
     }
 
     /// Starts the steps that come next if every running step succeeds, held
@@ -334,11 +348,12 @@ actor RunExecutor: RunDriver {
         for (name, status) in states where status == .running { states[name] = .succeeded }
         let next = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: false).start
         for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && !waitingForRetry(name) {
-            guard let index = index(of: name), let step = run.definition(name) else { continue }
+            // A step that uses secrets reads them at its turn, not before.
+            guard let index = index(of: name), let step = run.definition(name), SecretRules.used(by: step).isEmpty, !lacksSecretParams else { continue }
             let attempt = run.steps[index].attempts + 1
             // One that cannot start is left to its turn, which reports why.
             if case .held(let process) = world.launcher.prepare(
-                StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings), onLine: lineLogger(for: name)) {
+                StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: name)) {
                 ahead[name] = (attempt, process)
             }
         }

@@ -41,12 +41,14 @@ final class RunningProcess: StepHandle {
             close(outPipe[0]); close(outPipe[1])
             return .failed(notStarted("pipe: \(String(cString: strerror(errno)))"))
         }
-        let argv = [spec.program] + spec.arguments
+        // The gate's first argument: the program, or the user to become before it.
+        let (first, argv) = spec.runAs.map { ("--run-as=\($0.user):\($0.group ?? "")", [spec.program, spec.program] + spec.arguments) }
+            ?? (spec.program, [spec.program] + spec.arguments)
         let envp = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0, gate: Int32 = -1, report: Int32 = -1
         let rc = withCStrings(argv) { argvPointers in
             withCStrings(envp) { envPointers in
-                orch_spawn_gated(spec.gate, spec.program, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid, &gate, &report)
+                orch_spawn_gated(spec.gate, first, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid, &gate, &report)
             }
         }
         close(outPipe[1])
@@ -57,7 +59,7 @@ final class RunningProcess: StepHandle {
             // The gate was checked when the daemon started: a missing file now is the directory.
             let detail = rc == ENOENT && spec.workingDirectory != nil && access(spec.gate, X_OK) == 0
                 ? "cannot start \(spec.program) in \(spec.workingDirectory ?? ""): \(reason)" : "cannot start \(spec.program): \(reason)"
-            return .failed(notStarted(detail))
+            return .failed(notStarted(SecretMasker(spec.masks).redact(detail)))
         }
         return .held(RunningProcess(pid: pid, gate: gate, report: report, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
     }
@@ -66,9 +68,7 @@ final class RunningProcess: StepHandle {
     func begin() {
         onOwnThread { [self] in
             let error = orch_gate_open(gate, report)
-            guard error == 0 else {
-                return giveUp(Self.notStarted("cannot start \(spec.program): \(String(cString: strerror(error)))"))
-            }
+            guard error == 0 else { return giveUp(Self.notStarted(SecretMasker(spec.masks).redact(Self.gateFailure(error, spec)))) }
             return supervise(pid: pid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
         }
     }
@@ -87,6 +87,21 @@ final class RunningProcess: StepHandle {
         close(stdoutFd)
         close(stderrFd)
         return result
+    }
+
+    /// What the gate reported instead of running the program (codes of orchestrator-step-gate).
+    static func gateFailure(_ code: Int32, _ spec: ProcessSpec) -> String {
+        let user = spec.runAs.map { "user \($0.user)" } ?? "its user"
+        switch code {
+        case -1: return "cannot start \(spec.program): runAs: no such user '\(spec.runAs?.user ?? "")' on \(ProcessIdentity.host)"
+        case -2: return "cannot start \(spec.program): runAs: no such group '\(spec.runAs?.group ?? "")' on \(ProcessIdentity.host)"
+        case -3: return "cannot start \(spec.program): runAs: still able to become root after becoming \(user); refused"
+        default:
+            let reason = String(cString: strerror(code))
+            return spec.runAs != nil && code == EPERM
+                ? "cannot start \(spec.program) as \(user): \(reason) (the daemon needs root, or CAP_SETUID and CAP_SETGID, to change users)"
+                : "cannot start \(spec.program): \(reason)"
+        }
     }
 
     private static func notStarted(_ reason: String) -> ProcessOutcome {
@@ -131,6 +146,8 @@ private func supervise(
     onLine: @Sendable (String, String) -> Void
 ) -> ProcessOutcome {
     var captures = [OutputCapture(), OutputCapture()]
+    // Secret values are masked before anything is kept or logged.
+    var maskers = [SecretMasker(spec.masks), SecretMasker(spec.masks)]
     var open = [true, true]
     let fds = [stdout, stderr]
     let streams = ["stdout", "stderr"]
@@ -169,7 +186,7 @@ private func supervise(
                 guard let index = fds.firstIndex(of: entry.fd) else { continue }
                 let n = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
                 if n > 0 {
-                    captures[index].append(buffer[..<n]) { onLine(streams[index], $0) }
+                    captures[index].append(maskers[index].feed(buffer[..<n])[...]) { onLine(streams[index], $0) }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     open[index] = false
                     close(entry.fd)
@@ -193,7 +210,10 @@ private func supervise(
             for index in 0..<2 where open[index] { close(fds[index]); open[index] = false }
         }
     }
-    for index in 0..<2 { captures[index].finish { onLine(streams[index], $0) } }
+    for index in 0..<2 {
+        captures[index].append(maskers[index].finish()[...]) { onLine(streams[index], $0) }
+        captures[index].finish { onLine(streams[index], $0) }
+    }
     let raw = status ?? 0
     let ending: ProcessOutcome.Ending = (raw & 0x7F) == 0 ? .exited((raw >> 8) & 0xFF) : .signalled(raw & 0x7F)
     return ProcessOutcome(

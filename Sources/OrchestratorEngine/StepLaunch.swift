@@ -1,15 +1,35 @@
 import Foundation
 import OrchestratorModel
 
-/// Turns a step of a run into the process to start: parameters substituted,
-/// the environment assembled, the program found on PATH.
+/// What a step's start needs besides its run's record: values that are
+/// never stored (its secrets, the run's secret parameters).
+struct StepSecrets: Sendable {
+    /// The secret parameters' values (their records hold `***`).
+    var params: [String: String] = [:]
+    /// The values of the secrets the step uses, by name.
+    var values: [String: String] = [:]
+
+    static let none = StepSecrets()
+
+    /// What must be masked in the step's output: every value it was given.
+    var masks: [String] { Array(params.values) + Array(values.values) }
+}
+
+/// Turns a step of a run into the process to start: parameters and secrets
+/// substituted, the environment assembled, the program found on PATH.
 enum StepLaunch {
-    static func spec(for step: Step, run: Run, attempt: Int, settings: EngineSettings) -> ProcessSpec {
+    static func spec(for step: Step, run: Run, attempt: Int, settings: EngineSettings, secrets: StepSecrets = .none) -> ProcessSpec {
         let target = run.membership?.target
-        let action = Parameters.resolve(step.action, run.params, target: target)
+        let params = run.params.merging(secrets.params) { _, secret in secret }
+        var action = Parameters.resolve(step.action, params, target: target)
+        if !secrets.values.isEmpty {
+            action.exec = action.exec.map { SecretRules.fill($0, secrets.values) }
+            action.env = action.env.mapValues { SecretRules.fill($0, secrets.values) }
+        }
         var environment = EngineSettings.baseEnvironment
         environment.merge(action.env) { _, own in own }
-        for (name, value) in run.params { environment[Parameters.environmentName(name)] = value }
+        for (name, value) in params { environment[Parameters.environmentName(name)] = value }
+        for name in step.secrets { environment[SecretRules.environmentName(name)] = secrets.values[name] }
         if let target {
             environment["ORCH_TARGET"] = target.name
             for (name, value) in target.vars { environment[TargetRules.environmentName(name)] = value }
@@ -19,7 +39,7 @@ enum StepLaunch {
         environment["ORCH_STEP"] = step.name
         environment["ORCH_ATTEMPT"] = String(attempt)
         let program = action.exec.first ?? ""
-        return ProcessSpec(
+        var spec = ProcessSpec(
             program: resolve(program, path: environment["PATH"] ?? ""),
             arguments: Array(action.exec.dropFirst()),
             environment: environment,
@@ -27,6 +47,9 @@ enum StepLaunch {
             gate: settings.stepGate,
             timeout: step.timeoutSeconds.map { .seconds($0) },
             killGrace: settings.killGrace)
+        spec.runAs = step.runAs
+        spec.masks = secrets.masks
+        return spec
     }
 
     /// A bare name is looked up on the step's PATH, as a shell would.

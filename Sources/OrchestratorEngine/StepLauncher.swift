@@ -12,6 +12,10 @@ public struct ProcessSpec: Sendable {
     public var timeout: Duration?
     /// Between SIGTERM and SIGKILL, on timeout and on cancel.
     public var killGrace: Duration
+    /// The user (and group) the gate becomes before it runs the program.
+    public var runAs: RunAs? = nil
+    /// Values never to be shown: replaced by `***` in the output kept and logged.
+    public var masks: [String] = []
 }
 
 /// How an attempt ended.

@@ -5,8 +5,10 @@ public struct WorkflowDraft: Sendable, Equatable {
     public var steps: [Step]
     public var locks: [String]
     public var window: String?
+    public var secretParams: [String]
 
-    public init(name: String, description: String = "", steps: [Step] = [], locks: [String] = [], window: String? = nil) {
+    public init(name: String, description: String = "", steps: [Step] = [], locks: [String] = [], window: String? = nil, secretParams: [String] = []) {
+        self.secretParams = secretParams
         self.window = window
         self.name = name
         self.description = description
@@ -21,6 +23,7 @@ public struct WorkflowDraft: Sendable, Equatable {
         v.merge(steps.problems(at: "steps"))
         v.merge(LockRules.problems(locks, at: "locks"))
         if let window { v.name(window, "window") }
+        v.merge(SecretRules.problems(secretParams: secretParams, locks: locks, steps: steps))
         try v.check()
     }
 }
@@ -33,13 +36,15 @@ public struct WorkflowChanges: Sendable, Equatable {
     public var locks: [String]?
     /// `.some(nil)` unbinds the workflow from its window.
     public var window: String??
+    public var secretParams: [String]?
     /// When set, the update applies only if the stored version still matches.
     public var expectedVersion: Int?
 
     public init(
         name: String? = nil, description: String? = nil, steps: [Step]? = nil, locks: [String]? = nil, window: String?? = nil,
-        expectedVersion: Int? = nil
+        secretParams: [String]? = nil, expectedVersion: Int? = nil
     ) {
+        self.secretParams = secretParams
         self.window = window
         self.name = name
         self.description = description
@@ -48,7 +53,7 @@ public struct WorkflowChanges: Sendable, Equatable {
         self.expectedVersion = expectedVersion
     }
 
-    public var isEmpty: Bool { name == nil && description == nil && steps == nil && locks == nil && window == nil }
+    public var isEmpty: Bool { name == nil && description == nil && steps == nil && locks == nil && window == nil && secretParams == nil }
 
     public func validate() throws(OrchestratorError) {
         var v = Validator()
@@ -57,8 +62,9 @@ public struct WorkflowChanges: Sendable, Equatable {
         if let steps { v.merge(steps.problems(at: "steps")) }
         if let locks { v.merge(LockRules.problems(locks, at: "locks")) }
         if case .some(.some(let window)) = window { v.name(window, "window") }
+        if let secretParams { v.merge(SecretRules.problems(secretParams: secretParams, locks: locks ?? [], steps: steps ?? [])) }
         if let expectedVersion { v.require(expectedVersion >= 1, "expectedVersion", "must be 1 or more") }
-        v.require(!isEmpty, "fields", "nothing to change: give at least one of name, description, steps, locks, window")
+        v.require(!isEmpty, "fields", "nothing to change: give at least one of name, description, steps, locks, window, secretParams")
         try v.check()
     }
 }
@@ -76,12 +82,17 @@ public struct StepChanges: Sendable, Equatable {
     public var continueOnFailure: Bool?
     public var idempotent: Bool?
     public var locks: [String]?
+    public var secrets: [String]?
+    /// `.some(nil)`: the step runs as the daemon's user again.
+    public var runAs: RunAs??
 
     public init(
         name: String? = nil, description: String? = nil, executionOrder: Int? = nil, action: Action? = nil,
         timeoutSeconds: Int?? = nil, retries: Int? = nil, retryDelaySeconds: Int? = nil,
-        continueOnFailure: Bool? = nil, idempotent: Bool? = nil, locks: [String]? = nil
+        continueOnFailure: Bool? = nil, idempotent: Bool? = nil, locks: [String]? = nil, secrets: [String]? = nil, runAs: RunAs?? = nil
     ) {
+        self.secrets = secrets
+        self.runAs = runAs
         self.locks = locks
         self.name = name
         self.description = description
@@ -123,6 +134,8 @@ public struct StepChanges: Sendable, Equatable {
         if let continueOnFailure { s.continueOnFailure = continueOnFailure }
         if let idempotent { s.idempotent = idempotent }
         if let locks { s.locks = locks }
+        if let secrets { s.secrets = secrets }
+        if let runAs { s.runAs = runAs }
         return s
     }
 

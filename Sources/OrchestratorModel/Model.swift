@@ -64,6 +64,10 @@ public struct Step: Sendable, Equatable {
     /// What undoes the step: run, in reverse order with the others', for
     /// the steps that succeeded when their run fails.
     public var rollback: Action?
+    /// Secrets put in its environment as `ORCH_SECRET_<NAME>` (and its rollback's).
+    public var secrets: [String]
+    /// The user its process (and its rollback's) runs as; nil: the daemon's.
+    public var runAs: RunAs?
     /// The step's status in the workflow's most recent run.
     public var status: StepStatus
 
@@ -71,8 +75,10 @@ public struct Step: Sendable, Equatable {
         name: String, description: String = "", executionOrder: Int, action: Action,
         timeoutSeconds: Int? = nil, retries: Int = 0, retryDelaySeconds: Int = 1,
         continueOnFailure: Bool = false, idempotent: Bool = false, locks: [String] = [], approval: Approval? = nil, rollback: Action? = nil,
-        status: StepStatus = .pending
+        secrets: [String] = [], runAs: RunAs? = nil, status: StepStatus = .pending
     ) {
+        self.secrets = secrets
+        self.runAs = runAs
         self.rollback = rollback
         self.approval = approval
         self.locks = locks
@@ -103,11 +109,15 @@ public struct Workflow: Sendable, Equatable {
     public var updatedAt: Date
     /// The uid of the caller who made this version (nil in records older than versions).
     public var updatedBy: UInt32?
+    /// Parameters whose values are masked wherever they would be shown or
+    /// stored, and kept only in the memory of the daemon running the run.
+    public var secretParams: [String]
 
     public init(
         id: String, name: String, description: String, steps: [Step], locks: [String] = [], version: Int, createdAt: Date, updatedAt: Date,
-        updatedBy: UInt32? = nil, window: String? = nil
+        updatedBy: UInt32? = nil, window: String? = nil, secretParams: [String] = []
     ) {
+        self.secretParams = secretParams
         self.window = window
         self.updatedBy = updatedBy
         self.locks = locks

@@ -177,14 +177,24 @@ public struct Run: Sendable, Equatable {
     public var schedule: String?
     /// Not stored: set by `run.get` while the run waits for its window.
     public var windowWait: WindowWait?
+    /// The secrets its steps use (names only: values are read as steps start).
+    public var secrets: [String]
+    /// Its parameters whose values are `***` in `params`: the values live
+    /// only in the memory of the daemon it was started or resumed on.
+    public var secretParams: [String]
+    /// The daemon (owner id) whose memory holds the secret parameters' values.
+    public var keeper: String?
 
     public init(
         id: String, workflowId: String, workflowName: String, workflowVersion: Int, definition: [Step],
         params: [String: String], status: RunStatus, steps: [RunStep], requestedBy: Requester, createdAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequested: Bool = false, events: [RunEvent] = [],
         requestId: String? = nil, fleet: Fleet? = nil, membership: FleetMembership? = nil, locks: [String] = [],
-        window: MaintenanceWindow? = nil, schedule: String? = nil
+        window: MaintenanceWindow? = nil, schedule: String? = nil, secrets: [String] = [], secretParams: [String] = [], keeper: String? = nil
     ) {
+        self.secrets = secrets
+        self.secretParams = secretParams
+        self.keeper = keeper
         self.window = window
         self.schedule = schedule
         self.locks = locks

@@ -92,6 +92,10 @@ extension Step {
         v.merge(StepChanges.retriesProblems(retries, "\(field).retries"))
         v.merge(StepChanges.retryDelayProblems(retryDelaySeconds, "\(field).retryDelaySeconds"))
         v.merge(LockRules.problems(locks, at: "\(field).locks"))
+        v.merge(SecretRules.problems(of: self, at: field))
+        if approval != nil {
+            v.require(secrets.isEmpty && runAs == nil, "\(field).approval", "an approval step runs nothing: it takes no secrets and no runAs")
+        }
         return v.errors
     }
 }

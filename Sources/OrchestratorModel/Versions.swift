@@ -114,6 +114,7 @@ public struct WorkflowDiff: Sendable, Equatable {
         Self.compare("description", old.description, new.description, into: &fields)
         Self.compare("locks", Self.list(old.locks), Self.list(new.locks), into: &fields)
         Self.compare("window", old.window, new.window, into: &fields)
+        Self.compare("secretParams", Self.list(old.secretParams), Self.list(new.secretParams), into: &fields)
         self.init(workflow: new.name, from: old.version, to: toVersion, fields: fields, steps: steps)
     }
 
@@ -158,6 +159,8 @@ public struct WorkflowDiff: Sendable, Equatable {
         compare("rollback.env", old.rollback.flatMap { env($0.env) }, new.rollback.flatMap { env($0.env) }, into: &fields)
         compare("rollback.cwd", old.rollback?.cwd, new.rollback?.cwd, into: &fields)
         compare("approval", old.approval.map(describe), new.approval.map(describe), into: &fields)
+        compare("secrets", list(old.secrets), list(new.secrets), into: &fields)
+        compare("runAs", old.runAs.map { $0.user + ($0.group.map { ":" + $0 } ?? "") }, new.runAs.map { $0.user + ($0.group.map { ":" + $0 } ?? "") }, into: &fields)
         return fields
     }
 

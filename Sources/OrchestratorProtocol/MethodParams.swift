@@ -40,6 +40,8 @@ extension Step {
         if let rollback { o["rollback"] = rollback.json }
         if let timeoutSeconds { o["timeoutSeconds"] = JSONValue(timeoutSeconds) }
         if !locks.isEmpty { o["locks"] = .array(locks.map { .string($0) }) }
+        if !secrets.isEmpty { o["secrets"] = .array(secrets.map { .string($0) }) }
+        if let runAs { o["runAs"] = runAs.json }
         return .object(o)
     }
 }
@@ -53,6 +55,7 @@ extension WorkflowDraft: RPCParams {
         if !steps.isEmpty { o["steps"] = .array(steps.map(\.paramsJSON)) }
         if !locks.isEmpty { o["locks"] = .array(locks.map { .string($0) }) }
         if let window { o["window"] = .string(window) }
+        if !secretParams.isEmpty { o["secretParams"] = .array(secretParams.map { .string($0) }) }
         return o
     }
 }
@@ -121,6 +124,7 @@ public struct WorkflowUpdateParams: RPCParams, Equatable {
         if let steps = changes.steps { o["steps"] = .array(steps.map(\.paramsJSON)) }
         if let locks = changes.locks { o["locks"] = .array(locks.map { .string($0) }) }
         if let window = changes.window { o["window"] = JSONValue(window) }
+        if let secretParams = changes.secretParams { o["secretParams"] = .array(secretParams.map { .string($0) }) }
         if let expectedVersion = changes.expectedVersion { o["expectedVersion"] = JSONValue(expectedVersion) }
         return o
     }
@@ -319,6 +323,8 @@ public struct StepUpdateParams: RPCParams, Equatable {
         if let continueOnFailure = changes.continueOnFailure { o["continueOnFailure"] = .bool(continueOnFailure) }
         if let idempotent = changes.idempotent { o["idempotent"] = .bool(idempotent) }
         if let locks = changes.locks { o["locks"] = .array(locks.map { .string($0) }) }
+        if let secrets = changes.secrets { o["secrets"] = .array(secrets.map { .string($0) }) }
+        if let runAs = changes.runAs { o["runAs"] = runAs?.json ?? .null }
         return o
     }
 }

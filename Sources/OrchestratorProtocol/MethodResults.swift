@@ -38,6 +38,8 @@ extension Step: RPCResult {
             locks: try r.has("locks") ? r.stringArray("locks") : [],
             approval: try r.has("approval") ? Approval(result: r.object("approval")) : nil,
             rollback: try r.has("rollback") ? Action(result: r.object("rollback")) : nil,
+            secrets: try r.has("secrets") ? r.stringArray("secrets") : [],
+            runAs: try r.has("runAs") ? RunAs(user: r.object("runAs").string("user"), group: r.object("runAs").optionalString("group")) : nil,
             status: try r.value("status", as: StepStatus.self)
         )
     }
@@ -61,7 +63,8 @@ extension Workflow: RPCResult {
             createdAt: try r.date("createdAt"),
             updatedAt: try r.date("updatedAt"),
             updatedBy: try r.optionalInt("updatedBy").flatMap(UInt32.init(exactly:)),
-            window: try r.optionalString("window")
+            window: try r.optionalString("window"),
+            secretParams: try r.has("secretParams") ? r.stringArray("secretParams") : []
         )
     }
 
@@ -201,7 +204,9 @@ extension Run: RPCResult {
                 fleetRunId: r.string("fleetRunId"), target: FleetTarget(member: r.object("target"), runId: r.string("id"))) : nil,
             locks: try r.has("locks") ? r.stringArray("locks") : [],
             window: try r.has("window") ? MaintenanceWindow(result: r.object("window")) : nil,
-            schedule: try r.optionalString("schedule")
+            schedule: try r.optionalString("schedule"),
+            secrets: try r.has("secrets") ? r.stringArray("secrets") : [],
+            secretParams: try r.has("secretParams") ? r.stringArray("secretParams") : []
         )
         if r.has("waitingFor") {
             let wait = try r.object("waitingFor")

@@ -37,6 +37,9 @@ public enum Method: String, Sendable, CaseIterable {
     case targetUpdate = "target.update"
     case targetDelete = "target.delete"
     case targetImport = "target.import"
+    case secretSet = "secret.set"
+    case secretList = "secret.list"
+    case secretDelete = "secret.delete"
     case daemonStatus = "daemon.status"
 
     /// A mutation whose handler decides who may call it: an approval step
@@ -46,12 +49,18 @@ public enum Method: String, Sendable, CaseIterable {
     /// The notification `run.watch` streams.
     public static let runEventNotification = "run.event"
 
+    /// Only root and the admin group may call it, and it is audited: it
+    /// changes state, or it tells about secrets.
+    public var restricted: Bool { mutates || self == .secretList }
+
     /// Whether the method changes state: only root and the admin group may call it.
     public var mutates: Bool {
         switch self {
         case .workflowCreate, .workflowUpdate, .workflowDelete, .stepAdd, .stepUpdate, .stepDelete, .runStart, .runCancel, .runResume,
              .runApprove, .runReject, .scheduleCreate, .scheduleUpdate, .scheduleDelete, .windowCreate, .windowUpdate, .windowDelete,
-             .targetCreate, .targetUpdate, .targetDelete, .targetImport: true
+             .targetCreate, .targetUpdate, .targetDelete, .targetImport, .secretSet, .secretDelete: true
+        // Names of secrets and who set them are for admins too (see `restricted`).
+        case .secretList: false
         case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
         }
     }

@@ -56,7 +56,8 @@ public enum RPCMethods {
     /// Items are summaries: no definition, events or step outputs.
     public static let runList = RPCMethod<RunListParams, Page<Run>>(.runList)
     public static let runCancel = RPCMethod<RunKey, Run>(.runCancel)
-    public static let runResume = RPCMethod<RunKey, Run>(.runResume)
+    /// With `params`, the values of the run's secret parameters.
+    public static let runResume = RPCMethod<RunResumeParams, Run>(.runResume)
     /// Streams `RPCNotifications.runEvent` until the run ends, then answers with it.
     public static let runWatch = RPCMethod<RunWatchParams, Run>(.runWatch)
     public static let targetCreate = RPCMethod<TargetDraft, Target>(.targetCreate)
@@ -69,6 +70,10 @@ public enum RPCMethods {
     /// One target's run of a fleet run, in full.
     public static let runTarget = RPCMethod<RunTargetParams, Run>(.runTarget)
     public static let daemonStatus = RPCMethod<NoParams, DaemonStatus>(.daemonStatus)
+    /// Creates or replaces; the result never holds the value.
+    public static let secretSet = RPCMethod<SecretSetParams, SecretRecord>(.secretSet)
+    public static let secretList = RPCMethod<WorkflowListParams, Page<SecretRecord>>(.secretList)
+    public static let secretDelete = RPCMethod<NameParams, Deleted>(.secretDelete)
     /// A decision on an approval step; answers with the run, the decision in its step.
     public static let runApprove = RPCMethod<RunDecisionParams, Run>(.runApprove)
     public static let runReject = RPCMethod<RunDecisionParams, Run>(.runReject)
@@ -150,6 +155,9 @@ extension Method {
         case .targetDelete: RPCMethods.targetDelete
         case .targetImport: RPCMethods.targetImport
         case .daemonStatus: RPCMethods.daemonStatus
+        case .secretSet: RPCMethods.secretSet
+        case .secretList: RPCMethods.secretList
+        case .secretDelete: RPCMethods.secretDelete
         }
     }
 }

@@ -47,13 +47,15 @@ extension Step {
         ]
         if let approval { o["approval"] = approval.json } else { o["action"] = action.json }
         if let rollback { o["rollback"] = rollback.json }
+        if !secrets.isEmpty { o["secrets"] = .array(secrets.map { .string($0) }) }
+        if let runAs { o["runAs"] = runAs.json }
         return .object(o)
     }
 
     /// `status` is accepted (so `workflow.get` output can be fed back) but ignored.
     static let keys: Set<String> = [
         "name", "description", "executionOrder", "action", "approval", "rollback", "timeoutSeconds", "retries", "retryDelaySeconds",
-        "continueOnFailure", "idempotent", "locks", "status",
+        "continueOnFailure", "idempotent", "locks", "secrets", "runAs", "status",
     ]
 
     public init(params: ParamReader) throws(RPCError) {
@@ -73,8 +75,23 @@ extension Step {
             idempotent: try params.optionalBool("idempotent") ?? false,
             locks: try params.optionalStringArray("locks") ?? [],
             approval: approval,
-            rollback: try params.optionalObject("rollback").map { (r) throws(RPCError) in try Action(params: r) }
+            rollback: try params.optionalObject("rollback").map { (r) throws(RPCError) in try Action(params: r) },
+            secrets: try params.optionalStringArray("secrets") ?? [],
+            runAs: try params.optionalObject("runAs").map { (r) throws(RPCError) in try RunAs(params: r) }
         )
+    }
+}
+
+extension RunAs {
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["user": .string(user)]
+        if let group { o["group"] = .string(group) }
+        return .object(o)
+    }
+
+    public init(params: ParamReader) throws(RPCError) {
+        try params.allowOnly(["user", "group"])
+        self.init(user: try params.string("user"), group: try params.optionalString("group"))
     }
 }
 
@@ -87,6 +104,7 @@ extension Workflow {
         ]
         if let updatedBy { o["updatedBy"] = JSONValue(Int(updatedBy)) }
         if let window { o["window"] = .string(window) }
+        if !secretParams.isEmpty { o["secretParams"] = .array(secretParams.map { .string($0) }) }
         return .object(o)
     }
 }
@@ -129,13 +147,14 @@ extension WorkflowDraft {
     /// `id`, `version` and the timestamps are accepted and ignored, so the
     /// output of `workflow.get` can be sent back as a definition.
     public init(params: ParamReader) throws(RPCError) {
-        try params.allowOnly(["name", "description", "steps", "locks", "window", "id", "version", "createdAt", "updatedAt", "updatedBy"])
+        try params.allowOnly(["name", "description", "steps", "locks", "window", "secretParams", "id", "version", "createdAt", "updatedAt", "updatedBy"])
         self.init(
             name: try params.string("name"),
             description: try params.optionalString("description") ?? "",
             steps: try Self.steps(params),
             locks: try params.optionalStringArray("locks") ?? [],
-            window: try params.optionalString("window")
+            window: try params.optionalString("window"),
+            secretParams: try params.optionalStringArray("secretParams") ?? []
         )
     }
 
@@ -151,7 +170,7 @@ extension WorkflowDraft {
 extension WorkflowChanges {
     /// `workflow.update`: `name` addresses the workflow, `newName` renames it.
     public init(params: ParamReader) throws(RPCError) {
-        try params.allowOnly(["name", "newName", "description", "steps", "locks", "window", "expectedVersion"])
+        try params.allowOnly(["name", "newName", "description", "steps", "locks", "window", "secretParams", "expectedVersion"])
         self.init(
             name: try params.optionalString("newName"),
             description: try params.optionalString("description"),
@@ -159,6 +178,7 @@ extension WorkflowChanges {
             locks: try params.optionalStringArray("locks"),
             // Present and null: unbind the window.
             window: params.has("window") ? .some(try params.optionalString("window")) : nil,
+            secretParams: try params.optionalStringArray("secretParams"),
             expectedVersion: try params.optionalInt("expectedVersion")
         )
     }
@@ -178,7 +198,10 @@ extension StepChanges {
             retryDelaySeconds: try params.optionalInt("retryDelaySeconds"),
             continueOnFailure: try params.optionalBool("continueOnFailure"),
             idempotent: try params.optionalBool("idempotent"),
-            locks: try params.optionalStringArray("locks")
+            locks: try params.optionalStringArray("locks"),
+            secrets: try params.optionalStringArray("secrets"),
+            // Present and null: the step runs as the daemon's user again.
+            runAs: params.has("runAs") ? .some(try params.optionalObject("runAs").map { (r) throws(RPCError) in try RunAs(params: r) }) : nil
         )
     }
 }
@@ -265,6 +288,8 @@ extension Run {
         if let rollback = rollbackStatus { o["rollback"] = ["status": .string(rollback.rawValue)] }
         if let window { o["window"] = window.json }
         if let schedule { o["schedule"] = .string(schedule) }
+        if !secrets.isEmpty { o["secrets"] = .array(secrets.map { .string($0) }) }
+        if !secretParams.isEmpty { o["secretParams"] = .array(secretParams.map { .string($0) }) }
         if let windowWait { o["waitingFor"] = ["window": .string(windowWait.window), "opensAt": JSONValue(windowWait.opensAt)] }
         if let fleet {
             o["fleet"] = [

@@ -55,6 +55,17 @@ public enum Daemon {
             return 69  // EX_UNAVAILABLE
         }
 
+        // Read before anything else is done: a daemon that could not open its secrets must not start.
+        let keyring: SecretKeyring
+        do {
+            keyring = try SecretKeyring.load(
+                current: settings.secretKeyFile, previous: settings.secretPreviousKeyFile.isEmpty ? nil : settings.secretPreviousKeyFile)
+        } catch {
+            logger.critical("cannot start: \(error) (secret-key-file; scripts/install creates it)")
+            notifier.status("failed: \(error)")
+            return 78  // EX_CONFIG
+        }
+
         let pool: MongoPool
         do {
             pool = try MongoPool(MongoConfiguration(
@@ -70,8 +81,11 @@ public enum Daemon {
         let runStore = MongoRunStore(pool: pool)
         let targetStore = MongoTargetStore(pool: pool)
         let scheduleStore = MongoScheduleStore(pool: pool)
+        let secretStore = MongoSecretStore(pool: pool)
 
-        let prepare: [@Sendable () async throws(OrchestratorError) -> Void] = [store.prepare, runStore.prepare, targetStore.prepare, scheduleStore.prepare]
+        let prepare: [@Sendable () async throws(OrchestratorError) -> Void] = [
+            store.prepare, runStore.prepare, targetStore.prepare, scheduleStore.prepare, secretStore.prepare,
+        ]
         guard await waitForDatabase(preparing: prepare, signals: signals, notifier: notifier, logger: logger) else {
             notifier.stopping(status: "stopped before MongoDB became reachable")
             await pool.close()
@@ -95,19 +109,28 @@ public enum Daemon {
             return 1
         }
 
-        let address: ListenAddress = invocation.activatedSocket.map { .inherited(fd: $0, path: settings.socketPath) }
-            ?? .path(settings.socketPath, group: settings.socketGroup)
         var world = EngineWorld.system
         if settings.clockOffsetSeconds != 0 {
             world.clock = SystemClock(offset: TimeInterval(settings.clockOffsetSeconds))
             logger.notice("this daemon's wall clock runs \(settings.clockOffsetSeconds) s \(settings.clockOffsetSeconds > 0 ? "ahead of" : "behind") the host's (clock-offset-seconds)")
         }
-        let engine = Engine(
-            settings: EngineSettings(
-                ownerId: ownerId,
-                maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate,
-                runRetention: settings.runRetentionDays == 0 ? nil : .seconds(settings.runRetentionDays * 86400)),
-            runs: runStore, workflows: store, world: world, logger: logger)
+        let secrets = SecretService(store: secretStore, keyring: keyring, clock: world.clock, logger: logger)
+        if let refusal = await checkSecretKey(secrets, keyring: keyring, logger: logger) {
+            logger.critical("cannot start: \(refusal)")
+            notifier.status("failed: \(refusal)")
+            await pool.close()
+            return 78
+        }
+
+        let address: ListenAddress = invocation.activatedSocket.map { .inherited(fd: $0, path: settings.socketPath) }
+            ?? .path(settings.socketPath, group: settings.socketGroup)
+        var engineSettings = EngineSettings(
+            ownerId: ownerId,
+            maxParallelSteps: settings.maxParallelSteps, lease: .seconds(settings.leaseSeconds), stepGate: stepGate,
+            runRetention: settings.runRetentionDays == 0 ? nil : .seconds(settings.runRetentionDays * 86400))
+        engineSettings.runAsUsers = Set(settings.runAsUsers)
+        let runAs = RunAsPolicy(allowedUsers: Set(settings.runAsUsers))
+        let engine = Engine(settings: engineSettings, runs: runStore, workflows: store, world: world, secrets: secrets, logger: logger)
         let ids = ObjectIdSource()
         let health = DatabaseHealth()
         let (connections, watchers) = (ConnectionRegistry(), WatcherCount())
@@ -115,16 +138,18 @@ public enum Daemon {
             pool: pool, health: health, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns },
             connections: connections, watchers: watchers)
         let runService = RunService(
-            runs: runStore, workflows: store, targets: targetStore, engine: engine, ids: ids, clock: world.clock, logger: logger, schedules: scheduleStore)
+            runs: runStore, workflows: store, targets: targetStore, engine: engine, ids: ids, clock: world.clock, logger: logger, schedules: scheduleStore,
+            secrets: secrets, runAs: runAs)
         let scheduler = ScheduleRunner(
             schedules: scheduleStore, runs: runService, runStore: runStore, clock: world.clock,
             requester: Requester(uid: getuid(), gid: getgid(), pid: getpid()), logger: logger)
         let dispatcher = RPCDispatcher(
             routes: RPCDispatcher.routes(
-                workflows: WorkflowHarness(service: WorkflowService(workflows: store, runs: runStore, ids: ids, clock: world.clock)),
+                workflows: WorkflowHarness(service: WorkflowService(workflows: store, runs: runStore, ids: ids, clock: world.clock, runAs: runAs)),
                 runs: RunHarness(service: runService, watchInterval: .milliseconds(200), watchers: watchers),
                 targets: TargetHarness(service: TargetService(targets: targetStore, ids: ids, clock: world.clock, logger: logger)),
                 schedules: ScheduleHarness(service: ScheduleService(schedules: scheduleStore, workflows: store, ids: ids, clock: world.clock)),
+                secrets: SecretHarness(service: secrets),
                 status: status),
             maximumBatch: settings.maxBatch, logger: logger)
         let server: RPCServer
@@ -184,6 +209,29 @@ public enum Daemon {
         await pool.close()
         logger.notice("stopped")
         return 0
+    }
+
+    /// Re-encrypts what the previous key sealed (a rotation), then refuses
+    /// a key that opens none of what is stored: the wrong key file would
+    /// otherwise fail every step that uses a secret, one by one. Nil: fine.
+    private static func checkSecretKey(_ secrets: SecretService, keyring: SecretKeyring, logger: Logger) async -> String? {
+        var delay = Duration.milliseconds(500)
+        while true {
+            do {
+                let (_, unknown) = try await secrets.rotate()
+                guard !unknown.isEmpty else { return nil }
+                let count = unknown.values.reduce(0, +)
+                return "secret key file \(keyring.current.path) (key \(keyring.current.id)) does not open \(count) stored secrets, sealed under key "
+                    + unknown.keys.sorted().joined(separator: ", ")
+                    + ": is it the wrong key file? Install the key the other daemons use; or, to rotate, set secret-previous-key-file to the old key so they are re-encrypted"
+            } catch where error.isTransient {
+                logger.warning("cannot check the stored secrets against the key yet: \(error.message)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            } catch {
+                return "cannot check the stored secrets against \(keyring.current.path): \(error.message)"
+            }
+        }
     }
 
     /// Pings MongoDB and creates every store's indexes, retrying with backoff; STATUS=

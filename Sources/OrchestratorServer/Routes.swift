@@ -5,7 +5,7 @@ extension RPCDispatcher {
     /// method's params are read (with their -32602 errors) and its result
     /// written by `RPCMethods`; the harnesses see only domain types.
     static func routes(
-        workflows: WorkflowHarness, runs: RunHarness, targets: TargetHarness, schedules: ScheduleHarness, status: StatusHarness
+        workflows: WorkflowHarness, runs: RunHarness, targets: TargetHarness, schedules: ScheduleHarness, secrets: SecretHarness, status: StatusHarness
     ) -> [String: Route] {
         var routes: [Method: RPCHandler] = [:]
         routes[.workflowCreate] = RPCMethods.workflowCreate.handler(workflows.create)
@@ -46,6 +46,11 @@ extension RPCDispatcher {
         routes[.windowList] = RPCMethods.windowList.handler(schedules.listWindows)
         routes[.windowUpdate] = RPCMethods.windowUpdate.handler(schedules.updateWindow)
         routes[.windowDelete] = RPCMethods.windowDelete.handler(schedules.deleteWindow)
-        return Dictionary(uniqueKeysWithValues: routes.map { ($0.key.rawValue, Route(mutates: $0.key.mutates, authorizesItself: $0.key.authorizesItself, $0.value)) })
+        routes[.secretSet] = RPCMethods.secretSet.handler(secrets.set)
+        routes[.secretList] = RPCMethods.secretList.handler(secrets.list)
+        routes[.secretDelete] = RPCMethods.secretDelete.handler(secrets.delete)
+        return Dictionary(uniqueKeysWithValues: routes.map {
+            ($0.key.rawValue, Route(mutates: $0.key.restricted, authorizesItself: $0.key.authorizesItself, $0.value))
+        })
     }
 }

@@ -58,8 +58,8 @@ struct RunHarness: Sendable {
         try await domain { () throws(OrchestratorError) in try await service.cancel(key.id) }
     }
 
-    func resume(_ key: RunKey, _ c: CallContext) async throws(RPCError) -> Run {
-        try await domain { () throws(OrchestratorError) in try await service.resume(key.id) }
+    func resume(_ key: RunResumeParams, _ c: CallContext) async throws(RPCError) -> Run {
+        try await domain { () throws(OrchestratorError) in try await service.resume(key.id, params: key.params) }
     }
 
     /// Streams `run.event` notifications, read from the run's record in

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SystemdSupport
+import OrchestratorModel
 
 /// Everything the daemon can be configured with. Each key is a line
 /// `key = value` in the config file and a `--key value` flag; flags win.
@@ -32,6 +33,12 @@ public struct DaemonSettings: Sendable, Equatable {
     public var clockOffsetSeconds = 0
     /// This daemon's name in run leases; empty means `<hostname>/<machine-id>:<socket>`.
     public var daemonId = ""
+    /// The key secrets are sealed with (AES-256), readable by the daemon's user only.
+    public var secretKeyFile = "/etc/orchestrator/secret.key"
+    /// During a key rotation, the key secrets were sealed with before: they are sealed again under the current one.
+    public var secretPreviousKeyFile = ""
+    /// The users steps may run as (`runAs`); none by default.
+    public var runAsUsers: [String] = []
 
     public init() {}
 
@@ -114,6 +121,19 @@ public struct DaemonSettings: Sendable, Equatable {
         },
         Key(name: "lease-seconds", help: "how long a run's ownership lasts without renewal") { s, v throws(SettingError) in
             s.leaseSeconds = try int(v, 3...3600)
+        },
+        Key(name: "secret-key-file", help: "the key secrets are encrypted with: 32 bytes (raw, base64 or hex), mode 0600, owned by the daemon's user") { s, v throws(SettingError) in
+            guard v.hasPrefix("/") else { throw SettingError(message: "must be an absolute path") }
+            s.secretKeyFile = v
+        },
+        Key(name: "secret-previous-key-file", help: "during a key rotation, the old key: secrets sealed with it are re-encrypted under secret-key-file at start (empty: none)") { s, v throws(SettingError) in
+            guard v.isEmpty || v.hasPrefix("/") else { throw SettingError(message: "must be an absolute path, or empty") }
+            s.secretPreviousKeyFile = v
+        },
+        Key(name: "run-as-users", help: "the users steps may run as (runAs), comma-separated; empty: steps run as the daemon's user only") { s, v throws(SettingError) in
+            let users = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for user in users where !RunAs.isValidName(user) { throw SettingError(message: "'\(user)' is not a user name") }
+            s.runAsUsers = users
         },
         Key(name: "daemon-id", help: "this daemon's name in run leases, unique among live daemons (default <hostname>/<machine-id, 12 chars>:<socket>)") { s, v throws(SettingError) in
             guard v.utf8.count <= 200, !v.contains("\n") else { throw SettingError(message: "must be one line of at most 200 bytes") }

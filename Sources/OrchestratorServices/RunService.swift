@@ -18,11 +18,16 @@ public struct RunService: Sendable {
     private let logger: Logger
     /// Where maintenance windows are read (nil: runs cannot name one).
     private let schedules: (any ScheduleStore)?
+    /// Where secrets are looked up (nil: no secret exists).
+    private let secrets: SecretService?
+    private let runAs: RunAsPolicy
 
     public init(
         runs: any RunStore, workflows: any WorkflowStore, targets: any TargetStore, engine: Engine, ids: any IdSource, clock: any EngineClock,
-        logger: Logger, schedules: (any ScheduleStore)? = nil
+        logger: Logger, schedules: (any ScheduleStore)? = nil, secrets: SecretService? = nil, runAs: RunAsPolicy = RunAsPolicy()
     ) {
+        self.secrets = secrets
+        self.runAs = runAs
         self.schedules = schedules
         self.runs = runs
         self.workflows = workflows
@@ -55,6 +60,18 @@ public struct RunService: Sendable {
         var planned: Fleet?
         if let fleet { planned = try await plan(fleet) }
         v.merge(Parameters.problems(params, steps: workflow.steps, locks: workflow.locks, targets: planned?.targets))
+        v.merge(runAs.problems(workflow.steps))
+        let usedSecrets = SecretRules.used(by: workflow.steps)
+        for name in try await secrets?.missing(usedSecrets) ?? usedSecrets {
+            let users = workflow.orderedSteps.filter { SecretRules.used(by: $0).contains(name) }.map { "'\($0.name)'" }.joined(separator: ", ")
+            v.require(false, "secrets.\(name)", "no secret named '\(name)' (step \(users) uses it); set it with 'orchctl secret set \(name)'")
+        }
+        let secretParams = workflow.secretParams.filter { params[$0] != nil }.sorted()
+        if !secretParams.isEmpty {
+            v.merge(SecretRules.problems(secretParams: workflow.secretParams, locks: workflow.locks, steps: workflow.steps))
+            v.require(fleet == nil, "targets", "workflow '\(workflow.name)' takes secret parameters (\(secretParams.joined(separator: ", "))), which a fleet run cannot keep in one daemon's memory: keep the value as a secret instead ('orchctl secret set', then {{secrets.NAME}})")
+            v.require(schedule == nil, "params", "workflow '\(workflow.name)' takes secret parameters (\(secretParams.joined(separator: ", "))), which a schedule would keep in clear: keep the value as a secret instead ('orchctl secret set', then {{secrets.NAME}})")
+        }
         var window: MaintenanceWindow?
         if let windowName = windowOverride ?? workflow.window {
             do throws(OrchestratorError) {
@@ -74,19 +91,40 @@ public struct RunService: Sendable {
         let id = ids.next()
         let run = Run(
             id: id, workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
-            definition: definition, params: params, status: .queued,
+            definition: definition, params: SecretRules.masked(params, secret: secretParams), status: .queued,
             // A fleet run runs no step itself: its members do, one per target.
             steps: planned == nil ? definition.map { RunStep(name: $0.name, executionOrder: $0.executionOrder) } : [],
             requestedBy: requester, createdAt: now,
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
-            requestId: requestId ?? id, fleet: planned, locks: workflow.locks, window: window, schedule: schedule)
-        if let earlier = try await create(run) { return earlier }
+            requestId: requestId ?? id, fleet: planned, locks: workflow.locks, window: window, schedule: schedule,
+            secrets: usedSecrets, secretParams: secretParams, keeper: secretParams.isEmpty ? nil : engine.ownerId)
+        let lease = try await keep(secretParams, of: params, for: id)
+        do throws(OrchestratorError) {
+            if let earlier = try await create(run, heldBy: lease) {
+                engine.secretParams.forget(id)
+                return earlier
+            }
+        } catch {
+            engine.secretParams.forget(id)
+            throw error
+        }
         try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
         if let planned { metadata["targets"] = "\(planned.targets.count)" }
         logger.notice(planned == nil ? "run queued" : "fleet run queued", metadata: metadata)
-        engine.adopt(runId: run.id)
+        engine.adopt(runId: run.id, evenIfFull: lease != nil)
         return run
+    }
+
+    /// Keeps the values of a run's secret parameters in this daemon's
+    /// memory, and returns the lease the run is stored (or requeued) with
+    /// so that no other daemon, which would not have them, takes it first.
+    /// Nil when the run has none.
+    private func keep(_ secretParams: [String], of params: [String: String], for id: String) async throws(OrchestratorError) -> RunLease? {
+        guard !secretParams.isEmpty else { return nil }
+        let now = try await runs.serverTime()
+        engine.secretParams.keep(params.filter { secretParams.contains($0.key) }, for: id)
+        return RunLease(owner: engine.ownerId, until: now.addingTimeInterval(engine.lease.seconds))
     }
 
     /// The targets a fleet run will work on, in batches, each with the id its member run will have.
@@ -114,12 +152,12 @@ public struct RunService: Sendable {
 
     /// Stores `run`; or, when an earlier request with its request id made a
     /// run within the lifetime, returns that one instead.
-    private func create(_ run: Run) async throws(OrchestratorError) -> Run? {
+    private func create(_ run: Run, heldBy lease: RunLease?) async throws(OrchestratorError) -> Run? {
         let requestId = run.requestId ?? run.id
         do throws(OrchestratorError) {
             for attempt in 0..<2 {
                 do throws(OrchestratorError) {
-                    try await runs.createRun(run)
+                    try await runs.createRun(run, heldBy: lease)
                     return nil
                 } catch where error.kind == .conflict && error.details["requestId"] == requestId && attempt == 0 {
                     if let earlier = try await runs.run(requestId: requestId), earlier.createdAt >= run.createdAt - Self.requestIdLifetime {
@@ -228,18 +266,49 @@ public struct RunService: Sendable {
     /// answer here never leaves members running without their fleet), and
     /// its batches go on as before. A member is resumed through its fleet
     /// run, which counts its failures.
-    public func resume(_ id: String) async throws(OrchestratorError) -> Run {
+    /// `params`: the values of the run's secret parameters, which are asked
+    /// for again (they are not kept once a run ends or its daemon restarts).
+    public func resume(_ id: String, params: [String: String] = [:]) async throws(OrchestratorError) -> Run {
         let current = try await runs.run(id: id)
+        try Self.checkResumeParams(params, of: current)
         if let membership = current.membership {
             throw OrchestratorError.conflict(
                 "run \(id) is target \(membership.target.name) of fleet run \(membership.fleetRunId): resume the fleet run, which re-runs every target that did not succeed",
                 details: ["fleetRunId": membership.fleetRunId])
         }
         try await refuseAfterAFailedRollback(current)
-        try await requeue(current)
+        try Self.checkResumable(current)
+        let lease = try await keep(current.secretParams, of: params, for: id)
+        do throws(OrchestratorError) {
+            try await requeue(current, heldBy: lease)
+        } catch {
+            engine.secretParams.forget(id)
+            throw error
+        }
         logger.notice(current.fleet == nil ? "run resumed" : "fleet run resumed", metadata: ["runId": "\(id)", "workflow": "\(current.workflowName)"])
-        await engine.lookForWork()
+        if lease != nil {
+            engine.adopt(runId: id, evenIfFull: true)
+        } else {
+            await engine.lookForWork()
+        }
         return try await get(id)
+    }
+
+    /// A run with secret parameters is resumed with their values, all of
+    /// them, and nothing else.
+    private static func checkResumeParams(_ params: [String: String], of run: Run) throws(OrchestratorError) {
+        var v = Validator()
+        let secret = Set(run.secretParams)
+        for name in params.keys.sorted() where !secret.contains(name) {
+            v.require(false, "params.\(name)", run.secretParams.isEmpty
+                ? "run \(run.id) has no secret parameters: a resumed run keeps the parameters it started with"
+                : "not a secret parameter of run \(run.id) (those are \(run.secretParams.sorted().joined(separator: ", "))): the others keep their values")
+        }
+        let missing = run.secretParams.sorted().filter { params[$0] == nil }
+        v.require(missing.isEmpty, "params", "run \(run.id) takes secret parameters whose values are not kept once a run ends or its daemon restarts; "
+            + "give them again: orchctl run resume \(run.id) " + missing.map { "-p \($0)=…" }.joined(separator: " "))
+        v.merge(Parameters.problems(params, steps: []))
+        try v.check()
     }
 
     /// A step whose rollback failed left its device half undone: running
@@ -268,10 +337,10 @@ public struct RunService: Sendable {
     }
 
     /// Puts an ended run back in the queue, its steps that did not succeed pending again.
-    private func requeue(_ current: Run) async throws(OrchestratorError) {
+    private func requeue(_ current: Run, heldBy lease: RunLease?) async throws(OrchestratorError) {
         try Self.checkResumable(current)
         let change = current.resumption(at: clock.now().milliseconds)
-        guard try await runs.requeue(id: current.id, from: current.status, eventCount: current.events.count, change: change) else {
+        guard try await runs.requeue(id: current.id, from: current.status, eventCount: current.events.count, change: change, heldBy: lease) else {
             throw OrchestratorError.conflict("run \(current.id) changed while resuming it; try again")
         }
     }

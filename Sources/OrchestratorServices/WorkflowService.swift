@@ -15,8 +15,10 @@ public struct WorkflowService: Sendable {
     /// only race each other's version guards, and each race costs a retry
     /// of four operations (forty writers at once became 1,600 operations).
     private let turns = Turns()
+    private let runAs: RunAsPolicy
 
-    public init(workflows: any WorkflowStore, runs: any RunStore, ids: any IdSource, clock: any EngineClock) {
+    public init(workflows: any WorkflowStore, runs: any RunStore, ids: any IdSource, clock: any EngineClock, runAs: RunAsPolicy = RunAsPolicy()) {
+        self.runAs = runAs
         self.workflows = workflows
         self.runs = runs
         self.ids = ids
@@ -25,11 +27,12 @@ public struct WorkflowService: Sendable {
 
     public func create(_ draft: WorkflowDraft, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
         try draft.validate()
+        try checkRunAs(draft.steps)
         let now = clock.now().milliseconds
         let workflow = Workflow(
             id: ids.next(), name: draft.name, description: draft.description,
             steps: draft.steps.map { var s = $0; s.status = .pending; return s }, locks: draft.locks,
-            version: 1, createdAt: now, updatedAt: now, updatedBy: uid, window: draft.window)
+            version: 1, createdAt: now, updatedAt: now, updatedBy: uid, window: draft.window, secretParams: draft.secretParams)
         try await workflows.createWorkflow(workflow)
         return workflow
     }
@@ -45,6 +48,7 @@ public struct WorkflowService: Sendable {
 
     public func update(_ name: String, _ changes: WorkflowChanges, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
         try changes.validate()
+        try checkRunAs(changes.steps ?? [])
         return try await revise(name, expecting: changes.expectedVersion, by: uid) { revision throws(OrchestratorError) in
             try await workflows.updateWorkflow(named: name, changes, revision)
         }
@@ -64,6 +68,7 @@ public struct WorkflowService: Sendable {
         var v = Validator()
         v.merge(step.problems(at: "step"))
         try v.check()
+        try checkRunAs([step], at: "step")
         return try await revise(workflow, by: uid) { revision throws(OrchestratorError) in
             try await workflows.addStep(step, toWorkflow: workflow, revision)
         }
@@ -81,8 +86,10 @@ public struct WorkflowService: Sendable {
     public func updateStep(_ name: String, of workflow: String, _ changes: StepChanges, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
         try changes.validate()
         var v = Validator()
-        v.merge(changes.applied(to: try await workflows.step(named: name, inWorkflow: workflow)).problems(at: "step"))
+        let changed = changes.applied(to: try await workflows.step(named: name, inWorkflow: workflow))
+        v.merge(changed.problems(at: "step"))
         try v.check()
+        try checkRunAs([changed], at: "step")
         return try await revise(workflow, by: uid) { revision throws(OrchestratorError) in
             try await workflows.updateStep(named: name, inWorkflow: workflow, changes, revision)
         }
@@ -185,7 +192,8 @@ public struct WorkflowService: Sendable {
             let current = try await workflows.workflow(.name(name))
             let proposed = Workflow(
                 id: current.id, name: draft.name, description: draft.description, steps: draft.steps, locks: draft.locks,
-                version: current.version + 1, createdAt: current.createdAt, updatedAt: current.updatedAt, window: draft.window)
+                version: current.version + 1, createdAt: current.createdAt, updatedAt: current.updatedAt, window: draft.window,
+                secretParams: draft.secretParams)
             return WorkflowDiff(from: current.definition, to: proposed.definition, toVersion: nil)
         }
         guard let from else { throw OrchestratorError.validation([FieldError(field: "from", message: "is required (or give a definition)")]) }
@@ -201,6 +209,14 @@ public struct WorkflowService: Sendable {
 }
 
 /// The paging rules every listing shares.
+extension WorkflowService {
+    /// Steps that run as a user this daemon does not allow (or that does not exist) are refused.
+    func checkRunAs(_ steps: [Step], at field: String = "steps") throws(OrchestratorError) {
+        let problems = runAs.problems(steps, at: field)
+        guard problems.isEmpty else { throw OrchestratorError.validation(problems) }
+    }
+}
+
 enum PageRequest {
     static func check(limit: Int, after: String? = nil, afterIsRunId: Bool = false) throws(OrchestratorError) {
         var v = Validator()

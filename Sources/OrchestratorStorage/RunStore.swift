@@ -130,12 +130,34 @@ public enum LeaseState: Sendable, Equatable {
     case lost
 }
 
+/// A lease a run is stored with: `owner` holds it until `until` (the database server's time).
+public struct RunLease: Sendable, Equatable {
+    public var owner: String
+    public var until: Date
+
+    public init(owner: String, until: Date) {
+        self.owner = owner
+        self.until = until
+    }
+}
+
+extension RunStore {
+    public func createRun(_ run: Run) async throws(OrchestratorError) {
+        try await createRun(run, heldBy: nil)
+    }
+
+    public func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool {
+        try await requeue(id: id, from: status, eventCount: eventCount, change: change, heldBy: nil)
+    }
+}
+
 /// Where runs are kept. Every write by an executing daemon is fenced by its
 /// owner id, so a daemon that lost its lease can no longer change the run.
 public protocol RunStore: Sendable {
-    /// Stores a new run. Conflict (with `requestId` in its details) when
-    /// another run holds the same `requestId`.
-    func createRun(_ run: Run) async throws(OrchestratorError)
+    /// Stores a new run, leased to `heldBy` if given (a run only that
+    /// daemon can execute: it keeps its secret parameters). Conflict (with
+    /// `requestId` in its details) when another run holds the same `requestId`.
+    func createRun(_ run: Run, heldBy: RunLease?) async throws(OrchestratorError)
     /// The run that holds `requestId`, if one does.
     func run(requestId: String) async throws(OrchestratorError) -> Run?
     /// The run that holds `requestId` gives it up if it was created before
@@ -203,7 +225,7 @@ public protocol RunStore: Sendable {
     /// Puts an ended run back in the queue, if it is still `status` with
     /// `eventCount` events: records `change`, and clears its end, its cancel
     /// mark and its lease. False when the guard did not match.
-    func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange) async throws(OrchestratorError) -> Bool
+    func requeue(id: String, from status: RunStatus, eventCount: Int, change: RunChange, heldBy: RunLease?) async throws(OrchestratorError) -> Bool
     func hasActiveRun(workflowId: String) async throws(OrchestratorError) -> Bool
     /// Records one person's decision on one attempt of an approval step, in
     /// that attempt's ballot (collection `approvals`, one document per run,

@@ -83,6 +83,7 @@ struct Apply: ParsableCommand {
             update.changes.description = update.changes.description ?? ""
             update.changes.steps = update.changes.steps ?? []
             update.changes.locks = update.changes.locks ?? []
+            update.changes.secretParams = update.changes.secretParams ?? []
             // The file says the whole definition: no window there unbinds one.
             update.changes.window = .some(update.changes.window ?? nil)
             update.changes.expectedVersion = current.result.version
@@ -131,6 +132,7 @@ struct Apply: ParsableCommand {
         guard (desired["description"]?.stringValue ?? "") == current.description else { return false }
         guard (desired["locks"]?.arrayValue ?? []).compactMap(\.stringValue) == current.locks else { return false }
         guard desired["window"]?.stringValue == current.window else { return false }
+        guard (desired["secretParams"]?.arrayValue ?? []).compactMap(\.stringValue) == current.secretParams else { return false }
         var wanted: [Step] = []
         for item in desired["steps"]?.arrayValue ?? [] {
             guard let object = item.objectValue, let step = try? Step(params: ParamReader(object)) else { return false }

@@ -12,6 +12,8 @@ struct RunResume: ParsableCommand {
             It runs the definition it started with (the version 'orchctl run get' shows), even
             if the workflow was changed since: orchctl says so when it was. To run the
             workflow as it is now, start a new run. A run whose rollback failed is not resumed.
+            The values of secret parameters are not kept once a run ends or its daemon restarts:
+            give them again with -p (the others keep the values the run started with).
 
             Example:
               orchctl run resume 65a1b2c3d4e5f60718293a4b --watch
@@ -20,12 +22,13 @@ struct RunResume: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: RunID
+    @OptionGroup var params: ParamOptions
     @Flag(help: "Follow the run until it ends; the exit status is the run's outcome.") var watch = false
 
     func run() throws {
         try reporting {
             let connection = try global.connect()
-            let resumed = try GlobalOptions.call(connection, RPCMethods.runResume, RunKey(id: target.id))
+            let resumed = try GlobalOptions.call(connection, RPCMethods.runResume, RunResumeParams(id: target.id, params: try params.values()))
             let note = versionNote(resumed.result, connection)
             guard watch else {
                 global.emit(resumed) { "run \(target.id) resumed (\($0.status.rawValue)) with version \($0.workflowVersion) of \($0.workflowName)\n" + note }

@@ -1,0 +1,20 @@
+import OrchestratorModel
+
+/// Where secrets are kept: sealed (encrypted) values and who set them.
+/// The store never sees a value in clear.
+public protocol SecretStore: Sendable {
+    /// Creates the secret, or replaces its value.
+    func putSecret(_ secret: SealedSecret) async throws(OrchestratorError)
+    /// The sealed secrets of these names that exist.
+    func sealedSecrets(named names: [String]) async throws(OrchestratorError) -> [SealedSecret]
+    /// Names in order, after `after`.
+    func listSecrets(limit: Int, after: String?) async throws(OrchestratorError) -> Page<SecretRecord>
+    /// NotFound when there is none of that name.
+    func deleteSecret(named name: String) async throws(OrchestratorError)
+    /// Up to `limit` secrets sealed under another key than `keyId`.
+    func sealedSecrets(notUnder keyId: String, limit: Int) async throws(OrchestratorError) -> [SealedSecret]
+    /// Replaces the sealed value of `secret.record.name` only while it is
+    /// still sealed under `keyId` and set at `secret.record.setAt` (nobody
+    /// set it again meanwhile). False when that no longer holds.
+    func reseal(_ secret: SealedSecret, from keyId: String) async throws(OrchestratorError) -> Bool
+}
