@@ -32,7 +32,7 @@ public final class DaemonProcess: @unchecked Sendable {
     /// logs on stderr unless the test asks otherwise, and no config file.
     public var arguments: [String] {
         ["--socket", socketPath, "--mongodb-uri", mongoURI, "--database", database, "--log-target", "stderr",
-               "--socket-group", "root", "--admin-group", "root"]
+               "--socket-group", "root", "--admin-group", "root", "--secret-key-file", TestEnvironment.secretKeyFile]
             + extraArguments
     }
 

@@ -63,3 +63,16 @@ public func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async thr
     defer { try? FileManager.default.removeItem(at: url) }
     return try await body(url)
 }
+
+extension TestEnvironment {
+    /// The secret key every test daemon of this test process shares (like
+    /// the daemons of one site): made once, mode 0600, in a temporary directory.
+    public static let secretKeyFile: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("orch-test-key-\(getpid())")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("secret.key").path
+        let key = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        FileManager.default.createFile(atPath: path, contents: Data(Data(key).base64EncodedString().utf8), attributes: [.posixPermissions: 0o600])
+        return path
+    }()
+}

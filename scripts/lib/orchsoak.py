@@ -13,6 +13,7 @@ what the steps themselves wrote to disk. Loopback only; bounded in time.
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -226,13 +227,24 @@ class Proxy:
 FAKETIME = shutil.which("faketime")
 
 
+def secret_key(work):
+    """The key the daemons of one soak share (secret-key-file), made once, mode 0600."""
+    path = os.path.join(work, "secret.key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as key:
+            key.write(base64.b64encode(os.urandom(32)) + b"\n")
+    return path
+
+
 class Daemon:
     def __init__(self, name, binary, work, uri, database, ahead=False):
         self.name, self.binary = name, binary
         self.socket = os.path.join(work, f"{name}.sock")
         self.args = [binary, "--socket", self.socket, "--mongodb-uri", uri, "--database", database,
                      "--log-target", "stderr", "--socket-group", "root", "--admin-group", "root",
-                     "--lease-seconds", "3", "--server-selection-timeout-ms", "1000", "--stop-timeout-seconds", "5"]
+                     "--lease-seconds", "3", "--server-selection-timeout-ms", "1000", "--stop-timeout-seconds", "5",
+                     "--secret-key-file", secret_key(work)]
         # A clock a minute ahead (faketime cannot set one behind for a Swift
         # process: its timers then wait the offset too).
         self.ahead = ahead and FAKETIME is not None
