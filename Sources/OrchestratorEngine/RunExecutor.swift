@@ -31,7 +31,7 @@ actor RunExecutor: RunDriver {
     private var unwritten = RunChange()
     /// Workflow step statuses to show once `unwritten` is stored.
     private var unshown: [(String, StepStatus)] = []
-    private let settings: EngineSettings
+    let settings: EngineSettings
     let store: any RunStore
     private let workflows: any WorkflowStore
     private let slots: StepSlots
@@ -125,7 +125,7 @@ actor RunExecutor: RunDriver {
             workflowStatus.finish()
         }
         await recoverInterruptedSteps()
-        if lacksSecretParams { endForLostSecretParams() }
+        if lacksSecretParams && !run.status.isTerminal { endForLostSecretParams() }
         leftoverHolds = takesLocks
         resumeRetryDelays()
         var wakeups = mailbox.wakeups.makeAsyncIterator()
@@ -331,7 +331,7 @@ actor RunExecutor: RunDriver {
             if early.attempt == attempt, step.action == run.definition(step.name)?.action { return .held(early.process) }
             early.process.abandon()
         }
-        if let problem = secretProblems[step.name] { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
+        if let problem = secretProblems[step.name] ?? refusedUser(step) { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
         return world.launcher.prepare(
             StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: step.name))
     }

@@ -26,8 +26,7 @@ public struct WorkflowService: Sendable {
     }
 
     public func create(_ draft: WorkflowDraft, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
-        try draft.validate()
-        try checkRunAs(draft.steps)
+        try checkRunAs(draft.steps, after: draft.validate)
         let now = clock.now().milliseconds
         let workflow = Workflow(
             id: ids.next(), name: draft.name, description: draft.description,
@@ -47,8 +46,7 @@ public struct WorkflowService: Sendable {
     }
 
     public func update(_ name: String, _ changes: WorkflowChanges, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
-        try changes.validate()
-        try checkRunAs(changes.steps ?? [])
+        try checkRunAs(changes.steps ?? [], after: changes.validate)
         return try await revise(name, expecting: changes.expectedVersion, by: uid) { revision throws(OrchestratorError) in
             try await workflows.updateWorkflow(named: name, changes, revision)
         }
@@ -210,10 +208,20 @@ public struct WorkflowService: Sendable {
 
 /// The paging rules every listing shares.
 extension WorkflowService {
-    /// Steps that run as a user this daemon does not allow (or that does not exist) are refused.
-    func checkRunAs(_ steps: [Step], at field: String = "steps") throws(OrchestratorError) {
-        let problems = runAs.problems(steps, at: field)
-        guard problems.isEmpty else { throw OrchestratorError.validation(problems) }
+    /// Steps that run as a user this daemon does not allow (or that does
+    /// not exist) are refused, with every other problem `validate` finds.
+    func checkRunAs(
+        _ steps: [Step], at field: String = "steps", after validate: () throws(OrchestratorError) -> Void = {}
+    ) throws(OrchestratorError) {
+        var v = Validator()
+        do {
+            try validate()
+        } catch {
+            guard case .validationFailed(let problems) = error.kind else { throw error }
+            v.merge(problems)
+        }
+        v.merge(runAs.problems(steps, at: field))
+        try v.check()
     }
 }
 

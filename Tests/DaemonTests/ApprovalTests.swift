@@ -237,11 +237,3 @@ extension Result where Success == JSONValue, Failure == RPCError {
     fileprivate var isNotFound: Bool { errorCode == .notFound }
 }
 
-extension JSONValue {
-    fileprivate func step(_ name: String) -> JSONValue? { self["steps"]?.arrayValue?.first { $0["name"]?.stringValue == name } }
-    fileprivate func stepStatus(_ name: String) -> String? { step(name)?["status"]?.stringValue }
-}
-
-private func fileLines(_ url: URL) -> [String] {
-    ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-}

@@ -34,3 +34,12 @@ func orchctl(
 func groupID(_ name: String) -> UInt32? {
     getgrnam(name).map { $0.pointee.gr_gid }
 }
+
+extension JSONValue {
+    func step(_ name: String) -> JSONValue? { self["steps"]?.arrayValue?.first { $0["name"]?.stringValue == name } }
+    func stepStatus(_ name: String) -> String? { step(name)?["status"]?.stringValue }
+}
+
+func fileLines(_ url: URL) -> [String] {
+    ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}

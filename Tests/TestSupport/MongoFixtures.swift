@@ -112,3 +112,20 @@ extension MongoPool {
         try await withClient { client throws(MongoError) in try client.everyDocument() }
     }
 }
+
+/// Every text a database holds: for each document of each collection, its
+/// field names and string values joined, with its collection's name (what
+/// a test scans for a value that must never be stored).
+public func everyStoredText(uri: String, database: String) async throws -> [(collection: String, text: String)] {
+    let pool = try MongoPool(MongoConfiguration(uri: uri, database: database))
+    defer { Task { await pool.close() } }
+    func strings(_ value: BSON) -> [String] {
+        switch value {
+        case .string(let s): [s]
+        case .document(let d): d.fields.flatMap { [$0.key] + strings($0.value) }
+        case .array(let items): items.flatMap(strings)
+        default: []
+        }
+    }
+    return try await pool.everyDocument().map { ($0.collection, strings(.document($0.document)).joined(separator: "\n")) }
+}

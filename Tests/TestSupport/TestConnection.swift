@@ -75,4 +75,10 @@ extension Result where Failure == RPCError {
         if case .success(let v) = self { return v }
         return nil
     }
+
+    /// The error, if the call failed.
+    public var failure: RPCError? {
+        if case .failure(let e) = self { return e }
+        return nil
+    }
 }
