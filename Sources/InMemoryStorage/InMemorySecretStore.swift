@@ -28,8 +28,10 @@ public final class InMemorySecretStore: SecretStore {
         }
     }
 
-    public func sealedSecrets(notUnder keyId: String, limit: Int) async throws(OrchestratorError) -> [SealedSecret] {
-        state.withLock { stored in Array(stored.values.filter { $0.record.keyId != keyId }.sorted { $0.record.name < $1.record.name }.prefix(limit)) }
+    public func sealedSecrets(notUnder keyId: String, after: String?, limit: Int) async throws(OrchestratorError) -> [SealedSecret] {
+        state.withLock { stored in
+            Array(stored.values.filter { $0.record.keyId != keyId && (after == nil || $0.record.name > after!) }.sorted { $0.record.name < $1.record.name }.prefix(limit))
+        }
     }
 
     public func reseal(_ secret: SealedSecret, from keyId: String) async throws(OrchestratorError) -> Bool {

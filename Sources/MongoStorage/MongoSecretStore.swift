@@ -67,9 +67,11 @@ public struct MongoSecretStore: SecretStore {
         guard deleted == 1 else { throw OrchestratorError.notFound("secret", name) }
     }
 
-    public func sealedSecrets(notUnder keyId: String, limit: Int) async throws(OrchestratorError) -> [SealedSecret] {
-        try await withDatabase(pool) { client throws(MongoError) in
-            try client.collection(Self.collectionName).find(["keyId": ["$ne": BSON(keyId)]], sort: ["_id": 1], limit: limit).map(Self.decode)
+    public func sealedSecrets(notUnder keyId: String, after: String?, limit: Int) async throws(OrchestratorError) -> [SealedSecret] {
+        var filter: BSONDocument = ["keyId": ["$ne": BSON(keyId)]]
+        if let after { filter["_id"] = ["$gt": BSON(after)] }
+        return try await withDatabase(pool) { [filter] client throws(MongoError) in
+            try client.collection(Self.collectionName).find(filter, sort: ["_id": 1], limit: limit).map(Self.decode)
         }
     }
 

@@ -71,12 +71,12 @@ public struct SecretService: SecretSource {
     public func rotate() async throws(OrchestratorError) -> (resealed: Int, unknown: [String: Int]) {
         var resealed = 0
         var unknown: [String: Int] = [:]
-        var seen: Set<String> = []
+        var after: String?
         while true {
-            let batch = try await store.sealedSecrets(notUnder: keyring.current.id, limit: 200).filter { !seen.contains($0.record.name) }
-            guard !batch.isEmpty else { break }
+            let batch = try await store.sealedSecrets(notUnder: keyring.current.id, after: after, limit: 200)
+            guard let last = batch.last else { break }
+            after = last.record.name
             for secret in batch {
-                seen.insert(secret.record.name)
                 guard let previous = keyring.previous, secret.record.keyId == previous.id else {
                     unknown[secret.record.keyId, default: 0] += 1
                     continue

@@ -11,8 +11,8 @@ public protocol SecretStore: Sendable {
     func listSecrets(limit: Int, after: String?) async throws(OrchestratorError) -> Page<SecretRecord>
     /// NotFound when there is none of that name.
     func deleteSecret(named name: String) async throws(OrchestratorError)
-    /// Up to `limit` secrets sealed under another key than `keyId`.
-    func sealedSecrets(notUnder keyId: String, limit: Int) async throws(OrchestratorError) -> [SealedSecret]
+    /// Up to `limit` secrets sealed under another key than `keyId`, in name order after `after`.
+    func sealedSecrets(notUnder keyId: String, after: String?, limit: Int) async throws(OrchestratorError) -> [SealedSecret]
     /// Replaces the sealed value of `secret.record.name` only while it is
     /// still sealed under `keyId` and set at `secret.record.setAt` (nobody
     /// set it again meanwhile). False when that no longer holds.

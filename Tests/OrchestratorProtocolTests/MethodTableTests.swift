@@ -17,7 +17,7 @@ import Testing
         RPCMethods.targetList, RPCMethods.targetUpdate, RPCMethods.targetDelete, RPCMethods.targetImport, RPCMethods.daemonStatus,
         RPCMethods.runApprove, RPCMethods.runReject, RPCMethods.scheduleCreate, RPCMethods.scheduleGet, RPCMethods.scheduleList,
         RPCMethods.scheduleUpdate, RPCMethods.scheduleDelete, RPCMethods.windowCreate, RPCMethods.windowGet, RPCMethods.windowList,
-        RPCMethods.windowUpdate, RPCMethods.windowDelete,
+        RPCMethods.windowUpdate, RPCMethods.windowDelete, RPCMethods.secretSet, RPCMethods.secretList, RPCMethods.secretDelete,
     ]
 
     @Test func everyMethodHasExactlyOneEntry() {
@@ -29,6 +29,8 @@ import Testing
         #expect(RPCMethods.workflowGet.name == "workflow.get")
         #expect(RPCMethods.runCancel.mutates)
         #expect(!RPCMethods.runWatch.mutates)
+        // Listing secrets changes nothing, but only admins may, and it is audited.
+        #expect(!Method.secretList.mutates && Method.allCases.filter { $0.rawValue.hasPrefix("secret.") }.allSatisfy(\.restricted))
         #expect(RPCNotifications.runEvent.name == "run.event")
     }
 
@@ -78,7 +80,17 @@ import Testing
         (.runList, RunListParams()),
         (.runList, RunListParams(workflow: "vlan", status: .failed, limit: 7, after: "65a1b2c3d4e5f60718293a4b")),
         (.runCancel, RunKey(id: "65a1b2c3d4e5f60718293a4b")),
-        (.runResume, RunKey(id: "65a1b2c3d4e5f60718293a4b")),
+        (.runResume, RunResumeParams(id: "65a1b2c3d4e5f60718293a4b")),
+        (.runResume, RunResumeParams(id: "65a1b2c3d4e5f60718293a4b", params: ["enable": "s3cret"])),
+        (.secretSet, SecretSetParams(name: "enable", value: "line one\nline two\n")),
+        (.secretList, WorkflowListParams(limit: 10, after: "a")),
+        (.secretDelete, NameParams(name: "enable")),
+        (.workflowCreate, WorkflowDraft(name: "login", steps: [
+            Step(name: "login", executionOrder: 0, action: Action(exec: ["/bin/login", "{{secrets.pw}}"]), secrets: ["token"], runAs: RunAs(user: "netops", group: "backup")),
+        ], secretParams: ["enable"])),
+        (.workflowUpdate, WorkflowUpdateParams(name: "login", changes: WorkflowChanges(secretParams: ["enable"]))),
+        (.stepUpdate, StepUpdateParams(workflow: "login", name: "login", changes: StepChanges(secrets: ["token"], runAs: .some(nil)))),
+        (.stepUpdate, StepUpdateParams(workflow: "login", name: "login", changes: StepChanges(runAs: RunAs(user: "netops")))),
         (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b")),
         (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b", fromSequence: 12)),
         (.runStart, RunStartParams(workflow: "vlan", params: ["vlan": "120"], targets: .labels(["site": "ams"]), batchSize: .percent(25), maxFailPercentage: 5)),
@@ -179,7 +191,7 @@ import Testing
         let cases: [(Method, [String: JSONValue], String)] = [
             (.workflowCreate, [:], "invalid params: missing required parameter 'name'"),
             (.workflowCreate, ["name": "w", "stepz": []],
-             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, locks, name, steps, updatedAt, updatedBy, version, window)"),
+             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, locks, name, secretParams, steps, updatedAt, updatedBy, version, window)"),
             (.workflowGet, ["name": "w", "id": "x"], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, [:], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, ["name": 5], "invalid params: name must be a string, got an integer"),
@@ -194,7 +206,7 @@ import Testing
             (.workflowList, ["limit": 1.5], "invalid params: limit must be an integer, got a number"),
             (.workflowUpdate, ["description": "d"], "invalid params: missing required parameter 'name'"),
             (.workflowUpdate, ["name": "w", "version": 3],
-             "invalid params: unknown parameter 'version' (expected one of: description, expectedVersion, locks, name, newName, steps, window)"),
+             "invalid params: unknown parameter 'version' (expected one of: description, expectedVersion, locks, name, newName, secretParams, steps, window)"),
             (.workflowDelete, ["name": "w", "force": true], "invalid params: unknown parameter 'force' (expected one of: name)"),
             (.stepAdd, ["workflow": "w"], "invalid params: missing required parameter 'step'"),
             (.stepAdd, ["workflow": "w", "step": ["name": "s", "executionOrder": 0, "action": ["exec": ["/bin/true", 5]]]],
@@ -204,7 +216,7 @@ import Testing
             (.stepGet, ["workflow": "w"], "invalid params: missing required parameter 'name'"),
             (.stepList, [:], "invalid params: missing required parameter 'workflow'"),
             (.stepUpdate, ["workflow": "w", "name": "s", "status": "failed"],
-             "invalid params: unknown parameter 'status' (expected one of: action, approval, continueOnFailure, description, executionOrder, idempotent, locks, name, retries, retryDelaySeconds, rollback, timeoutSeconds)"),
+             "invalid params: unknown parameter 'status' (expected one of: action, approval, continueOnFailure, description, executionOrder, idempotent, locks, name, retries, retryDelaySeconds, rollback, runAs, secrets, timeoutSeconds)"),
             (.stepUpdate, ["workflow": "w", "name": "s", "timeoutSeconds": "never"],
              "invalid params: timeoutSeconds must be an integer, got a string"),
             (.stepUpdate, ["name": "s"], "invalid params: missing required parameter 'workflow'"),
@@ -226,6 +238,11 @@ import Testing
             (.runResume, ["id": .null], "invalid params: missing required parameter 'id'"),
             (.runWatch, ["id": "x", "fromSequence": "1"], "invalid params: fromSequence must be an integer, got a string"),
             (.daemonStatus, ["verbose": true], "invalid params: unknown parameter 'verbose' (expected one of: )"),
+            (.secretSet, ["name": "pw"], "invalid params: missing required parameter 'value'"),
+            (.secretSet, ["name": "pw", "value": ["a"]], "invalid params: value must be a string, got an array"),
+            (.runResume, ["id": "x", "params": ["enable": 1]], "invalid params: params.enable must be a string, got an integer"),
+            (.stepAdd, ["workflow": "w", "step": ["name": "s", "executionOrder": 0, "action": ["exec": ["/bin/true"]], "runAs": ["uid": 0]]],
+             "invalid params: unknown parameter 'step.runAs.uid' (expected one of: group, user)"),
         ]
         for (method, params, message) in cases {
             #expect(throws: RPCError.invalidParams(message), "\(method) \(params)") {
@@ -263,6 +280,22 @@ import Testing
                 RunEvent(sequence: 0, step: nil, status: "queued", at: created),
                 RunEvent(sequence: 1, step: "push", status: "failed", at: later, attempt: 1, exitCode: 2, message: "exit 2"),
             ])
+    }
+
+    static var secretRun: Run {
+        var secretRun = run
+        secretRun.params = ["enable": "***", "vlan": "120"]
+        secretRun.secrets = ["device-pw"]
+        secretRun.secretParams = ["enable"]
+        return secretRun
+    }
+
+    static var secretWorkflow: Workflow {
+        var login = workflow
+        login.secretParams = ["enable"]
+        login.steps[0].secrets = ["device-pw"]
+        login.steps[0].runAs = RunAs(user: "netops", group: "backup")
+        return login
     }
 
     static let target = Target(
@@ -349,6 +382,11 @@ import Testing
             (.windowList, ["items": [Self.window.json], "next": .null]),
             (.windowUpdate, Self.window.json),
             (.windowDelete, ["deleted": true]),
+            (.secretSet, SecretRecord(name: "enable", setBy: 1000, setAt: Self.created, keyId: "0123456789abcdef").resultJSON),
+            (.secretList, Page(items: [SecretRecord(name: "enable", setBy: 0, setAt: Self.later, keyId: "0123456789abcdef")], next: "enable").resultJSON),
+            (.secretDelete, ["deleted": true]),
+            (.runGet, Self.secretRun.json()),
+            (.workflowGet, Self.secretWorkflow.json),
         ]
         #expect(Set(samples.map(\.0)) == Set(Method.allCases))
         for (method, json) in samples { try expectResultRoundTrip(method.typed, json) }
