@@ -53,6 +53,8 @@ enum Render {
             if step.continueOnFailure { flags.append("continue-on-failure") }
             if step.idempotent { flags.append("idempotent") }
             if !step.locks.isEmpty { flags.append("locks=" + step.locks.joined(separator: ",")) }
+            if !step.secrets.isEmpty { flags.append("secrets=" + step.secrets.joined(separator: ",")) }
+            if let runAs = step.runAs { flags.append("as=" + runAs.user + (runAs.group.map { ":" + $0 } ?? "")) }
             table.add(
                 text(step.executionOrder), step.name, step.status.rawValue,
                 step.timeoutSeconds.map { "\($0)s" } ?? "-", text(step.retries),
@@ -66,7 +68,8 @@ enum Render {
             ("Name", w.name), ("Id", w.id), ("Description", w.description),
             ("Version", text(w.version)), ("Created", text(w.createdAt)),
             ("Updated", text(w.updatedAt) + (w.updatedBy.map { " by uid \($0)" } ?? "")),
-        ] + (w.locks.isEmpty ? [] : [("Locks", w.locks.joined(separator: " "))]))
+        ] + (w.locks.isEmpty ? [] : [("Locks", w.locks.joined(separator: " "))])
+          + (w.secretParams.isEmpty ? [] : [("Secret params", w.secretParams.joined(separator: " ") + " (masked; give them with -p)")]))
         out += "\n" + (w.steps.isEmpty ? "No steps yet: add one with 'orchctl step add \(w.name) NAME --order N -- CMD'.\n" : steps(w.steps))
         return out
     }
@@ -84,6 +87,8 @@ enum Render {
             ("Timeout", s.timeoutSeconds.map { "\($0)s" } ?? "none"), ("Retries", text(s.retries)),
             ("Retry delay", "\(s.retryDelaySeconds)s"), ("Continue on failure", text(s.continueOnFailure)),
             ("Idempotent", text(s.idempotent)), ("Locks", s.locks.isEmpty ? "none" : s.locks.joined(separator: " ")),
+            ("Secrets", s.secrets.isEmpty ? "none" : s.secrets.map { "\($0) ($\(SecretRules.environmentName($0)))" }.joined(separator: " ")),
+            ("Runs as", s.runAs.map { $0.user + ($0.group.map { ", group \($0)" } ?? "") } ?? "the daemon's user"),
         ]
         return fields(pairs)
     }

@@ -33,6 +33,7 @@ struct RunGet: ParsableCommand {
           } ?? [])
           + (run.schedule.map { [("Schedule", $0)] } ?? []) + [
             ("Parameters", params.isEmpty ? "-" : params.joined(separator: " ")),
+        ] + (run.secrets.isEmpty ? [] : [("Secrets", run.secrets.joined(separator: " "))]) + [
             ("Requested by", "uid \(run.requestedBy.uid) (pid \(run.requestedBy.pid))"),
             ("Created", Render.text(run.createdAt)), ("Started", Render.text(run.startedAt)), ("Finished", Render.text(run.finishedAt)),
         ])
