@@ -44,7 +44,8 @@ final class SimDaemon: @unchecked Sendable {
         let settings = EngineSettings(
             ownerId: name, maxParallelSteps: simulation.swarm.maxParallelSteps, lease: simulation.swarm.lease, killGrace: .seconds(5),
             claimInterval: .seconds(2), workingDirectory: "/", stepGate: "/simulated/step-gate")
-        let engine = Engine(settings: settings, runs: store, workflows: simulation.workflows, world: engineWorld, logger: logger)
+        let secrets = SimSecrets(database: simulation.database, life: life, owner: name)
+        let engine = Engine(settings: settings, runs: store, workflows: simulation.workflows, world: engineWorld, secrets: secrets, logger: logger)
         self.engine = engine
         runs = RunService(runs: store, workflows: simulation.workflows, targets: simulation.targets, engine: engine, ids: simulation.ids, clock: clock, logger: logger)
         activeRuns = 0

@@ -6,6 +6,8 @@ import OrchestratorModel
 struct StepBehaviour {
     var duration: ClosedRange<Double>
     var failure: Double
+    /// The secrets the step (and its rollback) must find in its environment.
+    var secrets: [String] = []
 }
 
 /// One attempt of a step that ran (its gate opened), for the invariants.
@@ -141,6 +143,8 @@ final class SimProcess: StepHandle, @unchecked Sendable {
     /// It runs the step's rollback (the engine says so in its environment).
     let rollback: Bool
     let attempt: Int
+    /// The secrets in its environment, as the engine gave them.
+    let given: [String: String]
     let timeout: Duration?
     let killGrace: Duration
     private(set) var state = State.held
@@ -158,6 +162,7 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         step = spec.environment["ORCH_STEP"] ?? "?"
         rollback = spec.environment["ORCH_ROLLBACK"] == "1"
         attempt = Int(spec.environment["ORCH_ATTEMPT"] ?? "") ?? 0
+        given = spec.environment.filter { $0.key.hasPrefix("ORCH_SECRET_") }
         timeout = spec.timeout
         killGrace = spec.killGrace
     }
@@ -169,6 +174,11 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         state = .running
         execution = table.began(self)
         let world = table.world
+        let expected = table.behaviours["\(workflow)/\(step)"]?.secrets ?? []
+        let wanted = Dictionary(uniqueKeysWithValues: expected.map { (SecretRules.environmentName($0), SimSecrets.value(of: $0)) })
+        if given != wanted {
+            world.breach("step started without its secrets", "step \(step) of run \(run) attempt \(attempt) got \(given.keys.sorted()), wanted \(wanted.keys.sorted()) with their values")
+        }
         // An undo is quick (it puts back what the step changed), and fails now and then.
         let behaviour = rollback
             ? StepBehaviour(duration: 0.05...3, failure: 0.1)

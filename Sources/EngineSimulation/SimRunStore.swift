@@ -1,5 +1,6 @@
 import Foundation
 import InMemoryStorage
+import OrchestratorEngine
 import OrchestratorModel
 import OrchestratorStorage
 
@@ -66,6 +67,26 @@ private final class WorldRef: @unchecked Sendable {
 
     init(_ world: SimWorld) {
         self.world = world
+    }
+}
+
+/// The secrets steps read as they start: every name's value is
+/// `secret:<name>`, read from the database, so an outage or a slow server
+/// meets a step's start there too.
+struct SimSecrets: SecretSource {
+    let database: SimDatabase
+    let life: Life
+    let owner: String
+
+    static func value(of name: String) -> String { "secret:\(name)" }
+
+    func reveal(_ names: [String]) async throws(OrchestratorError) -> [String: String] {
+        let world = database.world
+        await world.contact(life)
+        await world.sleep(world.seconds(database.latency(for: owner)), life)
+        if database.isDown { throw OrchestratorError(.storageUnavailable, "simulated outage") }
+        await world.contact(life)
+        return Dictionary(uniqueKeysWithValues: names.map { ($0, Self.value(of: $0)) })
     }
 }
 

@@ -241,12 +241,13 @@ public final class Simulation: @unchecked Sendable {
         let idempotent = world.chance(0.5)
         // Mostly short steps; some outlast a lease (and a stop timeout).
         let longest = world.chance(0.2) ? world.uniform(10...40) : world.uniform(0.2...12)
-        let behaviour = StepBehaviour(duration: 0.05...longest, failure: world.chance(0.5) ? world.uniform(0...0.4) : 0)
+        let secrets = world.chance(0.3) ? (world.chance(0.5) ? ["device-pw"] : ["device-pw", "api.token"]) : []
+        let behaviour = StepBehaviour(duration: 0.05...longest, failure: world.chance(0.5) ? world.uniform(0...0.4) : 0, secrets: secrets)
         let step = Step(
             name: name, executionOrder: world.integer(0...3), action: Action(exec: ["/bin/true"]),
             timeoutSeconds: world.chance(0.2) ? world.integer(2...8) : nil, retries: world.integer(0...2), retryDelaySeconds: world.integer(1...3),
             continueOnFailure: world.chance(0.2), idempotent: idempotent,
-            locks: locks, rollback: rollbacks && world.chance(0.3) ? Action(exec: ["/bin/true"]) : nil)
+            locks: locks, rollback: rollbacks && world.chance(0.3) ? Action(exec: ["/bin/true"]) : nil, secrets: secrets)
         return (step, behaviour)
     }
 
