@@ -129,6 +129,13 @@ public final class Simulation: @unchecked Sendable {
     private var daemons: [SimDaemon] = []
     private var acknowledged: [String] = []
     private var workflowNames: [String] = []
+    /// The seconds of steps one run of each workflow lines up per target:
+    /// each step's mean duration, times the attempts it takes on average.
+    private var workPerTarget: [String: Double] = [:]
+    private var targetCount = 0
+    /// The work the clients' runs lined up: in all, and behind each lock
+    /// that serializes it (a device, a shared lock).
+    private var linedUp = (total: 0.0, behind: [String: Double]())
     /// The clients' time: they never crash.
     private let clientLife = Life(daemon: "client", number: 0)
     /// Every client `run.start` by request id, and what each attempt was answered.
@@ -282,6 +289,10 @@ public final class Simulation: @unchecked Sendable {
         let service = WorkflowService(workflows: workflows, runs: database.runs, ids: ids, clock: SimClock(world: world, life: Life(daemon: "setup", number: 0), skew: .zero))
         world.spawn { _ = try? await service.create(WorkflowDraft(name: name, steps: steps.map(\.step), locks: locks)) }
         for (step, _) in steps { stepLocks["\(name)/\(step.name)"] = Array(Set(step.locks + locks)) }
+        workPerTarget[name] = steps.reduce(0) { work, step in
+            work + (step.behaviour.duration.lowerBound + step.behaviour.duration.upperBound) / 2
+                * (1 + Double(step.step.retries) * step.behaviour.failure)
+        }
         workflowNames.append(name)
         world.run(until: world.time)
     }
@@ -293,6 +304,7 @@ public final class Simulation: @unchecked Sendable {
         world.spawn {
             for index in 1...count { _ = try? await service.create(TargetDraft(name: "t\(index)", labels: ["pool": "sim"])) }
         }
+        targetCount = count
         world.run(until: world.time)
     }
 
@@ -331,6 +343,10 @@ public final class Simulation: @unchecked Sendable {
         let fleet = !singleRunWorkflows.contains(workflow) && (world.chance(swarm.fleetShare) || perDeviceWorkflows.contains(workflow))
             ? FleetRequest(selector: .labels(["pool": "sim"]), batchSize: .count(world.integer(1...3)), maxFailPercentage: [0, 50, 100][world.integer(0...2)])
             : nil
+        guard withinTheSwarmsCapacity(workflow, fleet: fleet != nil) else {
+            world.note("client: no run of \(workflow) now: the swarm could not finish the work lined up within the settle phase")
+            return
+        }
         let requestId = "request-\(requests.count + 1)"
         requests[requestId] = []
         world.spawn { [self] in
@@ -356,6 +372,27 @@ public final class Simulation: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Whether a run of `workflow` still fits what the swarm can finish in
+    /// three quarters of the settle phase: its steps in the step slots of every daemon,
+    /// and the work behind each lock it takes (a fleet's per device, a
+    /// shared one's in all). Beyond that a run that has not ended would be
+    /// queued, not stuck, and "a run never ended" would say nothing.
+    private func withinTheSwarmsCapacity(_ workflow: String, fleet: Bool) -> Bool {
+        let perTarget = workPerTarget[workflow] ?? 0
+        let work = perTarget * Double(fleet ? targetCount : 1)
+        let budget = Self.settlePhase.seconds * 3 / 4
+        let locks = Set(stepLocks.filter { $0.key.hasPrefix("\(workflow)/") }.values.joined())
+        var behind = linedUp.behind
+        for lock in locks {
+            let devices = lock.contains("{{target.name}}") && fleet ? (1...max(targetCount, 1)).map { lock.replacingOccurrences(of: "{{target.name}}", with: "t\($0)") } : [lock]
+            for device in devices { behind[device, default: 0] += lock.contains("{{target.name}}") && fleet ? perTarget : work }
+        }
+        let slots = Double(swarm.maxParallelSteps * swarm.daemons)
+        guard linedUp.total + work <= budget * slots, behind.values.allSatisfy({ $0 <= budget }) else { return false }
+        linedUp = (linedUp.total + work, behind)
+        return true
     }
 
     enum Answer { case acknowledged, unavailable, unknown, refused }

@@ -30,14 +30,12 @@ extension RunExecutor {
     /// database cannot answer now: nothing starts, and the executor looks
     /// again in a second. A secret that is gone or does not open fails the
     /// steps that use it, with the reason (`secretProblems`).
-    func readSecrets(for commands: [String], rollingBack: [String]) async -> Bool {
+    func readSecrets(for names: [String], rollingBack: Set<String>) async -> Bool {
         secretProblems = [:]
         var users: [String: [String]] = [:]
-        for name in commands {
-            if let step = run.definition(name) { users[name] = SecretRules.used(by: step) }
-        }
-        for name in rollingBack {
-            if let step = run.definition(name)?.undoing { users[name] = SecretRules.used(by: step) }
+        for name in names {
+            let step = rollingBack.contains(name) ? run.definition(name)?.undoing : run.definition(name)
+            if let step { users[name] = SecretRules.used(by: step) }
         }
         let needed = Array(Set(users.values.joined())).sorted()
         guard !needed.isEmpty else { return true }

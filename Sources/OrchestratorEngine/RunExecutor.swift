@@ -210,7 +210,6 @@ actor RunExecutor: RunDriver {
         var batch: [String] = []
         let (approvals, commands) = decision.start.partitioned { run.definition($0)?.approval != nil }
         openApprovals(approvals)
-        guard await readSecrets(for: commands, rollingBack: decision.rollback) else { return }
         // A failed run's rollbacks take a slot and the step's locks, as the step did.
         for name in commands + decision.rollback {
             if waitingForRetry(name) { continue }
@@ -224,11 +223,14 @@ actor RunExecutor: RunDriver {
             batch.append(name)
         }
         guard !batch.isEmpty else { return }
-        guard !stopping, !cancelRequested, !lost else {
+        // Read once the batch has its slots and locks: a step waiting for a lock does not read them at each look.
+        let rollingBack = Set(decision.rollback)
+        guard !stopping, !cancelRequested, !lost, await readSecrets(for: batch, rollingBack: rollingBack) else {
+            // The locks taken for them are given back at the next look (they did not start).
             for _ in batch { await slots.release() }
             return
         }
-        await launch(batch, rollingBack: Set(decision.rollback))
+        await launch(batch, rollingBack: rollingBack)
     }
 
     /// Records `names` as started (their rollbacks, for those in

@@ -26,7 +26,7 @@ public struct ScheduleService: Sendable {
     public func create(_ draft: ScheduleDraft, by uid: UInt32? = nil) async throws(OrchestratorError) -> Schedule {
         var v = Validator()
         v.merge(draft.problems)
-        v.merge(try await referenceProblems(workflow: draft.workflow, window: draft.window, fields: Set(v.errors.map(\.field))))
+        v.merge(try await referenceProblems(workflow: draft.workflow, window: draft.window, fields: Set(v.errors.map(\.field)), params: draft.params))
         try v.check()
         let now = clock.now().milliseconds
         var schedule = Schedule(
@@ -58,7 +58,10 @@ public struct ScheduleService: Sendable {
             let read = try await schedules.schedule(named: name)
             var v = Validator()
             v.merge(changes.problems(against: read))
-            v.merge(try await referenceProblems(workflow: changes.workflow, window: changes.window ?? nil, fields: Set(v.errors.map(\.field))))
+            v.merge(try await referenceProblems(
+                // Looked up only when it or the params change: pausing a schedule whose workflow is gone works.
+                workflow: changes.workflow ?? (changes.params == nil ? nil : read.workflow), window: changes.window ?? nil, fields: Set(v.errors.map(\.field)),
+                params: changes.params ?? read.params))
             try v.check()
             var changed = changes.applied(to: read)
             let now = clock.now().milliseconds
@@ -89,12 +92,16 @@ public struct ScheduleService: Sendable {
 
     /// A schedule names a workflow and a window that exist (they may be
     /// deleted later: its fire then fails, saying so in the journal). A
-    /// field already refused (a bad name) is not looked up.
-    private func referenceProblems(workflow: String?, window: String?, fields refused: Set<String>) async throws(OrchestratorError) -> [FieldError] {
+    /// field already refused (a bad name) is not looked up. Its params may
+    /// not hold the workflow's secret parameters: a schedule keeps them in clear.
+    private func referenceProblems(
+        workflow: String?, window: String?, fields refused: Set<String>, params: [String: String] = [:]
+    ) async throws(OrchestratorError) -> [FieldError] {
         var v = Validator()
         if let workflow, !refused.contains("workflow") {
             do throws(OrchestratorError) {
-                _ = try await workflows.workflow(.name(workflow))
+                let secret = try await workflows.workflow(.name(workflow)).secretParams.filter { params[$0] != nil }.sorted()
+                v.require(secret.isEmpty, "params", "\(secret.joined(separator: ", ")) \(secret.count == 1 ? "is a secret parameter" : "are secret parameters") of workflow '\(workflow)', which a schedule would keep in clear: keep the value as a secret ('orchctl secret set NAME', then {{secrets.NAME}} in the step)")
             } catch where error.isNotFound {
                 v.require(false, "workflow", "no workflow named '\(workflow)' (see 'orchctl workflow list')")
             }

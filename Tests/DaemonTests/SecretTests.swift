@@ -283,6 +283,11 @@ import TestSupport
                     "workflow": "enable", "params": ["enable": "x"], "targets": ["names": ["leaf1"]],
                 ])
                 #expect(fleet.errorCode == .validationFailed && fleet.failure?.message.contains("orchctl secret set") == true, "\(fleet)")
+                let scheduled = try await call(daemon.connect(), "schedule.create", [
+                    "name": "nightly", "workflow": "enable", "cron": "0 2 * * *", "params": ["enable": "x"],
+                ])
+                #expect(scheduled.errorCode == .validationFailed, "\(scheduled)")
+                #expect(scheduled.failure?.message.contains("enable is a secret parameter of workflow 'enable', which a schedule would keep in clear") == true, "\(scheduled)")
             }
         }
     }
