@@ -34,10 +34,10 @@ public final class InMemorySecretStore: SecretStore {
         }
     }
 
-    public func reseal(_ secret: SealedSecret, from keyId: String) async throws(OrchestratorError) -> Bool {
+    public func reseal(_ new: SealedSecret, replacing old: SealedSecret) async throws(OrchestratorError) -> Bool {
         state.withLock { stored in
-            guard let current = stored[secret.record.name], current.record.keyId == keyId, current.record.setAt == secret.record.setAt else { return false }
-            stored[secret.record.name] = secret
+            guard let current = stored[old.record.name], current.sealed == old.sealed, current.record.keyId == old.record.keyId else { return false }
+            stored[old.record.name] = new
             return true
         }
     }

@@ -75,9 +75,11 @@ public struct MongoSecretStore: SecretStore {
         }
     }
 
-    public func reseal(_ secret: SealedSecret, from keyId: String) async throws(OrchestratorError) -> Bool {
-        let filter: BSONDocument = ["_id": BSON(secret.record.name), "keyId": BSON(keyId), "setAt": BSON(secret.record.setAt)]
-        let update: BSONDocument = ["$set": ["sealed": BSON(Data(secret.sealed).base64EncodedString()), "keyId": BSON(secret.record.keyId)]]
+    public func reseal(_ new: SealedSecret, replacing old: SealedSecret) async throws(OrchestratorError) -> Bool {
+        let filter: BSONDocument = [
+            "_id": BSON(old.record.name), "keyId": BSON(old.record.keyId), "sealed": BSON(Data(old.sealed).base64EncodedString()),
+        ]
+        let update: BSONDocument = ["$set": ["sealed": BSON(Data(new.sealed).base64EncodedString()), "keyId": BSON(new.record.keyId)]]
         return try await withDatabase(pool, writes: true) { client throws(MongoError) in
             try client.collection(Self.collectionName).updateOne(filter, update).matched == 1
         }

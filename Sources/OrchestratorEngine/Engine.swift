@@ -121,7 +121,15 @@ public actor Engine {
     public nonisolated var ownerId: String { settings.ownerId }
     public nonisolated var lease: Duration { settings.lease }
 
+    /// Runs only this daemon can execute (it keeps their secret parameters),
+    /// and until when (uptime) it keeps trying to claim them whatever its
+    /// room: a claim that failed (the database, a lost answer) is tried
+    /// again at each claim pass, not left to a peer, which would not have
+    /// their values.
+    private var pinned: [String: Duration] = [:]
+
     private func claimIfRoom(_ runId: String, evenIfFull: Bool = false) async {
+        if evenIfFull { pinned[runId] = world.clock.uptime() + settings.lease * 2 }
         guard started, !stopping, executors[runId] == nil, evenIfFull || stepRuns + claiming.count < settings.maximumActiveRuns else {
             doorbell.ring()
             return
@@ -189,6 +197,7 @@ public actor Engine {
     }
 
     private func claimAvailable() async {
+        await claimPinned()
         let room = settings.maximumActiveRuns - stepRuns - claiming.count
         guard room > 0 else { return }
         await refreshServerReading()
@@ -203,6 +212,14 @@ public actor Engine {
         }
         for id in candidates where executors[id] == nil && !stopping && stepRuns + claiming.count < settings.maximumActiveRuns {
             await claimAndExecute(id)
+        }
+    }
+
+    private func claimPinned() async {
+        for (id, until) in pinned.sorted(by: { $0.key < $1.key }) {
+            guard !stopping else { return }
+            if executors[id] == nil, world.clock.uptime() <= until { await claimAndExecute(id) }
+            if executors[id] != nil || world.clock.uptime() > until { pinned[id] = nil }
         }
     }
 

@@ -43,20 +43,16 @@ extension RunExecutor {
             secretValues = try await secrets.reveal(needed)
             return true
         } catch where error.isTransient {
-            logger.warning("cannot read the secrets of the steps about to start (\(error.message)); trying again in a second")
-            let (clock, mailbox) = (self.clock, self.mailbox)
-            world.spawn {
-                await clock.sleep(for: .seconds(1))
-                mailbox.post(.tick)
-            }
-            return false
+            return retryReadingSecrets(error)
         } catch {
             // Tell each step which of its secrets failed: read them one by one.
             secretValues = [:]
-            for (step, names) in users where !names.isEmpty {
+            for (step, names) in users.sorted(by: { $0.key < $1.key }) where !names.isEmpty {
                 for name in names where secretValues[name] == nil {
                     do {
                         secretValues.merge(try await secrets.reveal([name])) { _, new in new }
+                    } catch where error.isTransient {
+                        return retryReadingSecrets(error)
                     } catch {
                         secretProblems[step] = "not started: \(error.message)"
                         break
@@ -65,6 +61,17 @@ extension RunExecutor {
             }
             return true
         }
+    }
+
+    /// The database cannot answer now: nothing starts, and the executor looks again in a second.
+    private func retryReadingSecrets(_ error: OrchestratorError) -> Bool {
+        logger.warning("cannot read the secrets of the steps about to start (\(error.message)); trying again in a second")
+        let (clock, mailbox) = (self.clock, self.mailbox)
+        world.spawn {
+            await clock.sleep(for: .seconds(1))
+            mailbox.post(.tick)
+        }
+        return false
     }
 
     /// The values of the run's secret parameters lived only in the memory
@@ -77,8 +84,10 @@ extension RunExecutor {
         let reason = "the values of its secret parameters (\(names)) were kept only in the memory of the daemon that started it, "
             + "which restarted or gave the run up; resume it with them: orchctl run resume \(run.id) "
             + run.secretParams.sorted().map { "-p \($0)=…" }.joined(separator: " ")
-        logger.error("run failed: \(reason)", metadata: ["runStatus": "failed"])
-        var change = RunChange(status: .failed, finishedAt: clock.now().milliseconds)
+        logger.error("run ended: \(reason)", metadata: ["runStatus": "\(cancelRequested ? "cancelled" : "failed")"])
+        // A cancel asked for meanwhile is what the operator wanted: the run ends cancelled.
+        let ending: RunStatus = cancelRequested ? .cancelled : .failed
+        var change = RunChange(status: ending, finishedAt: clock.now().milliseconds)
         for (index, record) in run.steps.enumerated() where !record.status.isFinal && !record.status.isExecuting {
             var skipped = record
             skipped.status = .skipped
@@ -86,7 +95,7 @@ extension RunExecutor {
             change.steps[index] = skipped
             change.events.append(event(step: record.name, status: StepStatus.skipped.rawValue, sequenceOffset: change.events.count))
         }
-        change.events.append(event(step: nil, status: RunStatus.failed.rawValue, message: reason, sequenceOffset: change.events.count))
+        change.events.append(event(step: nil, status: ending.rawValue, message: reason, sequenceOffset: change.events.count))
         stage(change)
         for (_, record) in change.steps { show(record.name, record.status) }
     }

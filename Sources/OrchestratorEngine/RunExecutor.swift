@@ -125,7 +125,8 @@ actor RunExecutor: RunDriver {
             workflowStatus.finish()
         }
         await recoverInterruptedSteps()
-        if lacksSecretParams && !run.status.isTerminal { endForLostSecretParams() }
+        // The values this executor may drop when it ends: those kept when it began (a later resume keeps its own).
+        let keptToken = vault.entry(for: run.id)?.token
         leftoverHolds = takesLocks
         resumeRetryDelays()
         var wakeups = mailbox.wakeups.makeAsyncIterator()
@@ -148,7 +149,7 @@ actor RunExecutor: RunDriver {
             for message in messages { await handle(message) }
         }
         dropAhead()
-        if run.status.isTerminal { vault.forget(run.id) }
+        if let keptToken { vault.forget(run.id, token: keptToken) }
         if lost {
             terminateAll()
         } else if run.status.isTerminal, unwritten.isEmpty, takesLocks {
@@ -173,6 +174,11 @@ actor RunExecutor: RunDriver {
 
     private func advance() async {
         guard !lost, !run.status.isTerminal else { return }
+        // No step starts without the values of the run's secret parameters (never with their `***`).
+        if lacksSecretParams {
+            if !run.steps.contains(where: { $0.status.isExecuting }) { endForLostSecretParams() }
+            return
+        }
         guard startWhenItsWindowIsOpen() else { return }
         await settleApprovals()
         let states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
@@ -328,12 +334,13 @@ actor RunExecutor: RunDriver {
     /// The step's process, held at its gate: the one started ahead for this
     /// attempt if there is one, else a new one.
     private func heldProcess(for step: Step, attempt: Int) -> PreparedStep {
+        let problem = secretProblems[step.name] ?? refusedUser(step)
         if let early = ahead.removeValue(forKey: step.name) {
             // Started ahead for the step's own action: never a rollback's.
-            if early.attempt == attempt, step.action == run.definition(step.name)?.action { return .held(early.process) }
+            if problem == nil, early.attempt == attempt, step.action == run.definition(step.name)?.action { return .held(early.process) }
             early.process.abandon()
         }
-        if let problem = secretProblems[step.name] ?? refusedUser(step) { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
+        if let problem { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
         return world.launcher.prepare(
             StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: step.name))
     }
@@ -351,7 +358,8 @@ actor RunExecutor: RunDriver {
         let next = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: false).start
         for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && !waitingForRetry(name) {
             // A step that uses secrets reads them at its turn, not before.
-            guard let index = index(of: name), let step = run.definition(name), SecretRules.used(by: step).isEmpty, !lacksSecretParams else { continue }
+            guard let index = index(of: name), let step = run.definition(name), SecretRules.used(by: step).isEmpty, !lacksSecretParams,
+                  refusedUser(step) == nil else { continue }
             let attempt = run.steps[index].attempts + 1
             // One that cannot start is left to its turn, which reports why.
             if case .held(let process) = world.launcher.prepare(

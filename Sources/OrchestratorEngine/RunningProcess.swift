@@ -41,14 +41,18 @@ final class RunningProcess: StepHandle {
             close(outPipe[0]); close(outPipe[1])
             return .failed(notStarted("pipe: \(String(cString: strerror(errno)))"))
         }
-        // The gate's first argument: the program, or the user to become before it.
-        let (first, argv) = spec.runAs.map { ("--run-as=\($0.user):\($0.group ?? "")", [spec.program, spec.program] + spec.arguments) }
-            ?? (spec.program, [spec.program] + spec.arguments)
+        // The gate's options, then "--", the program and its argv. A step
+        // run as another user is started in / and enters its directory as
+        // that user (the gate's --cwd), never as root.
+        let (first, argv, directory): (String, [String], String?) = spec.runAs.map { runAs in
+            ("--run-as=\(runAs.user):\(runAs.group ?? "")",
+             (spec.workingDirectory.map { ["--cwd=\($0)"] } ?? []) + ["--", spec.program, spec.program] + spec.arguments, "/")
+        } ?? ("--", [spec.program, spec.program] + spec.arguments, spec.workingDirectory)
         let envp = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0, gate: Int32 = -1, report: Int32 = -1
         let rc = withCStrings(argv) { argvPointers in
             withCStrings(envp) { envPointers in
-                orch_spawn_gated(spec.gate, first, argvPointers, envPointers, spec.workingDirectory, outPipe[1], errPipe[1], &pid, &gate, &report)
+                orch_spawn_gated(spec.gate, first, argvPointers, envPointers, directory, outPipe[1], errPipe[1], &pid, &gate, &report)
             }
         }
         close(outPipe[1])
@@ -95,11 +99,14 @@ final class RunningProcess: StepHandle {
         switch code {
         case -1: return "cannot start \(spec.program): runAs: no such user '\(spec.runAs?.user ?? "")' on \(ProcessIdentity.host)"
         case -2: return "cannot start \(spec.program): runAs: no such group '\(spec.runAs?.group ?? "")' on \(ProcessIdentity.host)"
-        case -3: return "cannot start \(spec.program): runAs: still able to become root after becoming \(user); refused"
+        case -3: return "cannot start \(spec.program): runAs: still able to become root after becoming \(user) (is the daemon root?); refused"
+        case -4: return "cannot start \(spec.program): runAs: \(user) is not a member of group '\(spec.runAs?.group ?? "")' on \(ProcessIdentity.host)"
+        case ...(-1000):
+            return "cannot start \(spec.program) as \(user) in \(spec.workingDirectory ?? "/"): \(String(cString: strerror(-1000 - code)))"
         default:
             let reason = String(cString: strerror(code))
             return spec.runAs != nil && code == EPERM
-                ? "cannot start \(spec.program) as \(user): \(reason) (the daemon needs root, or CAP_SETUID and CAP_SETGID, to change users)"
+                ? "cannot start \(spec.program) as \(user): \(reason) (changing users needs the daemon to run as root)"
                 : "cannot start \(spec.program): \(reason)"
         }
     }

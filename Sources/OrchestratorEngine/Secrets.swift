@@ -21,20 +21,41 @@ public struct NoSecrets: SecretSource {
 /// The values of runs' secret parameters, in this daemon's memory only:
 /// put when a run is started or resumed here, read as its steps start,
 /// dropped when its executor ends. A restart forgets them, by design.
+/// Each `keep` has a token of its own, and only its holder forgets it: an
+/// executor ending (or a resume that lost its race) never drops the values
+/// a newer resume put there meanwhile.
 public final class SecretParamVault: Sendable {
-    private let values = Mutex([String: [String: String]]())
+    public struct Entry: Sendable {
+        public let params: [String: String]
+        public let token: UInt64
+    }
+
+    private let state = Mutex((entries: [String: Entry](), next: UInt64(1)))
 
     public init() {}
 
-    public func keep(_ params: [String: String], for runId: String) {
-        values.withLock { $0[runId] = params }
+    @discardableResult
+    public func keep(_ params: [String: String], for runId: String) -> UInt64 {
+        state.withLock { state in
+            let token = state.next
+            state.next += 1
+            state.entries[runId] = Entry(params: params, token: token)
+            return token
+        }
+    }
+
+    public func entry(for runId: String) -> Entry? {
+        state.withLock { $0.entries[runId] }
     }
 
     public func params(for runId: String) -> [String: String]? {
-        values.withLock { $0[runId] }
+        entry(for: runId)?.params
     }
 
-    public func forget(_ runId: String) {
-        _ = values.withLock { $0.removeValue(forKey: runId) }
+    /// Drops the values kept under `token`, if they are still the ones kept.
+    public func forget(_ runId: String, token: UInt64) {
+        state.withLock { state in
+            if state.entries[runId]?.token == token { state.entries[runId] = nil }
+        }
     }
 }

@@ -21,11 +21,7 @@ enum StepLaunch {
     static func spec(for step: Step, run: Run, attempt: Int, settings: EngineSettings, secrets: StepSecrets = .none) -> ProcessSpec {
         let target = run.membership?.target
         let params = run.params.merging(secrets.params) { _, secret in secret }
-        var action = Parameters.resolve(step.action, params, target: target)
-        if !secrets.values.isEmpty {
-            action.exec = action.exec.map { SecretRules.fill($0, secrets.values) }
-            action.env = action.env.mapValues { SecretRules.fill($0, secrets.values) }
-        }
+        let action = Parameters.resolve(step.action, params, target: target, secrets: secrets.values)
         var environment = EngineSettings.baseEnvironment
         environment.merge(action.env) { _, own in own }
         for (name, value) in params { environment[Parameters.environmentName(name)] = value }

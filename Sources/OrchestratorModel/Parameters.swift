@@ -98,11 +98,35 @@ public enum Parameters {
         target.vars.merging(["name": target.name]) { _, name in name }
     }
 
-    /// The action with every placeholder replaced: `{{params.NAME}}`, and in
-    /// a fleet member's steps `{{target.VAR}}`.
-    public static func resolve(_ action: Action, _ params: [String: String], target: FleetTarget? = nil) -> Action {
-        Action(
-            exec: action.exec.map { fill($0, params, target: target) }, env: action.env.mapValues { fill($0, params, target: target) },
-            cwd: action.cwd.map { fill($0, params, target: target) })
+    /// The action with every placeholder replaced: `{{params.NAME}}`,
+    /// `{{secrets.NAME}}`, and in a fleet member's steps `{{target.VAR}}`,
+    /// in one pass over the text as written: a value filled in is never
+    /// read for placeholders, so a parameter (or a target's var) holding
+    /// `{{secrets.token}}` cannot pull a secret into the command.
+    public static func resolve(_ action: Action, _ params: [String: String], target: FleetTarget? = nil, secrets: [String: String] = [:]) -> Action {
+        var sources = [(paramsPlaceholder, params), (SecretRules.placeholder, secrets)]
+        if let target { sources.append((targetPlaceholder, targetValues(target))) }
+        let once = { (text: String) in fillOnce(text, sources) }
+        return Action(exec: action.exec.map(once), env: action.env.mapValues(once), cwd: action.cwd.map(once))
+    }
+
+    /// `text` with each `{{<prefix>NAME}}` of `sources` that has a value replaced, scanning only the text as written.
+    static func fillOnce(_ text: String, _ sources: [(prefix: String, values: [String: String])]) -> String {
+        var out = ""
+        var rest = text[...]
+        while let open = rest.range(of: "{{") {
+            out += rest[..<open.lowerBound]
+            let placeholder = rest[open.lowerBound...]
+            if let source = sources.first(where: { placeholder.hasPrefix($0.prefix) }),
+               let close = placeholder.range(of: "}}"),
+               let value = source.values[String(placeholder[placeholder.index(placeholder.startIndex, offsetBy: source.prefix.count)..<close.lowerBound])] {
+                out += value
+                rest = placeholder[close.upperBound...]
+            } else {
+                out += "{{"
+                rest = placeholder.dropFirst(2)
+            }
+        }
+        return out + rest
     }
 }

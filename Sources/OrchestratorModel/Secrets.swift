@@ -133,11 +133,6 @@ public enum SecretRules {
         return v.errors
     }
 
-    /// `{{secrets.NAME}}` in `text` replaced by the secrets' values.
-    public static func fill(_ text: String, _ values: [String: String]) -> String {
-        Parameters.substitute(text, values, placeholder: placeholder)
-    }
-
     /// `params` with the values of the secret ones shown as `***`.
     public static func masked(_ params: [String: String], secret: [String]) -> [String: String] {
         var shown = params

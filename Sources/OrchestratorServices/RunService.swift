@@ -98,33 +98,45 @@ public struct RunService: Sendable {
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
             requestId: requestId ?? id, fleet: planned, locks: workflow.locks, window: window, schedule: schedule,
             secrets: usedSecrets, secretParams: secretParams, keeper: secretParams.isEmpty ? nil : engine.ownerId)
-        let lease = try await keep(secretParams, of: params, for: id)
+        let kept = try await keep(secretParams, of: params, for: id)
         do throws(OrchestratorError) {
-            if let earlier = try await create(run, heldBy: lease) {
-                engine.secretParams.forget(id)
+            if let earlier = try await create(run, heldBy: kept?.lease) {
+                if let kept { engine.secretParams.forget(id, token: kept.token) }
+                try await keepAgain(params, for: earlier)
                 return earlier
             }
-        } catch {
-            engine.secretParams.forget(id)
+        } catch where !error.isTransient {
+            if let kept { engine.secretParams.forget(id, token: kept.token) }
             throw error
         }
+        // (On a transient error the run may have been stored: its values stay here, and the engine finds it, leased to this daemon.)
         try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
         if let planned { metadata["targets"] = "\(planned.targets.count)" }
         logger.notice(planned == nil ? "run queued" : "fleet run queued", metadata: metadata)
-        engine.adopt(runId: run.id, evenIfFull: lease != nil)
+        engine.adopt(runId: run.id, evenIfFull: kept != nil)
         return run
     }
 
     /// Keeps the values of a run's secret parameters in this daemon's
     /// memory, and returns the lease the run is stored (or requeued) with
-    /// so that no other daemon, which would not have them, takes it first.
-    /// Nil when the run has none.
-    private func keep(_ secretParams: [String], of params: [String: String], for id: String) async throws(OrchestratorError) -> RunLease? {
+    /// so that no other daemon, which would not have them, takes it first,
+    /// and the token the values are kept under. Nil when the run has none.
+    private func keep(_ secretParams: [String], of params: [String: String], for id: String) async throws(OrchestratorError) -> (lease: RunLease, token: UInt64)? {
         guard !secretParams.isEmpty else { return nil }
         let now = try await runs.serverTime()
-        engine.secretParams.keep(params.filter { secretParams.contains($0.key) }, for: id)
-        return RunLease(owner: engine.ownerId, until: now.addingTimeInterval(engine.lease.seconds))
+        let token = engine.secretParams.keep(params.filter { secretParams.contains($0.key) }, for: id)
+        return (RunLease(owner: engine.ownerId, until: now.addingTimeInterval(engine.lease.seconds)), token)
+    }
+
+    /// A repeated `run.start` (its first answer was lost) whose run this
+    /// daemon keeps but whose values it lost with that answer: they are
+    /// kept again, and the run executed here.
+    private func keepAgain(_ params: [String: String], for earlier: Run) async throws(OrchestratorError) {
+        guard !earlier.secretParams.isEmpty, earlier.keeper == engine.ownerId, earlier.status.isActive,
+              engine.secretParams.entry(for: earlier.id) == nil else { return }
+        engine.secretParams.keep(params.filter { earlier.secretParams.contains($0.key) }, for: earlier.id)
+        engine.adopt(runId: earlier.id, evenIfFull: true)
     }
 
     /// The targets a fleet run will work on, in batches, each with the id its member run will have.
@@ -278,15 +290,15 @@ public struct RunService: Sendable {
         }
         try await refuseAfterAFailedRollback(current)
         try Self.checkResumable(current)
-        let lease = try await keep(current.secretParams, of: params, for: id)
+        let kept = try await keep(current.secretParams, of: params, for: id)
         do throws(OrchestratorError) {
-            try await requeue(current, heldBy: lease)
-        } catch {
-            engine.secretParams.forget(id)
+            try await requeue(current, heldBy: kept?.lease)
+        } catch where !error.isTransient {
+            if let kept { engine.secretParams.forget(id, token: kept.token) }
             throw error
         }
         logger.notice(current.fleet == nil ? "run resumed" : "fleet run resumed", metadata: ["runId": "\(id)", "workflow": "\(current.workflowName)"])
-        if lease != nil {
+        if kept != nil {
             engine.adopt(runId: id, evenIfFull: true)
         } else {
             await engine.lookForWork()

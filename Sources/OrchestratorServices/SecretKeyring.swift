@@ -39,13 +39,17 @@ public struct SecretKeyring: Sendable {
     }
 
     static func loadKey(_ path: String) throws(KeyFileError) -> Key {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        // Opened once, not followed if a link, and judged by what was opened: no swap between the check and the read.
+        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
             throw KeyFileError(path: path, problem: errno == ENOENT
                 ? "does not exist; create it with: install -m 0600 /dev/null \(path) && head -c 32 /dev/urandom | base64 > \(path)"
-                : "cannot be read: \(reason)")
+                : errno == ELOOP ? "is a symbolic link; name the file itself" : "cannot be read: \(reason)")
         }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw KeyFileError(path: path, problem: "cannot be read: \(String(cString: strerror(errno)))") }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw KeyFileError(path: path, problem: "is not a regular file") }
         guard info.st_mode & 0o077 == 0 else {
             throw KeyFileError(path: path, problem: String(format: "is readable or writable by others (mode %04o); it must be 0600 or 0400: chmod 0600 %@", info.st_mode & 0o7777, path))
@@ -53,10 +57,16 @@ public struct SecretKeyring: Sendable {
         guard info.st_uid == geteuid() || info.st_uid == 0 else {
             throw KeyFileError(path: path, problem: "belongs to uid \(info.st_uid), neither root nor the daemon's user (uid \(geteuid()))")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw KeyFileError(path: path, problem: "cannot be read: \(String(cString: strerror(errno)))")
+        guard info.st_size <= 4096 else { throw KeyFileError(path: path, problem: "does not hold a 256-bit key (it is \(info.st_size) bytes)") }
+        var data = [UInt8](repeating: 0, count: Int(info.st_size))
+        var filled = 0
+        while filled < data.count {
+            let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw KeyFileError(path: path, problem: "cannot be read: \(String(cString: strerror(errno)))") }
+            filled += n
         }
-        guard let bytes = decode(Array(data)) else {
+        guard let bytes = decode(data) else {
             throw KeyFileError(path: path, problem: "does not hold a 256-bit key (32 bytes, raw or as base64 or hex text; got \(data.count) bytes)")
         }
         return key(bytes, path: path)

@@ -81,10 +81,17 @@ public struct SecretService: SecretSource {
                     unknown[secret.record.keyId, default: 0] += 1
                     continue
                 }
-                let value = try keyring.open(secret)
+                let value: String
+                do {
+                    value = try keyring.open(secret)
+                } catch {
+                    // One damaged record must not keep every daemon from starting: it is left as it is, and said.
+                    logger.error("secret \(secret.record.name) does not open with the previous key (\(error.message)); left as it is: set it again")
+                    continue
+                }
                 var record = secret.record
                 record.keyId = keyring.current.id
-                if try await store.reseal(SealedSecret(record: record, sealed: try keyring.seal(value, name: record.name)), from: previous.id) {
+                if try await store.reseal(SealedSecret(record: record, sealed: try keyring.seal(value, name: record.name)), replacing: secret) {
                     resealed += 1
                 }
             }

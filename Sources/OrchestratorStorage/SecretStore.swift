@@ -13,8 +13,8 @@ public protocol SecretStore: Sendable {
     func deleteSecret(named name: String) async throws(OrchestratorError)
     /// Up to `limit` secrets sealed under another key than `keyId`, in name order after `after`.
     func sealedSecrets(notUnder keyId: String, after: String?, limit: Int) async throws(OrchestratorError) -> [SealedSecret]
-    /// Replaces the sealed value of `secret.record.name` only while it is
-    /// still sealed under `keyId` and set at `secret.record.setAt` (nobody
-    /// set it again meanwhile). False when that no longer holds.
-    func reseal(_ secret: SealedSecret, from keyId: String) async throws(OrchestratorError) -> Bool
+    /// Replaces `old` by `new` (the same name) only while the stored value
+    /// is still exactly `old`: nobody set it again meanwhile, not even in the
+    /// same millisecond. False when that no longer holds.
+    func reseal(_ new: SealedSecret, replacing old: SealedSecret) async throws(OrchestratorError) -> Bool
 }

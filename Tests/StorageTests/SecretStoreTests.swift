@@ -73,7 +73,7 @@ import Testing
             // A reseal of a value that was set again meanwhile does not overwrite the new value.
             let stale = try #require(try await store.sealedSecrets(named: ["s1"]).first)
             _ = try await newOnly.set("s1", value: "newer", by: 0)
-            #expect(try await store.reseal(stale, from: Self.keyB.current.id) == false)
+            #expect(try await store.reseal(stale, replacing: stale) == false)
             #expect(try await newOnly.reveal(["s1"]) == ["s1": "newer"])
             // A key that sealed nothing here finds every secret unknown.
             let (none, strangers) = try await service(store, SecretKeyring(testKey: Array(repeating: 3, count: 32))).rotate()
