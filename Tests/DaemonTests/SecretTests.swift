@@ -59,7 +59,8 @@ import TestSupport
                         "action": ["exec": ["/bin/sh", "-c", .string(script), "sh", "{{params.enable}}", "{{secrets.device-pw}}"]],
                     ]],
                 ])
-                let started = try await orchctl(daemon, ["run", "start", "login", "-p", "enable=\(enable)", "--watch"])
+                // Asked for (here, read from standard input), never on the command line.
+                let started = try await orchctl(daemon, ["run", "start", "login", "--secret-param", "enable", "--watch"], stdin: enable + "\n")
                 #expect(started.status == 0, "\(started)")
                 let id = try await Self.runId(daemon, workflow: "login")
 
@@ -270,7 +271,9 @@ import TestSupport
                 #expect(bare.stderr.contains("give them again: orchctl run resume \(id) -p enable=…"), "\(bare.stderr)")
                 let other = try await orchctl(daemon, ["run", "resume", id, "-p", "enable=x", "-p", "host=y"])
                 #expect(other.status == 4 && other.stderr.contains("params.host: not a secret parameter"), "\(other)")
-                let resumed = try await orchctl(daemon, ["run", "resume", id, "-p", "enable=\(value)", "--watch"])
+                let twice = try await orchctl(daemon, ["run", "resume", id, "-p", "enable=x", "--secret-param", "enable"], stdin: "y\n")
+                #expect(twice.status == 64 && twice.stderr.contains("given both with -p and with --secret-param"), "\(twice)")
+                let resumed = try await orchctl(daemon, ["run", "resume", id, "--secret-param", "enable", "--watch"], stdin: value + "\n")
                 #expect(resumed.status == 0, "\(resumed)")
                 #expect(try String(contentsOf: digest, encoding: .utf8) == (try await Self.sha256(value)))
                 let texts = try await everyStoredText(uri: daemon.mongoURI, database: daemon.database)

@@ -13,7 +13,8 @@ struct RunResume: ParsableCommand {
             if the workflow was changed since: orchctl says so when it was. To run the
             workflow as it is now, start a new run. A run whose rollback failed is not resumed.
             The values of secret parameters are not kept once a run ends or its daemon restarts:
-            give them again with -p (the others keep the values the run started with).
+            give them again with --secret-param NAME (asked for, not echoed) or -p (the others
+            keep the values the run started with).
 
             Example:
               orchctl run resume 65a1b2c3d4e5f60718293a4b --watch
@@ -23,12 +24,13 @@ struct RunResume: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: RunID
     @OptionGroup var params: ParamOptions
+    @OptionGroup var secretParams: SecretParamOptions
     @Flag(help: "Follow the run until it ends; the exit status is the run's outcome.") var watch = false
 
     func run() throws {
         try reporting {
             let connection = try global.connect()
-            let resumed = try GlobalOptions.call(connection, RPCMethods.runResume, RunResumeParams(id: target.id, params: try params.values()))
+            let resumed = try GlobalOptions.call(connection, RPCMethods.runResume, RunResumeParams(id: target.id, params: try secretParams.adding(to: params.values())))
             let note = versionNote(resumed.result, connection)
             guard watch else {
                 global.emit(resumed) { "run \(target.id) resumed (\($0.status.rawValue)) with version \($0.workflowVersion) of \($0.workflowName)\n" + note }

@@ -31,12 +31,17 @@ struct RunStart: ParsableCommand {
               orchctl run start vlan-push --targets site=ams,group=leaf --batch 10% --max-fail 5% -p vlan=120 --watch
               orchctl run start firmware --target leaf01.ams --target leaf02.ams
               orchctl run start vlan-rollout --version 3 -p switch=sw1 -p vlan=120
+              orchctl run start enable-ssh -p switch=sw1 --secret-param enable   # asked for, not echoed
+
+            A workflow's secret parameters (secretParams) are shown as *** everywhere; give \
+            them with --secret-param so that they are not on the command line either.
             """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var workflow: WorkflowName
     @OptionGroup var parameters: ParamOptions
+    @OptionGroup var secretParameters: SecretParamOptions
     @Flag(help: "Follow the run until it ends; the exit status is the run's outcome.") var watch = false
     @Option(help: ArgumentHelp("Repeat an earlier start whose outcome was unknown: the run it started, if any, is answered instead of a new one (within 24 h).", valueName: "ID"))
     var requestId: String?
@@ -53,7 +58,7 @@ struct RunStart: ParsableCommand {
         try reporting {
             let fleet = try fleetOptions.fleet()
             let request = RunStartParams(
-                workflow: workflow.name, params: try parameters.values(), requestId: requestId ?? UUID().uuidString.lowercased(),
+                workflow: workflow.name, params: try secretParameters.adding(to: parameters.values()), requestId: requestId ?? UUID().uuidString.lowercased(),
                 targets: fleet?.targets, batchSize: fleet?.batchSize, maxFailPercentage: fleet?.maxFail, version: version)
             let (connection, started) = try startOnceAtMostTwice(request)
             guard watch else {

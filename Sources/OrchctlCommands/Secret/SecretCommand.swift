@@ -102,13 +102,20 @@ struct SecretDelete: ParsableCommand {
 
 /// Reads a secret's value: from the terminal without echo (twice), or all of standard input.
 enum SecretInput {
-    static func read(for name: String) throws -> String {
+    /// `oneLine`: from standard input, one line (several values are read one after the other).
+    static func read(for name: String, what: String = "secret", oneLine: Bool = false) throws -> String {
         if isatty(0) == 1 {
-            let first = try prompt("Value of secret \(name): ")
+            let first = try prompt("Value of \(what) \(name): ")
             let second = try prompt("Again: ")
             guard first == second else { throw Failure(message: "the two values differ; nothing was set", code: 64) }
             guard !first.isEmpty else { throw Failure(message: "the value is empty; nothing was set", code: 64) }
             return first
+        }
+        if oneLine {
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw Failure(message: "no value for \(what) \(name) on standard input (one line per name, in order)", code: 64)
+            }
+            return line
         }
         let data = FileHandle.standardInput.readDataToEndOfFile()
         guard let text = String(data: data, encoding: .utf8) else {

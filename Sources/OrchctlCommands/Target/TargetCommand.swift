@@ -61,6 +61,30 @@ struct ParamOptions: ParsableArguments {
     }
 }
 
+/// `--secret-param NAME`, repeatable: a parameter whose value is asked for
+/// (on a terminal, without echo; else one line of standard input per name,
+/// in order) instead of taken from the command line, which `ps` and shell
+/// history would show.
+struct SecretParamOptions: ParsableArguments {
+    @Option(name: .customLong("secret-param"), help: ArgumentHelp(
+        "A parameter whose value is read from the terminal (not echoed) or from standard input, never from the command line (repeatable).",
+        valueName: "NAME"))
+    var names: [String] = []
+
+    func validate() throws {
+        guard Set(names).count == names.count else { throw ValidationError("--secret-param names a parameter twice") }
+    }
+
+    /// `params` with the asked-for values added; a name also given with -p is a usage error.
+    func adding(to params: [String: String]) throws -> [String: String] {
+        guard !names.isEmpty else { return params }
+        if let both = names.first(where: { params[$0] != nil }) { throw ValidationError("\(both) is given both with -p and with --secret-param") }
+        var all = params
+        for name in names { all[name] = try SecretInput.read(for: name, what: "parameter", oneLine: true) }
+        return all
+    }
+}
+
 /// What makes a run a fleet run: the targets and how they go in batches.
 struct FleetOptions: ParsableArguments {
     @Option(name: .customLong("targets"), help: ArgumentHelp("A fleet run over the targets with these labels.", valueName: "KEY=VALUE[,KEY=VALUE]"))
