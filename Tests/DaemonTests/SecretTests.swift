@@ -327,10 +327,12 @@ import TestSupport
                 _ = try await c.call("workflow.create", [
                     "name": "least-privilege",
                     "steps": [
+                        // In a directory the user may enter (the daemon's own, the package here, may be closed to it).
                         ["name": "as-netops", "executionOrder": 0, "runAs": ["user": "orch-netops"],
-                         "action": ["exec": ["/bin/sh", "-c", .string(record("netops"))]]],
+                         "action": ["exec": ["/bin/sh", "-c", .string(record("netops"))], "cwd": .string(dir.path)]],
                         ["name": "as-backup", "executionOrder": 1, "runAs": ["user": "orch-netops", "group": "orch-backup"],
-                         "action": ["exec": ["/bin/sh", "-c", .string(record("backup") + "; cat /etc/shadow >/dev/null 2>&1 && echo yes > '\(dir.path)/shadow' || true")]]],
+                         "action": ["exec": ["/bin/sh", "-c", .string(record("backup") + "; cat /etc/shadow >/dev/null 2>&1 && echo yes > '\(dir.path)/shadow' || true")],
+                                    "cwd": .string(dir.path)]],
                         ["name": "as-root", "executionOrder": 2, "action": ["exec": ["/bin/sh", "-c", .string(record("root"))]]],
                     ],
                 ])
@@ -341,6 +343,18 @@ import TestSupport
                 #expect(fileLines(dir.appendingPathComponent("backup")) == ["\(uid) \(backup) \(backup) /var/lib/orch-netops orch-netops"])
                 #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("shadow").path), "a step run as orch-netops read /etc/shadow")
                 #expect(fileLines(dir.appendingPathComponent("root")).first?.hasPrefix("0 0 ") == true)
+
+                // A directory the user may not enter: the step does not start there as root either; it fails, saying why.
+                let closed = dir.appendingPathComponent("closed")
+                try FileManager.default.createDirectory(at: closed, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+                _ = try await c.call("workflow.create", [
+                    "name": "closed-door",
+                    "steps": [["name": "enter", "executionOrder": 0, "runAs": ["user": "orch-netops"],
+                               "action": ["exec": ["/bin/true"], "cwd": .string(closed.path)]]],
+                ])
+                let refusedRun = try await c.callCollecting("run.watch", ["id": .string(try await c.call("run.start", ["workflow": "closed-door"])["id"]?.stringValue ?? "")]).result
+                #expect(refusedRun["status"] == "failed")
+                #expect(refusedRun.step("enter")?["error"]?.stringValue?.contains("as user orch-netops in \(closed.path): Permission denied") == true, "\(refusedRun)")
 
                 // A user outside run-as-users, one that does not exist, and a group that does not: refused, each named.
                 let refused = try await call(c, "workflow.create", [
