@@ -17,7 +17,7 @@ func argument(_ name: String) -> String? {
 guard let socketPath = argument("--socket"), let pidText = argument("--pid"), let daemonPid = Int32(pidText),
     let mongoURI = argument("--mongodb-uri"), let database = argument("--database")
 else {
-    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N] [--sections rpc,dispatch,throughput,scale,fleet]\n".utf8))
+    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N] [--sections rpc,dispatch,start,concurrent,throughput,scale,fleet]\n".utf8))
     exit(64)
 }
 let quick = CommandLine.arguments.contains("--quick")
@@ -25,7 +25,7 @@ let scale = quick ? 10 : 1
 /// The scale section alone can be shrunk: on SecantusDB its full sizes take very long.
 let scaleDivisor = Int(argument("--scale-divisor") ?? "") ?? scale
 /// Every section by default; `--sections dispatch,scale` reruns a few (each sets up what it needs).
-let sections = Set((argument("--sections") ?? "rpc,dispatch,throughput,scale,fleet").split(separator: ",").map(String.init))
+let sections = Set((argument("--sections") ?? "rpc,dispatch,start,concurrent,throughput,scale,fleet").split(separator: ",").map(String.init))
 
 nonisolated(unsafe) var report: [String] = []  // written only by the main flow, one line at a time
 func say(_ line: String) {
@@ -209,6 +209,73 @@ let after = ProcessUsage(pid: daemonPid)
 say(String(format: "%d runs of 5 steps started at once: all done in %.1f s (%.1f runs/s), daemon CPU %.1f s, peak RSS %d MiB",
            runCount, throughput, Double(runCount) / throughput, after.cpuSeconds - before.cpuSeconds, after.peakRSSKiB / 1024))
 
+}
+
+// MARK: 3b. From run.start to the first step, and many short steps at once
+
+/// The wall clock in nanoseconds, as `date +%s%N` writes it.
+func wallNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+/// The nanoseconds a step wrote into `path` (waits until it has).
+func stamp(_ path: String) -> Int64 {
+    while true {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), let value = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            return value
+        }
+        usleep(200)
+    }
+}
+
+if sections.contains("start") {
+say("## From run.start answered to the first step's process")
+let stampFile = FileManager.default.temporaryDirectory.appendingPathComponent("orch-bench-stamp-\(getpid())").path
+let script = "date +%s%N > \(stampFile)"
+_ = try setup.call("workflow.create", ["name": "stamp", "steps": [["name": "s", "executionOrder": 0, "action": ["exec": ["/bin/sh", "-c", .string(script)]]]]])
+var latencies: [Double] = []
+var floors: [Double] = []
+for _ in 0..<(50 / scale) {
+    // Floor: the same process started here, from the moment it is asked for to its stamp.
+    try? FileManager.default.removeItem(atPath: stampFile)
+    let asked = wallNanoseconds()
+    _ = try shell(script)
+    floors.append(Double(stamp(stampFile) - asked) / 1e6)
+
+    try? FileManager.default.removeItem(atPath: stampFile)
+    let run = try setup.call("run.start", ["workflow": "stamp"])
+    let answered = wallNanoseconds()
+    latencies.append(Double(stamp(stampFile) - answered) / 1e6)
+    _ = try setup.call("run.watch", ["id": run["id"] ?? .null])
+}
+try? FileManager.default.removeItem(atPath: stampFile)
+func percentile(_ values: [Double], _ p: Double) -> Double { values.sorted()[min(values.count - 1, Int(Double(values.count) * p))] }
+say(String(format: "run.start answered -> the step's process stamps: p50 %.1f ms, max %.1f ms (n=%d) | floor, the same process started by a shell: p50 %.1f ms, max %.1f ms",
+           percentile(latencies, 0.5), latencies.max() ?? .nan, latencies.count, percentile(floors, 0.5), floors.max() ?? .nan))
+}
+
+if sections.contains("concurrent") {
+say("## Many short steps at once")
+let runs = 20, steps = 5
+_ = try setup.call("workflow.create", ["name": "sleepy", "steps": .array((0..<steps).map { i in
+    ["name": .string("s\(i)"), "executionOrder": .int(Int64(i)), "action": ["exec": ["/bin/sleep", "0.1"]]]
+})])
+let floor = try shell("seq \(runs) | xargs -P \(runs) -I{} sh -c 'for i in 1 2 3 4 5; do sleep 0.1; done'")
+let before = ProcessUsage(pid: daemonPid)
+let wall = try seconds {
+    onClientThreads(runs, connect: rpc) { _, c in _ = try? c.call("run.start", ["workflow": "sleepy"]) }
+    while true {
+        let page = try setup.call("run.list", ["workflow": "sleepy", "limit": 1000])
+        let items = page["items"]?.arrayValue ?? []
+        if items.count >= runs && items.allSatisfy({ $0["status"] == "succeeded" || $0["status"] == "failed" }) { break }
+        usleep(20_000)
+    }
+}
+let cpu = ProcessUsage(pid: daemonPid).cpuSeconds - before.cpuSeconds
+say(String(format: "%d runs x %d x sleep 0.1 started at once: all done in %.2f s (ideal 0.5 s; shell floor, every run at once, %.2f s), daemon CPU %.2f s",
+           runs, steps, wall, floor, cpu))
 }
 
 // MARK: 4. Scale
