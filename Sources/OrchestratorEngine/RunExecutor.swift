@@ -79,6 +79,10 @@ actor RunExecutor: RunDriver {
     private var looksSinceCircleCheck = 0
     let secrets: any SecretSource
     let vault: SecretParamVault
+    /// The run's definition in its groups (it never changes while the run is executed).
+    private let plan: RunPlanner.Plan
+    /// For each step of the definition, the index of its record in `run.steps` (-1: none).
+    private let recordOf: [Int]
     /// The values of the secrets the steps about to start use, read just
     /// before (never stored); and why a step's could not be read.
     var secretValues: [String: String] = [:]
@@ -96,6 +100,9 @@ actor RunExecutor: RunDriver {
         self.serverNow = serverNow
         let run = claimed.run
         self.run = run
+        self.plan = RunPlanner.Plan(run.definition)
+        let records = Dictionary(run.steps.enumerated().map { ($0.element.name, $0.offset) }) { first, _ in first }
+        self.recordOf = run.definition.map { records[$0.name] ?? -1 }
         self.log = claimed.log
         self.settings = settings
         self.store = store
@@ -131,8 +138,9 @@ actor RunExecutor: RunDriver {
         resumeRetryDelays()
         var wakeups = mailbox.wakeups.makeAsyncIterator()
         while !lost {
-            // A step's locks are given back once its end is stored.
-            await flush()
+            // A step's locks are given back once its end is stored (by the
+            // last pass's write); its end itself is written below, with the
+            // steps it lets start: one write per sequential step, not two.
             await giveBackLocks()
             await advance()
             await flush()
@@ -181,8 +189,8 @@ actor RunExecutor: RunDriver {
         }
         guard startWhenItsWindowIsOpen() else { return }
         await settleApprovals()
-        let states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
-        let decision = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: cancelRequested)
+        let steps = run.steps
+        let decision = plan.decide(cancelRequested: cancelRequested) { [recordOf] in recordOf[$0] >= 0 ? steps[recordOf[$0]].status : .pending }
         var change = RunChange()
         for (names, status) in [(decision.skip, StepStatus.skipped), (decision.cancel, StepStatus.cancelled)] {
             for name in names {
@@ -353,9 +361,11 @@ actor RunExecutor: RunDriver {
     /// if the daemon dies; `dropAhead` abandons them when the plan changes.
     private func prepareAhead() {
         guard !stopping, !cancelRequested, !lost else { return }
-        var states = Dictionary(uniqueKeysWithValues: run.steps.map { ($0.name, $0.status) })
-        for (name, status) in states where status == .running { states[name] = .succeeded }
-        let next = RunPlanner.decide(definition: run.definition, states: states, cancelRequested: false).start
+        let steps = run.steps
+        let next = plan.decide(cancelRequested: false) { [recordOf] in
+            let status = recordOf[$0] >= 0 ? steps[recordOf[$0]].status : .pending
+            return status == .running ? .succeeded : status
+        }.start
         for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && !waitingForRetry(name) {
             // A step that uses secrets reads them at its turn, not before.
             guard let index = index(of: name), let step = run.definition(name), SecretRules.used(by: step).isEmpty, !lacksSecretParams,

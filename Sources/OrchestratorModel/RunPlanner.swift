@@ -31,49 +31,73 @@ public enum RunPlanner {
     /// The run succeeds only when every step succeeded; a failure tolerated
     /// by continueOnFailure lets later groups run but leaves the run failed.
     public static func decide(definition: [Step], states: [String: StepStatus], cancelRequested: Bool) -> Decision {
-        let groups = Dictionary(grouping: definition, by: \.executionOrder).sorted { $0.key < $1.key }.map { $0.value.sorted { $0.name < $1.name } }
-        let status = { (step: Step) in states[step.name] ?? .pending }
-        let anyRunning = definition.contains { status($0).isExecuting }
-
-        if cancelRequested {
-            let notStarted = definition.filter { status($0).isUnneeded }.map(\.name)
-            return Decision(cancel: notStarted, outcome: anyRunning ? nil : .cancelled)
-        }
-
-        var decision = Decision()
-        for (index, group) in groups.enumerated() {
-            let blocking = group.contains { status($0).isFailure && !$0.continueOnFailure }
-            if blocking {
-                let later = groups[(index + 1)...].flatMap { $0 }
-                decision.skip = (group + later).filter { status($0).isUnneeded }.map(\.name)
-                if !anyRunning { (decision.outcome, decision.rollback) = failure(definition, status) }
-                return decision
-            }
-            let unfinished = group.filter { !status($0).isFinal }
-            if unfinished.isEmpty { continue }
-            decision.start = unfinished.filter { status($0).isNotStarted }.map(\.name)
-            return decision
-        }
-        // A failure that continueOnFailure let the run get past still counts:
-        // a run is `succeeded` only when every one of its steps succeeded.
-        if definition.allSatisfy({ status($0) == .succeeded }) {
-            decision.outcome = .succeeded
-        } else {
-            (decision.outcome, decision.rollback) = failure(definition, status)
-        }
-        return decision
+        Plan(definition).decide(states: states, cancelRequested: cancelRequested)
     }
 
-    /// A run that failed first undoes what succeeded: the rollbacks of its
-    /// succeeded steps run one at a time, the last step first (reverse
-    /// executionOrder, then reverse name). A rollback that fails stops
-    /// the rest (what it left is for a person to judge). Then it is `failed`.
-    static func failure(_ definition: [Step], _ status: (Step) -> StepStatus) -> (RunStatus?, [String]) {
-        if definition.contains(where: { status($0) == .rollbackFailed }) { return (.failed, []) }
-        let next = definition
-            .filter { $0.rollback != nil && status($0) == .succeeded }
-            .max { ($0.executionOrder, $0.name) < ($1.executionOrder, $1.name) }
-        guard let next else { return (.failed, []) }
-        return (nil, [next.name])
+    /// A run's definition in its groups, sorted once, as indices into the
+    /// definition: the engine asks after every transition, and sorting
+    /// (and copying) a run's steps each time cost more than everything else
+    /// a step does (scripts/profile-steps).
+    public struct Plan: Sendable {
+        public let definition: [Step]
+        /// Indices into `definition`, by ascending executionOrder, each group by name.
+        let groups: [[Int]]
+
+        public init(_ definition: [Step]) {
+            self.definition = definition
+            groups = Dictionary(grouping: definition.indices, by: { definition[$0].executionOrder })
+                .sorted { $0.key < $1.key }
+                .map { $0.value.sorted { definition[$0].name < definition[$1].name } }
+        }
+
+        public func decide(states: [String: StepStatus], cancelRequested: Bool) -> Decision {
+            decide(cancelRequested: cancelRequested) { states[definition[$0].name] ?? .pending }
+        }
+
+        /// `status(i)`: the status of `definition[i]`.
+        public func decide(cancelRequested: Bool, status: (Int) -> StepStatus) -> Decision {
+            let all = definition.indices
+            let names = { (indices: [Int]) in indices.map { definition[$0].name } }
+            let anyRunning = all.contains { status($0).isExecuting }
+
+            if cancelRequested {
+                return Decision(cancel: names(all.filter { status($0).isUnneeded }), outcome: anyRunning ? nil : .cancelled)
+            }
+
+            var decision = Decision()
+            for (index, group) in groups.enumerated() {
+                let blocking = group.contains { status($0).isFailure && !definition[$0].continueOnFailure }
+                if blocking {
+                    let later = groups[(index + 1)...].joined()
+                    decision.skip = names((group + later).filter { status($0).isUnneeded })
+                    if !anyRunning { (decision.outcome, decision.rollback) = failure(status) }
+                    return decision
+                }
+                guard group.contains(where: { !status($0).isFinal }) else { continue }
+                decision.start = names(group.filter { status($0).isNotStarted })
+                return decision
+            }
+            // A failure that continueOnFailure let the run get past still counts:
+            // a run is `succeeded` only when every one of its steps succeeded.
+            if all.allSatisfy({ status($0) == .succeeded }) {
+                decision.outcome = .succeeded
+            } else {
+                (decision.outcome, decision.rollback) = failure(status)
+            }
+            return decision
+        }
+
+        /// A run that failed first undoes what succeeded: the rollbacks of its
+        /// succeeded steps run one at a time, the last step first (reverse
+        /// executionOrder, then reverse name). A rollback that fails stops
+        /// the rest (what it left is for a person to judge). Then it is `failed`.
+        func failure(_ status: (Int) -> StepStatus) -> (RunStatus?, [String]) {
+            if definition.indices.contains(where: { status($0) == .rollbackFailed }) { return (.failed, []) }
+            let next = definition.indices
+                .filter { definition[$0].rollback != nil && status($0) == .succeeded }
+                .max { (definition[$0].executionOrder, definition[$0].name) < (definition[$1].executionOrder, definition[$1].name) }
+            guard let next else { return (.failed, []) }
+            return (nil, [definition[next].name])
+        }
     }
 }
