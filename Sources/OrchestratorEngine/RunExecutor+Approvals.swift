@@ -19,7 +19,7 @@ extension RunExecutor {
         var change = RunChange()
         let now = clock.now().milliseconds
         for name in names {
-            guard let index = index(of: name), let approval = run.definition(name)?.approval else { continue }
+            guard let index = index(of: name), let approval = definition(name)?.approval else { continue }
             var record = run.steps[index]
             record.status = .waitingApproval
             record.attempts += 1
@@ -61,7 +61,7 @@ extension RunExecutor {
         var stillWaiting = false
         for index in waiting {
             let record = run.steps[index]
-            guard let approval = run.definition(record.name)?.approval else { continue }
+            guard let approval = definition(record.name)?.approval else { continue }
             let decided = decisions.filter { $0.step == record.name && $0.attempt == record.attempts }
             var updated = record
             updated.decisions = decided

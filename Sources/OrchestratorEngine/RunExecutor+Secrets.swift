@@ -34,7 +34,7 @@ extension RunExecutor {
         secretProblems = [:]
         var users: [String: [String]] = [:]
         for name in names {
-            let step = rollingBack.contains(name) ? run.definition(name)?.undoing : run.definition(name)
+            let step = rollingBack.contains(name) ? definition(name)?.undoing : definition(name)
             if let step { users[name] = SecretRules.used(by: step) }
         }
         let needed = Array(Set(users.values.joined())).sorted()

@@ -83,6 +83,9 @@ actor RunExecutor: RunDriver {
     private let plan: RunPlanner.Plan
     /// For each step of the definition, the index of its record in `run.steps` (-1: none).
     private let recordOf: [Int]
+    /// Steps by name: their records' indices in `run.steps`, and their places in the definition.
+    private let recordIndex: [String: Int]
+    private let definitionIndex: [String: Int]
     /// The values of the secrets the steps about to start use, read just
     /// before (never stored); and why a step's could not be read.
     var secretValues: [String: String] = [:]
@@ -103,6 +106,8 @@ actor RunExecutor: RunDriver {
         self.plan = RunPlanner.Plan(run.definition)
         let records = Dictionary(run.steps.enumerated().map { ($0.element.name, $0.offset) }) { first, _ in first }
         self.recordOf = run.definition.map { records[$0.name] ?? -1 }
+        self.recordIndex = records
+        self.definitionIndex = Dictionary(run.definition.enumerated().map { ($0.element.name, $0.offset) }) { first, _ in first }
         self.log = claimed.log
         self.settings = settings
         self.store = store
@@ -189,8 +194,10 @@ actor RunExecutor: RunDriver {
         }
         guard startWhenItsWindowIsOpen() else { return }
         await settleApprovals()
-        let steps = run.steps
-        let decision = plan.decide(cancelRequested: cancelRequested) { [recordOf] in recordOf[$0] >= 0 ? steps[recordOf[$0]].status : .pending }
+        // Read through a copy that is gone before anything is staged: a copy still alive then would make the first change copy all the steps.
+        let decision = { [recordOf, plan, cancelRequested] (steps: [RunStep]) in
+            plan.decide(cancelRequested: cancelRequested) { recordOf[$0] >= 0 ? steps[recordOf[$0]].status : .pending }
+        }(run.steps)
         var change = RunChange()
         for (names, status) in [(decision.skip, StepStatus.skipped), (decision.cancel, StepStatus.cancelled)] {
             for name in names {
@@ -222,7 +229,7 @@ actor RunExecutor: RunDriver {
             return
         }
         var batch: [String] = []
-        let (approvals, commands) = decision.start.partitioned { run.definition($0)?.approval != nil }
+        let (approvals, commands) = decision.start.partitioned { definition($0)?.approval != nil }
         openApprovals(approvals)
         // A failed run's rollbacks take a slot and the step's locks, as the step did.
         for name in commands + decision.rollback {
@@ -254,7 +261,7 @@ actor RunExecutor: RunDriver {
         var held: [(name: String, process: any StepHandle)] = []
         var unstartable: [(name: String, outcome: ProcessOutcome)] = []
         for name in names {
-            guard let index = index(of: name), let definition = run.definition(name) else {
+            guard let index = index(of: name), let definition = definition(name) else {
                 await slots.release()
                 continue
             }
@@ -345,7 +352,7 @@ actor RunExecutor: RunDriver {
         let problem = secretProblems[step.name] ?? refusedUser(step)
         if let early = ahead.removeValue(forKey: step.name) {
             // Started ahead for the step's own action: never a rollback's.
-            if problem == nil, early.attempt == attempt, step.action == run.definition(step.name)?.action { return .held(early.process) }
+            if problem == nil, early.attempt == attempt, step.action == definition(step.name)?.action { return .held(early.process) }
             early.process.abandon()
         }
         if let problem { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
@@ -368,7 +375,7 @@ actor RunExecutor: RunDriver {
         }.start
         for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && !waitingForRetry(name) {
             // A step that uses secrets reads them at its turn, not before.
-            guard let index = index(of: name), let step = run.definition(name), SecretRules.used(by: step).isEmpty, !lacksSecretParams,
+            guard let index = index(of: name), let step = definition(name), SecretRules.used(by: step).isEmpty, !lacksSecretParams,
                   refusedUser(step) == nil else { continue }
             let attempt = run.steps[index].attempts + 1
             // One that cannot start is left to its turn, which reports why.
@@ -526,7 +533,7 @@ actor RunExecutor: RunDriver {
     }
 
     private func record(_ outcome: ProcessOutcome, of name: String) async {
-        guard let index = index(of: name), let step = run.definition(name) else { return }
+        guard let index = index(of: name), let step = definition(name) else { return }
         let now = clock.now().milliseconds
         // Stopped here for the lease or the stop, unless it had ended by itself before the signal came.
         let interrupted = interruptedHere.remove(name) != nil && outcome.terminated
@@ -570,7 +577,7 @@ actor RunExecutor: RunDriver {
     /// and is looked at again in a second; or fails when waiting would close
     /// a circle of runs each waiting for the next.
     private func takeLocks(for name: String) async -> Bool {
-        guard let step = run.definition(name) else { return true }
+        guard let step = definition(name) else { return true }
         let target = run.membership?.target
         if deadline.lapses != lockLapses {
             (holdsRunLocks, lockLapses) = (false, deadline.lapses)
@@ -690,7 +697,7 @@ actor RunExecutor: RunDriver {
     /// lease lapsed (and came back) since, while their start was being written.
     private func locksMayHaveLapsed(for names: [String]) -> Bool {
         guard deadline.lapses != lockLapses else { return false }
-        return !run.locks.isEmpty || names.contains { !(run.definition($0)?.locks.isEmpty ?? true) }
+        return !run.locks.isEmpty || names.contains { !(definition($0)?.locks.isEmpty ?? true) }
     }
 
     /// Whether this run takes any lock, for itself or in a step.
@@ -730,7 +737,7 @@ actor RunExecutor: RunDriver {
     private func resumeRetryDelays() {
         let now = clock.now()
         for record in run.steps where record.status == .pending {
-            guard let retryAt = record.retryAt, retryAt > now, let step = run.definition(record.name) else { continue }
+            guard let retryAt = record.retryAt, retryAt > now, let step = definition(record.name) else { continue }
             let longest = StepRules.retryDelay(for: step, nextAttempt: record.attempts + 1)
             retry(record.name, after: min(.milliseconds(Int64(retryAt.timeIntervalSince(now) * 1000)), longest))
         }
@@ -743,7 +750,7 @@ actor RunExecutor: RunDriver {
     private func recoverInterruptedSteps() async {
         var change = RunChange()
         for (index, record) in run.steps.enumerated() where record.status.isExecuting {
-            guard let step = run.definition(record.name) else { continue }
+            guard let step = definition(record.name) else { continue }
             if let process = record.process, await world.launcher.killLeftover(process) {
                 logger.notice("killed what was left of step \(record.name) (pid \(process.pid)) before recovering it", metadata: ["step": "\(record.name)"])
             }
@@ -884,8 +891,14 @@ actor RunExecutor: RunDriver {
         unshown.append((step, status))
     }
 
+    /// The index of step `name`'s record in `run.steps` (a lookup, not a search: it runs several times per step).
     func index(of name: String) -> Int? {
-        run.steps.firstIndex { $0.name == name }
+        recordIndex[name]
+    }
+
+    /// Step `name` as the run's definition has it.
+    func definition(_ name: String) -> Step? {
+        definitionIndex[name].map { plan.definition[$0] }
     }
 
     func event(
