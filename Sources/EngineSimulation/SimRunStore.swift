@@ -117,7 +117,11 @@ struct SimRunStore: RunStore {
     }
 
     func createRun(_ run: Run, heldBy lease: RunLease?) async throws(OrchestratorError) {
-        try await call("createRun", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in try await database.runs.createRun(run, heldBy: lease) }
+        try await call("createRun", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in
+            try await database.runs.createRun(run, heldBy: lease)
+            // Stored leased to a daemon: as good as its claim.
+            if let lease { database.claimed(run.id, by: lease.owner) }
+        }
     }
 
     func run(requestId: String) async throws(OrchestratorError) -> Run? {
@@ -222,6 +226,7 @@ struct SimRunStore: RunStore {
         try await call("requeue \(id)", lostReply: database.lostRequestReply) { () throws(OrchestratorError) in
             let requeued = try await database.runs.requeue(id: id, from: status, eventCount: eventCount, change: change, heldBy: lease)
             if requeued { database.requeued(id) }
+            if requeued, let lease { database.claimed(id, by: lease.owner) }
             return requeued
         }
     }

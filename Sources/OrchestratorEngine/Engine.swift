@@ -144,6 +144,7 @@ public actor Engine {
 
     /// The run is to be cancelled: its executor here (if any) stops its steps.
     public func cancelRequested(runId: String) {
+        if claiming.contains(runId) { pendingCancels.insert(runId) }
         executors[runId]?.send(.cancel)
     }
 
@@ -239,9 +240,67 @@ public actor Engine {
         let claimed = try? await runs.claim(
             id: id, owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds), now: now - settings.takeoverGrace)
         claiming.remove(id)
-        guard let claimed, executors[id] == nil, !stopping else { return }
+        let cancel = pendingCancels.remove(id) != nil
+        guard var claimed, executors[id] == nil, !stopping else { return }
+        claimed.run.cancelRequested = claimed.run.cancelRequested || cancel
+        startExecutor(claimed, deadline: LeaseDeadline(sent + leaseHeldHere))
+    }
+
+    /// A run this daemon is about to store, leased to itself: the lease to
+    /// store it with, taken from the server time carried forward (no round
+    /// trip while the reading is fresh). It counts as a claim in progress.
+    public struct Reservation: Sendable {
+        public let runId: String
+        public let lease: RunLease
+        fileprivate let sent: Duration
+    }
+
+    /// Room for a run about to be stored here (`evenIfFull`: one only this
+    /// daemon can execute). Nil when there is none, or no reading of the
+    /// server's clock yet: the run is then stored unleased, for the claim loop.
+    public func reserve(_ runId: String, evenIfFull: Bool = false) async -> Reservation? {
+        guard started, !stopping, executors[runId] == nil, !claiming.contains(runId),
+              evenIfFull || stepRuns + claiming.count < settings.maximumActiveRuns else { return nil }
+        claiming.insert(runId)
+        await refreshServerReading()
+        let sent = world.clock.uptime()
+        guard let now = serverTime(at: sent), !stopping else {
+            claiming.remove(runId)
+            return nil
+        }
+        return Reservation(runId: runId, lease: RunLease(owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds)), sent: sent)
+    }
+
+    /// The reserved run was stored as `run`, leased to this daemon: it is
+    /// executed now, from the record just written (a queued run's log is
+    /// empty), with no claim (an update and a find) before its first step.
+    public func execute(_ run: Run, reserved: Reservation) {
+        claiming.remove(run.id)
+        let cancel = pendingCancels.remove(run.id) != nil
+        guard executors[run.id] == nil, !stopping else {
+            // Its lease lapses; the next claim pass (here or a peer's) takes it.
+            doorbell.ring()
+            return
+        }
+        var stored = run
+        stored.cancelRequested = stored.cancelRequested || cancel
+        startExecutor(ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.sent + leaseHeldHere))
+    }
+
+    /// The reserved run was not stored (or whether it was is unknown): if it
+    /// was, the claim loop finds it, leased to this daemon.
+    public func cancelReservation(_ reserved: Reservation) {
+        claiming.remove(reserved.runId)
+        pendingCancels.remove(reserved.runId)
+        doorbell.ring()
+    }
+
+    /// Cancels asked for runs being stored here now: applied once their executor starts.
+    private var pendingCancels: Set<String> = []
+
+    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline) {
         let run = claimed.run
-        let deadline = LeaseDeadline(sent + leaseHeldHere)
+        let id = run.id
         let executor: any RunDriver
         if let fleet = run.fleet {
             let hooks = FleetHooks(lookForWork: { [doorbell] in doorbell.ring() }, cancel: { member in await self.cancelRequested(runId: member) })

@@ -98,15 +98,25 @@ public struct RunService: Sendable {
             events: [RunEvent(sequence: 0, step: nil, status: RunStatus.queued.rawValue, at: now)],
             requestId: requestId ?? id, fleet: planned, locks: workflow.locks, window: window, schedule: schedule,
             secrets: usedSecrets, secretParams: secretParams, keeper: secretParams.isEmpty ? nil : engine.ownerId)
-        let kept = try await keep(secretParams, of: params, for: id)
+        // Stored leased to this daemon when it has room, and executed from the record just written: no claim before the first step.
+        let reservation = await engine.reserve(id, evenIfFull: !secretParams.isEmpty)
+        let kept: (lease: RunLease, token: UInt64)?
         do throws(OrchestratorError) {
-            if let earlier = try await create(run, heldBy: kept?.lease) {
+            kept = try await keep(secretParams, of: params, for: id, lease: reservation?.lease)
+        } catch {
+            if let reservation { await engine.cancelReservation(reservation) }
+            throw error
+        }
+        do throws(OrchestratorError) {
+            if let earlier = try await create(run, heldBy: kept?.lease ?? reservation?.lease) {
+                if let reservation { await engine.cancelReservation(reservation) }
                 if let kept { engine.secretParams.forget(id, token: kept.token) }
                 try await keepAgain(params, for: earlier)
                 return earlier
             }
-        } catch where !error.isTransient {
-            if let kept { engine.secretParams.forget(id, token: kept.token) }
+        } catch {
+            if let reservation { await engine.cancelReservation(reservation) }
+            if let kept, !error.isTransient { engine.secretParams.forget(id, token: kept.token) }
             throw error
         }
         // (On a transient error the run may have been stored: its values stay here, and the engine finds it, leased to this daemon.)
@@ -114,7 +124,11 @@ public struct RunService: Sendable {
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
         if let planned { metadata["targets"] = "\(planned.targets.count)" }
         logger.notice(planned == nil ? "run queued" : "fleet run queued", metadata: metadata)
-        engine.adopt(runId: run.id, evenIfFull: kept != nil)
+        if let reservation {
+            await engine.execute(run, reserved: reservation)
+        } else {
+            engine.adopt(runId: run.id, evenIfFull: kept != nil)
+        }
         return run
     }
 
@@ -122,11 +136,18 @@ public struct RunService: Sendable {
     /// memory, and returns the lease the run is stored (or requeued) with
     /// so that no other daemon, which would not have them, takes it first,
     /// and the token the values are kept under. Nil when the run has none.
-    private func keep(_ secretParams: [String], of params: [String: String], for id: String) async throws(OrchestratorError) -> (lease: RunLease, token: UInt64)? {
+    private func keep(
+        _ secretParams: [String], of params: [String: String], for id: String, lease reserved: RunLease? = nil
+    ) async throws(OrchestratorError) -> (lease: RunLease, token: UInt64)? {
         guard !secretParams.isEmpty else { return nil }
-        let now = try await runs.serverTime()
+        let lease: RunLease
+        if let reserved {
+            lease = reserved
+        } else {
+            lease = RunLease(owner: engine.ownerId, until: try await runs.serverTime().addingTimeInterval(engine.lease.seconds))
+        }
         let token = engine.secretParams.keep(params.filter { secretParams.contains($0.key) }, for: id)
-        return (RunLease(owner: engine.ownerId, until: now.addingTimeInterval(engine.lease.seconds)), token)
+        return (lease, token)
     }
 
     /// A repeated `run.start` (its first answer was lost) whose run this
