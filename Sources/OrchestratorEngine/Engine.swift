@@ -233,8 +233,11 @@ public actor Engine {
         claiming.insert(id)
         await refreshServerReading()
         let sent = world.clock.uptime()
+        // The deadline from the same reading as the lease asked for (a later reading may be more certain).
+        let heldHere = leaseHeldHere
         guard let now = serverTime(at: sent) else {
             claiming.remove(id)
+            pendingCancels.remove(id)
             return
         }
         let claimed = try? await runs.claim(
@@ -243,7 +246,7 @@ public actor Engine {
         let cancel = pendingCancels.remove(id) != nil
         guard var claimed, executors[id] == nil, !stopping else { return }
         claimed.run.cancelRequested = claimed.run.cancelRequested || cancel
-        startExecutor(claimed, deadline: LeaseDeadline(sent + leaseHeldHere))
+        startExecutor(claimed, deadline: LeaseDeadline(sent + heldHere))
     }
 
     /// A run this daemon is about to store, leased to itself: the lease to
@@ -252,7 +255,8 @@ public actor Engine {
     public struct Reservation: Sendable {
         public let runId: String
         public let lease: RunLease
-        fileprivate let sent: Duration
+        /// Until when (uptime) this daemon may act on it: taken with the lease, from the same reading.
+        fileprivate let deadline: Duration
     }
 
     /// Room for a run about to be stored here (`evenIfFull`: one only this
@@ -268,7 +272,8 @@ public actor Engine {
             claiming.remove(runId)
             return nil
         }
-        return Reservation(runId: runId, lease: RunLease(owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds)), sent: sent)
+        return Reservation(
+            runId: runId, lease: RunLease(owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds)), deadline: sent + leaseHeldHere)
     }
 
     /// The reserved run was stored as `run`, leased to this daemon: it is
@@ -284,7 +289,7 @@ public actor Engine {
         }
         var stored = run
         stored.cancelRequested = stored.cancelRequested || cancel
-        startExecutor(ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.sent + leaseHeldHere))
+        startExecutor(ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline))
     }
 
     /// The reserved run was not stored (or whether it was is unknown): if it

@@ -149,6 +149,8 @@ actor RunExecutor: RunDriver {
             await giveBackLocks()
             await advance()
             await flush()
+            // What the steps that just ended held goes back as soon as their end is stored (here, with what they let start).
+            await giveBackLocks()
             if run.status.isTerminal || lost { break }
             if stopping && !run.steps.contains(where: { $0.status.isExecuting }) { break }
             await tellWhetherItOnlyWaits()
