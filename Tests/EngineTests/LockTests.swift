@@ -43,6 +43,36 @@ import TestSupport
         }
     }
 
+    /// `step` with `locks`.
+    private func locked(_ step: JSONValue, _ locks: [String]) -> JSONValue {
+        guard case .object(var o) = step else { return step }
+        o["locks"] = .array(locks.map { .string($0) })
+        return .object(o)
+    }
+
+    @Test func aStepsLockGoesBackWhenTheStepEndsNotWhenItsRunEnds() async throws {
+        try await withTemporaryDirectory { dir in
+            try await DaemonProcess.with { daemon in
+                let c = try daemon.connect()
+                let gate = dir.appendingPathComponent("gate")
+                // The backup holds the device; the verify after it holds nothing and waits for the gate.
+                try await c.createWorkflow("change", [
+                    locked(shellStep("backup", order: 0, "true"), ["device:sw1"]),
+                    shellStep("verify", order: 1, waitFor(gate)),
+                ])
+                try await c.createWorkflow("peek", [locked(shellStep("peek", order: 0, "true"), ["device:sw1"])])
+                let first = try await c.startRun("change")
+                #expect(await eventually { (try? await c.call("run.get", ["id": .string(first)]))?.stepStatus("verify") == "running" })
+                // The device is free once the backup ended: another run's step gets it while the first run still runs.
+                let second = try await c.startRun("peek")
+                #expect(await eventually { (try? await c.runStatus(second)) == "succeeded" }, "the backup's lock was still held after it ended")
+                #expect(try await c.runStatus(first) == "running")
+                _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
+                #expect(try await c.watch(first).run["status"] == "succeeded")
+            }
+        }
+    }
+
     @Test func aSecondRunAgainstTheSameDeviceWaitsAndShowsWhatFor() async throws {
         try await withTemporaryDirectory { dir in
             try await DaemonProcess.with { daemon in
