@@ -113,7 +113,6 @@ public enum SecretRules {
         for lock in step.locks {
             v.require(!lock.contains(placeholder), "\(field).locks", "a secret cannot be part of a lock's name (locks are stored and shown)")
         }
-        if let runAs = step.runAs { v.merge(runAs.problems(at: "\(field).runAs")) }
         return v.errors
     }
 

@@ -93,6 +93,7 @@ extension Step {
         v.merge(StepChanges.retryDelayProblems(retryDelaySeconds, "\(field).retryDelaySeconds"))
         v.merge(LockRules.problems(locks, at: "\(field).locks"))
         v.merge(SecretRules.problems(of: self, at: field))
+        if let runAs { v.merge(runAs.problems(at: "\(field).runAs")) }
         if approval != nil {
             v.require(secrets.isEmpty && runAs == nil, "\(field).approval", "an approval step runs nothing: it takes no secrets and no runAs")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import OrchestratorServices
 
 /// Who is on the other end of a connection, from SO_PEERCRED.
 public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
@@ -32,30 +33,7 @@ public struct Authorizer: Sendable {
     }
 
     static func groupID(_ name: String) -> UInt32? {
-        var entry = group()
-        return withLookupBuffer { buffer, result in
-            getgrnam_r(name, &entry, buffer.baseAddress!, buffer.count, &result)
-        } ? entry.gr_gid : nil
-    }
-
-    /// Runs a reentrant NSS lookup (`getgrnam_r`, `getpwuid_r`: connections
-    /// are authorized concurrently, and the plain calls share one static
-    /// buffer), growing its buffer while it says ERANGE. True when found.
-    private static func withLookupBuffer<Entry>(
-        _ lookup: (UnsafeMutableBufferPointer<CChar>, inout UnsafeMutablePointer<Entry>?) -> Int32
-    ) -> Bool {
-        var size = 4096
-        while size <= 1 << 20 {
-            var buffer = [CChar](repeating: 0, count: size)
-            var found: UnsafeMutablePointer<Entry>?
-            let rc = buffer.withUnsafeMutableBufferPointer { lookup($0, &found) }
-            if rc == ERANGE {
-                size *= 2
-                continue
-            }
-            return rc == 0 && found != nil
-        }
-        return false
+        Accounts.groupID(name)
     }
 
     /// The caller's supplementary groups as the kernel has them for its
@@ -69,17 +47,11 @@ public struct Authorizer: Sendable {
         }
         var user = passwd()
         var name = ""
-        guard withLookupBuffer({ buffer, result in
+        guard Accounts.withLookupBuffer({ buffer, result in
             let rc = getpwuid_r(peer.uid, &user, buffer.baseAddress!, buffer.count, &result)
             if rc == 0, result != nil, let found = user.pw_name { name = String(cString: found) }
             return rc
         }) else { return [] }
-        var count: Int32 = 64
-        var list = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(name, peer.gid, &list, &count) < 0 {
-            list = [gid_t](repeating: 0, count: Int(count))
-            _ = getgrouplist(name, peer.gid, &list, &count)
-        }
-        return Set(list.prefix(Int(max(count, 0))))
+        return Set(Accounts.groups(of: name, primary: peer.gid))
     }
 }

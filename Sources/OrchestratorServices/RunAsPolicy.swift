@@ -11,36 +11,33 @@ public struct RunAsPolicy: Sendable {
         self.allowedUsers = allowedUsers
     }
 
-    public func problems(_ steps: [Step], at field: String = "steps") -> [FieldError] {
-        var v = Validator()
-        for (index, step) in steps.enumerated() {
-            guard let runAs = step.runAs, RunAs.isValidName(runAs.user) else { continue }
-            let at = "\(field)[\(index)].runAs"
-            if !allowedUsers.contains(runAs.user) {
-                let allowed = allowedUsers.isEmpty ? "it allows none" : "it allows \(allowedUsers.sorted().joined(separator: ", "))"
-                v.require(false, "\(at).user", "step '\(step.name)' may not run as '\(runAs.user)': not in this daemon's run-as-users (\(allowed))")
-            } else if getpwnam(runAs.user) == nil {
-                v.require(false, "\(at).user", "step '\(step.name)': no user '\(runAs.user)' on this host")
-            }
-            if let group = runAs.group, RunAs.isValidName(group) {
-                if let entry = getgrnam(group) {
-                    // Another group would hand the step what that group may read (disk, shadow…).
-                    v.require(Self.isMember(runAs.user, of: entry.pointee.gr_gid), "\(at).group",
-                              "step '\(step.name)': user '\(runAs.user)' is not a member of group '\(group)'; a step may run only with one of its user's groups")
-                } else {
-                    v.require(false, "\(at).group", "step '\(step.name)': no group '\(group)' on this host")
+    /// Every problem of the steps' `runAs`; the host's accounts are asked on the accounts queue.
+    public func problems(_ steps: [Step], at field: String = "steps") async -> [FieldError] {
+        let asking = steps.enumerated().compactMap { index, step in step.runAs.map { (index, step.name, $0) } }
+        guard !asking.isEmpty else { return [] }
+        let allowedUsers = allowedUsers
+        return await Accounts.lookUp {
+            var v = Validator()
+            for (index, name, runAs) in asking where RunAs.isValidName(runAs.user) {
+                let at = "\(field)[\(index)].runAs"
+                let user = Accounts.user(named: runAs.user)
+                if !allowedUsers.contains(runAs.user) {
+                    let allowed = allowedUsers.isEmpty ? "it allows none" : "it allows \(allowedUsers.sorted().joined(separator: ", "))"
+                    v.require(false, "\(at).user", "step '\(name)' may not run as '\(runAs.user)': not in this daemon's run-as-users (\(allowed))")
+                } else if user == nil {
+                    v.require(false, "\(at).user", "step '\(name)': no user '\(runAs.user)' on this host")
                 }
+                guard let group = runAs.group, RunAs.isValidName(group) else { continue }
+                guard let gid = Accounts.groupID(group) else {
+                    v.require(false, "\(at).group", "step '\(name)': no group '\(group)' on this host")
+                    continue
+                }
+                // Another group would hand the step what that group may read (disk, shadow…).
+                let member = user.map { Accounts.groups(of: runAs.user, primary: $0.gid).contains(gid) } ?? false
+                v.require(member, "\(at).group",
+                          "step '\(name)': user '\(runAs.user)' is not a member of group '\(group)'; a step may run only with one of its user's groups")
             }
+            return v.errors
         }
-        return v.errors
-    }
-
-    /// `gid` is the user's primary group or one of its supplementary ones (false when there is no such user).
-    static func isMember(_ user: String, of gid: gid_t) -> Bool {
-        guard let entry = getpwnam(user) else { return false }
-        var count: Int32 = 256
-        var groups = [gid_t](repeating: 0, count: Int(count))
-        guard getgrouplist(user, entry.pointee.pw_gid, &groups, &count) >= 0 else { return false }
-        return groups.prefix(Int(count)).contains(gid)
     }
 }

@@ -60,7 +60,7 @@ public struct RunService: Sendable {
         var planned: Fleet?
         if let fleet { planned = try await plan(fleet) }
         v.merge(Parameters.problems(params, steps: workflow.steps, locks: workflow.locks, targets: planned?.targets))
-        v.merge(runAs.problems(workflow.steps))
+        v.merge(await runAs.problems(workflow.steps))
         let usedSecrets = SecretRules.used(by: workflow.steps)
         for name in try await secrets?.missing(usedSecrets) ?? usedSecrets {
             let users = workflow.orderedSteps.filter { SecretRules.used(by: $0).contains(name) }.map { "'\($0.name)'" }.joined(separator: ", ")
@@ -116,10 +116,10 @@ public struct RunService: Sendable {
             }
         } catch {
             if let reservation { await engine.cancelReservation(reservation) }
+            // On a transient error the run may have been stored: its values stay here, and the claim loop finds it, leased to this daemon.
             if let kept, !error.isTransient { engine.secretParams.forget(id, token: kept.token) }
             throw error
         }
-        // (On a transient error the run may have been stored: its values stay here, and the engine finds it, leased to this daemon.)
         try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
         if let planned { metadata["targets"] = "\(planned.targets.count)" }

@@ -26,7 +26,7 @@ public struct WorkflowService: Sendable {
     }
 
     public func create(_ draft: WorkflowDraft, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
-        try checkRunAs(draft.steps, after: draft.validate)
+        try await checkRunAs(draft.steps, after: draft.validate)
         let now = clock.now().milliseconds
         let workflow = Workflow(
             id: ids.next(), name: draft.name, description: draft.description,
@@ -46,7 +46,7 @@ public struct WorkflowService: Sendable {
     }
 
     public func update(_ name: String, _ changes: WorkflowChanges, by uid: UInt32? = nil) async throws(OrchestratorError) -> Workflow {
-        try checkRunAs(changes.steps ?? [], after: changes.validate)
+        try await checkRunAs(changes.steps ?? [], after: changes.validate)
         return try await revise(name, expecting: changes.expectedVersion, by: uid) { revision throws(OrchestratorError) in
             try await workflows.updateWorkflow(named: name, changes, revision)
         }
@@ -66,7 +66,7 @@ public struct WorkflowService: Sendable {
         var v = Validator()
         v.merge(step.problems(at: "step"))
         try v.check()
-        try checkRunAs([step], at: "step")
+        try await checkRunAs([step], at: "step")
         return try await revise(workflow, by: uid) { revision throws(OrchestratorError) in
             try await workflows.addStep(step, toWorkflow: workflow, revision)
         }
@@ -87,7 +87,7 @@ public struct WorkflowService: Sendable {
         let changed = changes.applied(to: try await workflows.step(named: name, inWorkflow: workflow))
         v.merge(changed.problems(at: "step"))
         try v.check()
-        try checkRunAs([changed], at: "step")
+        try await checkRunAs([changed], at: "step")
         return try await revise(workflow, by: uid) { revision throws(OrchestratorError) in
             try await workflows.updateStep(named: name, inWorkflow: workflow, changes, revision)
         }
@@ -212,7 +212,7 @@ extension WorkflowService {
     /// not exist) are refused, with every other problem `validate` finds.
     func checkRunAs(
         _ steps: [Step], at field: String = "steps", after validate: () throws(OrchestratorError) -> Void = {}
-    ) throws(OrchestratorError) {
+    ) async throws(OrchestratorError) {
         var v = Validator()
         do {
             try validate()
@@ -220,7 +220,7 @@ extension WorkflowService {
             guard case .validationFailed(let problems) = error.kind else { throw error }
             v.merge(problems)
         }
-        v.merge(runAs.problems(steps, at: field))
+        v.merge(await runAs.problems(steps, at: field))
         try v.check()
     }
 }
