@@ -104,7 +104,7 @@ public final class InMemoryWorkflowStore: WorkflowStore {
 
     public func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError) {
         state.withLock { stored in
-            guard stored[workflowId] != nil else { return }
+            guard let found = stored[workflowId], found.lastRunId.map({ $0 <= runId }) ?? true else { return }
             stored[workflowId]?.lastRunId = runId
             for index in stored[workflowId]!.workflow.steps.indices { stored[workflowId]!.workflow.steps[index].status = .pending }
         }

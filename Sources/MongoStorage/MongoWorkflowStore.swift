@@ -224,8 +224,10 @@ public struct MongoWorkflowStore: WorkflowStore {
     public func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError) {
         guard let oid = ObjectId(workflowId) else { throw OrchestratorError.notFound("workflow", workflowId) }
         _ = try await withDatabase(pool) { client throws(MongoError) in
+            // Ids are ObjectIds in hex: their order is their creation's (by second, then within one daemon).
             try client.collection(Self.collectionName).updateOne(
-                ["_id": .objectId(oid)], ["$set": ["lastRunId": BSON(runId), "steps.$[].status": BSON(StepStatus.pending.rawValue)]])
+                ["_id": .objectId(oid), "$or": [["lastRunId": ["$exists": false]], ["lastRunId": ["$lte": BSON(runId)]]]],
+                ["$set": ["lastRunId": BSON(runId), "steps.$[].status": BSON(StepStatus.pending.rawValue)]])
         }
     }
 

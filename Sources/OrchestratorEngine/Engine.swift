@@ -45,6 +45,8 @@ public actor Engine {
     private let secrets: any SecretSource
     /// The values of the secret parameters of runs started or resumed here.
     public nonisolated let secretParams: SecretParamVault
+    /// What the runs executing here store, for the watchers in this daemon.
+    public nonisolated let feed = RunFeed()
 
     public init(
         settings: EngineSettings, runs: any RunStore, workflows: any WorkflowStore, world: EngineWorld = .system,
@@ -279,17 +281,21 @@ public actor Engine {
     /// The reserved run was stored as `run`, leased to this daemon: it is
     /// executed now, from the record just written (a queued run's log is
     /// empty), with no claim (an update and a find) before its first step.
-    public func execute(_ run: Run, reserved: Reservation) {
+    /// `marksLatest`: its executor, not the start, makes it its workflow's
+    /// latest run, in the background.
+    public func execute(_ run: Run, reserved: Reservation, marksLatest: Bool = false) {
         claiming.remove(run.id)
         let cancel = pendingCancels.remove(run.id) != nil
         guard executors[run.id] == nil, !stopping else {
             // Its lease lapses; the next claim pass (here or a peer's) takes it.
+            if marksLatest { world.spawn { [workflows] in try? await workflows.markLatestRun(workflowId: run.workflowId, runId: run.id) } }
             doorbell.ring()
             return
         }
         var stored = run
         stored.cancelRequested = stored.cancelRequested || cancel
-        startExecutor(ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline))
+        startExecutor(
+            ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline), marksLatest: marksLatest)
     }
 
     /// The reserved run was not stored (or whether it was is unknown): if it
@@ -303,7 +309,7 @@ public actor Engine {
     /// Cancels asked for runs being stored here now: applied once their executor starts.
     private var pendingCancels: Set<String> = []
 
-    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline) {
+    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline, marksLatest: Bool = false) {
         let run = claimed.run
         let id = run.id
         let executor: any RunDriver
@@ -316,7 +322,7 @@ public actor Engine {
             executor = RunExecutor(
                 claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline,
                 serverNow: { await self.currentServerTime() }, waits: { [weak self] isWaiting in await self?.waits(id, isWaiting) },
-                secrets: secrets, vault: secretParams, logger: logger)
+                secrets: secrets, vault: secretParams, feed: feed, marksLatest: marksLatest, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor

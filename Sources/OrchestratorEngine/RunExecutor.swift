@@ -50,6 +50,7 @@ actor RunExecutor: RunDriver {
     private var lost = false
     let mailbox = Mailbox()
     private let workflowStatus: WorkflowStatusWriter
+    private let feed: RunFeed
     let world: EngineWorld
     var clock: any EngineClock { world.clock }
     private let deadline: LeaseDeadline
@@ -95,8 +96,9 @@ actor RunExecutor: RunDriver {
         _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
         deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
         waits: @escaping @Sendable (Bool) async -> Void = { _ in }, secrets: any SecretSource = NoSecrets(),
-        vault: SecretParamVault = SecretParamVault(), logger: Logger
+        vault: SecretParamVault = SecretParamVault(), feed: RunFeed = RunFeed(), marksLatest: Bool = false, logger: Logger
     ) {
+        self.feed = feed
         self.secrets = secrets
         self.vault = vault
         self.waits = waits
@@ -121,7 +123,8 @@ actor RunExecutor: RunDriver {
         self.logger = logger
         self.cancelRequested = run.cancelRequested
         workflowStatus = WorkflowStatusWriter(
-            workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock, enabled: run.membership == nil)
+            workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock, enabled: run.membership == nil,
+            marksLatest: marksLatest)
     }
 
     nonisolated func send(_ message: Message) {
@@ -809,6 +812,7 @@ actor RunExecutor: RunDriver {
                     return false
                 }
                 log = next
+                feed.publish(run.id, events: change.events, ended: change.status?.isTerminal == true)
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
             } catch where error.isRefusedForGood {

@@ -21,21 +21,33 @@ final class WorkflowStatusWriter: Sendable {
     /// members writing their own would only be refused).
     private let enabled: Bool
 
-    init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock, enabled: Bool = true) {
+    /// Whether the run is still to be made its workflow's latest (every
+    /// step shown `pending`) before anything it shows: a run started with
+    /// room here is, by this writer and not on its way to its first step.
+    private let unmarked: NIOLockedValueBox<Bool>
+    /// Opens with the first status to show (written to the run by then):
+    /// the mark waits for it, up to `minimumInterval`, so that it does not
+    /// compete with the run's first write for the database.
+    private let firstShown = Latch()
+
+    init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock, enabled: Bool = true, marksLatest: Bool = false) {
         self.workflows = workflows
         self.workflowId = workflowId
         self.runId = runId
         self.clock = clock
         self.enabled = enabled
+        self.unmarked = NIOLockedValueBox(enabled && marksLatest)
     }
 
     func show(_ step: String, _ status: StepStatus) {
         guard enabled else { return }
         pending.withLockedValue { $0[step] = status }
+        firstShown.open()
         doorbell.ring()
     }
 
     func finish() {
+        firstShown.open()
         finished.open()
         doorbell.close()
     }
@@ -54,6 +66,10 @@ final class WorkflowStatusWriter: Sendable {
     /// Until `finish()`, then one last write of whatever is pending, which
     /// waits out a short outage.
     func run() async {
+        if unmarked.withLockedValue({ $0 }) {
+            await clock.sleep(for: Self.minimumInterval, orUntil: firstShown)
+            doorbell.ring()
+        }
         for await _ in doorbell.rings {
             let started = clock.uptime()
             _ = await flush()
@@ -83,6 +99,14 @@ final class WorkflowStatusWriter: Sendable {
     /// False when MongoDB was away (what was not written is kept, unless a
     /// newer status replaced it); a write refused for good is dropped.
     private func flush() async -> Bool {
+        if unmarked.withLockedValue({ $0 }) {
+            do {
+                try await workflows.markLatestRun(workflowId: workflowId, runId: runId)
+            } catch where error.isTransient {
+                return false
+            } catch {}
+            unmarked.withLockedValue { $0 = false }
+        }
         let batch = pending.withLockedValue { statuses -> [String: StepStatus] in
             defer { statuses.removeAll() }
             return statuses

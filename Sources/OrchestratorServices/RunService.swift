@@ -120,12 +120,14 @@ public struct RunService: Sendable {
             if let kept, !error.isTransient { engine.secretParams.forget(id, token: kept.token) }
             throw error
         }
-        try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id)
+        // A run executed here at once is made the latest by its executor, in the background: not a write before its first step.
+        let marksLatestInBackground = reservation != nil && planned == nil
+        if !marksLatestInBackground { try? await workflows.markLatestRun(workflowId: workflow.id, runId: run.id) }
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
         if let planned { metadata["targets"] = "\(planned.targets.count)" }
         logger.notice(planned == nil ? "run queued" : "fleet run queued", metadata: metadata)
         if let reservation {
-            await engine.execute(run, reserved: reservation)
+            await engine.execute(run, reserved: reservation, marksLatest: marksLatestInBackground)
         } else {
             engine.adopt(runId: run.id, evenIfFull: kept != nil)
         }
@@ -420,6 +422,12 @@ public struct RunService: Sendable {
         var shown = run
         if let index = shown.steps.firstIndex(where: { $0.name == name }) { shown.steps[index].decisions.append(decision) }
         return shown
+    }
+
+    /// What this daemon stores of the run from now on, as it is stored
+    /// (nothing unless the run executes here); `cancel()` when done.
+    public func follow(_ id: String) -> RunFeed.Subscription {
+        engine.feed.subscribe(id)
     }
 
     /// The events after `cursor`, for watchers (see RunStore.events).

@@ -38,7 +38,10 @@ public protocol WorkflowStore: Sendable {
     /// Kept versions below `before` (all when nil), newest first.
     func keptVersions(workflowId: String, before: Int?, limit: Int) async throws(OrchestratorError) -> [Workflow]
 
-    /// Makes `runId` the workflow's most recent run: every step shows `pending`.
+    /// Makes `runId` the workflow's most recent run, unless a later run
+    /// (a greater id) already is: every step shows `pending`. Conditional
+    /// so that a mark written late (in the background, as the run's first
+    /// step already runs) never makes an older run the latest again.
     func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError)
     /// Shows steps' statuses in their workflow (one write), if `runId` is still the workflow's most recent run.
     func recordStepStatuses(workflowId: String, runId: String, _ statuses: [String: StepStatus]) async throws(OrchestratorError)

@@ -1,5 +1,6 @@
 import Foundation
 @testable import EngineSimulation
+import OrchestratorEngine
 import OrchestratorModel
 import Testing
 
@@ -151,5 +152,68 @@ import Testing
         let gap = (attempts.last?.began ?? .zero) - (attempts.first?.ended ?? .zero)
         #expect(gap >= .seconds(30) && gap < .seconds(31), "second attempt \(gap) after the first")
         #expect(report.finalRuns.first?.step("push")?.retryAt == nil)
+    }
+}
+
+/// A watcher in the daemon that executes the run is told of its events by
+/// the executor (`RunFeed`), not by reading MongoDB: it must still be told
+/// of nothing before it is stored, and of every event once.
+@Suite struct RunFeedScenarioTests {
+    /// What the watcher took, checked against the database as it took it.
+    final class Watcher: @unchecked Sendable {
+        var subscription: RunFeed.Subscription?
+        var runId: String?
+        var taken: [RunEvent] = []
+        var unstored: [String] = []
+        var incomplete = 0
+        var ended = false
+    }
+
+    @Test func aLocalWatcherIsToldOfEachEventOnceAndOnlyOnceItIsStored() throws {
+        let steps = (0..<8).map { index in
+            (Step(name: "s\(index)", executionOrder: index / 2, action: Action(exec: ["/bin/true"]), retries: 2, retryDelaySeconds: 1, idempotent: true),
+             StepBehaviour(duration: 1...3, failure: 0.3))
+        }
+        let watcher = Watcher()
+        let simulation = Simulation(seed: 7, faults: [], traceLength: 400, swarm: Swarm(daemons: 1, lease: .seconds(10), maxParallelSteps: 2)) { simulation in
+            simulation.addWorkflow("change", steps)
+            let daemon = simulation.addDaemon("d1")
+            simulation.start("change", on: daemon, at: .seconds(1))
+            // Writes whose answers are lost, and an outage: the executor retries them, and publishes each once it knows it landed.
+            simulation.database.lostEngineReply = 0.3
+            simulation.world.after(.seconds(4)) { simulation.database.outageUntil = .seconds(9) }
+            @Sendable func look() {
+                let database = simulation.database
+                if watcher.subscription == nil, let id = database.runs.allRunIds.first, let engine = daemon.engine {
+                    watcher.runId = id
+                    watcher.subscription = engine.feed.subscribe(id)
+                }
+                if let id = watcher.runId, let subscription = watcher.subscription {
+                    let stored = database.runs.snapshot(id)?.events ?? []
+                    let (updates, complete) = subscription.take()
+                    if !complete { watcher.incomplete += 1 }
+                    for update in updates {
+                        for event in update.events {
+                            if !stored.contains(event) { watcher.unstored.append("\(event.sequence) \(event.status) \(event.step ?? "")") }
+                            watcher.taken.append(event)
+                        }
+                        watcher.ended = watcher.ended || update.ended
+                    }
+                }
+                if !watcher.ended { simulation.world.after(.milliseconds(1), look) }
+            }
+            simulation.world.after(.seconds(1), look)
+        }
+        let report = simulation.run()
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status.isTerminal)
+        #expect(watcher.ended)
+        #expect(watcher.unstored.isEmpty, "told before stored: \(watcher.unstored)")
+        #expect(watcher.incomplete == 0)
+        // Every event once, in order: from the first one the watcher was told of (it subscribed as the run was stored) to the end.
+        let first = try #require(watcher.taken.first?.sequence)
+        #expect(watcher.taken == Array(run.events.drop { $0.sequence < first }))
+        #expect(first <= 1)
     }
 }

@@ -75,6 +75,11 @@ import Testing
             let names = (0..<12).map { "s\($0)" }
             let workflow = try await w.service.create(WorkflowDraft(name: "shown", steps: names.map { step($0) }))
             try await w.store.markLatestRun(workflowId: workflow.id, runId: "run-2")
+            // A mark that arrives late, for an older run, neither resets the statuses nor takes them over.
+            try await w.store.recordStepStatuses(workflowId: workflow.id, runId: "run-2", ["s8": .succeeded])
+            try await w.store.markLatestRun(workflowId: workflow.id, runId: "run-1")
+            #expect(try await w.service.get(.name("shown")).steps.first { $0.name == "s8" }?.status == .succeeded)
+            try await w.store.recordStepStatuses(workflowId: workflow.id, runId: "run-2", ["s8": .pending])
             let statuses: [String: StepStatus] = [
                 "s0": .succeeded, "s1": .succeeded, "s2": .failed, "s3": .running, "s4": .succeeded, "s5": .skipped, "s6": .timedOut,
             ]
