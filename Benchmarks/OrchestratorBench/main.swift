@@ -17,10 +17,13 @@ func argument(_ name: String) -> String? {
 guard let socketPath = argument("--socket"), let pidText = argument("--pid"), let daemonPid = Int32(pidText),
     let mongoURI = argument("--mongodb-uri"), let database = argument("--database")
 else {
-    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--quick] [--scale-divisor N] [--sections rpc,dispatch,start,concurrent,throughput,scale,fleet]\n".utf8))
+    FileHandle.standardError.write(Data("usage: orchestrator-bench --socket PATH --pid PID --mongodb-uri URI --database DB [--db-pid PID] [--quick] [--scale-divisor N] [--sections rpc,dispatch,start,concurrent,throughput,scale,fleet]\n".utf8))
     exit(64)
 }
 let quick = CommandLine.arguments.contains("--quick")
+/// The database server's process, when it runs here: its CPU is measured too.
+let databasePid = argument("--db-pid").flatMap { Int32($0) }
+func databaseCPU() -> Double { databasePid.map { ProcessUsage(pid: $0).cpuSeconds } ?? 0 }
 let scale = quick ? 10 : 1
 /// The scale section alone can be shrunk: on SecantusDB its full sizes take very long.
 let scaleDivisor = Int(argument("--scale-divisor") ?? "") ?? scale
@@ -138,15 +141,49 @@ _ = try setup.call("workflow.create", ["name": "dispatch-par", "steps": .array((
 let seqFloor = try shell("i=0; while [ $i -lt \(stepCount) ]; do /bin/true; i=$((i+1)); done")
 let parFloor = try shell("seq \(stepCount) | xargs -P 8 -n 1 /bin/true")
 let beforeSeq = ProcessUsage(pid: daemonPid)
+let beforeSeqDatabase = databaseCPU()
+let beforeSeqOperations = try operationCounts()
 let seqRecord = try runToEnd(setup, "dispatch-seq")
 let seqRun = runSeconds(seqRecord)
 let seqCPU = ProcessUsage(pid: daemonPid).cpuSeconds - beforeSeq.cpuSeconds
+let seqDatabaseCPU = databaseCPU() - beforeSeqDatabase
+let seqOperations = try operationCounts().subtracting(beforeSeqOperations)
 let parRun = runSeconds(try runToEnd(setup, "dispatch-par"))
+let beforeReplayDatabase = databaseCPU()
 let writesFloor = try replayRunWrites(seqRecord["id"]?.stringValue ?? "")
+let replayDatabaseCPU = databaseCPU() - beforeReplayDatabase
 say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms per step above the floor", stepCount, seqRun, seqFloor, (seqRun - seqFloor) / Double(stepCount) * 1000))
 say(String(format: "  database floor: the run's %d writes replayed through libmongoc on copies of its document and log: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.1f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
            stepCount, writesFloor, writesFloor / Double(stepCount) * 1000, (seqRun - seqFloor - writesFloor) / Double(stepCount) * 1000, seqCPU / Double(stepCount) * 1000))
+say("  database operations during it (serverStatus opcounters; the watcher's included): \(seqOperations.described(per: stepCount))")
+if databasePid != nil {
+    say(String(format: "  database CPU per sequential step: %.2f ms during the run (everything the daemon asked of it), %.2f ms for the replayed writes alone",
+               seqDatabaseCPU / Double(stepCount) * 1000, replayDatabaseCPU / Double(stepCount) * 1000))
+}
 say(String(format: "%d steps in groups of 8: %.2f s (shell floor, 8 at a time, %.3f s) = %.1f ms per step above the floor", stepCount, parRun, parFloor, (parRun - parFloor) / Double(stepCount) * 1000))
+}
+
+/// The server's operation counters (serverStatus `opcounters`).
+struct OperationCounts {
+    var counts: [String: Int]
+
+    func subtracting(_ earlier: OperationCounts) -> OperationCounts {
+        OperationCounts(counts: counts.merging(earlier.counts.mapValues { -$0 }, uniquingKeysWith: +))
+    }
+
+    func described(per steps: Int) -> String {
+        counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+            .map { String(format: "%@ %.2f", $0.key, Double($0.value) / Double(steps)) }.joined(separator: ", ") + " per step"
+    }
+}
+
+func operationCounts() throws -> OperationCounts {
+    try pool.withClientBlocking { client throws(MongoError) -> OperationCounts in
+        let status = try client.command(["serverStatus": 1], database: "admin")
+        var counts: [String: Int] = [:]
+        for field in status["opcounters"]?.documentValue?.fields ?? [] { counts[field.key] = field.value.intValue ?? 0 }
+        return OperationCounts(counts: counts)
+    }
 }
 
 /// The database's part of a sequential run, replayed directly through
