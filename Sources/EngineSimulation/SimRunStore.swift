@@ -148,6 +148,10 @@ struct SimRunStore: RunStore {
         try await call("members") { () throws(OrchestratorError) in try await database.runs.members(of: fleetRunId, withSteps: withSteps) }
     }
 
+    func statuses(of ids: [String]) async throws(OrchestratorError) -> [String: RunStatus] {
+        try await call("statuses") { () throws(OrchestratorError) in try await database.runs.statuses(of: ids) }
+    }
+
     func acquireLocks(_ names: [String], runId: String, holder: LockHolder, owner: String, until: Date, now: Date) async throws(OrchestratorError) -> LockWait? {
         try await call("acquireLocks", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
             try await database.runs.acquireLocks(names, runId: runId, holder: holder, owner: owner, until: until, now: now)

@@ -130,6 +130,14 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
+    public func statuses(of ids: [String]) async throws(OrchestratorError) -> [String: RunStatus] {
+        state.withLock { state in
+            var statuses: [String: RunStatus] = [:]
+            for id in ids { if let document = state.documents[id] { statuses[id] = document.run.status } }
+            return statuses
+        }
+    }
+
     /// What listings show of a run: no definition, outputs, events or fleet targets.
     private static func summary(_ full: Run) -> Run {
         var run = full

@@ -116,6 +116,22 @@ public struct MongoRunStore: RunStore {
         return documents.map(RunDocument.decode)
     }
 
+    public func statuses(of ids: [String]) async throws(OrchestratorError) -> [String: RunStatus] {
+        let oids = ids.compactMap(ObjectId.init).map { BSON.objectId($0) }
+        guard !oids.isEmpty else { return [:] }
+        // A run's status is always in its document (a change of it is folded).
+        let documents = try await withDatabase(pool) { client throws(MongoError) in
+            try client.collection(Self.collectionName).find(["_id": ["$in": .array(oids)]], projection: ["status": 1])
+        }
+        var statuses: [String: RunStatus] = [:]
+        for document in documents {
+            if let id = document["_id"]?.objectIdValue?.hex, let status = document["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) {
+                statuses[id] = status
+            }
+        }
+        return statuses
+    }
+
     /// Runs as listings show them: without definition, events, outputs or
     /// a fleet's targets, with the log of those in flight folded in.
     private func summaries(_ filter: BSONDocument, sort: BSONDocument, limit: Int?) async throws(OrchestratorError) -> [Run] {

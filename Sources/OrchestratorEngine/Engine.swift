@@ -314,7 +314,10 @@ public actor Engine {
         let id = run.id
         let executor: any RunDriver
         if let fleet = run.fleet {
-            let hooks = FleetHooks(lookForWork: { [doorbell] in doorbell.ring() }, cancel: { member in await self.cancelRequested(runId: member) })
+            let hooks = FleetHooks(
+                lookForWork: { [doorbell] in doorbell.ring() }, cancel: { member in await self.cancelRequested(runId: member) },
+                reserve: { member in await self.reserve(member) }, execute: { member, reserved in await self.execute(member, reserved: reserved) },
+                cancelReservation: { reserved in await self.cancelReservation(reserved) })
             executor = FleetExecutor(
                 claimed, fleet: fleet, settings: settings, store: runs, workflows: workflows, world: world, deadline: deadline, hooks: hooks, logger: logger)
             fleets.insert(id)

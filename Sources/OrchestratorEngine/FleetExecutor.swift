@@ -50,6 +50,12 @@ actor FleetExecutor: RunDriver {
     private var unwritten: RunChange?
     /// Members a resume of the fleet has reached (or that were made after it), for `fleetResumes`.
     private var caughtUp: (fleetResumes: Int, members: Set<String>) = (0, [])
+    /// The members' statuses as last read, every member read once (when
+    /// this executor began), then only those not ended: an ended member
+    /// changes only when this fleet resumes it (a member cannot be resumed
+    /// on its own), which this executor does and notes here. A look at a
+    /// fleet of a thousand targets read all of them before, every time.
+    private var known: [String: RunStatus]?
 
     /// How often it looks at its members when nothing told it to: soon
     /// after something changed, then less and less often while nothing does
@@ -126,15 +132,16 @@ actor FleetExecutor: RunDriver {
             guard await write(unwritten) else { return false }
             self.unwritten = nil
         }
-        let members: [Run]
+        var statuses: [String: RunStatus]
         do {
-            members = try await store.members(of: run.id, withSteps: false)
+            statuses = try await memberStatuses()
         } catch {
             return false  // the database is away: look again at the next poll
         }
-        var statuses = Dictionary(members.map { ($0.id, $0.status) }) { first, _ in first }
         let before = statuses
-        guard await resumeMembers(&statuses) else { return true }
+        let resumed = await resumeMembers(&statuses)
+        known = statuses
+        guard resumed else { return true }
         let decision = FleetPlanner.decide(fleet, members: statuses, cancelRequested: cancelRequested)
 
         var change = RunChange()
@@ -169,12 +176,20 @@ actor FleetExecutor: RunDriver {
 
         var made = 0
         for target in decision.create where !deadline.hasPassed(at: clock.uptime()) {
+            let newMember = member(for: target)
+            let reservation = await hooks.reserve(newMember.id)
             do {
-                try await store.createRun(member(for: target))
+                try await store.createRun(newMember, heldBy: reservation?.lease)
                 made += 1
+                known?[target.runId] = .queued
+                if let reservation { await hooks.execute(newMember, reservation) }
             } catch where error.kind == .conflict {
-                continue  // made before (by this fleet's earlier owner, or an answer was lost)
+                if let reservation { await hooks.cancelReservation(reservation) }
+                known?[target.runId] = .queued  // made before (by this fleet's earlier owner, or an answer was lost): read at the next look
+                continue
             } catch {
+                // If it was stored after all, leased here, the claim loop finds it.
+                if let reservation { await hooks.cancelReservation(reservation) }
                 break  // the database is away: the next look makes the rest
             }
         }
@@ -184,6 +199,18 @@ actor FleetExecutor: RunDriver {
             await hooks.cancel(id)
         }
         return !change.isEmpty || made > 0 || !decision.cancel.isEmpty || statuses != before
+    }
+
+    /// Every member's status at the first look; after it, those not ended are read again.
+    private func memberStatuses() async throws(OrchestratorError) -> [String: RunStatus] {
+        guard var statuses = known else {
+            let members = try await store.members(of: run.id, withSteps: false)
+            return Dictionary(members.map { ($0.id, $0.status) }) { first, _ in first }
+        }
+        let open = statuses.filter { !$0.value.isTerminal }.map(\.key).sorted()
+        guard !open.isEmpty else { return statuses }
+        statuses.merge(try await store.statuses(of: open)) { _, read in read }
+        return statuses
     }
 
     /// After the fleet was resumed: its members that failed or were cancelled
@@ -279,4 +306,10 @@ struct FleetHooks: Sendable {
     let lookForWork: @Sendable () -> Void
     /// A member is to be cancelled: if it runs here, its steps stop now.
     let cancel: @Sendable (String) async -> Void
+    /// Room here for a member about to be made (as `Engine.reserve`): it is
+    /// stored leased to this daemon and executed at once, with no claim
+    /// (an update and a find) per member, nor a look for claimable runs.
+    let reserve: @Sendable (String) async -> Engine.Reservation?
+    let execute: @Sendable (Run, Engine.Reservation) async -> Void
+    let cancelReservation: @Sendable (Engine.Reservation) async -> Void
 }

@@ -29,6 +29,15 @@ public enum StepStatus: String, Sendable, CaseIterable {
 
 public enum RunStatus: String, Sendable, CaseIterable {
     case queued, running, succeeded, failed, cancelled
+
+    /// The status as a sentence says it: "run X \(phrase)".
+    public var phrase: String {
+        switch self {
+        case .queued, .running: "is \(rawValue)"
+        case .succeeded, .failed: "has \(rawValue)"
+        case .cancelled: "was cancelled"
+        }
+    }
 }
 
 extension Step {

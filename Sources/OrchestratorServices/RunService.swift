@@ -257,7 +257,10 @@ public struct RunService: Sendable {
 
     public func list(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
         try PageRequest.check(limit: limit, after: after, afterIsRunId: true)
-        return try await runs.listRuns(workflow: workflow, status: status, limit: limit, after: after)
+        let page = try await runs.listRuns(workflow: workflow, status: status, limit: limit, after: after)
+        // A typo'd name is NotFound, not "no runs"; a deleted workflow's runs are still listed while they are kept.
+        if let workflow, page.items.isEmpty, after == nil { _ = try await workflows.workflow(.name(workflow)) }
+        return page
     }
 
     /// A queued run that no daemon executes is cancelled here and now, with
@@ -266,7 +269,7 @@ public struct RunService: Sendable {
     public func cancel(_ id: String) async throws(OrchestratorError) -> Run {
         let current = try await runs.run(id: id)
         guard current.status.isActive else {
-            throw OrchestratorError.conflict("run \(id) is already \(current.status.rawValue)", details: ["status": current.status.rawValue])
+            throw OrchestratorError.conflict("run \(id) \(current.status.phrase) already", details: ["status": current.status.rawValue])
         }
         let now = clock.now().milliseconds
         var change = RunChange(status: .cancelled, finishedAt: now)
@@ -366,7 +369,7 @@ public struct RunService: Sendable {
     private static func checkResumable(_ run: Run) throws(OrchestratorError) {
         guard run.status == .failed || run.status == .cancelled else {
             throw OrchestratorError.conflict(
-                "only a failed or cancelled run can be resumed; run \(run.id) is \(run.status.rawValue)",
+                "only a failed or cancelled run can be resumed; run \(run.id) \(run.status.phrase)",
                 details: ["status": run.status.rawValue])
         }
     }

@@ -169,6 +169,9 @@ public protocol RunStore: Sendable {
     /// fields are read (status, target), which is cheap: what the fleet's
     /// executor polls; with it, their steps' statuses too.
     func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run]
+    /// The statuses of these runs (those that exist): a look at a few
+    /// members of a large fleet without reading every one.
+    func statuses(of ids: [String]) async throws(OrchestratorError) -> [String: RunStatus]
     /// Newest first, fleet members left out (their fleet run lists them);
     /// `after` is the `next` cursor of the previous page. Items leave out
     /// the bulky parts (definition, outputs, events, a fleet's targets).

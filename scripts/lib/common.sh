@@ -14,6 +14,16 @@ export MONGOC_DISABLE_SHM=1
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# `help_if_asked "$@"` right after sourcing this: -h or --help as the first
+# argument prints the script's own header comment (its usage) and exits 0.
+help_if_asked() {
+    case "${1:-}" in
+    -h|--help)
+        awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
+        exit 0 ;;
+    esac
+}
+
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }

@@ -11,6 +11,8 @@ final class ProgressDisplay {
         var attempt = 0
         var startedAt: Date?
         var finishedAt: Date?
+        /// Why it failed: its exit code, or what the daemon said.
+        var why = ""
     }
 
     private var rows: [Row]
@@ -25,7 +27,8 @@ final class ProgressDisplay {
         workflow = run.workflowName
         runStatus = run.status.rawValue
         rows = run.steps.map { step in
-            Row(name: step.name, status: step.status, attempt: step.attempts, startedAt: step.startedAt, finishedAt: step.finishedAt)
+            Row(name: step.name, status: step.status, attempt: step.attempts, startedAt: step.startedAt, finishedAt: step.finishedAt,
+                why: Self.why(status: step.status, exitCode: step.exitCode, error: step.error))
         }
     }
 
@@ -44,6 +47,7 @@ final class ProgressDisplay {
         } else {
             rows[index].finishedAt = event.at
         }
+        rows[index].why = Self.why(status: status, exitCode: event.exitCode, error: event.message)
     }
 
     func apply(final run: Run) {
@@ -51,7 +55,22 @@ final class ProgressDisplay {
         for step in run.steps {
             guard let index = rows.firstIndex(where: { $0.name == step.name }) else { continue }
             rows[index].status = step.status
+            rows[index].why = Self.why(status: step.status, exitCode: step.exitCode, error: step.error)
         }
+        failedSteps = run.steps.filter { $0.status.isFailure }.map(\.name)
+    }
+
+    /// Steps that failed, once the run has ended: the view says where their output is.
+    private var failedSteps: [String] = []
+
+    /// What a failed step's row says after its status; nothing for others.
+    static func why(status: StepStatus, exitCode: Int?, error: String?) -> String {
+        guard status.isFailure else { return "" }
+        var parts: [String] = []
+        if let exitCode { parts.append("exit \(exitCode)") }
+        if let error, !error.isEmpty { parts.append(error.split(separator: "\n").first.map(String.init) ?? error) }
+        let text = parts.joined(separator: ": ")
+        return text.count > 100 ? String(text.prefix(99)) + "…" : text
     }
 
     func redraw() {
@@ -64,8 +83,10 @@ final class ProgressDisplay {
                 return String(format: "%.1fs", max(seconds, 0))
             } ?? ""
             let attempt = row.attempt > 1 ? " (attempt \(row.attempt))" : ""
-            lines.append("  \(Self.symbol(row.status)) \(row.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(row.status.rawValue)\(attempt) \(elapsed)")
+            let why = row.why.isEmpty ? "" : "  \(row.why)"
+            lines.append("  \(Self.symbol(row.status)) \(row.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(row.status.rawValue)\(attempt) \(elapsed)\(why)")
         }
+        for step in failedSteps { lines.append("  output of \(step): orchctl run logs \(runId) \(step)") }
         for line in lines { out += "\u{1B}[2K" + line + "\n" }
         drawnLines = lines.count
         fflush(nil)  // whatever print() buffered comes first

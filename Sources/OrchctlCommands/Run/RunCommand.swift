@@ -55,7 +55,8 @@ func follow(_ connection: RPCConnection, runId: String, output: OutputFormat, re
                 print(ProgressDisplay.line(for: notification.event))
                 fflush(nil)
             } else {
-                print(JSONCoding.serialize(RPCCodec.notification(method: RPCNotifications.runEvent.name, params: json)))
+                // One JSON object per line, each event as the protocol's notification carries it, then the run: what jq reads.
+                print(JSONCoding.serialize(json))
                 fflush(nil)
             }
         }
@@ -67,6 +68,7 @@ func follow(_ connection: RPCConnection, runId: String, output: OutputFormat, re
         display.apply(final: final.result)
         display.redraw()
     }
+    if output == .json { print(JSONCoding.serialize(final.json)) }
     return final
 }
 

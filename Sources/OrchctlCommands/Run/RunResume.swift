@@ -38,7 +38,6 @@ struct RunResume: ParsableCommand {
             }
             if global.output == .table { print(note, terminator: "") }
             let final = try follow(connection, runId: target.id, output: global.output, reconnect: global.connect)
-            if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
             try exitForOutcome(final.result)
         }
     }

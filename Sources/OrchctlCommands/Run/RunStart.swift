@@ -46,7 +46,7 @@ struct RunStart: ParsableCommand {
     @Option(help: ArgumentHelp("Repeat an earlier start whose outcome was unknown: the run it started, if any, is answered instead of a new one (within 24 h).", valueName: "ID"))
     var requestId: String?
     @OptionGroup var fleetOptions: FleetOptions
-    @Option(help: ArgumentHelp("Run the workflow as it was at this version (see 'orchctl workflow history'; default: as it is now).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run the workflow as it was at this version (see 'orchctl workflow history'; default: as it is now).", valueName: "N"))
     var version: Int?
 
     func validate() throws {
@@ -72,7 +72,6 @@ struct RunStart: ParsableCommand {
             let id = started.result.id
             if global.output == .table { print("run \(id) of \(workflow.name) (version \(started.result.workflowVersion)) started") }
             let final = try follow(connection, runId: id, output: global.output, reconnect: global.connect)
-            if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
             try exitForOutcome(final.result)
         }
     }

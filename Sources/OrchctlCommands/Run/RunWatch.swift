@@ -15,7 +15,6 @@ struct RunWatch: ParsableCommand {
     func run() throws {
         try reporting {
             let final = try follow(try global.connect(), runId: target.id, output: global.output, reconnect: global.connect)
-            if global.output == .json { print(JSONCoding.prettyPrinted(final.json)) }
             try exitForOutcome(final.result)
         }
     }

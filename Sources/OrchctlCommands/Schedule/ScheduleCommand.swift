@@ -80,7 +80,7 @@ struct ScheduleList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List schedules by name, with when each fires next.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Schedules per page (1-1000).") var limit: Int = 100
+    @Option(parsing: .unconditional, help: "Schedules per page (1-1000).") var limit: Int = 100
     @Option(help: "Start after this name (the 'next' cursor of the previous page).") var after: String?
 
     func run() throws {

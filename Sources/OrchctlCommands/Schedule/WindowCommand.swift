@@ -39,7 +39,7 @@ struct WindowCreate: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var window: WindowName
     @Option(help: ArgumentHelp("When it opens: 5 cron fields or a macro such as @daily.", valueName: "EXPR")) var cron: String
-    @Option(help: ArgumentHelp("How long it stays open, in minutes (1-10080).", valueName: "MINUTES")) var duration: Int
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long it stays open, in minutes (1-10080).", valueName: "MINUTES")) var duration: Int
     @Option(help: ArgumentHelp("The IANA time zone the cron expression is read in.", valueName: "ZONE")) var timezone = "UTC"
 
     func run() throws {
@@ -54,7 +54,7 @@ struct WindowList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List maintenance windows.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Windows per page (1-1000).") var limit: Int = 100
+    @Option(parsing: .unconditional, help: "Windows per page (1-1000).") var limit: Int = 100
     @Option(help: "Start after this name (the 'next' cursor of the previous page).") var after: String?
 
     func run() throws {

@@ -61,7 +61,7 @@ struct SecretList: ParsableCommand {
         discussion: "Example:\n  orchctl secret list")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Secrets per page (1-1000).") var limit: Int = 100
+    @Option(parsing: .unconditional, help: "Secrets per page (1-1000).") var limit: Int = 100
     @Option(help: "Start after this name (the 'next' cursor of the previous page).") var after: String?
 
     func validate() throws {

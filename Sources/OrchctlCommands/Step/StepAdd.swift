@@ -21,11 +21,11 @@ struct StepAdd: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var step: StepAddress
-    @Option(help: "Execution order (>= 0); equal orders run in parallel.") var order: Int
+    @Option(parsing: .unconditional, help: "Execution order (>= 0); equal orders run in parallel.") var order: Int
     @Option(help: "What the step does.") var description: String = ""
-    @Option(help: "Seconds before the step is killed (timed_out).") var timeout: Int?
-    @Option(help: "Extra attempts after a failure (0-100).") var retries: Int = 0
-    @Option(help: "Seconds before the first retry, doubled for each further one.") var retryDelay: Int = 1
+    @Option(parsing: .unconditional, help: "Seconds before the step is killed (timed_out).") var timeout: Int?
+    @Option(parsing: .unconditional, help: "Extra attempts after a failure (0-100).") var retries: Int = 0
+    @Option(parsing: .unconditional, help: "Seconds before the first retry, doubled for each further one.") var retryDelay: Int = 1
     @Flag(help: "Let later steps run even if this one fails.") var continueOnFailure = false
     @Flag(help: "The step may safely run again after a crash interrupted it.") var idempotent = false
     @Option(help: ArgumentHelp("Environment variable for the command (repeatable).", valueName: "KEY=VALUE")) var env: [String] = []

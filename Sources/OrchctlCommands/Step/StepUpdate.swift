@@ -18,12 +18,12 @@ struct StepUpdate: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var step: StepAddress
-    @Option(help: "New execution order.") var order: Int?
+    @Option(parsing: .unconditional, help: "New execution order.") var order: Int?
     @Option(help: "New description.") var description: String?
-    @Option(help: "New timeout in seconds.") var timeout: Int?
+    @Option(parsing: .unconditional, help: "New timeout in seconds.") var timeout: Int?
     @Flag(help: "Remove the timeout.") var noTimeout = false
-    @Option(help: "New number of retries.") var retries: Int?
-    @Option(help: "New first retry delay in seconds.") var retryDelay: Int?
+    @Option(parsing: .unconditional, help: "New number of retries.") var retries: Int?
+    @Option(parsing: .unconditional, help: "New first retry delay in seconds.") var retryDelay: Int?
     @Option(name: .customLong("continue-on-failure"), help: "true or false.") var continueOnFailure: Bool?
     @Option(help: "true or false.") var idempotent: Bool?
     @Option(name: .customLong("name"), help: "Rename the step.") var newName: String?

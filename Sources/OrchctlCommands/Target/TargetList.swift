@@ -12,7 +12,7 @@ struct TargetList: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("targets"), help: ArgumentHelp("Only targets with these labels.", valueName: "KEY=VALUE[,KEY=VALUE]"))
     var labels: String?
-    @Option(help: "Targets per page (1-1000).") var limit: Int = 100
+    @Option(parsing: .unconditional, help: "Targets per page (1-1000).") var limit: Int = 100
     @Option(help: "Start after this name (the 'next' cursor of the previous page).") var after: String?
 
     func validate() throws {

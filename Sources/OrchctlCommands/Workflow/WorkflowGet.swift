@@ -19,7 +19,7 @@ struct WorkflowGet: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The workflow's name or its 24-character id.") var nameOrId: String
-    @Option(help: "Show this earlier version (default: the current one).") var version: Int?
+    @Option(parsing: .unconditional, help: "Show this earlier version (default: the current one).") var version: Int?
 
     func validate() throws {
         if let version, version < 1 { throw ValidationError("--version must be 1 or more") }

@@ -19,8 +19,8 @@ struct WorkflowHistory: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var workflow: WorkflowName
-    @Option(help: "Versions per page (1-1000).") var limit: Int = 100
-    @Option(help: ArgumentHelp("Versions older than this one (the 'next' cursor of the previous page).", valueName: "VERSION"))
+    @Option(parsing: .unconditional, help: "Versions per page (1-1000).") var limit: Int = 100
+    @Option(parsing: .unconditional, help: ArgumentHelp("Versions older than this one (the 'next' cursor of the previous page).", valueName: "VERSION"))
     var after: Int?
 
     func validate() throws {

@@ -10,7 +10,7 @@ struct WorkflowList: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Workflows per page (1-1000).") var limit: Int = 100
+    @Option(parsing: .unconditional, help: "Workflows per page (1-1000).") var limit: Int = 100
     @Option(help: "Start after this name (the 'next' cursor of the previous page).") var after: String?
 
     func validate() throws {

@@ -13,7 +13,7 @@ struct WorkflowUpdate: ParsableCommand {
     @OptionGroup var workflow: WorkflowName
     @Option(help: "New description.") var description: String?
     @Option(name: .customLong("name"), help: "New name.") var newName: String?
-    @Option(help: "Only apply if the workflow is still at this version.") var expectedVersion: Int?
+    @Option(parsing: .unconditional, help: "Only apply if the workflow is still at this version.") var expectedVersion: Int?
 
     func validate() throws {
         guard description != nil || newName != nil else { throw ValidationError("nothing to change: give --description and/or --name") }
