@@ -70,10 +70,41 @@ import TestSupport
             #expect(lines.contains { $0.hasPrefix("  step.retries:") })
             #expect(lines.contains { $0.hasPrefix("  step.action.cwd:") })
 
+            // A negative number is a value, refused by the rule, not a missing value.
+            let negative = try await orchctl(daemon, ["step", "add", "exists", "s", "--order", "-1", "--", "/bin/true"])
+            #expect(negative.status == 4, "\(negative)")
+            #expect(negative.stderr.contains("step.executionOrder: must be between 0 and 1000000"), "\(negative)")
+            // Runs of a workflow that does not exist: not found, not "No runs."
+            let typo = try await orchctl(daemon, ["run", "list", "exsits"])
+            #expect(typo.status == 3, "\(typo)")
+            #expect(typo.stderr.contains("exsits"))
+            #expect(try await orchctl(daemon, ["run", "list", "exists"]).status == 0)
+
             let gone = try await runCommand(try Binaries.path("orchctl"), ["--socket", "/nonexistent/orch.sock", "workflow", "list"])
             #expect(gone.status == 69)
             #expect(gone.stderr.contains("/nonexistent/orch.sock"))
             #expect(gone.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
+    /// `-o json run start --watch`: one JSON object per line, each event
+    /// as the protocol's notification carries it, then the run (what jq reads).
+    @Test func aWatchedRunInJSONIsOneObjectPerLine() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "two"])
+            _ = try await orchctl(daemon, ["step", "add", "two", "ok", "--order", "0", "--", "/bin/true"])
+            _ = try await orchctl(daemon, ["step", "add", "two", "bad", "--order", "1", "--", "/bin/sh", "-c", "exit 3"])
+            let watched = try await orchctl(daemon, ["-o", "json", "run", "start", "two", "--watch"])
+            #expect(watched.status == 1, "\(watched)")
+            let objects = try watched.stdout.split(separator: "\n").map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not one JSON object: \(line)")
+            }
+            let run = try #require(objects.last)
+            #expect(run["status"] as? String == "failed")
+            let events = objects.dropLast()
+            #expect(events.allSatisfy { $0["jsonrpc"] == nil && $0["runId"] as? String == run["id"] as? String })
+            #expect(events.contains { $0["step"] as? String == "bad" && $0["status"] as? String == "failed" && $0["exitCode"] as? Int == 3 })
+            #expect(events.last?["status"] as? String == "failed" && events.last?["step"] as? String == nil)
         }
     }
 
