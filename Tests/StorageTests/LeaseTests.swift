@@ -58,6 +58,38 @@ import Testing
         }
     }
 
+    /// Claimable: active runs that are the asker's, nobody's, or whose lease
+    /// expired, oldest first, even when many runs held elsewhere come first
+    /// (the store judges ownership a page at a time).
+    @Test(arguments: Backend.allCases)
+    func claimableRunsAreFoundPastManyHeldElsewhere(_ backend: Backend) async throws {
+        try await withRuns(backend) { runs, ids in
+            let now = try await runs.serverTime()
+            var held: [String] = []
+            for _ in 0..<270 {
+                let id = ids.next()
+                try await runs.createRun(queuedRun(id))
+                _ = try #require(try await runs.claim(id: id, owner: "a", until: now.addingTimeInterval(100), now: now))
+                held.append(id)
+            }
+            let expired = ids.next()
+            try await runs.createRun(queuedRun(expired))
+            _ = try #require(try await runs.claim(id: expired, owner: "a", until: now.addingTimeInterval(-1), now: now.addingTimeInterval(-10)))
+            let mine = ids.next()
+            try await runs.createRun(queuedRun(mine))
+            _ = try #require(try await runs.claim(id: mine, owner: "b", until: now.addingTimeInterval(100), now: now))
+            let free = (0..<3).map { _ in ids.next() }
+            for id in free { try await runs.createRun(queuedRun(id)) }
+            let ended = free[2]
+            _ = try #require(try await runs.claim(id: ended, owner: "b", until: now.addingTimeInterval(100), now: now))
+            #expect(try await runs.cancelIdle(id: ended, eventCount: 1, change: RunChange(status: .cancelled), now: now.addingTimeInterval(200)))
+
+            #expect(try await runs.claimable(owner: "b", now: now, limit: 10) == [expired, mine, free[0], free[1]])
+            #expect(try await runs.claimable(owner: "b", now: now, limit: 2) == [expired, mine])
+            #expect(try await runs.claimable(owner: "a", now: now, limit: 3) == Array(held.prefix(3)))
+        }
+    }
+
     /// Retention: runs that ended before the cut-off go (with their log);
     /// active runs and runs that ended after it stay.
     @Test(arguments: Backend.allCases)
