@@ -325,7 +325,10 @@ public actor Engine {
             executor = RunExecutor(
                 claimed, settings: settings, store: runs, workflows: workflows, slots: slots, world: world, deadline: deadline,
                 serverNow: { await self.currentServerTime() }, waits: { [weak self] isWaiting in await self?.waits(id, isWaiting) },
-                secrets: secrets, vault: secretParams, feed: feed, marksLatest: marksLatest, logger: logger)
+                // A run that never started is made its workflow's latest by whichever executor starts it (conditional, so
+                // a second mark is harmless): one started here whose daemon died before its mark landed is too.
+                secrets: secrets, vault: secretParams, feed: feed, marksLatest: marksLatest || (run.status == .queued && run.startedAt == nil),
+                logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor

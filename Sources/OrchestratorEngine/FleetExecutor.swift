@@ -56,6 +56,8 @@ actor FleetExecutor: RunDriver {
     /// on its own), which this executor does and notes here. A look at a
     /// fleet of a thousand targets read all of them before, every time.
     private var known: [String: RunStatus]?
+    /// Ended members to read again at the next look: a resume of them whose outcome is not known.
+    private var recheck: Set<String> = []
 
     /// How often it looks at its members when nothing told it to: soon
     /// after something changed, then less and less often while nothing does
@@ -175,6 +177,7 @@ actor FleetExecutor: RunDriver {
         unwritten = nil
 
         var made = 0
+        var unleased = 0
         for target in decision.create where !deadline.hasPassed(at: clock.uptime()) {
             let newMember = member(for: target)
             let reservation = await hooks.reserve(newMember.id)
@@ -182,7 +185,7 @@ actor FleetExecutor: RunDriver {
                 try await store.createRun(newMember, heldBy: reservation?.lease)
                 made += 1
                 known?[target.runId] = .queued
-                if let reservation { await hooks.execute(newMember, reservation) }
+                if let reservation { await hooks.execute(newMember, reservation) } else { unleased += 1 }
             } catch where error.kind == .conflict {
                 if let reservation { await hooks.cancelReservation(reservation) }
                 known?[target.runId] = .queued  // made before (by this fleet's earlier owner, or an answer was lost): read at the next look
@@ -193,7 +196,7 @@ actor FleetExecutor: RunDriver {
                 break  // the database is away: the next look makes the rest
             }
         }
-        if made > 0 { hooks.lookForWork() }
+        if unleased > 0 { hooks.lookForWork() }
         for id in decision.cancel {
             _ = try? await store.flagCancel(id: id)
             await hooks.cancel(id)
@@ -207,9 +210,10 @@ actor FleetExecutor: RunDriver {
             let members = try await store.members(of: run.id, withSteps: false)
             return Dictionary(members.map { ($0.id, $0.status) }) { first, _ in first }
         }
-        let open = statuses.filter { !$0.value.isTerminal }.map(\.key).sorted()
+        let open = Set(statuses.filter { !$0.value.isTerminal }.map(\.key)).union(recheck).sorted()
         guard !open.isEmpty else { return statuses }
         statuses.merge(try await store.statuses(of: open)) { _, read in read }
+        recheck.removeAll()
         return statuses
     }
 
@@ -227,13 +231,17 @@ actor FleetExecutor: RunDriver {
         let ended: Set<RunStatus> = [.failed, .cancelled]
         for target in fleet.targets where statuses[target.runId].map(ended.contains) == true && !caughtUp.members.contains(target.runId) {
             guard !deadline.hasPassed(at: clock.uptime()), let member = try? await store.run(id: target.runId) else { return false }
+            // As it is now: a resume whose answer was lost may have landed.
+            statuses[target.runId] = member.status
             if (member.membership?.fleetResumesAtStart ?? 0) + member.resumeCount >= fleetResumes {
                 caughtUp.members.insert(target.runId)
                 continue
             }
             let change = member.resumption(at: clock.now().milliseconds)
             guard (try? await store.requeue(id: member.id, from: member.status, eventCount: member.events.count, change: change)) == true else {
-                return false  // it changed meanwhile, or the database is away: look again at the next poll
+                // It changed meanwhile, or the database is away (the write may have landed): read it again at the next look.
+                recheck.insert(target.runId)
+                return false
             }
             logger.info("resumed the run of target \(target.name) with its fleet run", metadata: ["memberRunId": "\(member.id)"])
             caughtUp.members.insert(target.runId)

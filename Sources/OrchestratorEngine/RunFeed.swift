@@ -76,15 +76,18 @@ public final class RunFeed: Sendable {
             wake()
         }
 
+        /// Kept and signalled in one critical section: a `take()` in between
+        /// would leave a signal with nothing behind it (a needless read).
         fileprivate func deliver(_ update: Update) {
-            state.withLockedValue { state in
+            let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
                 if state.updates.count < Self.capacity {
                     state.updates.append(update)
                 } else {
                     state.dropped = true
                 }
+                return Self.signal(&state)
             }
-            wake()
+            waiter?.resume()
         }
 
         /// What arrived since the last call; `complete` is false when some was dropped.
@@ -110,12 +113,14 @@ public final class RunFeed: Sendable {
         }
 
         private func wake() {
-            let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-                defer { state.waiter = nil }
-                if state.waiter == nil { state.signalled = true }
-                return state.waiter
-            }
-            waiter?.resume()
+            state.withLockedValue { Self.signal(&$0) }?.resume()
+        }
+
+        /// The waiter to let go, or a signal kept for the next wait.
+        private static func signal(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+            defer { state.waiter = nil }
+            if state.waiter == nil { state.signalled = true }
+            return state.waiter
         }
 
         /// One waiter at a time (its watcher's loop).
@@ -123,6 +128,7 @@ public final class RunFeed: Sendable {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let goNow = state.withLockedValue { state -> Bool in
+                        precondition(state.waiter == nil, "one waiter at a time")
                         if state.signalled || Task.isCancelled {
                             state.signalled = false
                             return true
