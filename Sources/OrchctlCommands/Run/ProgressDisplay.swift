@@ -66,10 +66,8 @@ final class ProgressDisplay {
     /// What a failed step's row says after its status; nothing for others.
     static func why(status: StepStatus, exitCode: Int?, error: String?) -> String {
         guard status.isFailure else { return "" }
-        var parts: [String] = []
-        if let exitCode { parts.append("exit \(exitCode)") }
-        if let error, !error.isEmpty { parts.append(error.split(separator: "\n").first.map(String.init) ?? error) }
-        let text = parts.joined(separator: ": ")
+        // The daemon's reason names the exit status when there is one ("exited with status 1"); the bare code otherwise.
+        let text = error.flatMap { $0.split(separator: "\n").first.map(String.init) } ?? exitCode.map { "exit \($0)" } ?? ""
         return text.count > 100 ? String(text.prefix(99)) + "…" : text
     }
 
