@@ -33,6 +33,14 @@ func fields(_ pairs: [(String, String)]) -> String {
 }
 
 enum Render {
+    /// The command that shows the next page: the same command with the same
+    /// filters (`words`, each quoted for a shell), `--limit` unless the
+    /// default, and `--after` the page's `next`.
+    static func more(_ command: String, _ words: [String] = [], limit: Int, after next: String) -> String {
+        let rest = words + (limit == 100 ? [] : ["--limit", String(limit)]) + ["--after", next]
+        return "More: orchctl \(command) " + rest.map(shellQuoted).joined(separator: " ") + "\n"
+    }
+
     static func text(_ value: String?) -> String { value ?? "-" }
     static func text(_ value: Int?) -> String { value.map(String.init) ?? "-" }
     /// As the wire writes it: RFC 3339, to the millisecond.

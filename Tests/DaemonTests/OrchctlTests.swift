@@ -108,6 +108,27 @@ import TestSupport
         }
     }
 
+    /// The hint for the next page repeats the filters: following it lists
+    /// the rest of the same runs, not everything.
+    @Test func theNextPageHintKeepsTheFilters() async throws {
+        try await DaemonProcess.with { daemon in
+            for workflow in ["a", "b"] {
+                _ = try await orchctl(daemon, ["workflow", "create", workflow])
+                _ = try await orchctl(daemon, ["step", "add", workflow, "ok", "--order", "0", "--", "/bin/true"])
+            }
+            for workflow in ["a", "b", "a", "a", "b"] { #expect(try await orchctl(daemon, ["run", "start", workflow, "--watch"]).status == 0) }
+            let first = try await orchctl(daemon, ["run", "list", "a", "--status", "succeeded", "--limit", "2"])
+            let hint = try #require(first.stdout.split(separator: "\n").first { $0.hasPrefix("More: ") }, "\(first)")
+            let words = hint.dropFirst("More: orchctl ".count).split(separator: " ").map(String.init)
+            #expect(Array(words.prefix(7)) == ["run", "list", "a", "--status", "succeeded", "--limit", "2"], "\(hint)")
+            let rest = try await orchctl(daemon, ["-o", "json"] + words)
+            #expect(rest.status == 0, "\(rest)")
+            let page = try #require(try JSONSerialization.jsonObject(with: Data(rest.stdout.utf8)) as? [String: Any])
+            let items = try #require(page["items"] as? [[String: Any]])
+            #expect(items.count == 1 && items.allSatisfy { $0["workflowName"] as? String == "a" }, "\(items)")
+        }
+    }
+
     @Test func applyCreatesThenLeavesAloneThenUpdates() async throws {
         try await DaemonProcess.with { daemon in
             try await withTemporaryDirectory { dir in

@@ -59,7 +59,7 @@ struct RunList: ParsableCommand {
                               "\(done)/\(run.steps.count)", Render.text(run.createdAt), Render.text(run.finishedAt))
                 }
                 var out = table.render()
-                if let next = page.next { out += "More: orchctl run list --after \(next)\n" }
+                if let next = page.next { out += Render.more("run list", [workflow].compactMap { $0 } + (status.map { ["--status", $0] } ?? []), limit: limit, after: next) }
                 return out
             }
         }

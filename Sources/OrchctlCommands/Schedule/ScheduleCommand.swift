@@ -94,7 +94,7 @@ struct ScheduleList: ParsableCommand {
                     table.add(s.name, s.workflow, s.cron, s.timezone, s.enabled ? "active" : "paused", Render.text(s.nextFireAt), s.lastRunId ?? "-")
                 }
                 var out = table.render()
-                if let next = page.next { out += "More: orchctl schedule list --after \(next)\n" }
+                if let next = page.next { out += Render.more("schedule list", limit: limit, after: next) }
                 return out
             }
         }

@@ -65,7 +65,7 @@ struct WindowList: ParsableCommand {
                 var table = Table("NAME", "OPENS", "TIMEZONE", "MINUTES", "NOW")
                 for w in page.items { table.add(w.name, w.cron, w.timezone, String(w.durationMinutes), Render.windowState(w)) }
                 var out = table.render()
-                if let next = page.next { out += "More: orchctl window list --after \(next)\n" }
+                if let next = page.next { out += Render.more("window list", limit: limit, after: next) }
                 return out
             }
         }

@@ -76,7 +76,7 @@ struct SecretList: ParsableCommand {
                 var table = Table("NAME", "SET BY", "SET AT", "KEY")
                 for s in page.items { table.add(s.name, "uid \(s.setBy)", Render.text(s.setAt), s.keyId) }
                 var out = table.render()
-                if let next = page.next { out += "More: orchctl secret list --limit \(limit) --after \(next)\n" }
+                if let next = page.next { out += Render.more("secret list", limit: limit, after: next) }
                 return out
             }
         }

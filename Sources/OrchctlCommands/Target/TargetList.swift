@@ -33,9 +33,7 @@ struct TargetList: ParsableCommand {
                 var table = Table("NAME", "LABELS", "VARS")
                 for t in page.items { table.add(t.name, Render.pairs(t.labels), t.vars.keys.sorted().joined(separator: ",")) }
                 var out = table.render()
-                if let next = page.next {
-                    out += "More: orchctl target list\(labels.map { " --targets \($0)" } ?? "") --limit \(limit) --after \(next)\n"
-                }
+                if let next = page.next { out += Render.more("target list", labels.map { ["--targets", $0] } ?? [], limit: limit, after: next) }
                 return out
             }
         }

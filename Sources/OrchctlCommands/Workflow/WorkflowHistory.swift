@@ -39,7 +39,7 @@ struct WorkflowHistory: ParsableCommand {
                         entry.changes.isEmpty ? "-" : entry.changes.joined(separator: "; "))
                 }
                 var out = table.render()
-                if let next = page.next { out += "More: orchctl workflow history \(workflow.name) --after \(next)\n" }
+                if let next = page.next { out += Render.more("workflow history", [workflow.name], limit: limit, after: String(next)) }
                 return out
             }
         }

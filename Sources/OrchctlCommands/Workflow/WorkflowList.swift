@@ -27,7 +27,7 @@ struct WorkflowList: ParsableCommand {
                     table.add(w.name, String(w.steps.count), Render.text(w.version), Render.text(w.updatedAt), w.description)
                 }
                 var out = table.render()
-                if let next = page.next { out += "More: orchctl workflow list --after \(next)\n" }
+                if let next = page.next { out += Render.more("workflow list", limit: limit, after: next) }
                 return out
             }
         }
