@@ -129,6 +129,33 @@ import TestSupport
         }
     }
 
+    /// `run cancel --wait` returns once the run has ended, its step stopped.
+    @Test func cancelWaitReturnsOnceTheRunHasEnded() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "slow"])
+            _ = try await orchctl(daemon, ["step", "add", "slow", "nap", "--order", "0", "--", "/bin/sleep", "60"])
+            let twice = try await orchctl(daemon, ["run", "start", "slow", "-p", "a=1", "-p", "a=2"])
+            #expect(twice.status == 64 && twice.stderr.contains("'a' twice"), "\(twice)")
+            let started = try await orchctl(daemon, ["-o", "json", "run", "start", "slow"])
+            let run = try #require(try JSONSerialization.jsonObject(with: Data(started.stdout.utf8)) as? [String: Any])
+            let id = try #require(run["id"] as? String)
+            // Once its step runs: a cancel then has a process to stop.
+            for _ in 0..<100 {
+                let got = try await orchctl(daemon, ["-o", "json", "run", "get", id])
+                if got.stdout.contains("\"running\""), got.stdout.contains("\"startedAt\"") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let cancelled = try await orchctl(daemon, ["run", "cancel", id, "--wait"])
+            #expect(cancelled.status == 0, "\(cancelled)")
+            let after = try await orchctl(daemon, ["-o", "json", "run", "get", id])
+            let ended = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+            #expect(ended["status"] as? String == "cancelled")
+            #expect(((ended["steps"] as? [[String: Any]])?.first?["status"] as? String) == "cancelled", "\(after.stdout)")
+            // Already ended: a conflict, as without --wait.
+            #expect(try await orchctl(daemon, ["run", "cancel", id, "--wait"]).status == 4)
+        }
+    }
+
     @Test func applyCreatesThenLeavesAloneThenUpdates() async throws {
         try await DaemonProcess.with { daemon in
             try await withTemporaryDirectory { dir in

@@ -55,7 +55,10 @@ struct ParamOptions: ParsableArguments {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                 throw ValidationError("-p takes KEY=VALUE, got '\(pair)'")
             }
-            out[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            let key = String(pair[..<equals])
+            // The last would win silently; which one the operator meant is theirs to say.
+            guard out[key] == nil else { throw ValidationError("-p gives '\(key)' twice; give each parameter once") }
+            out[key] = String(pair[pair.index(after: equals)...])
         }
         return out
     }
