@@ -77,9 +77,16 @@ enum Render {
             ("Version", text(w.version)), ("Created", text(w.createdAt)),
             ("Updated", text(w.updatedAt) + (w.updatedBy.map { " by uid \($0)" } ?? "")),
         ] + (w.locks.isEmpty ? [] : [("Locks", w.locks.joined(separator: " "))])
+          + parameters(w)
           + (w.secretParams.isEmpty ? [] : [("Secret params", w.secretParams.joined(separator: " ") + " (masked; give them with -p)")]))
         out += "\n" + (w.steps.isEmpty ? "No steps yet: add one with 'orchctl step add \(w.name) NAME --order N -- CMD'.\n" : steps(w.steps))
         return out
+    }
+
+    /// What a run must be given, as `-p NAME=VALUE` (the secret ones on their own line).
+    private static func parameters(_ w: Workflow) -> [(String, String)] {
+        let needed = Parameters.required(steps: w.steps, locks: w.locks).filter { !w.secretParams.contains($0) }
+        return needed.isEmpty ? [] : [("Parameters", needed.joined(separator: " ") + " (each run needs -p NAME=VALUE)")]
     }
 
     static func step(_ s: Step) -> String {

@@ -56,10 +56,7 @@ public enum Parameters {
         }
         v.distinctVariables(params.keys.filter(isValidName), as: environmentName, at: "params")
         var reported: Set<String> = []
-        let users = [("the workflow's locks", locks)] + steps.map { step in
-            ("step '\(step.name)'", step.action.exec + step.action.env.values.sorted() + [step.action.cwd ?? ""] + step.locks)
-        }
-        for (user, texts) in users {
+        for (user, texts) in placeholderTexts(steps: steps, locks: locks) {
             for name in texts.flatMap({ references(in: $0) }) where params[name] == nil && reported.insert(name).inserted {
                 v.require(false, "params.\(name)", "missing: \(user) uses {{params.\(name)}}")
             }
@@ -84,6 +81,18 @@ public enum Parameters {
             }
         }
         return v.errors
+    }
+
+    /// The texts where placeholders are filled in, by who uses them.
+    static func placeholderTexts(steps: [Step], locks: [String]) -> [(user: String, texts: [String])] {
+        [("the workflow's locks", locks)] + steps.map { step in
+            ("step '\(step.name)'", step.action.exec + step.action.env.values.sorted() + [step.action.cwd ?? ""] + step.locks)
+        }
+    }
+
+    /// The parameters a run of these steps must be given: every `{{params.NAME}}`, sorted.
+    public static func required(steps: [Step], locks: [String]) -> [String] {
+        Set(placeholderTexts(steps: steps, locks: locks).flatMap { $0.texts.flatMap { references(in: $0) } }).sorted()
     }
 
     /// `text` with its `{{params.NAME}}` and, for a fleet member, `{{target.VAR}}` filled in.

@@ -129,6 +129,19 @@ import TestSupport
         }
     }
 
+    /// `workflow get` says which parameters a run needs, before a run is refused for one.
+    @Test func workflowGetShowsTheParametersARunNeeds() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "vlan"])
+            _ = try await orchctl(daemon, ["step", "add", "vlan", "push", "--order", "0", "--env", "V={{params.vlan}}", "--", "/bin/echo", "{{params.host}}"])
+            _ = try await orchctl(daemon, ["step", "add", "vlan", "check", "--order", "1", "--", "/bin/echo", "{{params.host}}"])
+            let shown = try await orchctl(daemon, ["workflow", "get", "vlan"])
+            #expect(shown.stdout.contains("host vlan (each run needs -p NAME=VALUE)"), "\(shown.stdout)")
+            _ = try await orchctl(daemon, ["workflow", "create", "plain"])
+            #expect(try await !orchctl(daemon, ["workflow", "get", "plain"]).stdout.contains("Parameters"))
+        }
+    }
+
     /// `run cancel --wait` returns once the run has ended, its step stopped.
     @Test func cancelWaitReturnsOnceTheRunHasEnded() async throws {
         try await DaemonProcess.with { daemon in
