@@ -240,6 +240,36 @@ import TestSupport
                 let typed = try await orchctl(daemon, ["apply", "-f", wrongType.path])
                 #expect(typed.status == 1, "\(typed)")
                 #expect(typed.stderr.contains("steps must be an array"))
+                let empty = dir.appendingPathComponent("empty")
+                try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+                let none = try await orchctl(daemon, ["apply", "-f", empty.path])
+                #expect(none.status == 1 && none.stderr.contains("holds no workflow file"), "\(none)")
+                #expect(!none.stderr.contains("NSCocoaErrorDomain"))
+            }
+        }
+    }
+
+    /// A directory applies each of its workflow files in name order, and a
+    /// YAML file may hold several workflows; a name defined twice changes nothing.
+    @Test func applyTakesADirectoryAndMultiDocumentYAML() async throws {
+        try await DaemonProcess.with { daemon in
+            try await withTemporaryDirectory { dir in
+                func step(_ name: String) -> String { "steps:\n  - name: \(name)\n    executionOrder: 0\n    action: {exec: [/bin/true]}\n" }
+                try ("name: one\n" + step("a") + "---\nname: two\n" + step("b")).write(to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+                try #"{"name": "three", "steps": []}"#.write(to: dir.appendingPathComponent("b.json"), atomically: true, encoding: .utf8)
+                try "not a workflow file".write(to: dir.appendingPathComponent("README"), atomically: true, encoding: .utf8)
+                let dry = try await orchctl(daemon, ["apply", "-f", dir.path, "--dry-run"])
+                #expect(dry.status == 2, "\(dry)")
+                #expect(["one", "two", "three"].allSatisfy { dry.stdout.contains("workflow \($0) would be created") }, "\(dry.stdout)")
+                let applied = try await orchctl(daemon, ["apply", "-f", dir.path])
+                #expect(applied.status == 0, "\(applied)")
+                #expect(applied.stdout == "workflow one created (version 1)\nworkflow two created (version 1)\nworkflow three created (version 1)\n")
+                #expect(try await orchctl(daemon, ["apply", "-f", dir.path, "--dry-run"]).status == 0)
+
+                try ("name: four\n" + step("a") + "---\nname: one\n" + step("c")).write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
+                let twice = try await orchctl(daemon, ["apply", "-f", dir.path])
+                #expect(twice.status == 4 && twice.stderr.contains("workflow one is defined twice"), "\(twice)")
+                #expect(try await orchctl(daemon, ["workflow", "get", "four"]).status == 3)
             }
         }
     }

@@ -5,22 +5,28 @@ import OrchestratorProtocol
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create or update a workflow from a YAML or JSON file (idempotent).",
+        abstract: "Create or update workflows from YAML or JSON files (idempotent).",
         discussion: """
-            The file holds one workflow: name, description, steps. If no workflow of that \
+            Each workflow is a mapping: name, description, steps. If no workflow of that \
             name exists it is created; if it exists and differs it is updated (only if \
             nobody changed it meanwhile); if it is the same, nothing happens. The output of \
-            'orchctl -o json workflow get' is accepted too.
+            'orchctl -o json workflow get' is accepted too. A YAML file may hold several \
+            workflows ('---' between them); a directory stands for its *.yaml, *.yml and \
+            *.json files, in name order. They are applied in that order, and the first that \
+            fails stops the rest (the ones before it stay applied).
 
-            Example file (examples/interface-health.yaml):
+            The start of examples/interface-health.yaml:
               name: interface-health
-              description: check an interface, with retries
+              description: interface health check with retries (the stand-in link is down on the first try)
               steps:
-                - name: link
+                - name: link-up
                   executionOrder: 0
+                  timeoutSeconds: 10
                   retries: 3
+                  retryDelaySeconds: 1
+                  idempotent: true
                   action:
-                    exec: [/bin/sh, -c, 'test "$ORCH_PARAM_IFACE" = lo']
+                    exec: ["{{params.tools}}/fake-device", link, "{{params.device}}", "{{params.iface}}"]
 
             With --dry-run nothing is changed: orchctl prints what would change, step by step \
             (as 'orchctl workflow diff' does), and exits like diff(1): 0 when nothing would \
@@ -30,81 +36,100 @@ struct Apply: ParsableCommand {
             Examples:
               orchctl apply -f examples/vlan-rollout.yaml
               orchctl apply -f examples/vlan-rollout.yaml --dry-run
+              orchctl apply -f workflows/ --dry-run     # every *.yaml, *.yml, *.json in it
               cat wf.json | orchctl apply -f -
             """
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: [.customShort("f"), .customLong("file")], help: ArgumentHelp("The workflow file, or - for stdin.", valueName: "FILE"))
+    @Option(name: [.customShort("f"), .customLong("file")], help: ArgumentHelp("A workflow file, a directory of them, or - for stdin.", valueName: "FILE|DIR"))
     var file: String
     @Flag(help: "Change nothing: show what would change; exit 0 if nothing would, 2 if something would.") var dryRun = false
 
     func run() throws {
         try reporting {
-            let desired: JSONValue
+            let documents: [WorkflowFile.Document]
             do {
-                desired = try WorkflowFile.read(file)
+                documents = try WorkflowFile.readAll(file)
             } catch let problem as WorkflowFile.Problem {
                 throw Failure(message: problem.description, code: 1)
             }
-            guard let name = desired["name"]?.stringValue else {
-                throw Failure(message: "\(file): the workflow needs a 'name'", code: 4)
+            // Every document named, and no name twice, before anything is changed.
+            var seen: [String: String] = [:]
+            for document in documents {
+                guard let name = document.value["name"]?.stringValue else {
+                    throw Failure(message: "\(document.source): the workflow needs a 'name'", code: 4)
+                }
+                if let first = seen[name] { throw Failure(message: "workflow \(name) is defined twice: in \(first) and in \(document.source)", code: 4) }
+                seen[name] = document.source
             }
             let connection = try global.connect()
-            let current: RPCReply<Workflow>?
-            do {
-                current = try GlobalOptions.call(connection, RPCMethods.workflowGet, WorkflowGetParams(.name(name)))
-            } catch let failure as Failure where failure.code == 3 {
-                current = nil
+            // In order; the first that fails stops the rest (those before it are applied).
+            var wouldChange = false
+            for document in documents {
+                wouldChange = try apply(document, connection) || wouldChange
             }
-            var definition = desired.objectValue ?? [:]
-            for key in ["id", "version", "createdAt", "updatedAt", "updatedBy"] { definition[key] = nil }
-            if dryRun {
-                // Read as the daemon reads workflow.create, and checked by the same rules.
-                let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
-                try Self.check(draft)
-                try preview(draft, exists: current != nil, connection)
-                return
-            }
-            guard let current else {
-                // Read as the daemon reads workflow.create: the same -32602 errors, before anything is sent.
-                let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
-                let created = try GlobalOptions.call(connection, RPCMethods.workflowCreate, draft)
-                global.emit(created) { "workflow \(name) created (version \($0.version))\n" }
-                return
-            }
-            if Self.sameDefinition(JSONValue.object(definition), current.result) {
-                global.emit(current) { "workflow \(name) unchanged (version \($0.version))\n" }
-                return
-            }
-            // The whole definition replaces the stored one, and only if nobody changed it since it was read.
-            definition["expectedVersion"] = nil
-            var update = try Self.read { () throws(RPCError) in try WorkflowUpdateParams(params: ParamReader(definition)) }
-            update.changes.description = update.changes.description ?? ""
-            update.changes.steps = update.changes.steps ?? []
-            update.changes.locks = update.changes.locks ?? []
-            update.changes.secretParams = update.changes.secretParams ?? []
-            // The file says the whole definition: no window there unbinds one.
-            update.changes.window = .some(update.changes.window ?? nil)
-            update.changes.expectedVersion = current.result.version
-            let updated = try GlobalOptions.call(connection, RPCMethods.workflowUpdate, update)
-            global.emit(updated) { "workflow \(name) updated (version \($0.version))\n" }
+            if dryRun && wouldChange { throw ExitCode(2) }
         }
     }
 
-    /// Prints what applying `draft` would change; the exit status says whether anything would.
-    private func preview(_ draft: WorkflowDraft, exists: Bool, _ connection: RPCConnection) throws {
+    /// Creates, updates or leaves alone one workflow; with --dry-run, shows
+    /// what would change instead, and says whether anything would.
+    private func apply(_ document: WorkflowFile.Document, _ connection: RPCConnection) throws -> Bool {
+        let name = document.value["name"]?.stringValue ?? ""
+        let current: RPCReply<Workflow>?
+        do {
+            current = try GlobalOptions.call(connection, RPCMethods.workflowGet, WorkflowGetParams(.name(name)))
+        } catch let failure as Failure where failure.code == 3 {
+            current = nil
+        }
+        var definition = document.value.objectValue ?? [:]
+        for key in ["id", "version", "createdAt", "updatedAt", "updatedBy"] { definition[key] = nil }
+        if dryRun {
+            // Read as the daemon reads workflow.create, and checked by the same rules.
+            let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
+            try Self.check(draft)
+            return try preview(draft, exists: current != nil, connection)
+        }
+        guard let current else {
+            // Read as the daemon reads workflow.create: the same -32602 errors, before anything is sent.
+            let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
+            let created = try GlobalOptions.call(connection, RPCMethods.workflowCreate, draft)
+            global.emit(created) { "workflow \(name) created (version \($0.version))\n" }
+            return true
+        }
+        if Self.sameDefinition(JSONValue.object(definition), current.result) {
+            global.emit(current) { "workflow \(name) unchanged (version \($0.version))\n" }
+            return false
+        }
+        // The whole definition replaces the stored one, and only if nobody changed it since it was read.
+        definition["expectedVersion"] = nil
+        var update = try Self.read { () throws(RPCError) in try WorkflowUpdateParams(params: ParamReader(definition)) }
+        update.changes.description = update.changes.description ?? ""
+        update.changes.steps = update.changes.steps ?? []
+        update.changes.locks = update.changes.locks ?? []
+        update.changes.secretParams = update.changes.secretParams ?? []
+        // The file says the whole definition: no window there unbinds one.
+        update.changes.window = .some(update.changes.window ?? nil)
+        update.changes.expectedVersion = current.result.version
+        let updated = try GlobalOptions.call(connection, RPCMethods.workflowUpdate, update)
+        global.emit(updated) { "workflow \(name) updated (version \($0.version))\n" }
+        return true
+    }
+
+    /// Prints what applying `draft` would change; true when anything would.
+    private func preview(_ draft: WorkflowDraft, exists: Bool, _ connection: RPCConnection) throws -> Bool {
         guard exists else {
             global.emit(json: ["workflow": .string(draft.name), "create": true, "changed": true, "definition": .object(draft.paramsJSON)]) {
                 "workflow \(draft.name) would be created with \(draft.steps.count) step\(draft.steps.count == 1 ? "" : "s"): "
                     + (draft.steps.isEmpty ? "-" : draft.steps.sorted { ($0.executionOrder, $0.name) < ($1.executionOrder, $1.name) }.map(\.name).joined(separator: ", "))
                     + "\n"
             }
-            throw ExitCode(2)
+            return true
         }
         let diff = try GlobalOptions.call(connection, RPCMethods.workflowDiff, WorkflowDiffParams(name: draft.name, definition: draft))
         global.emit(diff, table: Render.diff)
-        if !diff.result.isEmpty { throw ExitCode(2) }
+        return !diff.result.isEmpty
     }
 
     /// The daemon's validation, run here, so a dry run reports every problem (exit 4) as a real apply would.

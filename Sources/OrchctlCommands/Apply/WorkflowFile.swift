@@ -8,7 +8,31 @@ enum WorkflowFile {
         let description: String
     }
 
-    static func read(_ path: String) throws -> JSONValue {
+    /// One workflow definition and where it was read.
+    struct Document {
+        let source: String
+        let value: JSONValue
+    }
+
+    /// The workflows in a file (each document of a YAML stream), or in every
+    /// `.yaml`, `.yml` and `.json` file of a directory, in name order.
+    static func readAll(_ path: String) throws -> [Document] {
+        var isDirectory: ObjCBool = false
+        guard path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return try read(path)
+        }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw Problem(description: "cannot list \(path): \(String(cString: strerror(errno)))")
+        }
+        let files = names.filter { [".yaml", ".yml", ".json"].contains(where: $0.hasSuffix) && !$0.hasPrefix(".") }.sorted()
+        guard !files.isEmpty else { throw Problem(description: "\(path) holds no workflow file (*.yaml, *.yml or *.json)") }
+        return try files.flatMap { try read((path as NSString).appendingPathComponent($0)) }
+    }
+
+    static func read(_ path: String) throws -> [Document] {
         let data: Data
         do {
             data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
@@ -16,28 +40,34 @@ enum WorkflowFile {
             throw Problem(description: "cannot read \(path): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw Problem(description: "\(path) is not UTF-8 text") }
-        let value = try parse(text, name: path)
-        guard case .object = value else { throw Problem(description: "\(path) must hold one workflow (a mapping with name, description, steps)") }
-        return value
+        let values = try parse(text, name: path)
+        for (index, value) in values.enumerated() {
+            guard case .object = value else {
+                let which = values.count > 1 ? " (document \(index + 1))" : ""
+                throw Problem(description: "\(path)\(which) must hold one workflow (a mapping with name, description, steps)")
+            }
+        }
+        return values.enumerated().map { Document(source: values.count > 1 ? "\(path) (document \($0.offset + 1))" : path, value: $0.element) }
     }
 
-    static func parse(_ text: String, name: String) throws -> JSONValue {
+    /// The documents of `text`: one JSON value, or each document of a YAML stream (`---` between them).
+    static func parse(_ text: String, name: String) throws -> [JSONValue] {
         let trimmed = text.drop { $0.isWhitespace }
         if name.hasSuffix(".json") || trimmed.hasPrefix("{") {
             do {
-                return try JSONCoding.parse(text)
+                return [try JSONCoding.parse(text)]
             } catch {
                 throw Problem(description: "\(name): \(error)")
             }
         }
-        let node: Node?
+        let nodes: [Node]
         do {
-            node = try Yams.compose(yaml: text)
+            nodes = Array(try Yams.compose_all(yaml: text))
         } catch {
             throw Problem(description: "\(name): invalid YAML: \(error)")
         }
-        guard let node else { throw Problem(description: "\(name) is empty") }
-        return try json(node, path: [])
+        guard !nodes.isEmpty else { throw Problem(description: "\(name) is empty") }
+        return try nodes.map { try json($0, path: []) }
     }
 
     /// YAML's implicit typing turns `1` or `yes` into numbers and booleans;
