@@ -12,7 +12,10 @@ public struct DaemonSettings: Sendable, Equatable {
     /// Members of this group (and root) may change things.
     public var adminGroup = "orchestrator-admin"
     public var mongodbURI = "mongodb://127.0.0.1:27017/"
-    public var database = "orchestrator"
+    /// The `database` key, when given; else the database the URI names
+    /// (`mongodb://host/ops`), else `orchestrator`.
+    public var explicitDatabase: String?
+    public var database: String { explicitDatabase ?? Self.database(in: mongodbURI) ?? "orchestrator" }
     public var maxRequestBytes = 1 << 20
     /// Connections served at once; the next gets TooManyConnections and is closed.
     public var maxConnections = 256
@@ -61,17 +64,16 @@ public struct DaemonSettings: Sendable, Equatable {
         },
         Key(name: "socket-group", help: "group owning the socket file (mode 0660)") { s, v throws(SettingError) in s.socketGroup = try group(v) },
         Key(name: "admin-group", help: "group whose members may change things") { s, v throws(SettingError) in s.adminGroup = try group(v) },
-        Key(name: "mongodb-uri", help: "MongoDB connection string") { s, v throws(SettingError) in
+        Key(name: "mongodb-uri", help: "MongoDB connection string; a database it names (mongodb://host/ops) is used unless database is set") { s, v throws(SettingError) in
             guard v.hasPrefix("mongodb://") || v.hasPrefix("mongodb+srv://") else {
                 throw SettingError(message: "must start with mongodb:// or mongodb+srv://")
             }
+            if let named = database(in: v), let problem = databaseNameProblem(named) { throw SettingError(message: "names database '\(named)', which \(problem)") }
             s.mongodbURI = v
         },
-        Key(name: "database", help: "MongoDB database name") { s, v throws(SettingError) in
-            guard !v.isEmpty, v.utf8.count <= 63, !v.contains(where: { "/\\. \"$".contains($0) }) else {
-                throw SettingError(message: "must be 1-63 characters without / \\ . space \" $")
-            }
-            s.database = v
+        Key(name: "database", help: "MongoDB database name (default: the one mongodb-uri names, else orchestrator)") { s, v throws(SettingError) in
+            if let problem = databaseNameProblem(v) { throw SettingError(message: problem) }
+            s.explicitDatabase = v
         },
         Key(name: "max-request-bytes", help: "longest request line accepted; longer closes the connection") { s, v throws(SettingError) in
             s.maxRequestBytes = try int(v, 1024...(64 << 20))
@@ -207,6 +209,22 @@ extension DaemonSettings {
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
             try apply(key: key, value: value, location: location)
         }
+    }
+
+    /// The database a connection string names: the path after its hosts, before its options.
+    static func database(in uri: String) -> String? {
+        guard let scheme = uri.range(of: "://") else { return nil }
+        let rest = uri[scheme.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let path = rest[rest.index(after: slash)...].prefix { $0 != "?" }
+        return path.isEmpty ? nil : (path.removingPercentEncoding ?? String(path))
+    }
+
+    static func databaseNameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, name.utf8.count <= 63, !name.contains(where: { "/\\. \"$".contains($0) }) else {
+            return "must be 1-63 characters without / \\ . space \" $"
+        }
+        return nil
     }
 
     /// Defaults, then the file (when it exists or was named), then the flags.

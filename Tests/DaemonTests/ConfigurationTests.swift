@@ -86,6 +86,36 @@ import TestSupport
         }
     }
 
+    /// `mongodb://host/ops` means the database ops, unless `database` says otherwise.
+    @Test func theDatabaseNamedInTheURIIsUsedUnlessDatabaseIsSet() async throws {
+        let uri = try TestEnvironment.mongoURI()
+        func naming(_ database: String) -> String {
+            let options = uri.firstIndex(of: "?").map { String(uri[$0...]) } ?? ""
+            var base = String(uri.prefix { $0 != "?" })
+            if base.hasSuffix("/") { base.removeLast() }
+            return base + "/" + database + options
+        }
+        let inURI = TestEnvironment.uniqueDatabaseName("uri")
+        try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(directory: dir, mongoURI: naming(inURI))
+            let withoutDatabase = daemon.arguments.enumerated().filter { index, word in
+                word != "--database" && (index == 0 || daemon.arguments[index - 1] != "--database")
+            }.map(\.element)
+            try await daemon.start(argumentsOverride: withoutDatabase)
+            #expect(try await daemon.connect().call("daemon.status")["database"] == .string(inURI))
+            #expect(await daemon.stop() == 0)
+        }
+        try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(directory: dir, mongoURI: naming(inURI))
+            try await daemon.start()
+            #expect(try await daemon.connect().call("daemon.status")["database"] == .string(daemon.database))
+            #expect(await daemon.stop() == 0)
+        }
+        let (status, log) = try await startExpectingFailure(["--mongodb-uri", naming("bad.name"), "--log-target", "stderr"])
+        #expect(status == 78, "\(log)")
+        #expect(log.contains("names database 'bad.name'"), "\(log)")
+    }
+
     @Test func aLiveDaemonOnThePathIsNotDisplacedButAStaleFileIs() async throws {
         try await DaemonProcess.with { first in
             let second = DaemonProcess(directory: first.directory.appendingPathComponent("second"), mongoURI: first.mongoURI)
