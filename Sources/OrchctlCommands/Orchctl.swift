@@ -33,7 +33,26 @@ public struct Orchctl: ParsableCommand {
 }
 
 public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case table, json
+    case table, json, yaml
+
+    /// One result, as scripts read it (nil for the table, which each command renders).
+    func document(_ value: JSONValue) -> String? {
+        switch self {
+        case .table: nil
+        case .json: JSONCoding.prettyPrinted(value) + "\n"
+        case .yaml: YAMLOutput.document(value)
+        }
+    }
+
+    /// One item of a stream (a watched run's events, then the run): a JSON
+    /// object per line, or a YAML document each.
+    func streamItem(_ value: JSONValue) -> String? {
+        switch self {
+        case .table: nil
+        case .json: JSONCoding.serialize(value) + "\n"
+        case .yaml: YAMLOutput.document(value)
+        }
+    }
 }
 
 /// Options every command takes.
@@ -41,7 +60,7 @@ public struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Path of orchestratord's socket.", valueName: "PATH"))
     var socket: String?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table for people, json for scripts.")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table for people, json or yaml for scripts (the protocol's result).")
     var output: OutputFormat = .table
 
     public init() {}
@@ -80,10 +99,7 @@ public struct GlobalOptions: ParsableArguments {
 
     /// Prints `json` (json), or what `table` renders.
     func emit(json: JSONValue, table: () -> String) {
-        switch output {
-        case .json: print(JSONCoding.prettyPrinted(json))
-        case .table: print(table(), terminator: "")
-        }
+        print(output.document(json) ?? table(), terminator: "")
     }
 }
 

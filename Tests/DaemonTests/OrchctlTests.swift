@@ -129,6 +129,34 @@ import TestSupport
         }
     }
 
+    /// `-o yaml` is the protocol's result as YAML: read back by another YAML
+    /// reader (PyYAML) it is exactly what `-o json` prints, strings that look
+    /// like numbers, booleans or null included; a watched run is one document per event, then the run.
+    @Test func yamlOutputReadsBackAsTheJSONResult() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "tricky", "--description", "yes"])
+            _ = try await orchctl(daemon, ["step", "add", "tricky", "s", "--order", "0", "--env", "A=null", "--env", "B=", "--", "/bin/echo", "1", "true", "0x10", "a: b"])
+            let python = try TestEnvironment.python()
+            let toJSON = "import sys, yaml, json; print(json.dumps(list(yaml.safe_load_all(sys.stdin)), sort_keys=True))"
+            func canonical(_ json: String) throws -> Data {
+                try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: Data(json.utf8)), options: [.sortedKeys])
+            }
+            let asJSON = try await orchctl(daemon, ["-o", "json", "workflow", "get", "tricky"])
+            let asYAML = try await orchctl(daemon, ["-o", "yaml", "workflow", "get", "tricky"])
+            #expect(asYAML.status == 0 && asYAML.stdout.hasPrefix("---\n"), "\(asYAML)")
+            let read = try await runCommand(python, ["-c", toJSON], stdin: asYAML.stdout)
+            #expect(read.status == 0, "\(read)")
+            #expect(try canonical(read.stdout) == canonical("[" + asJSON.stdout + "]"), "\(asYAML.stdout)")
+
+            let watched = try await orchctl(daemon, ["-o", "yaml", "run", "start", "tricky", "--watch"])
+            #expect(watched.status == 0, "\(watched)")
+            let documents = try await runCommand(python, ["-c", toJSON], stdin: watched.stdout)
+            let items = try #require(try JSONSerialization.jsonObject(with: Data(documents.stdout.utf8)) as? [[String: Any]], "\(documents)")
+            #expect(items.last?["status"] as? String == "succeeded")
+            #expect(items.dropLast().allSatisfy { $0["sequence"] is Int }, "\(items)")
+        }
+    }
+
     /// `workflow get` says which parameters a run needs, before a run is refused for one.
     @Test func workflowGetShowsTheParametersARunNeeds() async throws {
         try await DaemonProcess.with { daemon in

@@ -54,9 +54,9 @@ func follow(_ connection: RPCConnection, runId: String, output: OutputFormat, re
             } else if output == .table {
                 print(ProgressDisplay.line(for: notification.event))
                 fflush(nil)
-            } else {
-                // One JSON object per line, each event as the protocol's notification carries it, then the run: what jq reads.
-                print(JSONCoding.serialize(json))
+            } else if let item = output.streamItem(json) {
+                // One JSON object per line (or a YAML document each), each event as the protocol's notification carries it, then the run: what jq reads.
+                print(item, terminator: "")
                 fflush(nil)
             }
         }
@@ -68,7 +68,7 @@ func follow(_ connection: RPCConnection, runId: String, output: OutputFormat, re
         display.apply(final: final.result)
         display.redraw()
     }
-    if output == .json { print(JSONCoding.serialize(final.json)) }
+    if let item = output.streamItem(final.json) { print(item, terminator: "") }
     return final
 }
 
