@@ -313,6 +313,36 @@ import TestSupport
         #expect(completion.stdout.contains("orchctl"))
     }
 
+    /// On an 80-column terminal no example is broken in the middle of a
+    /// command (a long one continues on the next line after a backslash,
+    /// indented, so it can be pasted as it is), in any command's help.
+    @Test func helpExamplesFitAnEightyColumnTerminal() async throws {
+        let binary = try Binaries.path("orchctl")
+        func help(_ command: [String]) async throws -> String {
+            try await runCommand(binary, command + ["--help"], environment: ["COLUMNS": "80", "PATH": "/usr/bin:/bin"]).stdout
+        }
+        func subcommands(_ text: String) -> [String] {
+            guard let start = text.range(of: "SUBCOMMANDS:") else { return [] }
+            return text[start.upperBound...].split(separator: "\n").compactMap { line in
+                line.hasPrefix("  ") && !line.hasPrefix("   ") ? line.split(separator: " ").first.map(String.init) : nil
+            }
+        }
+        var commands: [[String]] = []
+        for noun in subcommands(try await help([])) {
+            commands.append([noun])
+            for verb in subcommands(try await help([noun])) where verb != "help" { commands.append([noun, verb]) }
+        }
+        #expect(commands.count > 30, "\(commands)")
+        for command in commands {
+            var inExamples = false
+            for line in try await help(command).split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("Example") { inExamples = true; continue }
+                if line.isEmpty { inExamples = false; continue }
+                if inExamples { #expect(line.hasPrefix(" "), "\(command.joined(separator: " ")): an example broken at '\(line)'") }
+            }
+        }
+    }
+
     /// The same version as the daemon's, without a daemon to ask.
     @Test func versionIsTheDaemonsAndNeedsNoDaemon() async throws {
         let version = try await runCommand(try Binaries.path("orchctl"), ["--version"])

@@ -42,7 +42,8 @@ struct RunApprove: ParsableCommand {
             decision is kept with its uid, time and message, and written to the journal.
 
             Examples:
-              orchctl run approve 65a1b2c3d4e5f60718293a4b change-window -m "CAB-1234 approved"
+              orchctl run approve 65a1b2c3d4e5f60718293a4b change-window \\
+                  -m "CAB-1234 approved"
               orchctl run list --waiting
             """
     )
@@ -64,7 +65,8 @@ struct RunReject: ParsableCommand {
             run fails (its rollback actions run, if it has any). 'orchctl run resume' asks again.
 
             Example:
-              orchctl run reject 65a1b2c3d4e5f60718293a4b change-window -m "not during the freeze"
+              orchctl run reject 65a1b2c3d4e5f60718293a4b change-window \\
+                  -m "not during the freeze"
             """
     )
 

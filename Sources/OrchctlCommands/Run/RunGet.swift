@@ -6,7 +6,7 @@ struct RunGet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Show a run: its status and each step's attempts, exit code and times.",
-        discussion: "Example:\n  orchctl run get 65a1b2c3d4e5f60718293a4b\n  orchctl -o json run get 65a1b2c3d4e5f60718293a4b | jq '.steps[] | {name, status}'"
+        discussion: "Example:\n  orchctl run get 65a1b2c3d4e5f60718293a4b\n  orchctl -o json run get 65a1b2c3d4e5f60718293a4b \\\n      | jq '.steps[] | {name, status}'"
     )
 
     @OptionGroup var global: GlobalOptions

@@ -27,11 +27,13 @@ struct RunStart: ParsableCommand {
 
             Examples:
               orchctl run start vlan-rollout -p switch=sw1 -p vlan=120 --watch
-              orchctl -o json run start config-backup -p dest=/var/lib/orchestrator/backups
-              orchctl run start vlan-push --targets site=ams,group=leaf --batch 10% --max-fail 5% -p vlan=120 --watch
+              orchctl -o json run start config-backup \\
+                  -p dest=/var/lib/orchestrator/backups
+              orchctl run start vlan-push --targets site=ams,group=leaf --batch 10% \\
+                  --max-fail 5% -p vlan=120 --watch
               orchctl run start firmware --target leaf01.ams --target leaf02.ams
               orchctl run start vlan-rollout --version 3 -p switch=sw1 -p vlan=120
-              orchctl run start enable-ssh -p switch=sw1 --secret-param enable   # asked for, not echoed
+              orchctl run start enable-ssh -p switch=sw1 --secret-param enable
 
             A workflow's secret parameters (secretParams) are shown as *** everywhere; give \
             them with --secret-param so that they are not on the command line either.

@@ -40,9 +40,13 @@ struct ScheduleCreate: ParsableCommand {
         abstract: "Create a schedule.",
         discussion: """
             Examples:
-              orchctl schedule create nightly-backup --workflow config-backup --cron "30 2 * * *" --timezone Europe/Berlin -p dest=/var/backups
-              orchctl schedule create weekly-vlan --workflow vlan-fleet --cron "0 22 * * sat" --targets site=ams --batch 25% --window sat-night
-              orchctl schedule create hourly-health --workflow interface-health --cron @hourly --missed runOnce -p iface=lo
+              orchctl schedule create nightly-backup --workflow config-backup \\
+                  --cron "30 2 * * *" --timezone Europe/Berlin -p dest=/var/backups
+              orchctl schedule create weekly-vlan --workflow vlan-fleet \\
+                  --cron "0 22 * * sat" --targets site=ams --batch 25% \\
+                  --window sat-night
+              orchctl schedule create hourly-health --workflow interface-health \\
+                  --cron @hourly --missed runOnce -p iface=lo
             """
     )
 

@@ -31,7 +31,8 @@ struct WindowCreate: ParsableCommand {
         abstract: "Create a maintenance window.",
         discussion: """
             Examples:
-              orchctl window create sat-night --cron "0 22 * * sat" --duration 240 --timezone Europe/Berlin
+              orchctl window create sat-night --cron "0 22 * * sat" --duration 240 \\
+                  --timezone Europe/Berlin
               orchctl window create weekday-lunch --cron "0 12 * * mon-fri" --duration 60
             """
     )

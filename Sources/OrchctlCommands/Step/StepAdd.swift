@@ -13,9 +13,12 @@ struct StepAdd: ParsableCommand {
             in parallel.
 
             Examples:
-              orchctl step add vlan-rollout backup --order 0 --timeout 60 -- /usr/local/bin/backup {{params.switch}}
-              orchctl step add vlan-rollout verify --order 2 --retries 3 -- /usr/bin/ping -c 1 {{params.switch}}
-              orchctl step add audit report --order 5 --continue-on-failure -- /bin/sh -c 'echo "$ORCH_PARAM_SWITCH" >> /var/tmp/audit'
+              orchctl step add vlan-rollout backup --order 0 --timeout 60 -- \\
+                  /usr/local/bin/backup {{params.switch}}
+              orchctl step add vlan-rollout verify --order 2 --retries 3 -- \\
+                  /usr/bin/ping -c 1 {{params.switch}}
+              orchctl step add audit report --order 5 --continue-on-failure -- /bin/sh \\
+                  -c 'echo "$ORCH_PARAM_SWITCH" >> /var/tmp/audit'
             """
     )
 

@@ -12,7 +12,8 @@ struct StepUpdate: ParsableCommand {
             Examples:
               orchctl step update vlan-rollout verify --order 3 --retries 5
               orchctl step update vlan-rollout verify --no-timeout
-              orchctl step update vlan-rollout push -- /usr/local/bin/push-vlan --vlan {{params.vlan}}
+              orchctl step update vlan-rollout push -- /usr/local/bin/push-vlan \\
+                  --vlan {{params.vlan}}
             """
     )
 

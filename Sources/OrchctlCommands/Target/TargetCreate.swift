@@ -6,7 +6,7 @@ struct TargetCreate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a target.",
-        discussion: "Examples:\n  orchctl target create leaf01.ams --label site=ams --label role=leaf --var ansible_host=10.1.1.1"
+        discussion: "Examples:\n  orchctl target create leaf01.ams --label site=ams --label role=leaf \\\n      --var ansible_host=10.1.1.1"
     )
 
     @OptionGroup var global: GlobalOptions

@@ -20,7 +20,8 @@ struct TargetImportCommand: ParsableCommand {
             Examples:
               orchctl target import -f inventory.yml --dry-run
               orchctl target import -f inventory.yml
-              ansible-inventory -i hosts.ini --list | orchctl target import -f - --format json
+              ansible-inventory -i hosts.ini --list | orchctl target import -f - \\
+                  --format json
             """
     )
 

@@ -8,7 +8,8 @@ struct TargetUpdate: ParsableCommand {
         abstract: "Rename a target, or set and remove some of its labels and vars (the others are kept).",
         discussion: """
             Examples:
-              orchctl target update leaf01.ams --var ansible_host=10.1.1.11 --unset-var old_ip
+              orchctl target update leaf01.ams --var ansible_host=10.1.1.11 \\
+                  --unset-var old_ip
               orchctl target update leaf01.ams --label role=border --unset-label canary
               orchctl target update leaf01.ams --name leaf01.ams2
             """

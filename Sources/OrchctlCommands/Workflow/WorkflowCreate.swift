@@ -6,7 +6,7 @@ struct WorkflowCreate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create an empty workflow (add steps with 'orchctl step add', or use 'orchctl apply').",
-        discussion: "Example:\n  orchctl workflow create vlan-rollout --description \"VLAN 120 on the access switches\""
+        discussion: "Example:\n  orchctl workflow create vlan-rollout \\\n      --description \"VLAN 120 on the access switches\""
     )
 
     @OptionGroup var global: GlobalOptions
