@@ -67,8 +67,11 @@ public struct GlobalOptions: ParsableArguments {
 
     static let defaultSocket = "/run/orchestrator/orchestratord.sock"
 
-    var socketPath: String {
-        socket ?? ProcessInfo.processInfo.environment["ORCHCTL_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultSocket
+    var socketPath: String { Self.socketPath(flag: socket) }
+
+    /// --socket, else $ORCHCTL_SOCKET, else the default.
+    static func socketPath(flag: String?) -> String {
+        flag ?? ProcessInfo.processInfo.environment["ORCHCTL_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultSocket
     }
 
     func connect() throws -> RPCConnection {

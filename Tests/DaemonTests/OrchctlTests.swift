@@ -313,6 +313,35 @@ import TestSupport
         #expect(completion.stdout.contains("orchctl"))
     }
 
+    /// Tab completion in bash, through the script orchctl generates: workflow
+    /// names and run ids from the daemon, statuses, and nothing (not an error) without a daemon.
+    @Test func bashCompletesWorkflowNamesRunIdsAndStatuses() async throws {
+        try await DaemonProcess.with { daemon in
+            for name in ["vlan-rollout", "vlan-fleet", "backup"] { _ = try await orchctl(daemon, ["workflow", "create", name]) }
+            _ = try await orchctl(daemon, ["step", "add", "backup", "s", "--order", "0", "--", "/bin/true"])
+            let started = try await orchctl(daemon, ["-o", "json", "run", "start", "backup", "--watch"])
+            let runId = try #require(started.stdout.split(separator: "\n").last.flatMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+            }?["id"] as? String)
+            let binary = try Binaries.path("orchctl")
+            func complete(_ line: String, socket: String) async throws -> [String] {
+                let words = line.split(separator: " ", omittingEmptySubsequences: false).map { "'\($0)'" }.joined(separator: " ")
+                let script = """
+                    source <('\(binary)' --generate-completion-script bash)
+                    COMP_WORDS=('\(binary)' \(words.split(separator: " ").dropFirst().joined(separator: " ")))
+                    COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMP_LINE='\(binary) \(line.split(separator: " ", omittingEmptySubsequences: false).dropFirst().joined(separator: " "))'; COMP_POINT=${#COMP_LINE}
+                    _orchctl "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; printf '%s\\n' "${COMPREPLY[@]}"
+                    """
+                let result = try await runCommand("/bin/bash", ["-c", script], environment: ["ORCHCTL_SOCKET": socket, "PATH": "/usr/bin:/bin"])
+                return result.stdout.split(separator: "\n").map(String.init).sorted()
+            }
+            #expect(try await complete("orchctl run start vlan", socket: daemon.socketPath) == ["vlan-fleet", "vlan-rollout"])
+            #expect(try await complete("orchctl run get ", socket: daemon.socketPath) == [runId])
+            #expect(try await complete("orchctl run list --status f", socket: daemon.socketPath) == ["failed"])
+            #expect(try await complete("orchctl run start vlan", socket: "/nonexistent/orch.sock") == [])
+        }
+    }
+
     /// On an 80-column terminal no example is broken in the middle of a
     /// command (a long one continues on the next line after a backslash,
     /// indented, so it can be pasted as it is), in any command's help.

@@ -42,7 +42,7 @@ struct Apply: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: [.customShort("f"), .customLong("file")], help: ArgumentHelp("A workflow file, a directory of them, or - for stdin.", valueName: "FILE|DIR"))
+    @Option(name: [.customShort("f"), .customLong("file")], help: ArgumentHelp("A workflow file, a directory of them, or - for stdin.", valueName: "FILE|DIR"), completion: Completions.workflowFiles)
     var file: String
     @Flag(help: "Change nothing: show what would change; exit 0 if nothing would, 2 if something would.") var dryRun = false
 

@@ -16,7 +16,7 @@ struct RunCommand: ParsableCommand {
 }
 
 struct RunID: ParsableArguments {
-    @Argument(help: "The run's id (24 hex characters, as 'orchctl run list' shows).") var id: String
+    @Argument(help: "The run's id (24 hex characters, as 'orchctl run list' shows).", completion: Completions.runIds) var id: String
 
     func validate() throws {
         guard id.count == 24, id.allSatisfy(\.isHexDigit) else { throw ValidationError("'\(id)' is not a run id (24 hex characters)") }

@@ -18,8 +18,8 @@ struct RunList: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Only runs of this workflow.") var workflow: String?
-    @Option(help: "Only runs with this status: queued, running, succeeded, failed, cancelled.") var status: String?
+    @Argument(help: "Only runs of this workflow.", completion: Completions.workflowNames) var workflow: String?
+    @Option(help: "Only runs with this status: queued, running, succeeded, failed, cancelled.", completion: Completions.runStatuses) var status: String?
     @Option(parsing: .unconditional, help: "Runs per page (1-1000).") var limit: Int = 100
     @Option(help: "Continue after this run id (the 'next' of the previous page).") var after: String?
     @Flag(help: "Show the approval steps waiting for a decision, and for whom.") var waiting = false

@@ -11,7 +11,7 @@ struct StepCommand: ParsableCommand {
 
 /// WF and NAME as positional arguments, checked before any request.
 struct StepAddress: ParsableArguments {
-    @Argument(help: "The workflow's name.") var workflow: String
+    @Argument(help: "The workflow's name.", completion: Completions.workflowNames) var workflow: String
     @Argument(help: "The step's name.") var name: String
 
     func validate() throws {

@@ -14,7 +14,7 @@ struct WorkflowCommand: ParsableCommand {
 
 /// A workflow's name as a positional argument, checked before any request.
 struct WorkflowName: ParsableArguments {
-    @Argument(help: "The workflow's name.")
+    @Argument(help: "The workflow's name.", completion: Completions.workflowNames)
     var name: String
 
     func validate() throws {

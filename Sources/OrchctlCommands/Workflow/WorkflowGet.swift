@@ -18,7 +18,7 @@ struct WorkflowGet: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The workflow's name or its 24-character id.") var nameOrId: String
+    @Argument(help: "The workflow's name or its 24-character id.", completion: Completions.workflowNames) var nameOrId: String
     @Option(parsing: .unconditional, help: "Show this earlier version (default: the current one).") var version: Int?
 
     func validate() throws {
