@@ -29,6 +29,8 @@ enum Completions {
             if word.hasPrefix("--socket=") { flag = String(word.dropFirst("--socket=".count)) }
         }
         guard let connection = try? RPCConnection(path: GlobalOptions.socketPath(flag: flag)) else { return [] }
+        // A daemon that does not answer within a second (one started by its socket while MongoDB is away) completes nothing.
+        connection.setIdleInterval(milliseconds: 1000)
         return (try? body(connection)) ?? []
     }
 }

@@ -85,8 +85,8 @@ enum Render {
 
     /// What a run must be given, as `-p NAME=VALUE` (the secret ones on their own line).
     private static func parameters(_ w: Workflow) -> [(String, String)] {
-        let needed = Parameters.required(steps: w.steps, locks: w.locks).filter { !w.secretParams.contains($0) }
-        return needed.isEmpty ? [] : [("Parameters", needed.joined(separator: " ") + " (each run needs -p NAME=VALUE)")]
+        let needed = Parameters.referenced(steps: w.steps, locks: w.locks).filter { !w.secretParams.contains($0) }
+        return needed.isEmpty ? [] : [("Parameters", needed.joined(separator: " ") + " (its {{params.*}}: each run needs -p NAME=VALUE)")]
     }
 
     static func step(_ s: Step) -> String {

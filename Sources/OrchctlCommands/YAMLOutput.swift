@@ -17,7 +17,7 @@ enum YAMLOutput {
         case .double(let number): return Node(number.isFinite ? "\(number)" : ".nan", Tag(.float))
         case .string(let text): return .scalar(text.represented())  // Yams quotes what would read back as another type
         case .array(let items): return .sequence(Node.Sequence(items.map(node)))
-        case .object(let fields): return .mapping(Node.Mapping(fields.map { (Node($0.key), node($0.value)) }))
+        case .object(let fields): return .mapping(Node.Mapping(fields.map { (.scalar($0.key.represented()), node($0.value)) }))
         }
     }
 }

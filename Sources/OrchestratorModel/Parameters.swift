@@ -90,9 +90,10 @@ public enum Parameters {
         }
     }
 
-    /// The parameters a run of these steps must be given: every `{{params.NAME}}`, sorted.
-    public static func required(steps: [Step], locks: [String]) -> [String] {
-        Set(placeholderTexts(steps: steps, locks: locks).flatMap { $0.texts.flatMap { references(in: $0) } }).sorted()
+    /// Every `{{params.NAME}}` of these steps (their rollbacks' too) and locks, sorted.
+    public static func referenced(steps: [Step], locks: [String]) -> [String] {
+        let rollbacks = steps.compactMap(\.undoing)
+        return Set(placeholderTexts(steps: steps + rollbacks, locks: locks).flatMap { $0.texts.flatMap { references(in: $0) } }).sorted()
     }
 
     /// `text` with its `{{params.NAME}}` and, for a fleet member, `{{target.VAR}}` filled in.

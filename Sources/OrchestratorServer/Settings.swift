@@ -212,12 +212,18 @@ extension DaemonSettings {
     }
 
     /// The database a connection string names: the path after its hosts, before its options.
+    /// `admin`, `local` and `config` are the server's own (in a URI, `admin`
+    /// is usually where the user authenticates): never the daemon's database.
     static func database(in uri: String) -> String? {
         guard let scheme = uri.range(of: "://") else { return nil }
-        let rest = uri[scheme.upperBound...]
-        guard let slash = rest.firstIndex(of: "/") else { return nil }
-        let path = rest[rest.index(after: slash)...].prefix { $0 != "?" }
-        return path.isEmpty ? nil : (path.removingPercentEncoding ?? String(path))
+        var rest = uri[scheme.upperBound...]
+        // After the user info (never read: a password may hold '/'), the hosts end at the first '/' or '?'.
+        if let at = rest.prefix(while: { $0 != "?" }).lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        guard let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" }), rest[end] == "/" else { return nil }
+        let path = rest[rest.index(after: end)...].prefix { $0 != "?" }
+        guard !path.isEmpty else { return nil }
+        let name = path.removingPercentEncoding ?? String(path)
+        return ["admin", "local", "config"].contains(name) ? nil : name
     }
 
     static func databaseNameProblem(_ name: String) -> String? {

@@ -111,6 +111,16 @@ import TestSupport
             #expect(try await daemon.connect().call("daemon.status")["database"] == .string(daemon.database))
             #expect(await daemon.stop() == 0)
         }
+        // The server's own databases (admin: where a user authenticates) and paths in options are not it.
+        try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(directory: dir, mongoURI: naming("admin"))
+            let withoutDatabase = daemon.arguments.enumerated().filter { index, word in
+                word != "--database" && (index == 0 || daemon.arguments[index - 1] != "--database")
+            }.map(\.element)
+            try await daemon.start(argumentsOverride: withoutDatabase)
+            #expect(try await daemon.connect().call("daemon.status")["database"] == "orchestrator")
+            #expect(await daemon.stop() == 0)
+        }
         let (status, log) = try await startExpectingFailure(["--mongodb-uri", naming("bad.name"), "--log-target", "stderr"])
         #expect(status == 78, "\(log)")
         #expect(log.contains("names database 'bad.name'"), "\(log)")

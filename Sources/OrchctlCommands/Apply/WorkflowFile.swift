@@ -25,7 +25,7 @@ enum WorkflowFile {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path)
         } catch {
-            throw Problem(description: "cannot list \(path): \(String(cString: strerror(errno)))")
+            throw Problem(description: "cannot list \(path): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
         }
         let files = names.filter { [".yaml", ".yml", ".json"].contains(where: $0.hasSuffix) && !$0.hasPrefix(".") }.sorted()
         guard !files.isEmpty else { throw Problem(description: "\(path) holds no workflow file (*.yaml, *.yml or *.json)") }
@@ -62,7 +62,11 @@ enum WorkflowFile {
         }
         let nodes: [Node]
         do {
-            nodes = Array(try Yams.compose_all(yaml: text))
+            // An empty document (a trailing `---`) is no workflow, and no error either.
+            nodes = Array(try Yams.compose_all(yaml: text)).filter { node in
+                if case .scalar(let scalar) = node, scalar.string.isEmpty { return false }
+                return true
+            }
         } catch {
             throw Problem(description: "\(name): invalid YAML: \(error)")
         }

@@ -28,7 +28,16 @@ struct RunCancel: ParsableCommand {
                 return
             }
             let connection = try global.connect()
-            let requested = try GlobalOptions.call(connection, RPCMethods.runCancel, RunKey(id: target.id)).result
+            let requested: Run
+            do {
+                requested = try GlobalOptions.call(connection, RPCMethods.runCancel, RunKey(id: target.id)).result
+            } catch let failure as Failure where failure.code == 4 {
+                // Ended already: what --wait waits for is there; the exit status says how it ended.
+                let ended = try GlobalOptions.call(connection, RPCMethods.runGet, RunKey(id: target.id))
+                global.emit(ended) { "run \(target.id) \($0.status.phrase) already\n" }
+                guard ended.result.status == .cancelled else { throw ExitCode(1) }
+                return
+            }
             if global.output == .table { print("run \(target.id): cancel requested (now \(requested.status.rawValue))") }
             let final = try follow(connection, runId: target.id, output: global.output, reconnect: global.connect).result
             guard final.status == .cancelled else {
