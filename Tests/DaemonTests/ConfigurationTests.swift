@@ -95,13 +95,14 @@ import TestSupport
             if base.hasSuffix("/") { base.removeLast() }
             return base + "/" + database + options
         }
+        /// The daemon's arguments without `--database NAME`.
+        func withoutDatabase(_ arguments: [String]) -> [String] {
+            arguments.enumerated().filter { index, word in word != "--database" && (index == 0 || arguments[index - 1] != "--database") }.map(\.element)
+        }
         let inURI = TestEnvironment.uniqueDatabaseName("uri")
         try await withTemporaryDirectory { dir in
             let daemon = DaemonProcess(directory: dir, mongoURI: naming(inURI))
-            let withoutDatabase = daemon.arguments.enumerated().filter { index, word in
-                word != "--database" && (index == 0 || daemon.arguments[index - 1] != "--database")
-            }.map(\.element)
-            try await daemon.start(argumentsOverride: withoutDatabase)
+            try await daemon.start(argumentsOverride: withoutDatabase(daemon.arguments))
             #expect(try await daemon.connect().call("daemon.status")["database"] == .string(inURI))
             #expect(await daemon.stop() == 0)
         }
@@ -114,10 +115,7 @@ import TestSupport
         // The server's own databases (admin: where a user authenticates) and paths in options are not it.
         try await withTemporaryDirectory { dir in
             let daemon = DaemonProcess(directory: dir, mongoURI: naming("admin"))
-            let withoutDatabase = daemon.arguments.enumerated().filter { index, word in
-                word != "--database" && (index == 0 || daemon.arguments[index - 1] != "--database")
-            }.map(\.element)
-            try await daemon.start(argumentsOverride: withoutDatabase)
+            try await daemon.start(argumentsOverride: withoutDatabase(daemon.arguments))
             #expect(try await daemon.connect().call("daemon.status")["database"] == "orchestrator")
             #expect(await daemon.stop() == 0)
         }
