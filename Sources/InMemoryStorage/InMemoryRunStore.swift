@@ -244,16 +244,12 @@ public final class InMemoryRunStore: RunStore {
     public func releaseLocks(runId: String, _ release: LockRelease) async throws(OrchestratorError) {
         state.withLock { state in
             for (name, var lock) in state.locks where lock.runId == runId {
-                switch release {
-                case let .holder(holder): lock.holders.removeAll { $0 == holder.token }
-                case let .leftovers(upTo, keeping): lock.holders.removeAll { LockHolder.isLeftover($0, upTo: upTo, keeping: keeping) }
-                case .all: lock.holders = []
-                }
-                if release == .all, lock.next?.runId == runId { lock.next = nil }
+                lock.holders.removeAll(where: release.drops)
+                if release.endsTheRun, lock.next?.runId == runId { lock.next = nil }
                 // Kept while a waiting run is promised it.
                 state.locks[name] = lock.holders.isEmpty && lock.next == nil ? nil : lock
             }
-            if release == .all {
+            if release.endsTheRun {
                 for (name, lock) in state.locks where lock.next?.runId == runId { state.locks[name]?.next = nil }
             }
         }

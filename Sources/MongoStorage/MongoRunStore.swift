@@ -329,17 +329,17 @@ public struct MongoRunStore: RunStore {
         _ = try await withDatabase(pool) { client throws(MongoError) in
             let locks = client.collection(Self.locksCollection)
             let run: BSONDocument = ["runId": BSON(runId)]
-            switch release {
-            case let .holder(holder):
+            if case let .holder(holder) = release {
                 _ = try locks.updateMany(["runId": BSON(runId), "holders": BSON(holder.token)], ["$pull": ["holders": BSON(holder.token)]])
-            case let .leftovers(upTo, keeping):
-                // Named one by one, as read: a token added since is not among them.
+            } else {
+                // Named one by one, as read: a token added since (a later executor's) is not among them.
                 let held = try locks.find(run, projection: ["holders": 1]).flatMap { $0["holders"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-                let leftovers = Set(held.filter { LockHolder.isLeftover($0, upTo: upTo, keeping: keeping) }).sorted()
-                guard !leftovers.isEmpty else { return }
-                _ = try locks.updateMany(run, ["$pull": ["holders": ["$in": .array(leftovers.map { BSON($0) })]]])
-            case .all:
-                _ = try locks.updateMany(run, ["$set": ["holders": []]])
+                let dropped = Set(held.filter(release.drops)).sorted()
+                if !dropped.isEmpty {
+                    _ = try locks.updateMany(run, ["$pull": ["holders": ["$in": .array(dropped.map { BSON($0) })]]])
+                }
+            }
+            if release.endsTheRun {
                 _ = try locks.updateMany(["next.runId": BSON(runId)], ["$unset": ["next": ""]])
             }
             // Kept while a waiting run is promised it.

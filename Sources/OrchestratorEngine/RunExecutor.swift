@@ -73,6 +73,10 @@ actor RunExecutor: RunDriver {
     /// started left in this run's locks: to be dropped, or other runs would
     /// wait for them until this run ends.
     private var leftoverHolds = false
+    /// Which of the run's executors this is (where the run's log stood when
+    /// it was claimed, higher at every claim): names the whole run's hold,
+    /// so that what an earlier executor gives back late spares this one's.
+    private let incarnation: Int
     /// How long a waiting step waits before it asks again: 1 s after its
     /// wait changed, then longer (up to 4 s) while it does not.
     private var lockPollDelay = Duration.seconds(1)
@@ -111,6 +115,7 @@ actor RunExecutor: RunDriver {
         self.recordIndex = records
         self.definitionIndex = Dictionary(run.definition.enumerated().map { ($0.element.name, $0.offset) }) { first, _ in first }
         self.log = claimed.log
+        self.incarnation = claimed.log.next
         self.settings = settings
         self.store = store
         self.workflows = workflows
@@ -172,7 +177,8 @@ actor RunExecutor: RunDriver {
             terminateAll()
         } else if run.status.isTerminal, unwritten.isEmpty, takesLocks {
             // If this fails the locks lapse with the lease, which nobody renews for an ended run.
-            try? await store.releaseLocks(runId: run.id, .all)
+            try? await store.releaseLocks(
+                runId: run.id, .ended(upTo: storedAttempts, incarnation: incarnation, also: Set(attemptHolds.values.map(\.token))))
         } else {
             // Stopped by a drain: what no running step needs goes back now, not with the lease.
             await giveBackLocks()
@@ -597,7 +603,7 @@ actor RunExecutor: RunDriver {
         let (until, expired) = (now.addingTimeInterval(settings.lease.seconds), now - settings.takeoverGrace)
         do {
             if !runLocks.isEmpty {
-                if let wait = try await store.acquireLocks(runLocks, runId: run.id, holder: .run, owner: settings.ownerId, until: until, now: expired) {
+                if let wait = try await store.acquireLocks(runLocks, runId: run.id, holder: .run(incarnation: incarnation), owner: settings.ownerId, until: until, now: expired) {
                     await markWaiting(name, for: wait)
                     return false
                 }
@@ -705,6 +711,11 @@ actor RunExecutor: RunDriver {
         return !run.locks.isEmpty || names.contains { !(definition($0)?.locks.isEmpty ?? true) }
     }
 
+    /// Each step's attempts as stored (everything is stored when this is read).
+    private var storedAttempts: [String: Int] {
+        Dictionary(run.steps.map { ($0.name, $0.attempts) }) { first, _ in first }
+    }
+
     /// Whether this run takes any lock, for itself or in a step.
     private var takesLocks: Bool { !run.locks.isEmpty || run.definition.contains { !$0.locks.isEmpty } }
 
@@ -726,8 +737,8 @@ actor RunExecutor: RunDriver {
         // later one can be another daemon's, even if this is sent late.
         guard leftoverHolds, !deadline.hasPassed(at: clock.uptime()) else { return }
         do {
-            let stored = Dictionary(run.steps.map { ($0.name, $0.attempts) }) { first, _ in first }
-            try await store.releaseLocks(runId: run.id, .leftovers(upTo: stored, keeping: Set(attemptHolds.values.map(\.token))))
+            try await store.releaseLocks(
+                runId: run.id, .leftovers(upTo: storedAttempts, keeping: Set(attemptHolds.values.map(\.token)), incarnation: incarnation))
             leftoverHolds = false
         } catch {
             pollLocks()

@@ -251,59 +251,99 @@ extension StepStatus {
 /// Who, within a run, holds a lock: the whole run (from before its first
 /// step until it ends), or one attempt of one step under one owner (while
 /// that attempt runs). A run never waits for a lock it holds already: its
-/// steps share what it holds. An attempt's token names the attempt and its
-/// owner, so a daemon that lost the run and gives a lock back late never
-/// gives back what the run's new owner, or a later attempt, took.
+/// steps share what it holds. Every token is one executor's own: an
+/// attempt's names the attempt and its owner, the whole run's names the
+/// executor's incarnation (where the run's log stood when it was claimed,
+/// which grows with every claim), so a daemon that lost the run, or whose
+/// run ended and was resumed elsewhere, and gives a lock back late never
+/// gives back what the run's new executor, or a later attempt, took.
 public enum LockHolder: Hashable, Sendable {
-    case run
+    case run(incarnation: Int)
     case attempt(step: String, number: Int, owner: String)
 
-    public static let runToken = "@run"
+    /// The whole run's token as daemons before incarnations wrote it: older than every incarnation.
+    static let legacyRunToken = "@run"
 
     /// How the holder is stored in a lock's `holders`.
     public var token: String {
         switch self {
-        case .run: Self.runToken
+        case let .run(incarnation): "\(Self.legacyRunToken)#\(incarnation)"
         case let .attempt(step, number, owner): "\(step)#\(number)@\(owner)"
         }
     }
 
+    /// Whether a stored token is a whole run's hold (no step name starts with `@`).
+    public static func isRunHold(_ token: String) -> Bool { token.hasPrefix(legacyRunToken) }
+
+    /// The incarnation of a whole run's token; nil for an attempt's.
+    static func incarnation(of token: String) -> Int? {
+        guard isRunHold(token) else { return nil }
+        return Int(token.dropFirst(legacyRunToken.count + 1)) ?? Int.min
+    }
+
     /// The step a stored token names; nil for the whole run.
     public static func step(of token: String) -> String? {
-        guard token != runToken, let hash = token.firstIndex(of: "#") else { return nil }
+        guard !isRunHold(token), let hash = token.firstIndex(of: "#") else { return nil }
         return String(token[..<hash])
     }
 
     /// The attempt number a stored token names; nil for the whole run.
     public static func attempt(of token: String) -> Int? {
-        guard token != runToken, let hash = token.firstIndex(of: "#") else { return nil }
+        guard !isRunHold(token), let hash = token.firstIndex(of: "#") else { return nil }
         return Int(token[token.index(after: hash)...].prefix { $0.isNumber })
-    }
-
-    /// Whether `.leftovers(upTo:keeping:)` drops `token`.
-    public static func isLeftover(_ token: String, upTo attempts: [String: Int], keeping: Set<String>) -> Bool {
-        guard !keeping.contains(token), let step = step(of: token), let number = attempt(of: token) else { return false }
-        return number <= attempts[step, default: 0]
     }
 
     /// The `waitingFor` of a step that finds `lock` held by `runId` through `tokens`.
     public static func wait(for lock: String, runId: String, tokens: [String]) -> LockWait {
-        LockWait(lock: lock, runId: runId, step: tokens.contains(runToken) ? nil : tokens.first.flatMap(step(of:)))
+        LockWait(lock: lock, runId: runId, step: tokens.contains(where: isRunHold) ? nil : tokens.first.flatMap(step(of:)))
     }
 }
 
-/// What of a run's locks to give back.
+/// What of a run's locks to give back. Each case names holds by what the
+/// sender knows was its own or older (an attempt up to the step's stored
+/// attempt count, an incarnation up to the sender's), never by "all", so
+/// one that arrives late frees nothing a later executor of the run took.
 public enum LockRelease: Hashable, Sendable {
     /// What one holder holds.
     case holder(LockHolder)
-    /// What attempts up to the run's stored attempt count of each step
-    /// hold, except `keeping` (tokens): what an earlier owner left behind.
-    /// Never a later attempt's: a daemon that lost the run and sends this
-    /// late cannot free what the run's new owner took since (its attempts
-    /// are numbered above every one stored before). The run's own hold stays.
-    case leftovers(upTo: [String: Int], keeping: Set<String>)
-    /// Everything: the run ended.
-    case all
+    /// What an earlier executor left behind: the holds of attempts up to
+    /// the run's stored attempt count of each step, except `keeping`
+    /// (tokens), and the whole-run holds of incarnations before
+    /// `incarnation`. The sender's own whole-run hold stays.
+    case leftovers(upTo: [String: Int], keeping: Set<String>, incarnation: Int)
+    /// The run ended under executor `incarnation`: every hold of attempts
+    /// up to the stored attempt counts, those in `also` (attempts that
+    /// never started), and the whole-run holds of that incarnation and
+    /// earlier ones.
+    case ended(upTo: [String: Int], incarnation: Int, also: Set<String>)
+
+    /// Whether this release gives back the hold stored as `token`.
+    public func drops(_ token: String) -> Bool {
+        switch self {
+        case let .holder(holder):
+            return token == holder.token
+        case let .leftovers(upTo, keeping, incarnation):
+            guard !keeping.contains(token) else { return false }
+            if let held = LockHolder.incarnation(of: token) { return held < incarnation }
+            return Self.isStored(token, upTo: upTo)
+        case let .ended(upTo, incarnation, also):
+            if also.contains(token) { return true }
+            if let held = LockHolder.incarnation(of: token) { return held <= incarnation }
+            return Self.isStored(token, upTo: upTo)
+        }
+    }
+
+    /// Whether the token is an attempt's up to its step's stored attempt count.
+    private static func isStored(_ token: String, upTo attempts: [String: Int]) -> Bool {
+        guard let step = LockHolder.step(of: token), let number = LockHolder.attempt(of: token) else { return false }
+        return number <= attempts[step, default: 0]
+    }
+
+    /// Whether the run is over for this release: its promises (`next`) go too.
+    public var endsTheRun: Bool {
+        if case .ended = self { return true }
+        return false
+    }
 }
 
 /// What a `waiting` step waits for: a lock, and the run that holds it.

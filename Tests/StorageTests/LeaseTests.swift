@@ -141,7 +141,7 @@ import Testing
             }
             let fleet = ids.next()
             let member = try await ended(at: now.addingTimeInterval(-95 * 86400), memberOf: fleet)
-            #expect(try await runs.acquireLocks(["sw1"], runId: member, holder: .run, owner: "a", until: .distantFuture, now: now) == nil)
+            #expect(try await runs.acquireLocks(["sw1"], runId: member, holder: .run(incarnation: 0), owner: "a", until: .distantFuture, now: now) == nil)
             // The fleet run itself ended recently: its old member stays.
             var fleetRun = queuedRun(fleet)
             fleetRun.status = .succeeded
@@ -153,7 +153,7 @@ import Testing
             #expect(try await runs.removeEndedRuns(finishedBefore: now, limit: 100) == 2)
             await #expect(throws: OrchestratorError.notFound("run", member)) { try await runs.run(id: member) }
             await #expect(throws: OrchestratorError.notFound("run", fleet)) { try await runs.run(id: fleet) }
-            #expect(try await runs.acquireLocks(["sw1"], runId: ids.next(), holder: .run, owner: "b", until: .distantFuture, now: now) == nil)
+            #expect(try await runs.acquireLocks(["sw1"], runId: ids.next(), holder: .run(incarnation: 0), owner: "b", until: .distantFuture, now: now) == nil)
         }
     }
 }

@@ -11,6 +11,8 @@ import Testing
 /// none, and a lease that expired frees a lock.
 @Suite struct LockStoreTests {
     private let later = Date(timeIntervalSinceNow: 3600)
+    /// The end of a run whose first executor held only the whole run's hold.
+    private let ended = LockRelease.ended(upTo: [:], incarnation: 0, also: [])
 
     private func attempt(_ step: String, _ number: Int, _ owner: String = "d1") -> LockHolder {
         .attempt(step: step, number: number, owner: owner)
@@ -81,12 +83,13 @@ import Testing
             _ = try await take(store, ["a"], by: "r1")
             _ = try await take(store, ["a", "b"], by: "r1", as: attempt("push", 1, "d1"))
             _ = try await take(store, ["c"], by: "r1", as: attempt("verify", 1, "d2"))
-            try await store.releaseLocks(runId: "r1", .leftovers(upTo: ["push": 1, "verify": 1], keeping: [attempt("verify", 1, "d2").token]))
+            try await store.releaseLocks(
+                runId: "r1", .leftovers(upTo: ["push": 1, "verify": 1], keeping: [attempt("verify", 1, "d2").token], incarnation: 0))
             #expect(try await take(store, ["a"], by: "r2")?.step == nil)
             #expect(try await take(store, ["b"], by: "r2") == nil)
             #expect(try await take(store, ["c"], by: "r2")?.step == "verify")
 
-            try await store.releaseLocks(runId: "r1", .all)
+            try await store.releaseLocks(runId: "r1", .ended(upTo: ["push": 1, "verify": 1], incarnation: 0, also: []))
             #expect(try await take(store, ["a", "c"], by: "r2") == nil)
         }
     }
@@ -100,7 +103,7 @@ import Testing
             // r5 asks first, then r3 (older): r3 is next.
             #expect(try await take(store, ["sw1"], by: "r5", at: now)?.runId == "r1")
             #expect(try await take(store, ["sw1"], by: "r3", until: soon, at: now)?.runId == "r1")
-            try await store.releaseLocks(runId: "r1", .all)
+            try await store.releaseLocks(runId: "r1", ended)
             // Given back: promised to r3, so neither r5 nor a newcomer takes it.
             #expect(try await take(store, ["sw1"], by: "r5", at: now) == LockWait(lock: "sw1", runId: "r3"))
             #expect(try await take(store, ["sw1"], by: "r9", at: now)?.runId == "r3")
@@ -124,7 +127,7 @@ import Testing
             #expect(try await take(store, ["sw1"], by: "r5", as: attempt("push", 2)) == LockWait(lock: "sw1", runId: "r2"))
             #expect(try await take(store, ["sw1"], by: "r2") == nil)
             #expect(try await take(store, ["sw1"], by: "r7")?.runId == "r2")
-            try await store.releaseLocks(runId: "r2", .all)
+            try await store.releaseLocks(runId: "r2", ended)
             // r7's promise does not hold back the older r5.
             #expect(try await take(store, ["sw1"], by: "r5") == nil)
         }
@@ -136,16 +139,64 @@ import Testing
             // d2 knew push at attempt 2; the run's new owner d1 runs attempt 3 when d2's clean-up arrives.
             _ = try await take(store, ["a"], by: "r1", as: attempt("push", 2, "d2"))
             _ = try await take(store, ["a"], by: "r1", as: attempt("push", 3, "d1"))
-            try await store.releaseLocks(runId: "r1", .leftovers(upTo: ["push": 2], keeping: []))
+            try await store.releaseLocks(runId: "r1", .leftovers(upTo: ["push": 2], keeping: [], incarnation: 0))
             #expect(try await take(store, ["a"], by: "r2") == LockWait(lock: "a", runId: "r1", step: "push"))
             try await store.releaseLocks(runId: "r1", .holder(attempt("push", 3, "d1")))
             #expect(try await take(store, ["a"], by: "r2") == nil)
         }
     }
 
+    /// Found by the simulation (seed 3134): a run ended on one daemon and
+    /// was resumed on another; the first daemon's give-back at the end,
+    /// answered late, took the resumed run's hold of its workflow lock and
+    /// let a waiting run in while the resumed run's steps still ran.
+    @Test(arguments: Backend.allCases)
+    func anEndedRunsLateGiveBackSparesWhatItsNextExecutorTook(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            _ = try await take(store, ["dev-b"], by: "r1", as: .run(incarnation: 0))
+            _ = try await take(store, ["dev-b"], by: "r1", as: attempt("push", 1, "d2"))
+            // Resumed, claimed where the log stood at 7: the new executor takes the lock again, and the next attempt.
+            _ = try await take(store, ["dev-b"], by: "r1", as: .run(incarnation: 7))
+            _ = try await take(store, ["dev-b"], by: "r1", as: attempt("push", 2, "d1"))
+            try await store.releaseLocks(runId: "r1", .ended(upTo: ["push": 1], incarnation: 0, also: []))
+            #expect(try await take(store, ["dev-b"], by: "r2") == LockWait(lock: "dev-b", runId: "r1", step: nil))
+            try await store.releaseLocks(runId: "r1", .holder(attempt("push", 2, "d1")))
+            #expect(try await take(store, ["dev-b"], by: "r2") == LockWait(lock: "dev-b", runId: "r1", step: nil))
+            // The new executor's own end frees it.
+            try await store.releaseLocks(runId: "r1", .ended(upTo: ["push": 2], incarnation: 7, also: []))
+            #expect(try await take(store, ["dev-b"], by: "r2") == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func leftoversDropEarlierExecutorsWholeRunHoldsAndKeepTheSendersOwn(_ backend: Backend) async throws {
+        try await withLocks(backend) { store in
+            // Holds of an earlier executor (3), of the sender (9) and of a later executor (12).
+            _ = try await store.acquireLocks(["a"], runId: "r1", holder: .run(incarnation: 3), owner: "d2", until: later, now: .now)
+            _ = try await take(store, ["b"], by: "r1", as: .run(incarnation: 9))
+            _ = try await take(store, ["a", "b"], by: "r1", as: .run(incarnation: 12))
+            try await store.releaseLocks(runId: "r1", .leftovers(upTo: [:], keeping: [], incarnation: 9))
+            // a: incarnation 3 went, 12 (later than the sender) stays.
+            #expect(try await take(store, ["a"], by: "r2") == LockWait(lock: "a", runId: "r1", step: nil))
+            try await store.releaseLocks(runId: "r1", .holder(.run(incarnation: 12)))
+            #expect(try await take(store, ["a"], by: "r2") == nil)
+            // b: the sender's own stays.
+            #expect(try await take(store, ["b"], by: "r2") == LockWait(lock: "b", runId: "r1", step: nil))
+            try await store.releaseLocks(runId: "r1", .holder(.run(incarnation: 9)))
+            #expect(try await take(store, ["b"], by: "r2") == nil)
+        }
+    }
+
+    @Test func aTokenWrittenBeforeIncarnationsIsTheOldestWholeRunHold() {
+        #expect(LockRelease.leftovers(upTo: [:], keeping: [], incarnation: 0).drops("@run"))
+        #expect(!LockRelease.leftovers(upTo: [:], keeping: [], incarnation: 0).drops(LockHolder.run(incarnation: 0).token))
+        #expect(LockHolder.step(of: "@run") == nil && LockHolder.step(of: "@run#4") == nil)
+        #expect(LockHolder.wait(for: "a", runId: "r1", tokens: ["push#1@d1", "@run"]).step == nil)
+    }
+
     /// Asks for `names` for run `runId` (its own hold unless `holder` says otherwise), its lease until `until`, at `now`.
     private func take(
-        _ store: any RunStore, _ names: [String], by runId: String, as holder: LockHolder = .run, until: Date? = nil, at now: Date = .now
+        _ store: any RunStore, _ names: [String], by runId: String, as holder: LockHolder = .run(incarnation: 0), until: Date? = nil, at now: Date = .now
     ) async throws -> LockWait? {
         try await store.acquireLocks(names, runId: runId, holder: holder, owner: "daemon", until: until ?? later, now: now)
     }
