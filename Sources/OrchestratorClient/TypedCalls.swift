@@ -43,6 +43,17 @@ extension RPCConnection {
         return RPCReply(result: try Self.decode(method, json), json: json)
     }
 
+    /// A streaming call with several kinds of notification (`run.follow`):
+    /// each one that arrives before the answer goes to `onNotification`, by
+    /// name and as sent.
+    public func reply<Params, Result>(
+        _ method: RPCMethod<Params, Result>, _ params: Params,
+        onNotification: (_ name: String, _ params: JSONValue) throws(ClientError) -> Void
+    ) throws(ClientError) -> RPCReply<Result> {
+        let json = try exchange(method.name, params.paramsJSON, onNotification: onNotification)
+        return RPCReply(result: try Self.decode(method, json), json: json)
+    }
+
     private static func decode<Params, Result>(_ method: RPCMethod<Params, Result>, _ json: JSONValue) throws(ClientError) -> Result {
         do {
             return try Result(resultJSON: json)

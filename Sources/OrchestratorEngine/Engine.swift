@@ -47,6 +47,10 @@ public actor Engine {
     public nonisolated let secretParams: SecretParamVault
     /// What the runs executing here store, for the watchers in this daemon.
     public nonisolated let feed = RunFeed()
+    /// The lines the steps executing here print, for `run.follow` in this
+    /// daemon: under the run's id (and a member's under its fleet's too),
+    /// the last 64 KiB of each run kept for those who come later.
+    public nonisolated let output = Broadcast<OutputLine>(capacity: 4096, backlogCost: 64 * 1024) { $0.text.utf8.count + 64 }
 
     public init(
         settings: EngineSettings, runs: any RunStore, workflows: any WorkflowStore, world: EngineWorld = .system,
@@ -327,7 +331,7 @@ public actor Engine {
                 serverNow: { await self.currentServerTime() }, waits: { [weak self] isWaiting in await self?.waits(id, isWaiting) },
                 // A run that never started is made its workflow's latest by whichever executor starts it (conditional, so
                 // a second mark is harmless): one started here whose daemon died before its mark landed is too.
-                secrets: secrets, vault: secretParams, feed: feed, marksLatest: marksLatest || (run.status == .queued && run.startedAt == nil),
+                secrets: secrets, vault: secretParams, feed: feed, output: output, marksLatest: marksLatest || (run.status == .queued && run.startedAt == nil),
                 logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
@@ -345,6 +349,7 @@ public actor Engine {
 
     private func executorFinished(_ id: String) {
         waiting.remove(id)
+        output.forget(id)
         executors[id] = nil
         deadlines[id] = nil
         fleets.remove(id)

@@ -51,6 +51,7 @@ actor RunExecutor: RunDriver {
     let mailbox = Mailbox()
     private let workflowStatus: WorkflowStatusWriter
     private let feed: RunFeed
+    private let output: Broadcast<OutputLine>
     let world: EngineWorld
     var clock: any EngineClock { world.clock }
     private let deadline: LeaseDeadline
@@ -100,9 +101,11 @@ actor RunExecutor: RunDriver {
         _ claimed: ClaimedRun, settings: EngineSettings, store: any RunStore, workflows: any WorkflowStore, slots: StepSlots, world: EngineWorld,
         deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
         waits: @escaping @Sendable (Bool) async -> Void = { _ in }, secrets: any SecretSource = NoSecrets(),
-        vault: SecretParamVault = SecretParamVault(), feed: RunFeed = RunFeed(), marksLatest: Bool = false, logger: Logger
+        vault: SecretParamVault = SecretParamVault(), feed: RunFeed = RunFeed(), output: Broadcast<OutputLine> = Broadcast(capacity: 0),
+        marksLatest: Bool = false, logger: Logger
     ) {
         self.feed = feed
+        self.output = output
         self.secrets = secrets
         self.vault = vault
         self.waits = waits
@@ -368,7 +371,7 @@ actor RunExecutor: RunDriver {
         }
         if let problem { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
         return world.launcher.prepare(
-            StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: step.name))
+            StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: step.name, attempt: attempt))
     }
 
     /// Starts the steps that come next if every running step succeeds, held
@@ -391,7 +394,7 @@ actor RunExecutor: RunDriver {
             let attempt = run.steps[index].attempts + 1
             // One that cannot start is left to its turn, which reports why.
             if case .held(let process) = world.launcher.prepare(
-                StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: name)) {
+                StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: name, attempt: attempt)) {
                 ahead[name] = (attempt, process)
             }
         }
@@ -494,11 +497,19 @@ actor RunExecutor: RunDriver {
         ahead.removeAll()
     }
 
-    private func lineLogger(for step: String) -> @Sendable (String, String) -> Void {
+    /// Where attempt `attempt` of step `step` sends each line it prints:
+    /// the journal, and the followers of the run (and of its fleet) here.
+    private func lineLogger(for step: String, attempt: Int) -> @Sendable (String, String) -> Void {
         var lineLogger = logger
         lineLogger[metadataKey: "step"] = "\(step)"
-        let outputLogger = lineLogger
-        return { stream, line in outputLogger.info("\(line)", metadata: ["stream": "\(stream)"]) }
+        lineLogger[metadataKey: "attempt"] = "\(attempt)"
+        let (outputLogger, output, runId, fleet) = (lineLogger, self.output, run.id, run.membership)
+        return { stream, line in
+            outputLogger.info("\(line)", metadata: ["stream": "\(stream)"])
+            let printed = OutputLine(runId: runId, target: fleet?.target.name, step: step, attempt: attempt, stream: stream, text: line)
+            output.publish(runId, printed)
+            if let fleet { output.publish(fleet.fleetRunId, printed) }
+        }
     }
 
     // MARK: - Messages

@@ -444,6 +444,35 @@ public struct RunTargetParams: RPCParams, Equatable {
     public var paramsJSON: [String: JSONValue] { ["id": .string(id), "target": .string(target)] }
 }
 
+/// `run.follow`: `id`, and optionally only one `step`, one `target` (of a
+/// fleet run) or one `attempt`.
+public struct RunFollowParams: RPCParams, Equatable {
+    public var id: String
+    public var step: String?
+    public var target: String?
+    public var attempt: Int?
+
+    public init(id: String, step: String? = nil, target: String? = nil, attempt: Int? = nil) {
+        self.id = id
+        self.step = step
+        self.target = target
+        self.attempt = attempt
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["id", "step", "target", "attempt"])
+        self.init(id: try p.string("id"), step: try p.optionalString("step"), target: try p.optionalString("target"), attempt: try p.optionalInt("attempt"))
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["id": .string(id)]
+        if let step { o["step"] = .string(step) }
+        if let target { o["target"] = .string(target) }
+        if let attempt { o["attempt"] = JSONValue(attempt) }
+        return o
+    }
+}
+
 /// `run.get`, `run.cancel`, `run.resume`: `id`.
 public struct RunKey: RPCParams, Equatable {
     public var id: String

@@ -380,6 +380,57 @@ public struct RunEventNotification: RPCNotificationParams, Equatable {
     public var notificationJSON: JSONValue { event.json(runId: runId) }
 }
 
+/// `run.output`: one line a step printed, streamed during `run.follow`.
+/// `kept`: read from the run's record once the step ended (it ran on
+/// another daemon, or before the follower came), not as it was printed.
+public struct RunOutputNotification: RPCNotificationParams, Equatable {
+    public var line: OutputLine
+    public var kept: Bool
+
+    public init(line: OutputLine, kept: Bool = false) {
+        self.line = line
+        self.kept = kept
+    }
+
+    public init(notificationJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(notificationJSON)
+        self.init(
+            line: OutputLine(
+                runId: try r.string("runId"), target: try r.optionalString("target"), step: try r.string("step"),
+                attempt: try r.int("attempt"), stream: try r.string("stream"), text: try r.string("line")),
+            kept: try r.bool("kept"))
+    }
+
+    public var notificationJSON: JSONValue {
+        var o: [String: JSONValue] = [
+            "runId": .string(line.runId), "step": .string(line.step), "attempt": JSONValue(line.attempt), "stream": .string(line.stream),
+            "line": .string(line.text), "kept": .bool(kept),
+        ]
+        if let target = line.target { o["target"] = .string(target) }
+        return .object(o)
+    }
+}
+
+/// `run.output_gap`: some lines are not streamed (the follower fell
+/// behind, or they were printed before it came and are no longer at hand);
+/// `message` says where they are.
+public struct RunOutputGapNotification: RPCNotificationParams, Equatable {
+    public var runId: String
+    public var message: String
+
+    public init(runId: String, message: String) {
+        self.runId = runId
+        self.message = message
+    }
+
+    public init(notificationJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(notificationJSON)
+        self.init(runId: try r.string("runId"), message: try r.string("message"))
+    }
+
+    public var notificationJSON: JSONValue { ["runId": .string(runId), "message": .string(message)] }
+}
+
 // MARK: - Fleets
 
 extension Fleet {

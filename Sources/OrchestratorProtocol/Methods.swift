@@ -18,6 +18,7 @@ public enum Method: String, Sendable, CaseIterable {
     case runCancel = "run.cancel"
     case runResume = "run.resume"
     case runWatch = "run.watch"
+    case runFollow = "run.follow"
     case runTarget = "run.target"
     case runApprove = "run.approve"
     case runReject = "run.reject"
@@ -48,6 +49,9 @@ public enum Method: String, Sendable, CaseIterable {
 
     /// The notification `run.watch` streams.
     public static let runEventNotification = "run.event"
+    /// The notifications `run.follow` streams: a line, and lines not shown.
+    public static let runOutputNotification = "run.output"
+    public static let runOutputGapNotification = "run.output_gap"
 
     /// Only root and the admin group may call it, and it is audited: it
     /// changes state, or it tells about secrets.
@@ -61,7 +65,7 @@ public enum Method: String, Sendable, CaseIterable {
              .targetCreate, .targetUpdate, .targetDelete, .targetImport, .secretSet, .secretDelete: true
         // Names of secrets and who set them are for admins too (see `restricted`).
         case .secretList: false
-        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runTarget, .targetGet, .targetList, .daemonStatus: false
+        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runFollow, .runTarget, .targetGet, .targetList, .daemonStatus: false
         }
     }
 }

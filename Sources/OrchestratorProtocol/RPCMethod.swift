@@ -60,6 +60,8 @@ public enum RPCMethods {
     public static let runResume = RPCMethod<RunResumeParams, Run>(.runResume)
     /// Streams `RPCNotifications.runEvent` until the run ends, then answers with it.
     public static let runWatch = RPCMethod<RunWatchParams, Run>(.runWatch)
+    /// Streams `RPCNotifications.runOutput` (and `runOutputGap`) until the run ends, then answers with it.
+    public static let runFollow = RPCMethod<RunFollowParams, Run>(.runFollow)
     public static let targetCreate = RPCMethod<TargetDraft, Target>(.targetCreate)
     public static let targetGet = RPCMethod<TargetKey, Target>(.targetGet)
     public static let targetList = RPCMethod<TargetListParams, Page<Target>>(.targetList)
@@ -92,6 +94,8 @@ public enum RPCMethods {
 
 public enum RPCNotifications {
     public static let runEvent = RPCNotification<RunEventNotification>(Method.runEventNotification)
+    public static let runOutput = RPCNotification<RunOutputNotification>(Method.runOutputNotification)
+    public static let runOutputGap = RPCNotification<RunOutputGapNotification>(Method.runOutputGapNotification)
 }
 
 /// A table entry with its types erased: what code that handles every method
@@ -147,6 +151,7 @@ extension Method {
         case .runCancel: RPCMethods.runCancel
         case .runResume: RPCMethods.runResume
         case .runWatch: RPCMethods.runWatch
+        case .runFollow: RPCMethods.runFollow
         case .runTarget: RPCMethods.runTarget
         case .targetCreate: RPCMethods.targetCreate
         case .targetGet: RPCMethods.targetGet

@@ -26,6 +26,7 @@ extension RPCDispatcher {
         routes[.runCancel] = RPCMethods.runCancel.handler(runs.cancel)
         routes[.runResume] = RPCMethods.runResume.handler(runs.resume)
         routes[.runWatch] = RPCMethods.runWatch.handler(runs.watch)
+        routes[.runFollow] = RPCMethods.runFollow.handler(runs.follow)
         routes[.runTarget] = RPCMethods.runTarget.handler(runs.target)
         routes[.runApprove] = RPCMethods.runApprove.handler(runs.approve)
         routes[.runReject] = RPCMethods.runReject.handler(runs.reject)

@@ -69,10 +69,30 @@ struct RunHarness: Sendable {
     /// executor as it stores them, the rest from the run's record in MongoDB.
     /// `fromSequence` (default 0) skips events already seen.
     func watch(_ p: RunWatchParams, _ c: CallContext) async throws(RPCError) -> Run {
-        try await watchers.watching { () throws(RPCError) in try await stream(id: p.id, from: p.fromSequence, c) }
+        try await watchers.watching { () throws(RPCError) in
+            try await stream(id: p.id, from: p.fromSequence, c) { events throws(RPCError) in try await send(events, of: p.id, c) }
+        }
     }
 
-    private func stream(id: String, from: Int, _ c: CallContext) async throws(RPCError) -> Run {
+    /// Streams `run.output` notifications, the lines the run's steps print,
+    /// until the run ends; then answers with the run (see OutputFollower).
+    func follow(_ p: RunFollowParams, _ c: CallContext) async throws(RPCError) -> Run {
+        // Subscribed before anything is read, so that no line printed after it is missed.
+        let output = service.followOutput(p.id)
+        defer { output.cancel() }
+        let run = try await domain { () throws(OrchestratorError) in try await service.get(p.id) }
+        let follower = try OutputFollower(run: run, only: p, lines: output, service: service, context: c)
+        return try await watchers.watching { () throws(RPCError) in
+            try await stream(id: p.id, from: 0, c, lines: output) { events throws(RPCError) in try await follower.pass(events) }
+        }
+    }
+
+    /// Hands `deliver` the run's events, in order, until the run ends; wakes
+    /// too for `lines` (events or not, `deliver([])` then sends them).
+    private func stream(
+        id: String, from: Int, _ c: CallContext, lines: Broadcast<OutputLine>.Subscription? = nil,
+        deliver: ([RunEvent]) async throws(RPCError) -> Void
+    ) async throws(RPCError) -> Run {
         // Subscribed before the first read, so that nothing stored after it is missed.
         let feed = service.follow(id)
         defer { feed.cancel() }
@@ -82,6 +102,7 @@ struct RunHarness: Sendable {
         // `watchInterval` while the log is quiet.
         let clock = ContinuousClock()
         var lookedAt: ContinuousClock.Instant?
+        var heardAt = clock.now
         var read = true
         while true {
             // A watcher that hung up is let go now, not at the run's next event;
@@ -96,30 +117,56 @@ struct RunHarness: Sendable {
                     try await service.events(id, after: cursor, evenIfQuiet: look)
                 }
                 if look { lookedAt = clock.now }
-                try await send(page.events, of: id, c)
+                try await deliver(page.events)
                 cursor = page.cursor
                 if page.finished { return try await finalRun(id) }
+                heardAt = clock.now
             }
-            await feed.wait(upTo: watchInterval / 2)
-            guard let fed = Self.continuation(of: cursor, in: feed.take()) else {
+            let silence = watchInterval / 2
+            if let lines {
+                await Self.waitForEither(feed, lines, upTo: max(silence - (clock.now - heardAt), .zero))
+            } else {
+                await feed.wait(upTo: silence)
+            }
+            let taken = feed.take()
+            if taken.items.isEmpty, taken.complete, clock.now - heardAt < silence {
+                // Woken by lines only: sent, and the database is not read for them.
+                try await deliver([])
+                read = false
+                continue
+            }
+            guard let fed = Self.continuation(of: cursor, in: taken) else {
                 read = true
                 continue
             }
-            try await send(fed.events, of: id, c)
+            try await deliver(fed.events)
             cursor.event += fed.events.count
             if fed.ended { return try await finalRun(id) }
+            heardAt = clock.now
             read = false
+        }
+    }
+
+    /// Returns once either subscription has something, or after `timeout`.
+    private static func waitForEither(
+        _ feed: RunFeed.Subscription, _ lines: Broadcast<OutputLine>.Subscription, upTo timeout: Duration
+    ) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await feed.wait(upTo: timeout) }
+            group.addTask { await lines.wait(upTo: timeout) }
+            await group.next()
+            group.cancelAll()
         }
     }
 
     /// What the feed brought that continues `cursor` without a gap, and
     /// whether the run ended with it; nil when the database must be read
     /// (nothing came, some was dropped, or a gap).
-    static func continuation(of cursor: RunEventCursor, in taken: (updates: [RunFeed.Update], complete: Bool)) -> (events: [RunEvent], ended: Bool)? {
-        guard !taken.updates.isEmpty, taken.complete else { return nil }
+    static func continuation(of cursor: RunEventCursor, in taken: (items: [RunFeed.Update], complete: Bool)) -> (events: [RunEvent], ended: Bool)? {
+        guard !taken.items.isEmpty, taken.complete else { return nil }
         var next = cursor.event
         var events: [RunEvent] = []
-        for update in taken.updates {
+        for update in taken.items {
             for event in update.events where event.sequence >= next {
                 guard event.sequence == next else { return nil }
                 events.append(event)

@@ -433,6 +433,13 @@ public struct RunService: Sendable {
         engine.feed.subscribe(id)
     }
 
+    /// The lines the steps of run `id` (or of its members, for a fleet run)
+    /// print here from now on, after the last 64 KiB printed before, if
+    /// the run executes here; `cancel()` when done.
+    public func followOutput(_ id: String) -> Broadcast<OutputLine>.Subscription {
+        engine.output.subscribe(id)
+    }
+
     /// The events after `cursor`, for watchers (see RunStore.events).
     public func events(_ id: String, after cursor: RunEventCursor, evenIfQuiet: Bool) async throws(OrchestratorError) -> RunEventsPage {
         try await runs.events(id: id, after: cursor, evenIfQuiet: evenIfQuiet)

@@ -1,0 +1,191 @@
+import NIOConcurrencyHelpers
+
+/// Hands what the engine publishes under a key (a run's id) to whoever in
+/// this daemon subscribed to that key, without ever making the publisher
+/// wait: each subscription keeps at most `capacity` items until its reader
+/// takes them, and is told when it lost some. Optionally the last items of
+/// each key (up to `backlogCost` by `cost`) are kept for those who subscribe
+/// later, until the key is forgotten.
+public final class Broadcast<Item: Sendable>: Sendable {
+    private struct State {
+        var subscriptions: [String: [Int: Subscription]] = [:]
+        var backlogs: [String: Backlog] = [:]
+        var nextId = 0
+    }
+
+    /// The newest items of one key, oldest first, and what they cost together.
+    private struct Backlog {
+        var items: [(item: Item, cost: Int)] = []
+        var cost = 0
+        /// Some of the key's items no longer are in it.
+        var truncated = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let capacity: Int
+    private let backlogCost: Int
+    private let cost: @Sendable (Item) -> Int
+
+    public init(capacity: Int, backlogCost: Int = 0, cost: @escaping @Sendable (Item) -> Int = { _ in 1 }) {
+        self.capacity = capacity
+        self.backlogCost = backlogCost
+        self.cost = cost
+    }
+
+    /// Starts collecting what is published under `key` (first the backlog); `cancel()` ends it.
+    public func subscribe(_ key: String) -> Subscription {
+        state.withLockedValue { state in
+            state.nextId += 1
+            let subscription = Subscription(key: key, id: state.nextId, capacity: capacity, broadcast: self)
+            // In the same critical section as the registration: nothing is missed or seen twice.
+            if let backlog = state.backlogs[key] { subscription.keep(backlog.items.map(\.item), truncated: backlog.truncated) }
+            state.subscriptions[key, default: [:]][state.nextId] = subscription
+            return subscription
+        }
+    }
+
+    fileprivate func remove(_ subscription: Subscription) {
+        state.withLockedValue { state in
+            state.subscriptions[subscription.key]?[subscription.id] = nil
+            if state.subscriptions[subscription.key]?.isEmpty == true { state.subscriptions[subscription.key] = nil }
+        }
+    }
+
+    public func publish(_ key: String, _ item: Item) {
+        let listeners = state.withLockedValue { state -> [Subscription] in
+            if backlogCost > 0 { Self.keep(item, cost: cost(item), in: &state.backlogs[key, default: Backlog()], upTo: backlogCost) }
+            return state.subscriptions[key].map { Array($0.values) } ?? []
+        }
+        for listener in listeners { listener.deliver(item) }
+    }
+
+    /// Drops the backlog of `key` (its run ended): later subscribers start from nothing.
+    public func forget(_ key: String) {
+        guard backlogCost > 0 else { return }
+        _ = state.withLockedValue { $0.backlogs.removeValue(forKey: key) }
+    }
+
+    private static func keep(_ item: Item, cost: Int, in backlog: inout Backlog, upTo budget: Int) {
+        backlog.items.append((item, cost))
+        backlog.cost += cost
+        var dropped = 0
+        while backlog.cost > budget, dropped < backlog.items.count - 1 {
+            backlog.cost -= backlog.items[dropped].cost
+            dropped += 1
+        }
+        if dropped > 0 {
+            backlog.items.removeFirst(dropped)
+            backlog.truncated = true
+        }
+    }
+
+    /// One reader's items, kept until it takes them: at most `capacity` (a
+    /// reader that falls further behind is told).
+    public final class Subscription: Sendable {
+        fileprivate let key: String
+        fileprivate let id: Int
+        private let capacity: Int
+        private let broadcast: Broadcast<Item>
+
+        private struct State {
+            var items: [Item] = []
+            var dropped = false
+            var signalled = false
+            var waiter: CheckedContinuation<Void, Never>?
+        }
+
+        private let state = NIOLockedValueBox(State())
+
+        fileprivate init(key: String, id: Int, capacity: Int, broadcast: Broadcast<Item>) {
+            self.key = key
+            self.id = id
+            self.capacity = capacity
+            self.broadcast = broadcast
+        }
+
+        public func cancel() {
+            broadcast.remove(self)
+            wake()
+        }
+
+        /// The backlog, kept before anyone waits: the first wait returns at once.
+        fileprivate func keep(_ items: [Item], truncated: Bool) {
+            state.withLockedValue { state in
+                state.items = Array(items.suffix(capacity))
+                state.dropped = truncated || items.count > capacity
+                state.signalled = true
+            }
+        }
+
+        /// Kept and signalled in one critical section: a `take()` in between
+        /// would leave a signal with nothing behind it (a needless read).
+        fileprivate func deliver(_ item: Item) {
+            let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                if state.items.count < capacity {
+                    state.items.append(item)
+                } else {
+                    state.dropped = true
+                }
+                return Self.signal(&state)
+            }
+            waiter?.resume()
+        }
+
+        /// What arrived since the last call; `complete` is false when some was dropped.
+        public func take() -> (items: [Item], complete: Bool) {
+            state.withLockedValue { state in
+                defer {
+                    state.items.removeAll(keepingCapacity: true)
+                    state.dropped = false
+                    state.signalled = false
+                }
+                return (state.items, !state.dropped)
+            }
+        }
+
+        /// Returns once something arrived (or had arrived), or after `timeout`.
+        public func wait(upTo timeout: Duration) async {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await Task.sleep(for: timeout) }
+                group.addTask { await self.signal() }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+
+        private func wake() {
+            state.withLockedValue { Self.signal(&$0) }?.resume()
+        }
+
+        /// The waiter to let go, or a signal kept for the next wait.
+        private static func signal(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+            defer { state.waiter = nil }
+            if state.waiter == nil { state.signalled = true }
+            return state.waiter
+        }
+
+        /// One waiter at a time (its reader's loop).
+        private func signal() async {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let goNow = state.withLockedValue { state -> Bool in
+                        precondition(state.waiter == nil, "one waiter at a time")
+                        if state.signalled || Task.isCancelled {
+                            state.signalled = false
+                            return true
+                        }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if goNow { continuation.resume() }
+                }
+            } onCancel: {
+                let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
+            }
+        }
+    }
+}
