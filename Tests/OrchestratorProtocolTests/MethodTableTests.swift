@@ -13,7 +13,7 @@ import Testing
         RPCMethods.workflowCreate, RPCMethods.workflowGet, RPCMethods.workflowList, RPCMethods.workflowUpdate,
         RPCMethods.workflowDelete, RPCMethods.workflowHistory, RPCMethods.workflowDiff, RPCMethods.stepAdd, RPCMethods.stepGet, RPCMethods.stepList, RPCMethods.stepUpdate,
         RPCMethods.stepDelete, RPCMethods.runStart, RPCMethods.runGet, RPCMethods.runList, RPCMethods.runCancel,
-        RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.runTarget, RPCMethods.targetCreate, RPCMethods.targetGet,
+        RPCMethods.runResume, RPCMethods.runWatch, RPCMethods.runFollow, RPCMethods.runTarget, RPCMethods.targetCreate, RPCMethods.targetGet,
         RPCMethods.targetList, RPCMethods.targetUpdate, RPCMethods.targetDelete, RPCMethods.targetImport, RPCMethods.daemonStatus,
         RPCMethods.runApprove, RPCMethods.runReject, RPCMethods.scheduleCreate, RPCMethods.scheduleGet, RPCMethods.scheduleList,
         RPCMethods.scheduleUpdate, RPCMethods.scheduleDelete, RPCMethods.windowCreate, RPCMethods.windowGet, RPCMethods.windowList,
@@ -29,6 +29,7 @@ import Testing
         #expect(RPCMethods.workflowGet.name == "workflow.get")
         #expect(RPCMethods.runCancel.mutates)
         #expect(!RPCMethods.runWatch.mutates)
+        #expect(!RPCMethods.runFollow.mutates)
         // Listing secrets changes nothing, but only admins may, and it is audited.
         #expect(!Method.secretList.mutates && Method.allCases.filter { $0.rawValue.hasPrefix("secret.") }.allSatisfy(\.restricted))
         #expect(RPCNotifications.runEvent.name == "run.event")
@@ -93,6 +94,8 @@ import Testing
         (.stepUpdate, StepUpdateParams(workflow: "login", name: "login", changes: StepChanges(runAs: RunAs(user: "netops")))),
         (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b")),
         (.runWatch, RunWatchParams(id: "65a1b2c3d4e5f60718293a4b", fromSequence: 12)),
+        (.runFollow, RunFollowParams(id: "65a1b2c3d4e5f60718293a4b")),
+        (.runFollow, RunFollowParams(id: "65a1b2c3d4e5f60718293a4b", step: "push", target: "leaf1", attempt: 2)),
         (.runStart, RunStartParams(workflow: "vlan", params: ["vlan": "120"], targets: .labels(["site": "ams"]), batchSize: .percent(25), maxFailPercentage: 5)),
         (.runStart, RunStartParams(workflow: "vlan", targets: .names(["leaf01", "leaf02"]), batchSize: .count(1))),
         (.runTarget, RunTargetParams(id: "65a1b2c3d4e5f60718293a4b", target: "leaf01")),
@@ -237,6 +240,7 @@ import Testing
             (.runCancel, ["id": true], "invalid params: id must be a string, got a boolean"),
             (.runResume, ["id": .null], "invalid params: missing required parameter 'id'"),
             (.runWatch, ["id": "x", "fromSequence": "1"], "invalid params: fromSequence must be an integer, got a string"),
+            (.runFollow, ["id": "x", "attempt": "2"], "invalid params: attempt must be an integer, got a string"),
             (.daemonStatus, ["verbose": true], "invalid params: unknown parameter 'verbose' (expected one of: )"),
             (.secretSet, ["name": "pw"], "invalid params: missing required parameter 'value'"),
             (.secretSet, ["name": "pw", "value": ["a"]], "invalid params: value must be a string, got an array"),
@@ -357,6 +361,7 @@ import Testing
             (.runCancel, Self.run.json()),
             (.runResume, Self.run.json()),
             (.runWatch, Self.run.json()),
+            (.runFollow, Self.run.json()),
             (.runGet, Self.fleetRun.json()),
             (.runList, ["items": [Self.fleetRun.json(summary: true)], "next": .null]),
             (.runTarget, Self.member.json()),
@@ -466,6 +471,20 @@ import Testing
             #expect(notification.runId == Self.run.id)
             #expect(notification.notificationJSON == json)
         }
+    }
+
+    @Test func runOutputNotificationsRoundTrip() throws {
+        for line in [
+            OutputLine(runId: Self.run.id, step: "push", attempt: 2, stream: "stderr", text: "ünïcode \"quoted\""),
+            OutputLine(runId: Self.run.id, target: "leaf1", step: "push", attempt: 1, stream: "stdout", text: ""),
+        ] {
+            for kept in [false, true] {
+                let sent = RunOutputNotification(line: line, kept: kept)
+                #expect(try RunOutputNotification(notificationJSON: sent.notificationJSON) == sent)
+            }
+        }
+        let gap = RunOutputGapNotification(runId: Self.run.id, message: "some lines are not shown")
+        #expect(try RunOutputGapNotification(notificationJSON: gap.notificationJSON) == gap)
     }
 
     @Test func unreadableResultsNameTheField() {
