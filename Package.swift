@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries, found through pkg-config, installed from Debian's -dev packages.
@@ -67,7 +69,7 @@ let package = Package(
         // The storage protocols in MongoDB.
         .target(
             name: "MongoStorage",
-            dependencies: ["OrchestratorModel", "OrchestratorStorage", "MongoKit"],
+            dependencies: ["OrchestratorModel", "OrchestratorStorage", "MongoKit", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
 
@@ -81,6 +83,7 @@ let package = Package(
             dependencies: [
                 "OrchestratorModel", "OrchestratorStorage", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -99,6 +102,7 @@ let package = Package(
             dependencies: [
                 "OrchestratorModel", "OrchestratorStorage", "OrchestratorEngine", "OrchestratorInventory",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
@@ -134,7 +138,10 @@ let package = Package(
                 "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStorage", "MongoStorage", "OrchestratorEngine", "OrchestratorServices",
                 "OrchestratorInventory", "MongoKit", "SystemdSupport", "CSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

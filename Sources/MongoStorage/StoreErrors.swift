@@ -1,3 +1,4 @@
+import Metrics
 import MongoKit
 import OrchestratorModel
 
@@ -34,10 +35,39 @@ func withDatabase<T: Sendable>(
     writes: Bool = false,
     _ body: @escaping @Sendable (MongoClient) throws(MongoError) -> T
 ) async throws(OrchestratorError) -> T {
+    let began = ContinuousClock.now
     do {
-        return try await pool.withClient(body)
+        let result = try await pool.withClient(body)
+        DatabaseMetrics.operations.record(duration: ContinuousClock.now - began)
+        return result
     } catch {
+        DatabaseMetrics.operations.record(duration: ContinuousClock.now - began)
+        DatabaseMetrics.failed(error)
         throw OrchestratorError.from(error, duplicate: onDuplicate, writes: writes)
+    }
+}
+
+/// MongoDB's share of the daemon's figures (see EngineMetrics).
+enum DatabaseMetrics {
+    /// How long each store operation took, waiting for a connection included.
+    static let operations = Timer(label: "orchestrator_mongodb_operation_duration_seconds")
+
+    /// An operation failed: by the kind of error (a duplicate key is often
+    /// expected, and is counted all the same).
+    static func failed(_ error: MongoError) {
+        Counter(label: "orchestrator_mongodb_errors_total", dimensions: [("kind", name(of: error.kind))]).increment()
+    }
+
+    private static func name(of kind: MongoError.Kind) -> String {
+        switch kind {
+        case .duplicateKey: "duplicate_key"
+        case .unavailable: "unavailable"
+        case .unanswered: "unanswered"
+        case .tooLarge: "too_large"
+        case .rejected: "rejected"
+        case .server: "server"
+        case .client: "client"
+        }
     }
 }
 

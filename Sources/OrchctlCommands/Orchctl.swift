@@ -25,7 +25,7 @@ public struct Orchctl: ParsableCommand {
             """,
         version: OrchestratorVersion.current,
         subcommands: [
-            WorkflowCommand.self, StepCommand.self, RunCommand.self, TargetCommand.self, ScheduleCommand.self, WindowCommand.self, SecretCommand.self, Apply.self, Status.self,
+            WorkflowCommand.self, StepCommand.self, RunCommand.self, TargetCommand.self, ScheduleCommand.self, WindowCommand.self, SecretCommand.self, Apply.self, Status.self, Metrics.self,
         ]
     )
 

@@ -337,14 +337,20 @@ public actor Engine {
         }
         executors[id] = executor
         deadlines[id] = deadline
-        onActiveRunsChanged(executors.count)
+        activeRunsChanged()
         if run.status == .running {
+            EngineMetrics.takeovers.increment()
             logger.notice("took over run (recovering it)", metadata: ["runId": "\(id)", "workflow": "\(run.workflowName)"])
         }
         world.spawn {
             await executor.execute()
             await self.executorFinished(id)
         }
+    }
+
+    private func activeRunsChanged() {
+        EngineMetrics.activeRuns.record(executors.count)
+        onActiveRunsChanged(executors.count)
     }
 
     private func executorFinished(_ id: String) {
@@ -355,7 +361,7 @@ public actor Engine {
         fleets.remove(id)
         if let fleet = fleetOf.removeValue(forKey: id) { executors[fleet]?.send(.tick) }
         if stopping && executors.isEmpty { drained.open() }
-        onActiveRunsChanged(executors.count)
+        activeRunsChanged()
         doorbell.ring()
     }
 

@@ -296,6 +296,7 @@ actor FleetExecutor: RunDriver {
             log = next
             run.apply(change)
             rememberRecorded()
+            if let status = change.status, status.isTerminal { EngineMetrics.runFinished(status, kind: "fleet") }
             return true
         } catch {
             return false

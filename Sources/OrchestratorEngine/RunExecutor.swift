@@ -340,8 +340,10 @@ actor RunExecutor: RunDriver {
                 metadata: ["step": "\(name)", "stepStatus": "\(status.rawValue)", "attempt": "\(attempt)"])
             processes[name] = process
             process.begin()
+            EngineMetrics.activeSteps.increment()
             world.spawn {
                 let outcome = await process.wait()
+                EngineMetrics.activeSteps.decrement()
                 await slots.release()
                 mailbox.post(.finished(name, outcome))
             }
@@ -567,6 +569,9 @@ actor RunExecutor: RunDriver {
                 ? StepRules.recover(run.steps[index], of: step, output: outcome, at: now)
                 : StepRules.judge(outcome, of: step, record: run.steps[index], cancelRequested: cancelRequested, at: now))
         let record = OutputBudget.fit(verdict.record, at: index, among: run.steps)
+        if run.steps[index].status != .rollingBack, let started = record.startedAt, let ended = record.finishedAt {
+            EngineMetrics.stepEnded(verdict.status, after: .milliseconds(max(Int64(ended.timeIntervalSince(started) * 1000), 0)))
+        }
         let stepEvent = event(
             step: name, status: verdict.status.rawValue, attempt: record.attempts, exitCode: record.exitCode, message: verdict.message)
         if let delay = verdict.retryAfter { retry(name, after: delay) }
@@ -835,6 +840,7 @@ actor RunExecutor: RunDriver {
                 }
                 log = next
                 feed.publish(run.id, events: change.events, ended: change.status?.isTerminal == true)
+                if let status = change.status, status.isTerminal { EngineMetrics.runFinished(status, kind: run.membership == nil ? "run" : "member") }
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
             } catch where error.isRefusedForGood {

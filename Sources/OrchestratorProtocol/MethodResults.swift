@@ -284,6 +284,24 @@ public struct Deleted: RPCResult, Equatable {
     public var resultJSON: JSONValue { ["deleted": true] }
 }
 
+/// `metrics.get`: this daemon's figures, as Prometheus scrapes them.
+public struct MetricsText: RPCResult, Equatable {
+    /// Prometheus's text exposition format, version 0.0.4.
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    public var text: String
+
+    public init(text: String) {
+        self.text = text
+    }
+
+    public init(resultJSON: JSONValue) throws(ResultDecodingError) {
+        let r = try ResultReader(resultJSON)
+        self.init(text: try r.string("text"))
+    }
+
+    public var resultJSON: JSONValue { ["contentType": .string(Self.contentType), "text": .string(text)] }
+}
+
 /// `daemon.status`: what an operator asks first when something looks wrong.
 public struct DaemonStatus: RPCResult, Equatable {
     /// Who asked, and whether they may change things.

@@ -42,6 +42,7 @@ public enum Method: String, Sendable, CaseIterable {
     case secretList = "secret.list"
     case secretDelete = "secret.delete"
     case daemonStatus = "daemon.status"
+    case metricsGet = "metrics.get"
 
     /// A mutation whose handler decides who may call it: an approval step
     /// may name a group of approvers who are not admins.
@@ -65,7 +66,7 @@ public enum Method: String, Sendable, CaseIterable {
              .targetCreate, .targetUpdate, .targetDelete, .targetImport, .secretSet, .secretDelete: true
         // Names of secrets and who set them are for admins too (see `restricted`).
         case .secretList: false
-        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runFollow, .runTarget, .targetGet, .targetList, .daemonStatus: false
+        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runFollow, .runTarget, .targetGet, .targetList, .daemonStatus, .metricsGet: false
         }
     }
 }

@@ -72,6 +72,8 @@ public enum RPCMethods {
     /// One target's run of a fleet run, in full.
     public static let runTarget = RPCMethod<RunTargetParams, Run>(.runTarget)
     public static let daemonStatus = RPCMethod<NoParams, DaemonStatus>(.daemonStatus)
+    /// This daemon's figures in Prometheus's text format.
+    public static let metricsGet = RPCMethod<NoParams, MetricsText>(.metricsGet)
     /// Creates or replaces; the result never holds the value.
     public static let secretSet = RPCMethod<SecretSetParams, SecretRecord>(.secretSet)
     public static let secretList = RPCMethod<WorkflowListParams, Page<SecretRecord>>(.secretList)
@@ -160,6 +162,7 @@ extension Method {
         case .targetDelete: RPCMethods.targetDelete
         case .targetImport: RPCMethods.targetImport
         case .daemonStatus: RPCMethods.daemonStatus
+        case .metricsGet: RPCMethods.metricsGet
         case .secretSet: RPCMethods.secretSet
         case .secretList: RPCMethods.secretList
         case .secretDelete: RPCMethods.secretDelete

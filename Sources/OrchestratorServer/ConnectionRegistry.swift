@@ -66,15 +66,23 @@ public final class ConnectionRegistry: Sendable {
     }
 
     fileprivate func activated(_ channel: any Channel) -> Bool {
-        state.withLockedValue { state in
-            guard !state.stopping else { return false }
+        let open = state.withLockedValue { state -> Int? in
+            guard !state.stopping else { return nil }
             state.channels[ObjectIdentifier(channel)] = channel
-            return true
+            return state.channels.count
         }
+        guard let open else { return false }
+        ServerMetrics.connectionsAccepted.increment()
+        ServerMetrics.connections.record(open)
+        return true
     }
 
     fileprivate func ended(_ channel: any Channel) {
-        _ = state.withLockedValue { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+        let open = state.withLockedValue { state in
+            state.channels.removeValue(forKey: ObjectIdentifier(channel))
+            return state.channels.count
+        }
+        ServerMetrics.connections.record(open)
     }
 }
 

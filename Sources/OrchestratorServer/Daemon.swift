@@ -39,6 +39,8 @@ public enum Daemon {
         }
         let level = SharedLogLevel(settings.logLevel)
         let target = settings.logTarget.resolved()
+        // Before anything counts: a figure made earlier would count nowhere.
+        _ = MetricsExport.shared
         LoggingSystem.bootstrap { _ in
             DaemonLogHandler(identifier: "orchestratord", level: level, sink: target == .journal ? .journal : .stderr)
         }
@@ -136,7 +138,7 @@ public enum Daemon {
         let (connections, watchers) = (ConnectionRegistry(), WatcherCount())
         let status = StatusHarness(
             pool: pool, health: health, startedAt: .now, socketPath: settings.socketPath, activeRuns: { await engine.activeRuns },
-            connections: connections, watchers: watchers)
+            connections: connections, watchers: watchers, metrics: { MetricsExport.shared.text })
         let runService = RunService(
             runs: runStore, workflows: store, targets: targetStore, engine: engine, ids: ids, clock: world.clock, logger: logger, schedules: scheduleStore,
             secrets: secrets, runAs: runAs)
@@ -164,6 +166,19 @@ public enum Daemon {
             return 1
         }
 
+        var metricsListener: MetricsListener?
+        if let metricsAddress = settings.metricsListen {
+            do {
+                metricsListener = try await MetricsListener.bind(metricsAddress) { MetricsExport.shared.text }
+            } catch {
+                logger.critical("cannot serve metrics on \(metricsAddress) (metrics-listen): \(error)")
+                notifier.status("failed: cannot serve metrics on \(metricsAddress): \(error)")
+                await server.stop()
+                await pool.close()
+                return 1
+            }
+        }
+
         let statusLine = StatusLine(socket: settings.socketPath)
         notifier.ready(status: statusLine.text(activeRuns: 0))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -178,6 +193,7 @@ public enum Daemon {
                 }, successTerminationBehavior: .ignore),
             .init(service: SchedulerService(runner: scheduler, engine: engine), successTerminationBehavior: .ignore),
         ]
+        if let metricsListener { services.append(.init(service: metricsListener, successTerminationBehavior: .ignore)) }
         if let interval = notifier.watchdogInterval() {
             services.append(.init(
                 service: WatchdogService(interval: interval / 2, server: server, engine: engine, notifier: notifier), successTerminationBehavior: .ignore))

@@ -79,6 +79,7 @@ public struct RPCDispatcher: Sendable {
             return nil
         case .request(let request):
             let outcome = await call(request, context)
+            ServerMetrics.request(request.method, known: routes[request.method] != nil, outcome: outcome)
             guard let id = request.id else { return nil }
             switch outcome {
             case .success(let result): return RPCCodec.response(id: id, result: result)

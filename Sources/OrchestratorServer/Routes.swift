@@ -37,6 +37,7 @@ extension RPCDispatcher {
         routes[.targetDelete] = RPCMethods.targetDelete.handler(targets.delete)
         routes[.targetImport] = RPCMethods.targetImport.handler(targets.importInventory)
         routes[.daemonStatus] = RPCMethods.daemonStatus.handler(status.status)
+        routes[.metricsGet] = RPCMethods.metricsGet.handler(status.metrics)
         routes[.scheduleCreate] = RPCMethods.scheduleCreate.handler(schedules.create)
         routes[.scheduleGet] = RPCMethods.scheduleGet.handler(schedules.get)
         routes[.scheduleList] = RPCMethods.scheduleList.handler(schedules.list)

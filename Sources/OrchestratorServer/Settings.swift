@@ -42,6 +42,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var secretPreviousKeyFile = ""
     /// The users steps may run as (`runAs`); none by default.
     public var runAsUsers: [String] = []
+    /// Where Prometheus may scrape `/metrics` over HTTP (a loopback address
+    /// and port); nil: no listener (`metrics.get` serves them on the socket).
+    public var metricsListen: MetricsAddress?
 
     public init() {}
 
@@ -136,6 +139,16 @@ public struct DaemonSettings: Sendable, Equatable {
             let users = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for user in users where !RunAs.isValidName(user) { throw SettingError(message: "'\(user)' is not a user name") }
             s.runAsUsers = users
+        },
+        Key(name: "metrics-listen", help: "loopback address and port where Prometheus scrapes /metrics over HTTP, e.g. 127.0.0.1:9469 (empty: none, the default)") { s, v throws(SettingError) in
+            if v.isEmpty {
+                s.metricsListen = nil
+                return
+            }
+            guard let address = MetricsAddress(v) else {
+                throw SettingError(message: "must be a loopback address and a port, such as 127.0.0.1:9469 or [::1]:9469 (the listener has no authentication)")
+            }
+            s.metricsListen = address
         },
         Key(name: "daemon-id", help: "this daemon's name in run leases, unique among live daemons (default <hostname>/<machine-id, 12 chars>:<socket>)") { s, v throws(SettingError) in
             guard v.utf8.count <= 200, !v.contains("\n") else { throw SettingError(message: "must be one line of at most 200 bytes") }
@@ -255,4 +268,24 @@ extension DaemonSettings {
         }
         return settings
     }
+}
+
+/// A loopback address and a TCP port: the metrics listener serves no one
+/// but this host (it has no authentication).
+public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+
+    /// `127.0.0.1:9469`, `localhost:9469` or `[::1]:9469`; nil for anything else.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" { host = "127.0.0.1" }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+        guard host == "::1" || (octets.count == 4 && octets.first == 127 && host.split(separator: ".").count == 4) else { return nil }
+        (self.host, self.port) = (host, port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -37,11 +37,16 @@ struct StatusHarness: Sendable {
     let activeRuns: @Sendable () async -> Int
     let connections: ConnectionRegistry
     let watchers: WatcherCount
+    let metrics: @Sendable () -> String
 
     func status(_ p: NoParams, _ c: CallContext) async throws(RPCError) -> DaemonStatus {
         DaemonStatus(
             version: Self.version, uptimeSeconds: (ContinuousClock.now - startedAt).components.seconds, activeRuns: await activeRuns(),
             connections: connections.count, watchers: watchers.current, mongodb: health.current, pid: Int(getpid()), socket: socketPath,
             database: pool.configuration.database, caller: DaemonStatus.Caller(uid: c.peer.uid, gid: c.peer.gid, pid: c.peer.pid, admin: c.mayMutate))
+    }
+
+    func metrics(_ p: NoParams, _ c: CallContext) async throws(RPCError) -> MetricsText {
+        MetricsText(text: metrics())
     }
 }

@@ -1,3 +1,4 @@
+import Metrics
 import Foundation
 import Logging
 import OrchestratorEngine
@@ -126,6 +127,7 @@ public struct RunService: Sendable {
         var metadata: Logger.Metadata = ["runId": "\(run.id)", "workflow": "\(workflow.name)", "peerUid": "\(requester.uid)"]
         if let planned { metadata["targets"] = "\(planned.targets.count)" }
         logger.notice(planned == nil ? "run queued" : "fleet run queued", metadata: metadata)
+        Counter(label: "orchestrator_runs_started_total", dimensions: [("kind", planned == nil ? "run" : "fleet")]).increment()
         if let reservation {
             await engine.execute(run, reserved: reservation, marksLatest: marksLatestInBackground)
         } else {

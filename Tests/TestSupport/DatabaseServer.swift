@@ -80,9 +80,9 @@ public final class DatabaseServer: @unchecked Sendable {
     }
 }
 
-enum FreePort {
+public enum FreePort {
     /// A port the kernel just handed out for loopback, closed again for the server to take.
-    static func find() throws -> Int {
+    public static func find() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestEnvironment.Missing(description: "socket() failed: \(errno)") }
         defer { close(fd) }
@@ -100,7 +100,7 @@ enum FreePort {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func accepts(_ port: Int) -> Bool {
+    public static func accepts(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

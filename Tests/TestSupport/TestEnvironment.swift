@@ -39,6 +39,15 @@ public enum TestEnvironment {
         return path
     }
 
+    /// Debian's Prometheus server, to scrape the daemon's metrics for real.
+    public static func prometheus() throws -> String {
+        let path = ProcessInfo.processInfo.environment["ORCH_TEST_PROMETHEUS"] ?? "/usr/bin/prometheus"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "\(path) is missing: install Debian's prometheus package (scripts/test does), or set ORCH_TEST_PROMETHEUS")
+        }
+        return path
+    }
+
     /// The `secantusd-py` executable, for tests that start and stop their own server.
     public static func secantusd() throws -> String {
         guard let path = ProcessInfo.processInfo.environment[secantusdVariable], !path.isEmpty else {
