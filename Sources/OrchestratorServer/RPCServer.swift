@@ -40,7 +40,7 @@ public final class RPCServer: Sendable {
     /// never on an event loop or Swift's cooperative pool.
     private let lookups: NIOThreadPool
     private let logger: Logger
-    private let ownsPath: String?
+    private let ownsPath: SocketFile?
 
     public static func start(
         _ address: ListenAddress, maximumLineBytes: Int, maximumConnections: Int = 256, dispatcher: RPCDispatcher, authorizer: Authorizer,
@@ -73,7 +73,7 @@ public final class RPCServer: Sendable {
                 }
             }
         let listener: Channel
-        var ownsPath: String?
+        var ownsPath: SocketFile?
         switch address {
         case .path(let path, let group):
             try prepareSocketPath(path)
@@ -92,7 +92,7 @@ public final class RPCServer: Sendable {
                 unlink(staging)
                 throw error
             }
-            ownsPath = path
+            ownsPath = SocketFile(path)
         case .inherited(let fd, _):
             listener = try await bootstrap.withBoundSocket(fd).get()
         }
@@ -104,7 +104,7 @@ public final class RPCServer: Sendable {
     private init(
         listener: Channel, connections: AsyncStream<Connection>, continuation: AsyncStream<Connection>.Continuation,
         registry: ConnectionRegistry, dispatcher: RPCDispatcher, authorizer: Authorizer,
-        logger: Logger, ownsPath: String?
+        logger: Logger, ownsPath: SocketFile?
     ) {
         self.listener = listener
         self.connections = connections
@@ -136,7 +136,9 @@ public final class RPCServer: Sendable {
         for channel in registry.stop() {
             try? await channel.close(mode: .input)
         }
-        if let ownsPath { unlink(ownsPath) }
+        // Once the socket stops accepting, a new daemon may put its own in
+        // place (a restart outside systemd); this one's file goes, never that.
+        ownsPath?.removeIfStillThere()
         try? await lookups.shutdownGracefully()
     }
 
@@ -280,5 +282,33 @@ public enum UnixSocketProbe {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
             }
         }
+    }
+}
+
+/// The socket file this daemon put in place, known by its device and inode:
+/// removed at most once (`stop()` runs at the stop signal and again at the
+/// end), and only while the path still names that very file. Once removed,
+/// a new daemon's socket at the path may even reuse its inode number.
+final class SocketFile: Sendable {
+    let path: String
+    private let identity: NIOLockedValueBox<(device: UInt64, inode: UInt64)?>
+
+    init(_ path: String) {
+        self.path = path
+        identity = NIOLockedValueBox(Self.identity(of: path))
+    }
+
+    func removeIfStillThere() {
+        identity.withLockedValue { identity in
+            defer { identity = nil }
+            guard let ours = identity, let now = Self.identity(of: path), now == ours else { return }
+            unlink(path)
+        }
+    }
+
+    private static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 }

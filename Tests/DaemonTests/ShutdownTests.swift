@@ -21,6 +21,39 @@ import TestSupport
             }
         }
     }
+
+    /// A daemon that drains after SIGTERM has stopped accepting; another
+    /// one may put its own socket at the same path meanwhile (a restart by
+    /// hand). The first one's exit leaves that socket alone: it removed the
+    /// path again at its end once, and the new daemon could not be reached.
+    @Test func aDrainingDaemonLeavesTheSocketOfTheOneThatReplacedIt() async throws {
+        let uri = try TestEnvironment.mongoURI()
+        try await withTemporaryDirectory { dir in
+            let (dirA, dirB) = (dir.appendingPathComponent("a"), dir.appendingPathComponent("b"))
+            for d in [dirA, dirB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+            let first = DaemonProcess(directory: dirA, mongoURI: uri, arguments: ["--stop-timeout-seconds", "30"])
+            try await first.start()
+            let c = try first.connect()
+            _ = try await c.call("workflow.create", [
+                "name": "slow", "steps": [["name": "wait", "executionOrder": 0, "action": ["exec": ["/bin/sleep", "3"]]]],
+            ])
+            let id = try #require(try await c.call("run.start", ["workflow": "slow"])["id"]?.stringValue)
+            #expect(await eventually { (try? await c.call("run.get", ["id": .string(id)]))?.stepStatus("wait") == "running" })
+            first.send(signal: SIGTERM)
+            #expect(await eventually { !FileManager.default.fileExists(atPath: first.socketPath) })
+
+            let second = DaemonProcess(directory: dirB, mongoURI: uri, arguments: ["--socket", first.socketPath, "--daemon-id", "the-replacement"])
+            try await second.start(waitUntilServing: false)
+            func servedBySecond() async -> Bool {
+                guard let status = try? await TestConnection(path: first.socketPath).call("daemon.status") else { return false }
+                return status["pid"]?.intValue == second.pid.map(Int.init)
+            }
+            #expect(await eventually { await servedBySecond() }, "\(second.log())")
+            #expect(await first.waitForExit() == 0, "\(first.log())")
+            #expect(await servedBySecond(), "the first daemon's exit took the second one's socket: exists \(FileManager.default.fileExists(atPath: first.socketPath)) \(first.log()) \(second.log())")
+            await second.stop()
+        }
+    }
 }
 
 /// Threads that connect to a Unix socket and hang up again, as fast as they can.
