@@ -2,10 +2,10 @@ import NIOConcurrencyHelpers
 
 /// Hands what the engine publishes under a key (a run's id) to whoever in
 /// this daemon subscribed to that key, without ever making the publisher
-/// wait: each subscription keeps at most `capacity` items until its reader
-/// takes them, and is told when it lost some. Optionally the last items of
-/// each key (up to `backlogCost` by `cost`) are kept for those who subscribe
-/// later, until the key is forgotten.
+/// wait: each subscription keeps items up to `capacity` (by `cost`) until
+/// its reader takes them, and is told when it lost some. Optionally the last
+/// items of each key held open (`hold`), up to `backlogCost`, are kept for
+/// those who subscribe later, until the key's last holder lets it go.
 public final class Broadcast<Item: Sendable>: Sendable {
     private struct State {
         var subscriptions: [String: [Int: Subscription]] = [:]
@@ -13,12 +13,14 @@ public final class Broadcast<Item: Sendable>: Sendable {
         var nextId = 0
     }
 
-    /// The newest items of one key, oldest first, and what they cost together.
+    /// The newest items of one key, oldest first, what they cost together,
+    /// and how many hold the key open.
     private struct Backlog {
         var items: [(item: Item, cost: Int)] = []
         var cost = 0
         /// Some of the key's items no longer are in it.
         var truncated = false
+        var holders = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -36,7 +38,7 @@ public final class Broadcast<Item: Sendable>: Sendable {
     public func subscribe(_ key: String) -> Subscription {
         state.withLockedValue { state in
             state.nextId += 1
-            let subscription = Subscription(key: key, id: state.nextId, capacity: capacity, broadcast: self)
+            let subscription = Subscription(key: key, id: state.nextId, capacity: capacity, cost: cost, broadcast: self)
             // In the same critical section as the registration: nothing is missed or seen twice.
             if let backlog = state.backlogs[key] { subscription.keep(backlog.items.map(\.item), truncated: backlog.truncated) }
             state.subscriptions[key, default: [:]][state.nextId] = subscription
@@ -53,16 +55,26 @@ public final class Broadcast<Item: Sendable>: Sendable {
 
     public func publish(_ key: String, _ item: Item) {
         let listeners = state.withLockedValue { state -> [Subscription] in
-            if backlogCost > 0 { Self.keep(item, cost: cost(item), in: &state.backlogs[key, default: Backlog()], upTo: backlogCost) }
+            // Kept only under a key someone holds open: nothing outlives its run.
+            if state.backlogs[key] != nil { Self.keep(item, cost: cost(item), in: &state.backlogs[key]!, upTo: backlogCost) }
             return state.subscriptions[key].map { Array($0.values) } ?? []
         }
         for listener in listeners { listener.deliver(item) }
     }
 
-    /// Drops the backlog of `key` (its run ended): later subscribers start from nothing.
-    public func forget(_ key: String) {
+    /// Keeps a backlog of `key` from now on, until every `hold` of it is let go.
+    public func hold(_ key: String) {
         guard backlogCost > 0 else { return }
-        _ = state.withLockedValue { $0.backlogs.removeValue(forKey: key) }
+        state.withLockedValue { $0.backlogs[key, default: Backlog()].holders += 1 }
+    }
+
+    /// Lets go of one `hold` of `key`; the last one drops its backlog (later subscribers start from nothing).
+    public func letGo(_ key: String) {
+        guard backlogCost > 0 else { return }
+        state.withLockedValue { state in
+            guard let holders = state.backlogs[key]?.holders else { return }
+            if holders <= 1 { state.backlogs[key] = nil } else { state.backlogs[key]?.holders = holders - 1 }
+        }
     }
 
     private static func keep(_ item: Item, cost: Int, in backlog: inout Backlog, upTo budget: Int) {
@@ -85,10 +97,13 @@ public final class Broadcast<Item: Sendable>: Sendable {
         fileprivate let key: String
         fileprivate let id: Int
         private let capacity: Int
+        private let cost: @Sendable (Item) -> Int
         private let broadcast: Broadcast<Item>
 
         private struct State {
             var items: [Item] = []
+            /// What `items` cost together.
+            var held = 0
             var dropped = false
             var signalled = false
             var waiter: CheckedContinuation<Void, Never>?
@@ -96,10 +111,11 @@ public final class Broadcast<Item: Sendable>: Sendable {
 
         private let state = NIOLockedValueBox(State())
 
-        fileprivate init(key: String, id: Int, capacity: Int, broadcast: Broadcast<Item>) {
+        fileprivate init(key: String, id: Int, capacity: Int, cost: @escaping @Sendable (Item) -> Int, broadcast: Broadcast<Item>) {
             self.key = key
             self.id = id
             self.capacity = capacity
+            self.cost = cost
             self.broadcast = broadcast
         }
 
@@ -111,8 +127,8 @@ public final class Broadcast<Item: Sendable>: Sendable {
         /// The backlog, kept before anyone waits: the first wait returns at once.
         fileprivate func keep(_ items: [Item], truncated: Bool) {
             state.withLockedValue { state in
-                state.items = Array(items.suffix(capacity))
-                state.dropped = truncated || items.count > capacity
+                for item in items { add(item, to: &state) }
+                state.dropped = state.dropped || truncated
                 state.signalled = true
             }
         }
@@ -121,14 +137,21 @@ public final class Broadcast<Item: Sendable>: Sendable {
         /// would leave a signal with nothing behind it (a needless read).
         fileprivate func deliver(_ item: Item) {
             let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-                if state.items.count < capacity {
-                    state.items.append(item)
-                } else {
-                    state.dropped = true
-                }
+                add(item, to: &state)
                 return Self.signal(&state)
             }
             waiter?.resume()
+        }
+
+        /// Kept if it fits in `capacity`; else noted as dropped.
+        private func add(_ item: Item, to state: inout State) {
+            let cost = cost(item)
+            guard state.held + cost <= capacity else {
+                state.dropped = true
+                return
+            }
+            state.items.append(item)
+            state.held += cost
         }
 
         /// What arrived since the last call; `complete` is false when some was dropped.
@@ -136,6 +159,7 @@ public final class Broadcast<Item: Sendable>: Sendable {
             state.withLockedValue { state in
                 defer {
                     state.items.removeAll(keepingCapacity: true)
+                    state.held = 0
                     state.dropped = false
                     state.signalled = false
                 }

@@ -49,8 +49,9 @@ public actor Engine {
     public nonisolated let feed = RunFeed()
     /// The lines the steps executing here print, for `run.follow` in this
     /// daemon: under the run's id (and a member's under its fleet's too),
-    /// the last 64 KiB of each run kept for those who come later.
-    public nonisolated let output = Broadcast<OutputLine>(capacity: 4096, backlogCost: 64 * 1024) { $0.text.utf8.count + 64 }
+    /// the last 64 KiB of each run executing here kept for those who come
+    /// later; a follower holds up to 1 MiB it has not read yet.
+    public nonisolated let output = Broadcast<OutputLine>(capacity: 1 << 20, backlogCost: 64 * 1024) { $0.text.utf8.count + 64 }
 
     public init(
         settings: EngineSettings, runs: any RunStore, workflows: any WorkflowStore, world: EngineWorld = .system,
@@ -355,7 +356,6 @@ public actor Engine {
 
     private func executorFinished(_ id: String) {
         waiting.remove(id)
-        output.forget(id)
         executors[id] = nil
         deadlines[id] = nil
         fleets.remove(id)

@@ -29,9 +29,14 @@ struct OutputCapture {
         if !partialLine.isEmpty { emit(sink) }
     }
 
+    /// Said once where a stream's lines stop being forwarded, so whoever
+    /// reads them (the journal, a follower) knows that they stop there.
+    static let capNotice = "[orchestrator: more than \(maximumForwardedLines) lines on this stream; the rest is not forwarded. The run keeps its last 64 KiB: orchctl run logs]"
+
     private mutating func emit(_ sink: (String) -> Void) {
         defer { partialLine.removeAll(keepingCapacity: true) }
         guard forwardedLines < Self.maximumForwardedLines else {
+            if droppedLines == 0 { sink(Self.capNotice) }
             droppedLines += 1
             return
         }

@@ -143,9 +143,13 @@ actor RunExecutor: RunDriver {
         let workflowStatus = self.workflowStatus
         world.spawn { await workflowStatus.run() }
         watchDeadline()
+        // Its lines are kept for late followers while it executes here (a member's under its fleet's id too).
+        let outputKeys = [run.id] + (run.membership.map { [$0.fleetRunId] } ?? [])
+        for key in outputKeys { output.hold(key) }
         defer {
             mailbox.close()
             workflowStatus.finish()
+            for key in outputKeys { output.letGo(key) }
         }
         await recoverInterruptedSteps()
         // The values this executor may drop when it ends: those kept when it began (a later resume keeps its own).
@@ -903,6 +907,7 @@ actor RunExecutor: RunDriver {
                     run.steps = steps
                     run.apply(ending)
                     unwritten = RunChange()
+                    EngineMetrics.runFinished(.failed, kind: run.membership == nil ? "run" : "member")
                 } else {
                     logger.warning("could not end the run: another daemon owns it now")
                 }

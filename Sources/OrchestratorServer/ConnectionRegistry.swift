@@ -66,23 +66,22 @@ public final class ConnectionRegistry: Sendable {
     }
 
     fileprivate func activated(_ channel: any Channel) -> Bool {
-        let open = state.withLockedValue { state -> Int? in
-            guard !state.stopping else { return nil }
+        let admitted = state.withLockedValue { state -> Bool in
+            guard !state.stopping else { return false }
             state.channels[ObjectIdentifier(channel)] = channel
-            return state.channels.count
+            // Recorded under the lock: two changes at once cannot leave the older count shown.
+            ServerMetrics.connections.record(state.channels.count)
+            return true
         }
-        guard let open else { return false }
-        ServerMetrics.connectionsAccepted.increment()
-        ServerMetrics.connections.record(open)
-        return true
+        if admitted { ServerMetrics.connectionsAccepted.increment() }
+        return admitted
     }
 
     fileprivate func ended(_ channel: any Channel) {
-        let open = state.withLockedValue { state in
+        state.withLockedValue { state in
             state.channels.removeValue(forKey: ObjectIdentifier(channel))
-            return state.channels.count
+            ServerMetrics.connections.record(state.channels.count)
         }
-        ServerMetrics.connections.record(open)
     }
 }
 

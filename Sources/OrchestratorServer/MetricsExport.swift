@@ -1,4 +1,5 @@
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -39,11 +40,25 @@ final class MetricsExport: Sendable {
 struct MetricsListener: Service {
     let channel: any Channel
 
+    /// A scraper needs one connection; a few are let in, each closed after
+    /// a quiet half minute, so no local user can use up the daemon's files.
+    static let maximumConnections = 8
+    static let idleTimeout = TimeAmount.seconds(30)
+
     static func bind(_ address: MetricsAddress, text: @escaping @Sendable () -> String) async throws -> MetricsListener {
+        let open = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let admitted = open.withLockedValue { count -> Bool in
+                    guard count < maximumConnections else { return false }
+                    count += 1
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(text: text))
                 }
@@ -66,6 +81,11 @@ private final class MetricsHTTPHandler: ChannelInboundHandler, Sendable {
 
     init(text: @escaping @Sendable () -> String) {
         self.text = text
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -71,7 +71,7 @@ final class OutputFollower {
         if !complete {
             let gap = RunOutputGapNotification(
                 runId: runId,
-                message: "some lines are not shown here (printed before this follower came, or faster than it reads); every line is in the journal: journalctl -u orchestratord RUN_ID=\(runId)")
+                message: "some lines are not shown here (printed before this follower came, or faster than it reads); the journal has them (up to 10,000 per stream of an attempt): journalctl -u orchestratord RUN_ID=\(runId)")
             try await notify(RPCNotifications.runOutputGap.name, gap.notificationJSON)
         }
         for line in printed where wanted(step: line.step, attempt: line.attempt) && (only.target == nil || only.target == line.target) {

@@ -282,8 +282,10 @@ public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host == "localhost" { host = "127.0.0.1" }
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-        guard host == "::1" || (octets.count == 4 && octets.first == 127 && host.split(separator: ".").count == 4) else { return nil }
+        // Four decimal octets as written canonically (a leading zero may be read as octal: 0127 is not 127).
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        let canonical = parts.count == 4 && parts.allSatisfy { part in UInt8(part).map { String($0) == part } ?? false }
+        guard host == "::1" || (canonical && parts.first == "127") else { return nil }
         (self.host, self.port) = (host, port)
     }
 

@@ -102,14 +102,17 @@ import TestSupport
         }
     }
 
-    @Test func aMetricsListenerOffLoopbackIsRefused() async throws {
+    /// The listener has no authentication: anything but a loopback address
+    /// (written plainly: `0127` may be read as octal) is refused at start.
+    @Test(arguments: ["0.0.0.0:9469", "0127.0.0.1:9469", "127.1:9469", "[::]:9469", "127.0.0.1:0", "10.0.0.1:9469", "127.0.0.1"])
+    func aMetricsListenerOffLoopbackIsRefused(_ address: String) async throws {
         let uri = try TestEnvironment.mongoURI()
         try await withTemporaryDirectory { dir in
-            let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--metrics-listen", "0.0.0.0:9469"])
+            let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--metrics-listen", address])
             try await daemon.start(waitUntilServing: false)
             #expect(await daemon.waitForExit() == 78)
             await daemon.stop()
-            #expect(daemon.log().contains("metrics-listen: '0.0.0.0:9469' must be a loopback address and a port"), "\(daemon.log())")
+            #expect(daemon.log().contains("metrics-listen: '\(address)' must be a loopback address and a port"), "\(daemon.log())")
         }
     }
 }
