@@ -144,6 +144,10 @@ struct SimRunStore: RunStore {
         }
     }
 
+    func runs(idPrefix prefix: String, limit: Int) async throws(OrchestratorError) -> [Run] {
+        try await call("runs(idPrefix:)") { () throws(OrchestratorError) in try await database.runs.runs(idPrefix: prefix, limit: limit) }
+    }
+
     func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run] {
         try await call("members") { () throws(OrchestratorError) in try await database.runs.members(of: fleetRunId, withSteps: withSteps) }
     }

@@ -120,6 +120,14 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
+    public func runs(idPrefix prefix: String, limit: Int) async throws(OrchestratorError) -> [Run] {
+        state.withLock { state in
+            state.documents.values.filter { $0.run.id.hasPrefix(prefix) }.sorted { $0.run.id > $1.run.id }.prefix(limit).map { document in
+                Self.summary(Self.load(state, document.run.id)?.0 ?? document.run)
+            }
+        }
+    }
+
     public func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run] {
         state.withLock { state in
             state.documents.values.filter { $0.run.membership?.fleetRunId == fleetRunId }.sorted { $0.run.id < $1.run.id }.map { document in

@@ -104,6 +104,14 @@ public struct MongoRunStore: RunStore {
         return Page(items: Array(items.prefix(limit)), next: items.count > limit ? items[limit - 1].id : nil)
     }
 
+    public func runs(idPrefix prefix: String, limit: Int) async throws(OrchestratorError) -> [Run] {
+        // Ids sort as their bytes: those that start with the prefix are one range of the _id index.
+        let pad = 24 - prefix.count
+        guard pad >= 0, let low = ObjectId(prefix + String(repeating: "0", count: pad)),
+              let high = ObjectId(prefix + String(repeating: "f", count: pad)) else { return [] }
+        return try await summaries(["_id": ["$gte": .objectId(low), "$lte": .objectId(high)]], sort: ["_id": -1], limit: limit)
+    }
+
     public func members(of fleetRunId: String, withSteps: Bool) async throws(OrchestratorError) -> [Run] {
         let filter: BSONDocument = ["fleetRunId": BSON(fleetRunId)]
         guard !withSteps else { return try await summaries(filter, sort: ["_id": 1], limit: nil) }

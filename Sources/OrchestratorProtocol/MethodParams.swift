@@ -473,6 +473,29 @@ public struct RunFollowParams: RPCParams, Equatable {
     }
 }
 
+/// `run.resolve`: `ref` (an id, the start of one, or `last`), and with
+/// `last` optionally the `workflow` whose newest run it means.
+public struct RunResolveParams: RPCParams, Equatable {
+    public var ref: String
+    public var workflow: String?
+
+    public init(ref: String, workflow: String? = nil) {
+        self.ref = ref
+        self.workflow = workflow
+    }
+
+    public init(params p: ParamReader) throws(RPCError) {
+        try p.allowOnly(["ref", "workflow"])
+        self.init(ref: try p.string("ref"), workflow: try p.optionalString("workflow"))
+    }
+
+    public var paramsJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = ["ref": .string(ref)]
+        if let workflow { o["workflow"] = .string(workflow) }
+        return o
+    }
+}
+
 /// `run.get`, `run.cancel`, `run.resume`: `id`.
 public struct RunKey: RPCParams, Equatable {
     public var id: String

@@ -19,6 +19,7 @@ public enum Method: String, Sendable, CaseIterable {
     case runResume = "run.resume"
     case runWatch = "run.watch"
     case runFollow = "run.follow"
+    case runResolve = "run.resolve"
     case runTarget = "run.target"
     case runApprove = "run.approve"
     case runReject = "run.reject"
@@ -66,7 +67,7 @@ public enum Method: String, Sendable, CaseIterable {
              .targetCreate, .targetUpdate, .targetDelete, .targetImport, .secretSet, .secretDelete: true
         // Names of secrets and who set them are for admins too (see `restricted`).
         case .secretList: false
-        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runFollow, .runTarget, .targetGet, .targetList, .daemonStatus, .metricsGet: false
+        case .workflowGet, .workflowList, .workflowHistory, .workflowDiff, .scheduleGet, .scheduleList, .windowGet, .windowList, .stepGet, .stepList, .runGet, .runList, .runWatch, .runFollow, .runResolve, .runTarget, .targetGet, .targetList, .daemonStatus, .metricsGet: false
         }
     }
 }

@@ -62,6 +62,8 @@ public enum RPCMethods {
     public static let runWatch = RPCMethod<RunWatchParams, Run>(.runWatch)
     /// Streams `RPCNotifications.runOutput` (and `runOutputGap`) until the run ends, then answers with it.
     public static let runFollow = RPCMethod<RunFollowParams, Run>(.runFollow)
+    /// The run a short reference names (the start of an id, or `last`).
+    public static let runResolve = RPCMethod<RunResolveParams, Run>(.runResolve)
     public static let targetCreate = RPCMethod<TargetDraft, Target>(.targetCreate)
     public static let targetGet = RPCMethod<TargetKey, Target>(.targetGet)
     public static let targetList = RPCMethod<TargetListParams, Page<Target>>(.targetList)
@@ -154,6 +156,7 @@ extension Method {
         case .runResume: RPCMethods.runResume
         case .runWatch: RPCMethods.runWatch
         case .runFollow: RPCMethods.runFollow
+        case .runResolve: RPCMethods.runResolve
         case .runTarget: RPCMethods.runTarget
         case .targetCreate: RPCMethods.targetCreate
         case .targetGet: RPCMethods.targetGet

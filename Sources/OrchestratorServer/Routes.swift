@@ -27,6 +27,7 @@ extension RPCDispatcher {
         routes[.runResume] = RPCMethods.runResume.handler(runs.resume)
         routes[.runWatch] = RPCMethods.runWatch.handler(runs.watch)
         routes[.runFollow] = RPCMethods.runFollow.handler(runs.follow)
+        routes[.runResolve] = RPCMethods.runResolve.handler(runs.resolve)
         routes[.runTarget] = RPCMethods.runTarget.handler(runs.target)
         routes[.runApprove] = RPCMethods.runApprove.handler(runs.approve)
         routes[.runReject] = RPCMethods.runReject.handler(runs.reject)

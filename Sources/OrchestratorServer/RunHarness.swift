@@ -45,6 +45,10 @@ struct RunHarness: Sendable {
         try await domain { () throws(OrchestratorError) in try await service.target(p.id, p.target) }
     }
 
+    func resolve(_ p: RunResolveParams, _ c: CallContext) async throws(RPCError) -> Run {
+        try await domain { () throws(OrchestratorError) in try await service.resolve(p.ref, workflow: p.workflow) }
+    }
+
     func get(_ key: RunKey, _ c: CallContext) async throws(RPCError) -> Run {
         try await domain { () throws(OrchestratorError) in try await service.get(key.id) }
     }

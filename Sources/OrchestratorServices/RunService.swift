@@ -257,6 +257,39 @@ public struct RunService: Sendable {
         }
     }
 
+    /// The run `ref` names, as a summary: a whole id, the start of one (at
+    /// least 4 hex characters, refused when several runs share it), or
+    /// `last`, the newest run (of `workflow`, if given; fleet members aside).
+    public func resolve(_ ref: String, workflow: String?) async throws(OrchestratorError) -> Run {
+        let field = "ref"
+        if ref == "last" {
+            let newest = try await list(workflow: workflow, status: nil, limit: 1, after: nil).items.first
+            guard let newest else {
+                throw OrchestratorError.notFound("run", ref, message: workflow.map { "workflow '\($0)' has no runs" } ?? "there are no runs yet")
+            }
+            return newest
+        }
+        guard workflow == nil else {
+            throw OrchestratorError.validation([FieldError(field: "workflow", message: "goes with 'last' only (the newest run of that workflow)")])
+        }
+        let hex = ref.lowercased()
+        guard (4...24).contains(hex.count), hex.allSatisfy(\.isHexDigit) else {
+            throw OrchestratorError.validation([FieldError(
+                field: field, message: "'\(ref.prefix(40))' is not a run id: give the id (24 hex characters), its start (at least 4), or 'last'")])
+        }
+        if hex.count == 24 { return try await runs.run(id: hex) }
+        let found = try await runs.runs(idPrefix: hex, limit: 6)
+        switch found.count {
+        case 0: throw OrchestratorError.notFound("run", ref, message: "no run id starts with '\(hex)'")
+        case 1: return found[0]
+        default:
+            let shown = found.prefix(5).map { "\($0.id) (\($0.workflowName), \($0.status.rawValue))" }.joined(separator: ", ")
+            throw OrchestratorError.validation([FieldError(
+                field: field,
+                message: "'\(hex)' is the start of \(found.count > 5 ? "more than 5" : "\(found.count)") run ids: \(shown)\(found.count > 5 ? ", …" : ""); give more of the id")])
+        }
+    }
+
     public func list(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
         try PageRequest.check(limit: limit, after: after, afterIsRunId: true)
         let page = try await runs.listRuns(workflow: workflow, status: status, limit: limit, after: after)

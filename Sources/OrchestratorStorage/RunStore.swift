@@ -176,6 +176,9 @@ public protocol RunStore: Sendable {
     /// `after` is the `next` cursor of the previous page. Items leave out
     /// the bulky parts (definition, outputs, events, a fleet's targets).
     func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run>
+    /// Up to `limit` runs (fleet members too) whose id starts with `prefix`
+    /// (lower-case hex), newest first, as summaries: what a short id names.
+    func runs(idPrefix prefix: String, limit: Int) async throws(OrchestratorError) -> [Run]
     /// The database server's clock, now: the one clock every daemon judges
     /// leases by (`until` and `now` below are in its time), whatever its
     /// own wall clock says.

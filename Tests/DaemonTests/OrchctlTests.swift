@@ -108,6 +108,51 @@ import TestSupport
         }
     }
 
+    /// A run is named by its id, by the start of it when no other run's id
+    /// starts so, or by `last` (of a workflow); an ambiguous start lists the
+    /// runs it could be.
+    @Test func theStartOfAnIdOrLastNamesARun() async throws {
+        try await DaemonProcess.with { daemon in
+            for workflow in ["a", "b"] {
+                _ = try await orchctl(daemon, ["workflow", "create", workflow])
+                _ = try await orchctl(daemon, ["step", "add", workflow, "ok", "--order", "0", "--", "/bin/echo", "from \(workflow)"])
+            }
+            func start(_ workflow: String) async throws -> String {
+                let started = try await orchctl(daemon, ["-o", "json", "run", "start", workflow])
+                let run = try #require(try JSONSerialization.jsonObject(with: Data(started.stdout.utf8)) as? [String: Any])
+                let id = try #require(run["id"] as? String)
+                #expect(try await orchctl(daemon, ["run", "watch", id]).status == 0)
+                return id
+            }
+            let first = try await start("a")
+            let second = try await start("b")
+
+            func shown(_ arguments: [String]) async throws -> (status: Int32, id: String?, stderr: String) {
+                let result = try await orchctl(daemon, ["run", "get"] + arguments)
+                let id = result.stdout.split(separator: "\n").first { $0.hasPrefix("Run:") }?.split(separator: " ").last.map(String.init)
+                return (result.status, id, result.stderr)
+            }
+            #expect(try await shown(["last"]).id == second)
+            #expect(try await shown(["last", "a"]).id == first)
+            // Ids made in the same second by one daemon differ only at the end: one character past what they share is enough.
+            let shared = zip(first, second).prefix { $0 == $1 }.count
+            #expect(try await shown([String(first.prefix(max(shared + 1, 4)))]).id == first)
+            #expect(try await shown([String(second.prefix(max(shared + 1, 4))).uppercased()]).id == second)
+            // What both start with names neither, and both are listed.
+            let ambiguous = try await shown([String(first.prefix(max(shared, 4)))])
+            #expect(ambiguous.status == 4 && ambiguous.stderr.contains(first) && ambiguous.stderr.contains(second), "\(ambiguous)")
+            let unknown = try await shown(["ffff"])
+            #expect(unknown.status == 3 && unknown.stderr.contains("no run id starts with 'ffff'"), "\(unknown)")
+            #expect(try await shown(["abc"]).status == 64)
+            #expect(try await shown(["last", "nosuch"]).status == 3)
+            #expect(try await shown([first, "a"]).status == 64)
+            let logs = try await orchctl(daemon, ["run", "logs", "last"])
+            #expect(logs.status == 0 && logs.stdout.contains("from b"), "\(logs)")
+            let refused = try await call(try daemon.connect(), "run.resolve", ["ref": .string(first), "workflow": "a"])
+            #expect(refused.errorCode == .validationFailed)
+        }
+    }
+
     /// The hint for the next page repeats the filters: following it lists
     /// the rest of the same runs, not everything.
     @Test func theNextPageHintKeepsTheFilters() async throws {

@@ -17,6 +17,7 @@ struct RunDecisionOptions: ParsableArguments {
     }
 
     func send(_ method: RPCMethod<RunDecisionParams, Run>, _ global: GlobalOptions) throws {
+        let run = try run.resolved(global)
         let reply = try global.call(method, RunDecisionParams(id: run.id, step: step, comment: message))
         global.emit(reply) { run in
             let record = run.step(step)

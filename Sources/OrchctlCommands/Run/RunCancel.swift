@@ -22,6 +22,7 @@ struct RunCancel: ParsableCommand {
 
     func run() throws {
         try reporting {
+            let target = try target.resolved(global)
             guard wait else {
                 let result = try global.call(RPCMethods.runCancel, RunKey(id: target.id))
                 global.emit(result) { "run \(target.id): cancel requested (now \($0.status.rawValue))\n" }

@@ -16,10 +16,24 @@ struct RunCommand: ParsableCommand {
 }
 
 struct RunID: ParsableArguments {
-    @Argument(help: "The run's id (24 hex characters, as 'orchctl run list' shows).", completion: Completions.runIds) var id: String
+    @Argument(
+        help: "The run: its id (24 hex characters, as 'orchctl run list' shows), the start of it (at least 4, if no other run's id starts so), or 'last' (the newest run).",
+        completion: Completions.runIds)
+    var id: String
 
     func validate() throws {
-        guard id.count == 24, id.allSatisfy(\.isHexDigit) else { throw ValidationError("'\(id)' is not a run id (24 hex characters)") }
+        guard id == "last" || ((4...24).contains(id.count) && id.allSatisfy(\.isHexDigit)) else {
+            throw ValidationError("'\(id)' is not a run id: give the id (24 hex characters), its start (at least 4), or 'last'")
+        }
+    }
+
+    /// The same run named by its whole id: the daemon says which run a
+    /// short one or `last` (of `workflow`, if given) names.
+    func resolved(_ global: GlobalOptions, workflow: String? = nil) throws -> RunID {
+        guard id.count != 24 || workflow != nil else { return self }
+        var whole = self
+        whole.id = try global.call(RPCMethods.runResolve, RunResolveParams(ref: id.lowercased(), workflow: workflow)).result.id
+        return whole
     }
 }
 

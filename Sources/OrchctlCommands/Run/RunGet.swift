@@ -6,14 +6,20 @@ struct RunGet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Show a run: its status and each step's attempts, exit code and times.",
-        discussion: "Example:\n  orchctl run get 65a1b2c3d4e5f60718293a4b\n  orchctl -o json run get 65a1b2c3d4e5f60718293a4b \\\n      | jq '.steps[] | {name, status}'"
+        discussion: "Examples:\n  orchctl run get 65a1b2c3d4e5f60718293a4b\n  orchctl run get 65a1b2c3      # the start of an id is enough\n  orchctl run get last vlan-rollout\n  orchctl -o json run get 65a1b2c3d4e5f60718293a4b \\\n      | jq '.steps[] | {name, status}'"
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: RunID
+    @Argument(help: "With 'last': the newest run of this workflow.", completion: Completions.workflowNames) var workflow: String?
+
+    func validate() throws {
+        if workflow != nil, target.id != "last" { throw ValidationError("a workflow name goes with 'last' only: orchctl run get last WORKFLOW") }
+    }
 
     func run() throws {
         try reporting {
+            let target = try target.resolved(global, workflow: workflow)
             global.emit(try global.call(RPCMethods.runGet, RunKey(id: target.id)), table: Self.render)
         }
     }

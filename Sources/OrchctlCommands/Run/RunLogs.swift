@@ -25,7 +25,7 @@ struct RunLogs: ParsableCommand {
             Examples:
               orchctl run logs 65a1b2c3d4e5f60718293a4b
               orchctl run logs 65a1b2c3d4e5f60718293a4b verify
-              orchctl run logs -f 65a1b2c3d4e5f60718293a4b
+              orchctl run logs -f last
               orchctl run logs -f 65a1b2c3d4e5f60718293a4b push --attempt 2
               orchctl run logs 65a1b2c3d4e5f60718293a4b --target leaf01.ams
             """
@@ -48,7 +48,8 @@ struct RunLogs: ParsableCommand {
 
     func run() throws {
         try reporting {
-            if follow { return try followLines() }
+            let target = try target.resolved(global)
+            if follow { return try followLines(target) }
             if let attempt, attempt < 1 { throw Failure(message: "validation failed:\n  attempt: must be 1 or more, got \(attempt)", code: 4) }
             let run = try fleetTarget.map { try global.call(RPCMethods.runTarget, RunTargetParams(id: target.id, target: $0)).result }
                 ?? global.call(RPCMethods.runGet, RunKey(id: target.id)).result
@@ -89,7 +90,7 @@ struct RunLogs: ParsableCommand {
     }
 
     /// Streams the lines with `run.follow` until the run ends; exits by its outcome.
-    private func followLines() throws {
+    private func followLines(_ target: RunID) throws {
         let connection = try global.connect()
         let run = try GlobalOptions.call(connection, RPCMethods.runGet, RunKey(id: target.id)).result
         let prefix = LinePrefix(run: run)

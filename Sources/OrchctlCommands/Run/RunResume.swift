@@ -29,6 +29,7 @@ struct RunResume: ParsableCommand {
 
     func run() throws {
         try reporting {
+            let target = try target.resolved(global)
             let connection = try global.connect()
             let resumed = try GlobalOptions.call(connection, RPCMethods.runResume, RunResumeParams(id: target.id, params: try secretParams.adding(to: params.values())))
             let note = versionNote(resumed.result, connection)

@@ -15,6 +15,7 @@ struct RunTargetCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
+            let fleetRun = try fleetRun.resolved(global)
             global.emit(try global.call(RPCMethods.runTarget, RunTargetParams(id: fleetRun.id, target: target.name)), table: RunGet.render)
         }
     }

@@ -14,6 +14,7 @@ struct RunWatch: ParsableCommand {
 
     func run() throws {
         try reporting {
+            let target = try target.resolved(global)
             let final = try follow(try global.connect(), runId: target.id, output: global.output, reconnect: global.connect)
             try exitForOutcome(final.result)
         }
