@@ -138,9 +138,9 @@ struct SimRunStore: RunStore {
         try await call("run") { () throws(OrchestratorError) in try await database.runs.run(id: id) }
     }
 
-    func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
+    func listRuns(workflow: String?, status: RunStatus?, since: Date?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
         try await call("listRuns") { () throws(OrchestratorError) in
-            try await database.runs.listRuns(workflow: workflow, status: status, limit: limit, after: after)
+            try await database.runs.listRuns(workflow: workflow, status: status, since: since, limit: limit, after: after)
         }
     }
 

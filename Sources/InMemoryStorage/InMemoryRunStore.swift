@@ -105,10 +105,11 @@ public final class InMemoryRunStore: RunStore {
         return run
     }
 
-    public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
+    public func listRuns(workflow: String?, status: RunStatus?, since: Date?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
         state.withLock { state in
             let matching = state.documents.values
                 .filter { $0.run.membership == nil }
+                .filter { since == nil || $0.run.createdAt >= since! }
                 .filter { workflow == nil || $0.run.workflowName == workflow }
                 .filter { status == nil || $0.run.status == status }
                 .filter { after == nil || $0.run.id < after! }

@@ -95,10 +95,11 @@ public struct MongoRunStore: RunStore {
         return found
     }
 
-    public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
+    public func listRuns(workflow: String?, status: RunStatus?, since: Date?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
         var filter: BSONDocument = ["fleetRunId": ["$exists": false]]
         if let workflow { filter["workflowName"] = BSON(workflow) }
         if let status { filter["status"] = BSON(status.rawValue) }
+        if let since { filter["createdAt"] = ["$gte": BSON(since)] }
         if let after = after.flatMap(ObjectId.init) { filter["_id"] = ["$lt": .objectId(after)] }
         let items = try await summaries(filter, sort: ["_id": -1], limit: limit + 1)
         return Page(items: Array(items.prefix(limit)), next: items.count > limit ? items[limit - 1].id : nil)

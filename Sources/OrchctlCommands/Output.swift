@@ -46,6 +46,8 @@ enum Render {
     /// As the wire writes it: RFC 3339, to the millisecond.
     static func text(_ value: Date?) -> String { value.map(RFC3339.format) ?? "-" }
     static func text(_ value: Bool) -> String { value ? "yes" : "no" }
+    /// A time as the wire writes it, and how long ago: `2026-12-02T15:20:01.042Z (3m ago)`.
+    static func when(_ value: Date?) -> String { value.map { "\(RFC3339.format($0)) (\(Times.ago($0)))" } ?? "-" }
 
     /// An argv as a shell would show it, quoting what needs it.
     static func command(_ action: Action) -> String {

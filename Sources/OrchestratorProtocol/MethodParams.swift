@@ -1,3 +1,4 @@
+import Foundation
 import OrchestratorModel
 
 /// A method's params as a type: encoded by clients (`paramsJSON`, the wire's
@@ -516,31 +517,42 @@ public struct RunKey: RPCParams, Equatable {
 public struct RunListParams: RPCParams, Equatable {
     public var workflow: String?
     public var status: RunStatus?
+    /// Only runs created at or after this time.
+    public var since: Date?
     public var limit: Int
     public var after: String?
 
-    public init(workflow: String? = nil, status: RunStatus? = nil, limit: Int = Limits.defaultPageSize, after: String? = nil) {
+    public init(workflow: String? = nil, status: RunStatus? = nil, since: Date? = nil, limit: Int = Limits.defaultPageSize, after: String? = nil) {
         self.workflow = workflow
         self.status = status
+        self.since = since
         self.limit = limit
         self.after = after
     }
 
     public init(params p: ParamReader) throws(RPCError) {
-        try p.allowOnly(["workflow", "status", "limit", "after"])
+        try p.allowOnly(["workflow", "status", "since", "limit", "after"])
         let workflow = try p.optionalString("workflow")
         let status = try p.optionalString("status")
         guard status == nil || RunStatus(rawValue: status ?? "") != nil else {
             throw .invalidParams("invalid params: status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        var since: Date?
+        if let text = try p.optionalString("since") {
+            guard let date = RFC3339.parse(text) else {
+                throw .invalidParams("invalid params: since must be an RFC 3339 time such as 2026-12-01T08:00:00Z, got \"\(text.prefix(40))\"")
+            }
+            since = date
+        }
         let limit = try p.optionalInt("limit") ?? Limits.defaultPageSize
-        self.init(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), limit: limit, after: try p.optionalString("after"))
+        self.init(workflow: workflow, status: status.flatMap(RunStatus.init(rawValue:)), since: since, limit: limit, after: try p.optionalString("after"))
     }
 
     public var paramsJSON: [String: JSONValue] {
         var o: [String: JSONValue] = ["limit": JSONValue(limit)]
         if let workflow { o["workflow"] = .string(workflow) }
         if let status { o["status"] = .string(status.rawValue) }
+        if let since { o["since"] = .string(RFC3339.format(since)) }
         if let after { o["after"] = .string(after) }
         return o
     }

@@ -55,7 +55,7 @@ struct RunHarness: Sendable {
 
     func list(_ p: RunListParams, _ c: CallContext) async throws(RPCError) -> Page<Run> {
         try await domain { () throws(OrchestratorError) in
-            try await service.list(workflow: p.workflow, status: p.status, limit: p.limit, after: p.after)
+            try await service.list(workflow: p.workflow, status: p.status, since: p.since, limit: p.limit, after: p.after)
         }
     }
 

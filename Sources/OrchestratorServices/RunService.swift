@@ -290,9 +290,9 @@ public struct RunService: Sendable {
         }
     }
 
-    public func list(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
+    public func list(workflow: String?, status: RunStatus?, since: Date? = nil, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
         try PageRequest.check(limit: limit, after: after, afterIsRunId: true)
-        let page = try await runs.listRuns(workflow: workflow, status: status, limit: limit, after: after)
+        let page = try await runs.listRuns(workflow: workflow, status: status, since: since, limit: limit, after: after)
         // A typo'd name is NotFound, not "no runs"; a deleted workflow's runs are still listed while they are kept.
         if let workflow, page.items.isEmpty, after == nil { _ = try await workflows.workflow(.name(workflow)) }
         return page

@@ -142,6 +142,10 @@ public struct RunLease: Sendable, Equatable {
 }
 
 extension RunStore {
+    public func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run> {
+        try await listRuns(workflow: workflow, status: status, since: nil, limit: limit, after: after)
+    }
+
     public func createRun(_ run: Run) async throws(OrchestratorError) {
         try await createRun(run, heldBy: nil)
     }
@@ -175,7 +179,7 @@ public protocol RunStore: Sendable {
     /// Newest first, fleet members left out (their fleet run lists them);
     /// `after` is the `next` cursor of the previous page. Items leave out
     /// the bulky parts (definition, outputs, events, a fleet's targets).
-    func listRuns(workflow: String?, status: RunStatus?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run>
+    func listRuns(workflow: String?, status: RunStatus?, since: Date?, limit: Int, after: String?) async throws(OrchestratorError) -> Page<Run>
     /// Up to `limit` runs (fleet members too) whose id starts with `prefix`
     /// (lower-case hex), newest first, as summaries: what a short id names.
     func runs(idPrefix prefix: String, limit: Int) async throws(OrchestratorError) -> [Run]

@@ -153,6 +153,32 @@ import TestSupport
         }
     }
 
+    /// Tables say how long ago and how long; `--since` takes a duration, a
+    /// date or a time, and the daemon filters by it.
+    @Test func runsAreListedSinceATimeWithAgesAndDurations() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "nap"])
+            _ = try await orchctl(daemon, ["step", "add", "nap", "doze", "--order", "0", "--", "/bin/sleep", "1.2"])
+            #expect(try await orchctl(daemon, ["run", "start", "nap", "--watch"]).status == 0)
+
+            let recent = try await orchctl(daemon, ["run", "list", "--since", "1h"])
+            let row = try #require(recent.stdout.split(separator: "\n").first { $0.contains("nap") }, "\(recent)")
+            #expect(row.contains("s ago") && row.contains(" 1s"), "\(row)")
+            let future = try await orchctl(daemon, ["run", "list", "--since", "2099-01-01"])
+            #expect(future.status == 0 && future.stdout.hasPrefix("No runs since 2099-01-0"), "\(future)")
+            let today = try await orchctl(daemon, ["-o", "json", "run", "list", "--since", RFC3339.format(Date().addingTimeInterval(-600))])
+            let page = try #require(try JSONSerialization.jsonObject(with: Data(today.stdout.utf8)) as? [String: Any])
+            #expect((page["items"] as? [[String: Any]])?.map { $0["workflowName"] as? String } == ["nap"], "\(today)")
+            let bad = try await orchctl(daemon, ["run", "list", "--since", "yesterday"])
+            #expect(bad.status == 64 && bad.stderr.contains("is not a time"), "\(bad)")
+
+            let shown = try await orchctl(daemon, ["run", "get", "last"])
+            #expect(shown.stdout.contains("s ago)") && shown.stdout.contains("Took:"), "\(shown)")
+            let doze = try #require(shown.stdout.split(separator: "\n").first { $0.contains("doze") })
+            #expect(doze.contains(" 1s "), "the step's duration: \(doze)")
+        }
+    }
+
     /// The hint for the next page repeats the filters: following it lists
     /// the rest of the same runs, not everything.
     @Test func theNextPageHintKeepsTheFilters() async throws {

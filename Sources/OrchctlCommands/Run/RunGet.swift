@@ -6,7 +6,7 @@ struct RunGet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Show a run: its status and each step's attempts, exit code and times.",
-        discussion: "Examples:\n  orchctl run get 65a1b2c3d4e5f60718293a4b\n  orchctl run get 65a1b2c3      # the start of an id is enough\n  orchctl run get last vlan-rollout\n  orchctl -o json run get 65a1b2c3d4e5f60718293a4b \\\n      | jq '.steps[] | {name, status}'"
+        discussion: "Examples:\n  orchctl run get 65a1b2c3d4e5f60718293a4b\n  orchctl run get 65a1b2c3d4e5  # enough of the id to be unique\n  orchctl run get last vlan-rollout\n  orchctl -o json run get 65a1b2c3d4e5f60718293a4b \\\n      | jq '.steps[] | {name, status}'"
     )
 
     @OptionGroup var global: GlobalOptions
@@ -41,13 +41,15 @@ struct RunGet: ParsableCommand {
             ("Parameters", params.isEmpty ? "-" : params.joined(separator: " ")),
         ] + (run.secrets.isEmpty ? [] : [("Secrets", run.secrets.joined(separator: " "))]) + [
             ("Requested by", "uid \(run.requestedBy.uid) (pid \(run.requestedBy.pid))"),
-            ("Created", Render.text(run.createdAt)), ("Started", Render.text(run.startedAt)), ("Finished", Render.text(run.finishedAt)),
+            ("Created", Render.when(run.createdAt)), ("Started", Render.when(run.startedAt)), ("Finished", Render.when(run.finishedAt)),
+            ("Took", Times.took(from: run.startedAt, to: run.finishedAt)),
         ])
         if let fleet = run.fleet { return out + "\n" + FleetView.summary(fleet, definition: run.definition, runId: run.id) }
-        var table = Table("ORDER", "STEP", "STATUS", "ATTEMPTS", "EXIT", "STARTED", "FINISHED", "ERROR")
+        var table = Table("ORDER", "STEP", "STATUS", "ATTEMPTS", "EXIT", "STARTED", "TOOK", "ERROR")
         for step in run.steps {
             table.add(Render.text(step.executionOrder), step.name, step.status.rawValue, Render.text(step.attempts),
-                      Render.text(step.exitCode), Render.text(step.startedAt), Render.text(step.finishedAt),
+                      Render.text(step.exitCode), Times.ago(step.startedAt),
+                      step.status.isExecuting || step.finishedAt != nil ? Times.took(from: step.startedAt, to: step.finishedAt) : "-",
                       Render.text(step.error ?? step.rollback?.error.map { "rollback: \($0)" }))
         }
         out += "\n" + table.render()
