@@ -21,7 +21,8 @@ public struct RPCMethod<Params: RPCParams, Result: RPCResult>: Sendable {
         _ body: @escaping @Sendable (Params, Context) async throws(RPCError) -> Result
     ) -> @Sendable (ParamReader, Context) async throws(RPCError) -> JSONValue {
         { (reader: ParamReader, context: Context) async throws(RPCError) -> JSONValue in
-            try await body(Params(params: reader), context).resultJSON
+            // Every problem of names and types at once, not one per try.
+            try await body(ParamReader.readingAll(reader.values) { (all) throws(RPCError) in try Params(params: all) }, context).resultJSON
         }
     }
 }

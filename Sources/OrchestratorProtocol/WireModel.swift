@@ -13,10 +13,7 @@ extension Action {
 
     public init(params: ParamReader) throws(RPCError) {
         try params.allowOnly(Self.keys)
-        guard let exec = try params.optionalStringArray("exec") else {
-            throw .invalidParams("invalid params: missing required parameter '\(params.name("exec"))'")
-        }
-        self.init(exec: exec, env: try params.optionalStringMap("env") ?? [:], cwd: try params.optionalString("cwd"))
+        self.init(exec: try params.stringArray("exec"), env: try params.optionalStringMap("env") ?? [:], cwd: try params.optionalString("cwd"))
     }
 }
 

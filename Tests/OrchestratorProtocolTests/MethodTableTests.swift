@@ -198,11 +198,11 @@ import Testing
         let cases: [(Method, [String: JSONValue], String)] = [
             (.workflowCreate, [:], "invalid params: missing required parameter 'name'"),
             (.workflowCreate, ["name": "w", "stepz": []],
-             "invalid params: unknown parameter 'stepz' (expected one of: createdAt, description, id, locks, name, secretParams, steps, updatedAt, updatedBy, version, window)"),
+             "invalid params: unknown parameter 'stepz' (did you mean 'steps'? expected one of: createdAt, description, id, locks, name, secretParams, steps, updatedAt, updatedBy, version, window)"),
             (.workflowGet, ["name": "w", "id": "x"], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, [:], "invalid params: give exactly one of 'name' or 'id'"),
             (.workflowGet, ["name": 5], "invalid params: name must be a string, got an integer"),
-            (.workflowGet, ["nme": "w"], "invalid params: unknown parameter 'nme' (expected one of: id, name, version)"),
+            (.workflowGet, ["nme": "w"], "invalid params: unknown parameter 'nme' (did you mean 'name'? expected one of: id, name, version)"),
             (.workflowGet, ["name": "w", "version": "2"], "invalid params: version must be an integer, got a string"),
             (.workflowHistory, [:], "invalid params: missing required parameter 'name'"),
             (.workflowHistory, ["name": "w", "after": "v2"], "invalid params: after must be the previous page's next (a version number as a string)"),
@@ -230,7 +230,7 @@ import Testing
             (.stepDelete, ["workflow": "w", "name": "s", "x": 1], "invalid params: unknown parameter 'x' (expected one of: name, workflow)"),
             (.runStart, ["workflow": "w", "params": ["host": 1]], "invalid params: params.host must be a string, got an integer"),
             (.runStart, ["workflow": "w", "params": ["a", "b"]], "invalid params: params must be an object of strings, got an array"),
-            (.runStart, ["workflow": "w", "request": "r1"], "invalid params: unknown parameter 'request' (expected one of: batchSize, maxFailPercentage, params, requestId, targets, version, workflow)"),
+            (.runStart, ["workflow": "w", "request": "r1"], "invalid params: unknown parameter 'request' (did you mean 'requestId'? expected one of: batchSize, maxFailPercentage, params, requestId, targets, version, workflow)"),
             (.runStart, ["workflow": "w", "batchSize": 5], "invalid params: batchSize and maxFailPercentage are for fleet runs: give targets too"),
             (.runStart, ["workflow": "w", "targets": ["names": ["a"]], "batchSize": "many"],
              "invalid params: batchSize must be a count or a percentage such as \"25%\", got \"many\""),
@@ -526,13 +526,40 @@ import Testing
 
     // MARK: Server side
 
+    /// A handler reads on past a problem of names or types, and names them all in one answer.
+    @Test func aHandlerNamesEveryProblemOfNamesAndTypesAtOnce() async throws {
+        let handler = RPCMethods.workflowCreate.handler { (_: WorkflowDraft, _: Void) async throws(RPCError) -> Workflow in
+            Issue.record("a draft with problems reached the handler")
+            throw RPCError(.internalError, "unreachable")
+        }
+        let params: [String: JSONValue] = [
+            "name": "wf", "description": 7,
+            "steps": [
+                ["name": "a", "executionOrder": 0, "retires": 3, "action": ["exec": ["/bin/true", 1]]],
+                ["name": "b", "executionOrder": "1", "action": ["cwd": "/"]],
+                "not a step",
+            ],
+        ]
+        do {
+            _ = try await handler(ParamReader(params), ())
+            Issue.record("accepted")
+        } catch {
+            #expect(error.code == .invalidParams)
+            let fields = error.data?["errors"]?.arrayValue?.compactMap { $0["field"]?.stringValue }
+            // In the order they were read.
+            #expect(fields == ["description", "steps[2]", "steps[0].retires", "steps[0].action.exec[1]", "steps[1].action.exec", "steps[1].executionOrder"], "\(error)")
+            #expect(error.message.hasPrefix("invalid params: 6 problems: description must be a string, got an integer; steps[2] must be an object, got a string; unknown parameter 'steps[0].retires' (did you mean 'retries'?"), "\(error.message)")
+        }
+    }
+
     @Test func aTypedHandlerReadsParamsAndWritesTheResult() async throws {
         let handler = RPCMethods.runGet.handler { (key: RunKey, context: Int) async throws(RPCError) -> Run in
             guard key.id == Self.run.id, context == 7 else { throw RPCError(.notFound, "no run \(key.id)") }
             return Self.run
         }
         #expect(try await handler(ParamReader(["id": .string(Self.run.id)]), 7) == Self.run.json())
-        await #expect(throws: RPCError.invalidParams("invalid params: missing required parameter 'id'")) {
+        await #expect(throws: RPCError(
+            .invalidParams, "invalid params: missing required parameter 'id'", data: ["errors": [["field": "id", "message": "is missing"]]])) {
             try await handler(ParamReader([:]), 7)
         }
         await #expect(throws: RPCError(.notFound, "no run x")) { try await handler(ParamReader(["id": "x"]), 7) }
