@@ -123,15 +123,18 @@ struct Failure: Error, CustomStringConvertible {
 
     static func from(_ error: RPCError) -> Failure {
         var message = error.message
-        if error.code == .validationFailed, let problems = error.data?["errors"]?.arrayValue {
-            message = "validation failed:\n" + problems.map {
-                "  \($0["field"]?.stringValue ?? "?"): \($0["message"]?.stringValue ?? "")"
+        // Every problem of what was given, one per line, whether of names and types or of the rules.
+        if error.code == .validationFailed || error.code == .invalidParams, let problems = error.data?["errors"]?.arrayValue {
+            message = "validation failed:\n" + problems.map { problem in
+                let field = problem["field"]?.stringValue ?? ""
+                return "  " + (field.isEmpty ? "" : "\(field): ") + (problem["message"]?.stringValue ?? "")
             }.joined(separator: "\n")
         }
         let code: Int32
         switch error.code {
         case .notFound: code = 3
         case .conflict, .validationFailed: code = 4
+        case .invalidParams where error.data?["errors"] != nil: code = 4
         case .permissionDenied: code = 5
         default: code = 1
         }

@@ -58,7 +58,8 @@ import TestSupport
             #expect(conflict.stderr.contains("already exists"))
             #expect(try await orchctl(daemon, ["workflow", "get", "missing"]).status == 3)
             #expect(try await orchctl(daemon, ["step", "get", "exists", "missing"]).status == 3)
-            #expect(try await orchctl(daemon, ["workflow", "create", "Not Valid"]).status == 64)
+            // A name that breaks the rules is refused as the daemon refuses values (4); a command line that cannot be read is 64.
+            #expect(try await orchctl(daemon, ["workflow", "create", "Not Valid"]).status == 4)
             #expect(try await orchctl(daemon, ["step", "add", "exists", "s", "--order", "0"]).status == 64)
             #expect(try await orchctl(daemon, ["frobnicate"]).status == 64)
 
@@ -143,7 +144,7 @@ import TestSupport
             #expect(ambiguous.status == 4 && ambiguous.stderr.contains(first) && ambiguous.stderr.contains(second), "\(ambiguous)")
             let unknown = try await shown(["ffff"])
             #expect(unknown.status == 3 && unknown.stderr.contains("no run id starts with 'ffff'"), "\(unknown)")
-            #expect(try await shown(["abc"]).status == 64)
+            #expect(try await shown(["abc"]).status == 4)
             #expect(try await shown(["last", "nosuch"]).status == 3)
             #expect(try await shown([first, "a"]).status == 64)
             let logs = try await orchctl(daemon, ["run", "logs", "last"])
@@ -170,7 +171,7 @@ import TestSupport
             let page = try #require(try JSONSerialization.jsonObject(with: Data(today.stdout.utf8)) as? [String: Any])
             #expect((page["items"] as? [[String: Any]])?.map { $0["workflowName"] as? String } == ["nap"], "\(today)")
             let bad = try await orchctl(daemon, ["run", "list", "--since", "yesterday"])
-            #expect(bad.status == 64 && bad.stderr.contains("is not a time"), "\(bad)")
+            #expect(bad.status == 4 && bad.stderr.contains("is not a time"), "\(bad)")
 
             let shown = try await orchctl(daemon, ["run", "get", "last"])
             #expect(shown.stdout.contains("s ago)") && shown.stdout.contains("Took:"), "\(shown)")
@@ -339,13 +340,61 @@ import TestSupport
                 let wrongType = dir.appendingPathComponent("wrong.yaml")
                 try "name: wrong\nsteps: {a: 1}\n".write(to: wrongType, atomically: true, encoding: .utf8)
                 let typed = try await orchctl(daemon, ["apply", "-f", wrongType.path])
-                #expect(typed.status == 1, "\(typed)")
-                #expect(typed.stderr.contains("steps must be an array"))
+                // A wrong type is a problem of the file like the others: exit 4, at its line.
+                #expect(typed.status == 4, "\(typed)")
+                #expect(typed.stderr.contains("wrong.yaml:2:1: steps: must be an array of objects, got an object"), "\(typed)")
                 let empty = dir.appendingPathComponent("empty")
                 try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
                 let none = try await orchctl(daemon, ["apply", "-f", empty.path])
                 #expect(none.status == 1 && none.stderr.contains("holds no workflow file"), "\(none)")
                 #expect(!none.stderr.contains("NSCocoaErrorDomain"))
+            }
+        }
+    }
+
+    /// Every problem of a workflow file at once, of names, types and rules,
+    /// each at its file, line and column, exit 4, and nothing changed.
+    @Test func applyNamesEveryProblemOfAFileAtItsLineAndColumn() async throws {
+        try await DaemonProcess.with { daemon in
+            try await withTemporaryDirectory { dir in
+                let file = dir.appendingPathComponent("broken.yaml")
+                try """
+                    name: broken
+                    description: 7
+                    steps:
+                      - name: push
+                        executionOrder: 0
+                        retires: 3
+                        timeoutSeconds: -5
+                        action:
+                          exec: ["/bin/true"]
+                      - name: Bad Name
+                        executionOrder: "one"
+                        action:
+                          cwd: /
+                    """.write(to: file, atomically: true, encoding: .utf8)
+                for dryRun in [false, true] {
+                    let applied = try await orchctl(daemon, ["apply", "-f", file.path] + (dryRun ? ["--dry-run"] : []))
+                    #expect(applied.status == 4, "\(applied)")
+                    let lines = applied.stderr.split(separator: "\n").map(String.init)
+                    #expect(lines.first == "orchctl: \(file.path): 6 problems, nothing was changed:", "\(applied.stderr)")
+                    let expected = [
+                        "  \(file.path):2:1: description: must be a string, got an integer",
+                        "  \(file.path):6:5: steps[0].retires: is not a known parameter (did you mean 'retries'?",
+                        "  \(file.path):7:5: steps[0].timeoutSeconds: must be a positive number of seconds",
+                        "  \(file.path):10:5: steps[1].name: 'Bad Name' must be",
+                        "  \(file.path):11:5: steps[1].executionOrder: must be an integer, got a string",
+                        "  \(file.path):13:7: steps[1].action.exec: is missing",
+                    ]
+                    #expect(lines.count == expected.count + 1, "\(applied.stderr)")
+                    for (line, start) in zip(lines.dropFirst(), expected) { #expect(line.hasPrefix(start), "\(line)") }
+                }
+                #expect(try await orchctl(daemon, ["workflow", "get", "broken"]).status == 3)
+                // The same through the protocol: one -32602 naming each (no positions there), which orchctl shows with exit 4 too.
+                let raw = try await call(try daemon.connect(), "workflow.create", ["name": "x", "description": 1, "locks": "one"])
+                #expect(raw.errorCode == .invalidParams && raw.failure?.data?["errors"]?.arrayValue?.count == 2, "\(raw)")
+                let added = try await orchctl(daemon, ["step", "add", "nosuch", "s", "--order", "0", "--timeout", "-1", "--", "/bin/true"])
+                #expect(added.status == 4 || added.status == 3, "\(added)")
             }
         }
     }

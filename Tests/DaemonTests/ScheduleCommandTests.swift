@@ -58,7 +58,7 @@ import TestSupport
             ])
             #expect(bad.status == 4, "\(bad)")
             for field in ["cron:", "timezone:", "window:"] { #expect(bad.stderr.contains("  \(field)"), "\(bad.stderr)") }
-            #expect(try await orchctl(daemon, ["schedule", "create", "Bad!", "--workflow", "backup", "--cron", "@daily"]).status == 64)
+            #expect(try await orchctl(daemon, ["schedule", "create", "Bad!", "--workflow", "backup", "--cron", "@daily"]).status == 4)
             #expect(try await orchctl(daemon, ["schedule", "create", "s", "--workflow", "backup", "--cron", "@daily", "--missed", "later"]).status == 64)
             #expect(try await orchctl(daemon, ["schedule", "create", "s", "--workflow", "backup", "--cron", "@daily", "--batch", "2"]).status == 64)
             let missing = try await orchctl(daemon, ["schedule", "create", "s", "--workflow", "nope", "--cron", "@daily"])

@@ -36,7 +36,7 @@ import TestSupport
             #expect(try await orchctl(daemon, ["target", "list", "--targets", "role=core"]).stdout.contains("No targets with labels role=core"))
             #expect(try await orchctl(daemon, ["target", "create", "r1"]).status == 4)
             #expect(try await orchctl(daemon, ["target", "get", "nosuch"]).status == 3)
-            #expect(try await orchctl(daemon, ["target", "create", "Bad Name"]).status == 64)
+            #expect(try await orchctl(daemon, ["target", "create", "Bad Name"]).status == 4)
             #expect(try await orchctl(daemon, ["target", "delete", "r1"]).status == 0)
             #expect(try await orchctl(daemon, ["target", "list"]).stdout.contains("No targets"))
         }

@@ -85,15 +85,10 @@ struct Apply: ParsableCommand {
         }
         var definition = document.value.objectValue ?? [:]
         for key in ["id", "version", "createdAt", "updatedAt", "updatedBy"] { definition[key] = nil }
-        if dryRun {
-            // Read as the daemon reads workflow.create, and checked by the same rules.
-            let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
-            try Self.check(draft)
-            return try preview(draft, exists: current != nil, connection)
-        }
+        // Read as the daemon reads workflow.create and checked by the same rules, before anything is sent.
+        let draft = try Self.checked(definition, document)
+        if dryRun { return try preview(draft, exists: current != nil, connection) }
         guard let current else {
-            // Read as the daemon reads workflow.create: the same -32602 errors, before anything is sent.
-            let draft = try Self.read { () throws(RPCError) in try WorkflowDraft(params: ParamReader(definition)) }
             let created = try GlobalOptions.call(connection, RPCMethods.workflowCreate, draft)
             global.emit(created) { "workflow \(name) created (version \($0.version))\n" }
             return true
@@ -132,14 +127,44 @@ struct Apply: ParsableCommand {
         return !diff.result.isEmpty
     }
 
-    /// The daemon's validation, run here, so a dry run reports every problem (exit 4) as a real apply would.
-    private static func check(_ draft: WorkflowDraft) throws {
-        do {
-            try draft.validate()
-        } catch {
-            guard case .validationFailed(let problems) = error.kind else { throw Failure(message: error.message, code: 4) }
-            throw Failure(message: "validation failed:\n" + problems.map { "  \($0.field): \($0.message)" }.joined(separator: "\n"), code: 4)
+    /// The definition read as the daemon reads it, and checked by its
+    /// rules; or every problem of the file at once, each at its line and
+    /// column (exit 4): of names and types, and of the rules where what
+    /// they judge was read. Nothing is sent before it passes.
+    static func checked(_ definition: [String: JSONValue], _ document: WorkflowFile.Document) throws -> WorkflowDraft {
+        let (draft, typeProblems) = ParamReader.readingAllWithProblems(definition) { (reader) throws(RPCError) in try WorkflowDraft(params: reader) }
+        var problems = typeProblems.map { (field: $0.field, message: $0.message) }
+        if let draft {
+            do {
+                try draft.validate()
+            } catch {
+                var ruleProblems = [FieldError(field: "", message: error.message)]
+                if case .validationFailed(let each) = error.kind { ruleProblems = each }
+                // What could not be read holds a placeholder: the rules' word on it (or inside it) is left out.
+                let unread = typeProblems.filter { !$0.text.hasPrefix("invalid params: unknown parameter") }.map(\.field)
+                problems += ruleProblems.filter { rule in !unread.contains { Self.field(rule.field, isIn: $0) } }.map { ($0.field, $0.message) }
+            }
         }
+        if let draft, problems.isEmpty { return draft }
+        let located = problems.enumerated().map { offset, problem in
+            (offset: offset, at: document.position(of: problem.field), problem: problem)
+        }.sorted { Self.order($0.at, $0.offset).lexicographicallyPrecedes(Self.order($1.at, $1.offset)) }
+        let lines = located.map { item in
+            "  " + (item.at.map { "\($0): " } ?? "") + (item.problem.field.isEmpty ? "" : "\(item.problem.field): ") + item.problem.message
+        }
+        let count = problems.count == 1 ? "a problem" : "\(problems.count) problems"
+        throw Failure(message: "\(document.source): \(count), nothing was changed:\n" + lines.joined(separator: "\n"), code: 4)
+    }
+
+    /// Whether `field` is `outer` or inside it (`steps[1].action.exec` is in `steps[1].action`).
+    private static func field(_ field: String, isIn outer: String) -> Bool {
+        field == outer || field.hasPrefix(outer + ".") || field.hasPrefix(outer + "[")
+    }
+
+    /// Problems in file order (line, then column), those without a position last, in the order found.
+    private static func order(_ at: String?, _ offset: Int) -> [Int] {
+        let numbers = at.map { $0.split(separator: ":").suffix(2).compactMap { Int($0) } } ?? []
+        return numbers.count == 2 ? numbers + [offset] : [Int.max, Int.max, offset]
     }
 
     /// A file the daemon would refuse as invalid params is refused the same way.

@@ -8,10 +8,62 @@ enum WorkflowFile {
         let description: String
     }
 
-    /// One workflow definition and where it was read.
+    /// One workflow definition and where it was read: the file, and its
+    /// YAML nodes, which know each value's line and column.
     struct Document {
         let source: String
         let value: JSONValue
+        var file: String = ""
+        var node: Node?
+
+        /// `file:line:column` of what a parameter path (`steps[0].action.exec[1]`)
+        /// names, or of the nearest enclosing thing that is there (a missing key's mapping).
+        func position(of field: String) -> String? {
+            guard var current = node else { return nil }
+            let components = Self.components(of: field)
+            for (offset, component) in components.enumerated() {
+                switch (component, current) {
+                case (.key(let key), .mapping(let mapping)):
+                    guard let pair = mapping.first(where: { $0.key.string == key }) else { return Self.describe(current, in: file) }
+                    // The last key is pointed at where it is written (`retires:`), the others are gone through.
+                    current = offset == components.count - 1 ? pair.key : pair.value
+                case (.index(let index), .sequence(let sequence)):
+                    guard index < sequence.count else { return Self.describe(current, in: file) }
+                    current = sequence[index]
+                default:
+                    return Self.describe(current, in: file)
+                }
+            }
+            return Self.describe(current, in: file)
+        }
+
+        private static func describe(_ node: Node, in file: String) -> String? {
+            node.mark.map { "\(file):\($0.line):\($0.column)" }
+        }
+
+        enum Component: Equatable {
+            case key(String)
+            case index(Int)
+        }
+
+        /// `steps[0].action.exec[1]` → steps, 0, action, exec, 1.
+        static func components(of field: String) -> [Component] {
+            var out: [Component] = []
+            for part in field.split(separator: ".") {
+                var rest = Substring(part)
+                if let bracket = rest.firstIndex(of: "[") {
+                    out.append(.key(String(rest[..<bracket])))
+                    rest = rest[bracket...]
+                    while rest.hasPrefix("["), let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]) {
+                        out.append(.index(index))
+                        rest = rest[rest.index(after: close)...]
+                    }
+                } else {
+                    out.append(.key(String(rest)))
+                }
+            }
+            return out
+        }
     }
 
     /// The workflows in a file (each document of a YAML stream), or in every
@@ -47,7 +99,20 @@ enum WorkflowFile {
                 throw Problem(description: "\(path)\(which) must hold one workflow (a mapping with name, description, steps)")
             }
         }
-        return values.enumerated().map { Document(source: values.count > 1 ? "\(path) (document \($0.offset + 1))" : path, value: $0.element) }
+        // Where each value is, for problems: JSON is YAML too, for positions.
+        let nodes = (try? Array(Yams.compose_all(yaml: text)).filter { !Self.isEmpty($0) }) ?? []
+        let file = path == "-" ? "<stdin>" : path
+        return values.enumerated().map { index, value in
+            Document(
+                source: values.count > 1 ? "\(path) (document \(index + 1))" : path, value: value, file: file,
+                node: nodes.count == values.count ? nodes[index] : nil)
+        }
+    }
+
+    /// An empty document (a trailing `---`) is no workflow, and no error either.
+    private static func isEmpty(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node, scalar.string.isEmpty { return true }
+        return false
     }
 
     /// The documents of `text`: one JSON value, or each document of a YAML stream (`---` between them).
@@ -62,11 +127,7 @@ enum WorkflowFile {
         }
         let nodes: [Node]
         do {
-            // An empty document (a trailing `---`) is no workflow, and no error either.
-            nodes = Array(try Yams.compose_all(yaml: text)).filter { node in
-                if case .scalar(let scalar) = node, scalar.string.isEmpty { return false }
-                return true
-            }
+            nodes = Array(try Yams.compose_all(yaml: text)).filter { !isEmpty($0) }
         } catch {
             throw Problem(description: "\(name): invalid YAML: \(error)")
         }

@@ -23,7 +23,7 @@ struct RunID: ParsableArguments {
 
     func validate() throws {
         guard id == "last" || ((4...24).contains(id.count) && id.allSatisfy(\.isHexDigit)) else {
-            throw ValidationError("'\(id)' is not a run id: give the id (24 hex characters), its start (at least 4), or 'last'")
+            throw refused("'\(id)' is not a run id: give the id (24 hex characters), its start (at least 4), or 'last'")
         }
     }
 

@@ -33,7 +33,7 @@ struct RunList: ParsableCommand {
         }
         guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
         if let since, Times.since(since) == nil {
-            throw ValidationError("--since '\(since)' is not a time: give a duration back from now (30m, 2h, 1h30m, 3d), a date (2026-12-01) or an RFC 3339 time")
+            throw refused("--since '\(since)' is not a time: give a duration back from now (30m, 2h, 1h30m, 3d), a date (2026-12-01) or an RFC 3339 time")
         }
         if waiting && since != nil { throw ValidationError("--waiting lists waiting approvals of running runs: leave out --since") }
         if waiting && (status != nil || after != nil) { throw ValidationError("--waiting lists waiting approvals of running runs: leave out --status and --after") }

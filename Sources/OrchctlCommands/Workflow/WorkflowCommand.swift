@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import OrchestratorModel
 
@@ -24,8 +25,16 @@ struct WorkflowName: ParsableArguments {
 
 func checkName(_ name: String, what: String) throws {
     guard isValidName(name) else {
-        throw ValidationError("invalid \(what) '\(name)': names are 1-63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+        throw refused("invalid \(what) '\(name)': names are 1-63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
     }
+}
+
+/// A value that breaks the rules, found before asking the daemon: said as
+/// the daemon's refusals are, with the same exit status, 4 (a command line
+/// that cannot be read at all is 64, the parser's own).
+func refused(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("orchctl: \(message)\n".utf8))
+    return ExitCode(4)
 }
 
 
