@@ -22,6 +22,8 @@ public struct MongoRunStore: RunStore {
     public func prepare() async throws(OrchestratorError) {
         try await createIndexes(pool, collection: Self.collectionName, [
             ["key": ["status": 1, "leaseExpiresAt": 1], "name": "status_lease"],
+            // The claim pass pages through the active runs in id order.
+            ["key": ["status": 1, "_id": 1], "name": "status_id"],
             ["key": ["workflowName": 1, "_id": -1], "name": "workflow_newest"],
             ["key": ["workflowId": 1, "status": 1], "name": "workflow_status"],
             // Runs from before request ids have none.

@@ -40,7 +40,7 @@ import TestSupport
             let stored = try await c.call("run.get", ["id": .string(id)])
             #expect(try JSONCoding.parse(json.stdout) == stored)
             #expect(try await orchctl(daemon, ["run", "get", "0123456789abcdef01234567"]).status == 3)
-            #expect(try await orchctl(daemon, ["run", "get", "not-an-id"]).status == 64)
+            #expect(try await orchctl(daemon, ["run", "get", "not-an-id"]).status == 4)
         }
     }
 
