@@ -5,8 +5,8 @@
 #   container_boot NAME VOLATILE WORKDIR [--bind…/--bind-ro… nspawn options]
 #
 # VOLATILE is `yes` (a fresh tmpfs root, /usr read-only) or `overlay` (the
-# host's root under a tmpfs overlay: /usr writable, for installing
-# packages). It sets LEADER (the container's PID 1, as the host sees it) and
+# host's root under a tmpfs overlay: everything writable, nothing of it
+# reaching the host, for installing packages). It sets LEADER (the container's PID 1, as the host sees it) and
 # tears the container down on exit. `ct CMD…` runs a command inside;
 # `check WHAT CMD…` runs one and prints ok or FAIL (counted in `failures`).
 
@@ -47,10 +47,18 @@ container_boot() {
         echo $BASHPID >"/sys/fs/cgroup/unified/$CONTAINER_NAME/cgroup.procs"
         exec unshare --mount --propagation private sh -c '
             mount -t tmpfs tmpfs /run
-            name="$1"; volatile="$2"; shift 2
+            name="$1"; volatile="$2"; work="$3"; shift 3
+            if [ "$volatile" = overlay ]; then
+                # nspawn refuses --volatile=overlay on /: the host root under a tmpfs overlay, made here.
+                mkdir -p "$work/overlay" && mount -t tmpfs tmpfs "$work/overlay"
+                mkdir -p "$work/overlay/upper" "$work/overlay/work" "$work/overlay/root"
+                mount -t overlay overlay -o lowerdir=/,upperdir="$work/overlay/upper",workdir="$work/overlay/work" "$work/overlay/root"
+                exec systemd-nspawn --boot --directory="$work/overlay/root" --register=no --keep-unit --machine="$name" \
+                    "$@" -- systemd.mask=systemd-firstboot.service
+            fi
             exec systemd-nspawn --boot --directory=/ --volatile="$volatile" --register=no --keep-unit --machine="$name" \
                 "$@" -- systemd.mask=systemd-firstboot.service' \
-            sh "$CONTAINER_NAME" "$volatile" "$@"
+            sh "$CONTAINER_NAME" "$volatile" "$CONTAINER_WORK" "$@"
     ) >"$CONTAINER_WORK/nspawn.log" 2>&1 &
     NSPAWN_PID=$!
     for _ in $(seq 200); do
