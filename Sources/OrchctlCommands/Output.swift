@@ -17,10 +17,10 @@ struct Table {
 
     func render() -> String {
         let all = [headers] + rows
-        let widths = headers.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        let widths = headers.indices.map { column in all.map { $0.indices.contains(column) ? Colour.width($0[column]) : 0 }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: max(widths[index] - Colour.width(cell), 0))
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }

@@ -189,6 +189,32 @@ import TestSupport
         }
     }
 
+    /// Statuses in colour on a terminal only: not in a pipe, not with
+    /// NO_COLOR set; the columns stay aligned with the colours in.
+    @Test func coloursOnATerminalOnlyAndNeverWithNoColor() async throws {
+        try await DaemonProcess.with { daemon in
+            _ = try await orchctl(daemon, ["workflow", "create", "tint"])
+            _ = try await orchctl(daemon, ["step", "add", "tint", "ok", "--order", "0", "--", "/bin/true"])
+            #expect(try await orchctl(daemon, ["run", "start", "tint", "--watch"]).status == 0)
+            func onATerminal(_ extra: [String: String] = [:]) async throws -> String {
+                var env = ProcessInfo.processInfo.environment
+                env["ORCHCTL_SOCKET"] = daemon.socketPath
+                env["TERM"] = "xterm"
+                env["NO_COLOR"] = nil
+                env.merge(extra) { _, new in new }
+                return try await runCommand("/usr/bin/script", ["-qec", "'\(try Binaries.path("orchctl"))' run list", "/dev/null"], environment: env).stdout
+            }
+            let coloured = try await onATerminal()
+            #expect(coloured.contains("\u{1B}[32msucceeded\u{1B}[0m"), "\(coloured)")
+            let plain = coloured.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression).split(whereSeparator: \.isNewline)
+            let header = try #require(plain.first { $0.hasPrefix("ID") }), row = try #require(plain.first { $0.contains("tint") })
+            #expect(header.distance(from: header.startIndex, to: try #require(header.range(of: "STEPS")).lowerBound)
+                == row.distance(from: row.startIndex, to: try #require(row.range(of: "1/1")).lowerBound), "\(plain)")
+            #expect(!(try await onATerminal(["NO_COLOR": "1"])).contains("\u{1B}["))
+            #expect(!(try await orchctl(daemon, ["run", "list"])).stdout.contains("\u{1B}["))
+        }
+    }
+
     /// The hint for the next page repeats the filters: following it lists
     /// the rest of the same runs, not everything.
     @Test func theNextPageHintKeepsTheFilters() async throws {

@@ -74,7 +74,7 @@ final class ProgressDisplay {
     func redraw() {
         var out = ""
         if drawnLines > 0 { out += "\u{1B}[\(drawnLines)A" }
-        var lines = ["run \(runId) (\(workflow)): \(runStatus)"]
+        var lines = ["run \(runId) (\(workflow)): \(Colour.status(runStatus, runStatus))"]
         for row in rows {
             let elapsed = row.startedAt.map { start in
                 let seconds = (row.finishedAt ?? Date()).timeIntervalSince(start)
@@ -82,7 +82,8 @@ final class ProgressDisplay {
             } ?? ""
             let attempt = row.attempt > 1 ? " (attempt \(row.attempt))" : ""
             let why = row.why.isEmpty ? "" : "  \(row.why)"
-            lines.append("  \(Self.symbol(row.status)) \(row.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(row.status.rawValue)\(attempt) \(elapsed)\(why)")
+            let status = row.status.rawValue
+            lines.append("  \(Colour.status(Self.symbol(row.status), status)) \(row.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(Colour.status(status, status))\(attempt) \(elapsed)\(why)")
         }
         for step in failedSteps { lines.append("  output of \(step): orchctl run logs \(runId) \(step)") }
         for line in lines { out += "\u{1B}[2K" + line + "\n" }

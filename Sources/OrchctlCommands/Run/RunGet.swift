@@ -32,7 +32,7 @@ struct RunGet: ParsableCommand {
         }
         var out = fields(pairs + [
             ("Workflow", "\(run.workflowName) (version \(run.workflowVersion))"),
-            ("Status", run.status.rawValue + (run.cancelRequested && run.status != .cancelled ? " (cancel requested)" : "")),
+            ("Status", Colour.status(run.status.rawValue, run.status.rawValue) + (run.cancelRequested && run.status != .cancelled ? " (cancel requested)" : "")),
         ] + (run.rollbackStatus.map { [("Rollback", $0.rawValue)] } ?? [])
           + (run.window.map { window in
               [("Window", window.name + (run.windowWait.map { wait in " (waiting for it to open\(wait.opensAt.map { " at \(Render.text($0))" } ?? ""))" } ?? ""))]
@@ -47,7 +47,7 @@ struct RunGet: ParsableCommand {
         if let fleet = run.fleet { return out + "\n" + FleetView.summary(fleet, definition: run.definition, runId: run.id) }
         var table = Table("ORDER", "STEP", "STATUS", "ATTEMPTS", "EXIT", "STARTED", "TOOK", "ERROR")
         for step in run.steps {
-            table.add(Render.text(step.executionOrder), step.name, step.status.rawValue, Render.text(step.attempts),
+            table.add(Render.text(step.executionOrder), step.name, Colour.status(step.status.rawValue, step.status.rawValue), Render.text(step.attempts),
                       Render.text(step.exitCode), Times.ago(step.startedAt),
                       step.status.isExecuting || step.finishedAt != nil ? Times.took(from: step.startedAt, to: step.finishedAt) : "-",
                       Render.text(step.error ?? step.rollback?.error.map { "rollback: \($0)" }))

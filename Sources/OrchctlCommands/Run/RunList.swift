@@ -63,7 +63,7 @@ struct RunList: ParsableCommand {
                 var table = Table("ID", "WORKFLOW", "STATUS", "STEPS", "CREATED", "TOOK")
                 for run in page.items {
                     let done = run.steps.filter { $0.status == .succeeded }.count
-                    table.add(run.id, run.workflowName, run.status.rawValue,
+                    table.add(run.id, run.workflowName, Colour.status(run.status.rawValue, run.status.rawValue),
                               "\(done)/\(run.steps.count)", Times.ago(run.createdAt), Times.took(from: run.startedAt, to: run.finishedAt))
                 }
                 var out = table.render()

@@ -49,7 +49,7 @@ struct StepAdd: ParsableCommand {
                 action: Action(exec: command, env: try environment(env), cwd: cwd), timeoutSeconds: timeout,
                 retries: retries, retryDelaySeconds: retryDelay, continueOnFailure: continueOnFailure, idempotent: idempotent, locks: locks)
             let workflow = try global.call(RPCMethods.stepAdd, StepAddParams(workflow: step.workflow, step: added))
-            global.emit(workflow) { "added step \(step.name) to \(step.workflow) (version \($0.version))\n" }
+            global.emit(workflow) { "step \(step.name) added to workflow \(step.workflow) (version \($0.version))\n" }
         }
     }
 }

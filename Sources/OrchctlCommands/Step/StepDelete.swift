@@ -15,7 +15,7 @@ struct StepDelete: ParsableCommand {
     func run() throws {
         try reporting {
             let workflow = try global.call(RPCMethods.stepDelete, step.key)
-            global.emit(workflow) { "deleted step \(step.name) from \(step.workflow) (version \($0.version))\n" }
+            global.emit(workflow) { "step \(step.name) deleted from workflow \(step.workflow) (version \($0.version))\n" }
         }
     }
 }

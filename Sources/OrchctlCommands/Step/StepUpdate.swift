@@ -51,7 +51,7 @@ struct StepUpdate: ParsableCommand {
     func run() throws {
         try reporting {
             let workflow = try global.call(RPCMethods.stepUpdate, StepUpdateParams(workflow: step.workflow, name: step.name, changes: changes))
-            global.emit(workflow) { "updated step \(newName ?? step.name) in \(step.workflow) (version \($0.version))\n" }
+            global.emit(workflow) { "step \(newName ?? step.name) updated in workflow \(step.workflow) (version \($0.version))\n" }
         }
     }
 }

@@ -16,7 +16,7 @@ struct WorkflowCreate: ParsableCommand {
     func run() throws {
         try reporting {
             let created = try global.call(RPCMethods.workflowCreate, WorkflowDraft(name: workflow.name, description: description))
-            global.emit(created) { "created workflow \($0.name) (id \($0.id))\n" }
+            global.emit(created) { "workflow \($0.name) created (version \($0.version))\n" }
         }
     }
 }

@@ -15,7 +15,7 @@ struct WorkflowDelete: ParsableCommand {
     func run() throws {
         try reporting {
             let result = try global.call(RPCMethods.workflowDelete, WorkflowDeleteParams(name: workflow.name))
-            global.emit(result) { _ in "deleted workflow \(workflow.name)\n" }
+            global.emit(result) { _ in "workflow \(workflow.name) deleted\n" }
         }
     }
 }

@@ -24,7 +24,7 @@ struct WorkflowUpdate: ParsableCommand {
         try reporting {
             let changes = WorkflowChanges(name: newName, description: description, expectedVersion: expectedVersion)
             let updated = try global.call(RPCMethods.workflowUpdate, WorkflowUpdateParams(name: workflow.name, changes: changes))
-            global.emit(updated) { "updated workflow \($0.name) (version \($0.version))\n" }
+            global.emit(updated) { "workflow \($0.name) updated (version \($0.version))\n" }
         }
     }
 }
