@@ -843,7 +843,7 @@ actor RunExecutor: RunDriver {
                     return false
                 }
                 log = next
-                feed.publish(run.id, events: change.events, ended: change.status?.isTerminal == true)
+                feed.publish(run.id, events: change.events, ended: change.status?.isTerminal == true, logNext: next.next)
                 if let status = change.status, status.isTerminal { EngineMetrics.runFinished(status, kind: run.membership == nil ? "run" : "member") }
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true

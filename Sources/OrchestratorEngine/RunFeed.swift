@@ -8,10 +8,13 @@ import OrchestratorModel
 /// before it is in MongoDB. A watcher that misses some (it subscribed late,
 /// fell behind, or the run executes elsewhere) reads them from the database.
 public final class RunFeed: Sendable {
-    /// Events of one write, in order, and whether that write ended the run.
+    /// Events of one write, in order, whether that write ended the run, and
+    /// where the run's log goes on after it (every event of an entry before
+    /// that is in this update or an earlier one).
     public struct Update: Sendable {
         public let events: [RunEvent]
         public let ended: Bool
+        public let logNext: Int
     }
 
     public typealias Subscription = Broadcast<Update>.Subscription
@@ -26,8 +29,8 @@ public final class RunFeed: Sendable {
     }
 
     /// The run's write of `events` was acknowledged.
-    func publish(_ runId: String, events: [RunEvent], ended: Bool) {
+    func publish(_ runId: String, events: [RunEvent], ended: Bool, logNext: Int) {
         guard !events.isEmpty || ended else { return }
-        broadcast.publish(runId, Update(events: events, ended: ended))
+        broadcast.publish(runId, Update(events: events, ended: ended, logNext: logNext))
     }
 }

@@ -145,6 +145,8 @@ struct RunHarness: Sendable {
             }
             try await deliver(fed.events)
             cursor.event += fed.events.count
+            // The log entries before the feed's position hold nothing undelivered: a later read starts after them.
+            cursor.logEntry = max(cursor.logEntry, fed.logNext)
             if fed.ended { return try await finalRun(id) }
             heardAt = clock.now
             read = false
@@ -163,22 +165,26 @@ struct RunHarness: Sendable {
         }
     }
 
-    /// What the feed brought that continues `cursor` without a gap, and
-    /// whether the run ended with it; nil when the database must be read
-    /// (nothing came, some was dropped, or a gap).
-    static func continuation(of cursor: RunEventCursor, in taken: (items: [RunFeed.Update], complete: Bool)) -> (events: [RunEvent], ended: Bool)? {
+    /// What the feed brought that continues `cursor` without a gap, whether
+    /// the run ended with it, and where the run's log went on after it; nil
+    /// when the database must be read (nothing came, some was dropped, or a gap).
+    static func continuation(
+        of cursor: RunEventCursor, in taken: (items: [RunFeed.Update], complete: Bool)
+    ) -> (events: [RunEvent], ended: Bool, logNext: Int)? {
         guard !taken.items.isEmpty, taken.complete else { return nil }
         var next = cursor.event
         var events: [RunEvent] = []
+        var logNext = cursor.logEntry
         for update in taken.items {
             for event in update.events where event.sequence >= next {
                 guard event.sequence == next else { return nil }
                 events.append(event)
                 next += 1
             }
-            if update.ended { return (events, true) }
+            logNext = max(logNext, update.logNext)
+            if update.ended { return (events, true, logNext) }
         }
-        return (events, false)
+        return (events, false, logNext)
     }
 
     private func send(_ events: [RunEvent], of id: String, _ c: CallContext) async throws(RPCError) {
