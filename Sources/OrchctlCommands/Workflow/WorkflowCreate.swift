@@ -10,12 +10,17 @@ struct WorkflowCreate: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @OptionGroup var workflow: WorkflowName
+    // A new name: tab completion offers none of the existing ones.
+    @Argument(help: "The new workflow's name.") var name: String
     @Option(help: "What the workflow is for.") var description: String = ""
+
+    func validate() throws {
+        try checkName(name, what: "workflow name")
+    }
 
     func run() throws {
         try reporting {
-            let created = try global.call(RPCMethods.workflowCreate, WorkflowDraft(name: workflow.name, description: description))
+            let created = try global.call(RPCMethods.workflowCreate, WorkflowDraft(name: name, description: description))
             global.emit(created) { "workflow \($0.name) created (version \($0.version))\n" }
         }
     }
