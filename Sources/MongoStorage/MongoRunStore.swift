@@ -25,6 +25,8 @@ public struct MongoRunStore: RunStore {
             // The claim pass pages through the active runs in id order.
             ["key": ["status": 1, "_id": 1], "name": "status_id"],
             ["key": ["workflowName": 1, "_id": -1], "name": "workflow_newest"],
+            // run list --since: the runs created since a time, not every run read to find them.
+            ["key": ["createdAt": -1], "name": "created"],
             ["key": ["workflowId": 1, "status": 1], "name": "workflow_status"],
             // Runs from before request ids have none.
             ["key": ["requestId": 1], "name": "request_id", "unique": true, "sparse": true],

@@ -34,7 +34,8 @@ enum Times {
                 return nil
             }
         }
-        return number.isEmpty && !text.isEmpty ? total : nil
+        // A century back at most: further is no time a run was made at.
+        return number.isEmpty && !text.isEmpty && total <= 100 * 366 * 86400 ? total : nil
     }
 
     /// How long ago, in the largest unit that fits: `12s ago`, `5m ago`, `3h ago`, `2d ago`.

@@ -366,7 +366,7 @@ public struct RunStartParams: RPCParams, Equatable {
         let targets = try p.optionalObject("targets").map { (r) throws(RPCError) in try TargetSelector(params: r) }
         let batchSize = try BatchSize(param: p)
         let maxFail = try p.optionalInt("maxFailPercentage")
-        guard targets != nil || (batchSize == nil && maxFail == nil) else {
+        guard targets != nil || p.wasRefused("targets") || (batchSize == nil && maxFail == nil) else {
             throw .invalidParams("invalid params: batchSize and maxFailPercentage are for fleet runs: give targets too")
         }
         self.init(workflow: workflow, params: try p.optionalStringMap("params") ?? [:], requestId: try p.optionalString("requestId"),

@@ -52,6 +52,17 @@ public struct ParamReader: Sendable {
         ParamReader(values, path: path, problems: problems)
     }
 
+    /// What stands in for a value that could not be read (its problem is
+    /// noted): it reads as empty, and what it lacks is no further problem.
+    private func placeholder(at path: String) -> ParamReader {
+        ParamReader([:], path: path, problems: ParamProblems())
+    }
+
+    /// Whether `key` was given, with a value that was refused (its problem is noted): cross-field checks leave it alone.
+    public func wasRefused(_ key: String) -> Bool {
+        problems != nil && has(key) && values[key] != .null
+    }
+
     /// Throws `problem`, or notes it and lets the reading go on.
     private func report(_ problem: ParamProblems.Problem) throws(RPCError) {
         guard let problems else { throw .invalidParams(problem.text) }
@@ -158,6 +169,7 @@ public struct ParamReader: Sendable {
             for (i, item) in items.enumerated() {
                 guard case .string(let s) = item else {
                     try mismatch("\(key)[\(i)]", "a string", item)
+                    out.append("")
                     continue
                 }
                 out.append(s)
@@ -221,7 +233,7 @@ public struct ParamReader: Sendable {
     public func object(_ key: String) throws(RPCError) -> ParamReader {
         guard let value = try optionalObject(key) else {
             try missing(key)
-            return reader([:], at: name(key))
+            return placeholder(at: name(key))
         }
         return value
     }
@@ -234,6 +246,8 @@ public struct ParamReader: Sendable {
             for (i, item) in items.enumerated() {
                 guard case .object(let o) = item else {
                     try mismatch("\(key)[\(i)]", "an object", item)
+                    // Kept in its place: what comes after keeps its index (and its line in a file).
+                    out.append(placeholder(at: name("\(key)[\(i)]")))
                     continue
                 }
                 out.append(reader(o, at: name("\(key)[\(i)]")))
@@ -257,10 +271,19 @@ public final class ParamProblems: @unchecked Sendable {
         public let text: String
     }
 
-    fileprivate private(set) var all: [Problem] = []
+    /// Enough to fix a request by; past it, only counted (a request of
+    /// a megabyte of unknown keys must not cost tens of megabytes to answer).
+    static let shown = 50
+
+    private var found: [Problem] = []
+    private var more = 0
+
+    fileprivate var all: [Problem] {
+        more == 0 ? found : found + [Problem(field: "", message: "and \(more) more problems", text: "and \(more) more problems")]
+    }
 
     fileprivate func note(_ problem: Problem) {
-        all.append(problem)
+        if found.count < Self.shown { found.append(problem) } else { more += 1 }
     }
 
     /// One `-32602` for them all: the one problem's own text, or each of them.
@@ -275,7 +298,9 @@ public final class ParamProblems: @unchecked Sendable {
 /// The known name a typo most likely meant (`retires` → `retries`).
 enum Spelling {
     static func closest(to word: String, among names: Set<String>) -> String? {
-        let scored = names.map { ($0, distance(word.lowercased(), $0.lowercased())) }
+        // A long word is no slip of the finger (and would cost a table of its length per name).
+        guard word.count <= 64 else { return nil }
+        let scored = names.filter { abs($0.count - word.count) <= 3 }.map { ($0, distance(word.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { ($0.1, $0.0) < ($1.1, $1.0) }) else { return nil }
         // Close enough to be a slip: at most a third of the word.
         return best.1 <= max(1, word.count / 3) ? best.0 : nil

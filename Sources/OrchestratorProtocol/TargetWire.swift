@@ -66,6 +66,8 @@ extension TargetSelector {
         switch (try p.optionalStringArray("names"), try p.optionalStringMap("labels")) {
         case (let names?, nil): self = .names(names)
         case (nil, let labels?): self = .labels(labels)
+        // One was given and refused (its problem is noted): no second problem about which one.
+        case (nil, nil) where p.wasRefused("names") || p.wasRefused("labels"): self = .names([])
         default: throw .invalidParams("invalid params: \(p.path.isEmpty ? "a selector" : p.path) takes exactly one of 'names' or 'labels'")
         }
     }

@@ -73,20 +73,24 @@ struct RunHarness: Sendable {
     /// executor as it stores them, the rest from the run's record in MongoDB.
     /// `fromSequence` (default 0) skips events already seen.
     func watch(_ p: RunWatchParams, _ c: CallContext) async throws(RPCError) -> Run {
-        try await watchers.watching { () throws(RPCError) in
-            try await stream(id: p.id, from: p.fromSequence, c) { events throws(RPCError) in try await send(events, of: p.id, c) }
+        // Ids are lower-case hex as stored: the feeds are keyed by them.
+        let id = p.id.lowercased()
+        return try await watchers.watching { () throws(RPCError) in
+            try await stream(id: id, from: p.fromSequence, c) { events throws(RPCError) in try await send(events, of: id, c) }
         }
     }
 
     /// Streams `run.output` notifications, the lines the run's steps print,
     /// until the run ends; then answers with the run (see OutputFollower).
     func follow(_ p: RunFollowParams, _ c: CallContext) async throws(RPCError) -> Run {
+        var p = p
+        p.id = p.id.lowercased()
         // Subscribed before anything is read, so that no line printed after it is missed.
         let output = service.followOutput(p.id)
         defer { output.cancel() }
-        let run = try await domain { () throws(OrchestratorError) in try await service.get(p.id) }
+        let run = try await domain { [p] () throws(OrchestratorError) in try await service.get(p.id) }
         let follower = try OutputFollower(run: run, only: p, lines: output, service: service, context: c)
-        return try await watchers.watching { () throws(RPCError) in
+        return try await watchers.watching { [p] () throws(RPCError) in
             try await stream(id: p.id, from: 0, c, lines: output) { events throws(RPCError) in try await follower.pass(events) }
         }
     }

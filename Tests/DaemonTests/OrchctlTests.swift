@@ -425,6 +425,25 @@ import TestSupport
                     for (line, start) in zip(lines.dropFirst(), expected) { #expect(line.hasPrefix(start), "\(line)") }
                 }
                 #expect(try await orchctl(daemon, ["workflow", "get", "broken"]).status == 3)
+
+                // A bad step before a good one keeps the good one's place, and line; a bad second workflow stops the first too.
+                let two = dir.appendingPathComponent("two.yaml")
+                try """
+                    name: fine
+                    steps: []
+                    ---
+                    name: shifted
+                    steps:
+                      - oops
+                      - name: Bad Name
+                        executionOrder: 0
+                        action: {exec: [/bin/true]}
+                    """.write(to: two, atomically: true, encoding: .utf8)
+                let shifted = try await orchctl(daemon, ["apply", "-f", two.path])
+                #expect(shifted.status == 4, "\(shifted)")
+                #expect(shifted.stderr.contains("\(two.path):6:5: steps[0]: must be an object, got a string"), "\(shifted.stderr)")
+                #expect(shifted.stderr.contains("\(two.path):7:5: steps[1].name: 'Bad Name' must be"), "\(shifted.stderr)")
+                #expect(try await orchctl(daemon, ["workflow", "get", "fine"]).status == 3, "a workflow was applied before a bad one stopped the file")
                 // The same through the protocol: one -32602 naming each (no positions there), which orchctl shows with exit 4 too.
                 let raw = try await call(try daemon.connect(), "workflow.create", ["name": "x", "description": 1, "locks": "one"])
                 #expect(raw.errorCode == .invalidParams && raw.failure?.data?["errors"]?.arrayValue?.count == 2, "\(raw)")

@@ -257,6 +257,15 @@ import Testing
             #expect(throws: RPCError.invalidParams(message), "\(method) \(params)") {
                 try method.typed.decodeParams(ParamReader(params))
             }
+            // As the daemon reads them (every problem at once): the same text when it is the only one, and among them otherwise.
+            do {
+                _ = try ParamReader.readingAll(params) { (reader) throws(RPCError) in try method.typed.decodeParams(reader) }
+                Issue.record("\(method) \(params) accepted")
+            } catch {
+                let count = error.data?["errors"]?.arrayValue?.count ?? 0
+                #expect(count == 1 ? error.message == message : error.message.contains(String(message.dropFirst("invalid params: ".count))),
+                        "\(method) \(params): \(error.message)")
+            }
         }
         #expect(try RunWatchParams(params: ParamReader(["id": "x", "fromSequence": -4])).fromSequence == 0)
         #expect(try WorkflowListParams(params: ParamReader([:])).limit == Limits.defaultPageSize)

@@ -144,7 +144,12 @@ def daemon_page(bin_dir, version):
     return out
 
 
-def conf_page(conf, version):
+def daemon_keys(bin_dir):
+    text = subprocess.run([str(bin_dir / "orchestratord"), "--help"], check=True, capture_output=True, text=True).stdout
+    return {key for key, _ in re.findall(r"^  --([a-z0-9-]+)\s+(.*)$", text, re.M)}
+
+
+def conf_page(conf, version, keys):
     out = header("orchestratord.conf", "5", version, "File Formats")
     out += [".SH NAME", "orchestratord.conf \\- the orchestrator daemon's configuration"]
     out += [".SH DESCRIPTION",
@@ -152,19 +157,24 @@ def conf_page(conf, version):
                  "(--key value), and flags win. A bad key or value stops the daemon with exit status 78, naming the file, "
                  "the line and the key. SIGHUP reads the file again."),
             ".SH SETTINGS"]
-    comment = []
+    comment, after_setting = [], False
     for line in conf.read_text().split("\n"):
         stripped = line.strip()
-        if stripped.startswith("#"):
-            text = stripped.lstrip("#").strip()
-            comment.append(text)
-            continue
-        match = re.match(r"^#?\s*([a-z0-9-]+)\s*=\s*(.*)$", stripped)
-        if match:
-            key, value = match.groups()
-            out += [".TP", "\\fB" + roff(key) + "\\fR = \\fI" + roff(value or "(empty)") + "\\fR"]
+        # A setting, or one left commented out (its default applies): `# database = orchestrator`.
+        match = re.match(r"^(#?)\s*([a-z0-9-]+)\s*=\s*(.*)$", stripped)
+        if match and match.group(2) in keys:
+            commented, key, value = match.groups()
+            shown = roff(value or "(empty)") + (" (commented out: the default applies)" if commented else "")
+            out += [".TP", "\\fB" + roff(key) + "\\fR = \\fI" + shown + "\\fR"]
             out.append(roff(" ".join(c for c in comment if c)) if any(comment) else roff("(see orchestratord --help)"))
-        comment = [] if not stripped.startswith("#") else comment
+            # The comment above stays with a setting right below this one (mongodb-uri, then #database).
+            after_setting = True
+        elif stripped.startswith("#"):
+            if after_setting:
+                comment, after_setting = [], False
+            comment.append(stripped.lstrip("#").strip())
+        else:
+            comment, after_setting = [], False
     out += [".SH FILES", "/etc/orchestrator/orchestratord.conf"]
     out += [".SH SEE ALSO", "\\fBorchestratord\\fR(8), \\fBorchctl\\fR(1)"]
     return out
@@ -181,7 +191,7 @@ def main():
     pages = {
         "orchctl.1": orchctl_page(args.bin_dir, args.version),
         "orchestratord.8": daemon_page(args.bin_dir, args.version),
-        "orchestratord.conf.5": conf_page(args.conf, args.version),
+        "orchestratord.conf.5": conf_page(args.conf, args.version, daemon_keys(args.bin_dir)),
     }
     for name, lines in pages.items():
         (args.out / name).write_text("\n".join(lines) + "\n")

@@ -63,11 +63,13 @@ struct Apply: ParsableCommand {
                 if let first = seen[name] { throw Failure(message: "workflow \(name) is defined twice: in \(first) and in \(document.source)", code: 4) }
                 seen[name] = document.source
             }
+            // Every document read and checked by the daemon's rules before anything is changed.
+            let checked = try documents.map { document in (document, try Self.checked(Self.definition(of: document), document)) }
             let connection = try global.connect()
             // In order; the first that fails stops the rest (those before it are applied).
             var wouldChange = false
-            for document in documents {
-                wouldChange = try apply(document, connection) || wouldChange
+            for (document, draft) in checked {
+                wouldChange = try apply(document, draft, connection) || wouldChange
             }
             if dryRun && wouldChange { throw ExitCode(2) }
         }
@@ -75,7 +77,14 @@ struct Apply: ParsableCommand {
 
     /// Creates, updates or leaves alone one workflow; with --dry-run, shows
     /// what would change instead, and says whether anything would.
-    private func apply(_ document: WorkflowFile.Document, _ connection: RPCConnection) throws -> Bool {
+    /// The document as a definition: what `workflow get` adds (id, version, times) left out.
+    static func definition(of document: WorkflowFile.Document) -> [String: JSONValue] {
+        var definition = document.value.objectValue ?? [:]
+        for key in ["id", "version", "createdAt", "updatedAt", "updatedBy"] { definition[key] = nil }
+        return definition
+    }
+
+    private func apply(_ document: WorkflowFile.Document, _ draft: WorkflowDraft, _ connection: RPCConnection) throws -> Bool {
         let name = document.value["name"]?.stringValue ?? ""
         let current: RPCReply<Workflow>?
         do {
@@ -83,10 +92,7 @@ struct Apply: ParsableCommand {
         } catch let failure as Failure where failure.code == 3 {
             current = nil
         }
-        var definition = document.value.objectValue ?? [:]
-        for key in ["id", "version", "createdAt", "updatedAt", "updatedBy"] { definition[key] = nil }
-        // Read as the daemon reads workflow.create and checked by the same rules, before anything is sent.
-        let draft = try Self.checked(definition, document)
+        var definition = Self.definition(of: document)
         if dryRun { return try preview(draft, exists: current != nil, connection) }
         guard let current else {
             let created = try GlobalOptions.call(connection, RPCMethods.workflowCreate, draft)

@@ -30,8 +30,11 @@ struct RunID: ParsableArguments {
     /// The same run named by its whole id: the daemon says which run a
     /// short one or `last` (of `workflow`, if given) names.
     func resolved(_ global: GlobalOptions, workflow: String? = nil) throws -> RunID {
-        guard id.count != 24 || workflow != nil else { return self }
         var whole = self
+        guard id.count != 24 || workflow != nil else {
+            whole.id = id.lowercased()
+            return whole
+        }
         whole.id = try global.call(RPCMethods.runResolve, RunResolveParams(ref: id.lowercased(), workflow: workflow)).result.id
         return whole
     }
