@@ -146,7 +146,7 @@ public struct WorkflowGetParams: RPCParams, Equatable {
         let version = try p.optionalInt("version")
         var rest = p.values
         rest["version"] = nil
-        self.init(try WorkflowKey(params: ParamReader(rest)), version: version)
+        self.init(try WorkflowKey(params: p.reading(rest)), version: version)
     }
 
     public var paramsJSON: [String: JSONValue] {
@@ -309,7 +309,7 @@ public struct StepUpdateParams: RPCParams, Equatable {
         var fields = p.values
         fields["workflow"] = nil
         fields["name"] = fields.removeValue(forKey: "newName")
-        self.init(workflow: workflow, name: name, changes: try StepChanges(params: ParamReader(fields)))
+        self.init(workflow: workflow, name: name, changes: try StepChanges(params: p.reading(fields)))
     }
 
     public var paramsJSON: [String: JSONValue] {

@@ -58,6 +58,11 @@ public struct ParamReader: Sendable {
         ParamReader([:], path: path, problems: ParamProblems())
     }
 
+    /// A reader of `values` (some of this reader's, rearranged) that notes its problems where this one does.
+    public func reading(_ values: [String: JSONValue]) -> ParamReader {
+        ParamReader(values, path: path, problems: problems)
+    }
+
     /// Whether `key` was given, with a value that was refused (its problem is noted): cross-field checks leave it alone.
     public func wasRefused(_ key: String) -> Bool {
         problems != nil && has(key) && values[key] != .null

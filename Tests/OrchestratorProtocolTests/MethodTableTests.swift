@@ -561,6 +561,18 @@ import Testing
         }
     }
 
+    /// Params read from a part of the request (step.update's step fields) are read on past a problem too.
+    @Test func stepUpdateNamesEveryProblemOfItsFields() throws {
+        do {
+            _ = try ParamReader.readingAll(["workflow": "w", "name": "s", "timeoutSeconds": "never", "retires": 2]) { (reader) throws(RPCError) in
+                try Method.stepUpdate.typed.decodeParams(reader)
+            }
+            Issue.record("accepted")
+        } catch {
+            #expect(error.data?["errors"]?.arrayValue?.compactMap { $0["field"]?.stringValue } == ["retires", "timeoutSeconds"], "\(error)")
+        }
+    }
+
     @Test func aTypedHandlerReadsParamsAndWritesTheResult() async throws {
         let handler = RPCMethods.runGet.handler { (key: RunKey, context: Int) async throws(RPCError) -> Run in
             guard key.id == Self.run.id, context == 7 else { throw RPCError(.notFound, "no run \(key.id)") }
