@@ -5,6 +5,17 @@ let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
 ]
 
+// Release executables are linked by lld with packed relative relocations
+// (DT_RELR, glibc 2.36) and without exporting every symbol of our own modules
+// (the static runtime's link arguments ask for -export-dynamic, which nothing
+// here uses): the daemon's idle memory is 3.7 MiB smaller, and orchctl starts
+// with fewer pages to fault in (docs/benchmarks.md, fourth round).
+let releaseLinking: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-use-ld=lld", "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+        .when(platforms: [.linux], configuration: .release)),
+]
+
 let package = Package(
     name: "orchestrator",
     platforms: [.macOS(.v14)],
@@ -151,7 +162,8 @@ let package = Package(
         .executableTarget(
             name: "orchestratord",
             dependencies: ["OrchestratorServer", "OrchestratorModel", "SystemdSupport"],
-            swiftSettings: strict
+            swiftSettings: strict,
+            linkerSettings: releaseLinking
         ),
         // orchctl's commands, one file per command under a noun folder.
         .target(
@@ -163,7 +175,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "orchctl", dependencies: ["OrchctlCommands"], swiftSettings: strict),
+        .executableTarget(name: "orchctl", dependencies: ["OrchctlCommands"], swiftSettings: strict, linkerSettings: releaseLinking),
         // What a step starts as: waits until the daemon has recorded it, then execs the step (C, tiny).
         .executableTarget(name: "orchestrator-step-gate", path: "Sources/StepGate"),
 

@@ -191,20 +191,24 @@ struct SimRunStore: RunStore {
 
     /// Also checks that a fenced owner never writes: a write that lands for
     /// the first time must come from the daemon whose claim came last.
-    func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
-        try await call("apply to \(id)", lostReply: database.lostEngineReply) { () throws(OrchestratorError) in
+    func apply(_ change: RunChange, to id: String, owner: String, log: inout RunLogPosition) async throws(OrchestratorError) -> Bool {
+        // A reply lost after the write landed leaves the caller's position as it was, as an error does.
+        let position = log
+        guard let next = try await call("apply to \(id)", lostReply: database.lostEngineReply, { () throws(OrchestratorError) in
             if database.refusesRunEnds, change.status?.isTerminal == true {
                 throw OrchestratorError.validation([FieldError(field: "document", message: "simulated: larger than the 16 MiB document limit")])
             }
-            let next = try await database.runs.apply(change, to: id, owner: owner, log: log)
-            if next != nil, !change.isEmpty, database.landedFirst("\(id)/\(owner)/\(log.next)/\(change.touchesRun)") {
+            let next = try await database.runs.apply(change, to: id, owner: owner, log: position)
+            if next != nil, !change.isEmpty, database.landedFirst("\(id)/\(owner)/\(position.next)/\(change.touchesRun)") {
                 let holder = database.fenceHolder[id]
                 if holder != owner {
-                    world.breach("a fenced owner wrote", "\(life.name) wrote to run \(id) at log \(log.next) after \(holder ?? "nobody") claimed it")
+                    world.breach("a fenced owner wrote", "\(life.name) wrote to run \(id) at log \(position.next) after \(holder ?? "nobody") claimed it")
                 }
             }
             return next
-        }
+        }) else { return false }
+        log = next
+        return true
     }
 
     func endRefused(id: String, owner: String, steps: [RunStep], change: RunChange, log: RunLogPosition) async throws(OrchestratorError) -> Bool {

@@ -179,8 +179,8 @@ public final class InMemoryRunStore: RunStore {
         for _ in 0..<Self.claimAttempts {
             guard let (run, position) = await read(id) else { return nil }
             await betweenOperations()
-            guard let fenced = state.withLock({ Self.append(&$0, RunChange(), id, owner, position, claim: true) }) else { continue }
-            return ClaimedRun(run: run, log: fenced)
+            guard state.withLock({ Self.append(&$0, RunChange(), id, owner, at: position.next, claim: true) }) else { continue }
+            return ClaimedRun(run: run, log: RunLogPosition(folded: position.folded, next: position.next + 1, unfolded: position.unfolded))
         }
         return nil
     }
@@ -269,11 +269,18 @@ public final class InMemoryRunStore: RunStore {
         state.withLock { $0.locks.mapValues { ($0.runId, $0.holders) } }
     }
 
-    public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
-        guard !change.isEmpty else { return position }
-        return state.withLock { state in
-            change.touchesRun ? Self.fold(&state, change, id, owner, position) : Self.append(&state, change, id, owner, position)
+    public func apply(_ change: RunChange, to id: String, owner: String, log position: inout RunLogPosition) async throws(OrchestratorError) -> Bool {
+        guard !change.isEmpty else { return true }
+        if change.touchesRun {
+            guard let next = state.withLock({ state in Self.fold(&state, change, id, owner, position) }) else { return false }
+            position = next
+            return true
         }
+        let seq = position.next
+        guard state.withLock({ state in Self.append(&state, change, id, owner, at: seq) }) else { return false }
+        position.unfolded.merge(change)
+        position.next += 1
+        return true
     }
 
     public func endRefused(id: String, owner: String, steps: [RunStep], change: RunChange, log: RunLogPosition) async throws(OrchestratorError) -> Bool {
@@ -429,17 +436,14 @@ public final class InMemoryRunStore: RunStore {
     }
 
     /// The log's next entry; nil when the number is taken by another writer.
-    private static func append(_ state: inout State, _ change: RunChange, _ id: String, _ owner: String, _ position: RunLogPosition, claim: Bool = false) -> RunLogPosition? {
-        if let taken = state.log[id]?[position.next] {
+    private static func append(_ state: inout State, _ change: RunChange, _ id: String, _ owner: String, at seq: Int, claim: Bool = false) -> Bool {
+        if let taken = state.log[id]?[seq] {
             // Taken by this very write when an earlier attempt landed but its answer was lost.
-            guard taken.writer == owner else { return nil }
+            guard taken.writer == owner else { return false }
         } else {
-            state.log[id, default: [:]][position.next] = Entry(writer: owner, change: change, claim: claim)
+            state.log[id, default: [:]][seq] = Entry(writer: owner, change: change, claim: claim)
         }
-        var next = position
-        next.unfolded.merge(change)
-        next.next += 1
-        return next
+        return true
     }
 
     /// The log so far and `change` into the run's document, guarded by the

@@ -196,8 +196,8 @@ public struct MongoRunStore: RunStore {
             // entry may take that number first; then read again.
             for _ in 0..<Self.claimAttempts {
                 guard let (run, position) = try Self.load(client, oid) else { return nil }
-                guard let fenced = try Self.append(RunChange(), client, oid, owner, position, claim: true) else { continue }
-                return ClaimedRun(run: run, log: fenced)
+                guard try Self.append(RunChange(), client, oid, owner, at: position.next, claim: true) else { continue }
+                return ClaimedRun(run: run, log: RunLogPosition(folded: position.folded, next: position.next + 1, unfolded: position.unfolded))
             }
             return nil
         }
@@ -360,31 +360,36 @@ public struct MongoRunStore: RunStore {
         }
     }
 
-    public func apply(_ change: RunChange, to id: String, owner: String, log position: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
-        guard !change.isEmpty else { return position }
+    public func apply(_ change: RunChange, to id: String, owner: String, log position: inout RunLogPosition) async throws(OrchestratorError) -> Bool {
+        guard !change.isEmpty else { return true }
         let oid = try Self.objectId(id)
-        if change.touchesRun { return try await fold(change, oid, owner, position) }
-        return try await withDatabase(pool) { client throws(MongoError) in try Self.append(change, client, oid, owner, position) }
+        if change.touchesRun {
+            guard let next = try await fold(change, oid, owner, position) else { return false }
+            position = next
+            return true
+        }
+        let seq = position.next
+        guard try await withDatabase(pool, { client throws(MongoError) in try Self.append(change, client, oid, owner, at: seq) }) else { return false }
+        position.unfolded.merge(change)
+        position.next += 1
+        return true
     }
 
-    /// Writes the log's next entry; nil when its number is taken by someone
-    /// else (the run was taken over).
+    /// Writes the log's entry `seq`; false when that number is taken by
+    /// someone else (the run was taken over).
     private static func append(
-        _ change: RunChange, _ client: MongoClient, _ oid: ObjectId, _ owner: String, _ position: RunLogPosition, claim: Bool = false
-    ) throws(MongoError) -> RunLogPosition? {
+        _ change: RunChange, _ client: MongoClient, _ oid: ObjectId, _ owner: String, at seq: Int, claim: Bool = false
+    ) throws(MongoError) -> Bool {
         let logs = client.collection(RunLogDocument.collectionName)
         do throws(MongoError) {
-            try logs.insertOne(RunLogDocument.encode(runId: oid, seq: position.next, writer: owner, change: change, claim: claim))
+            try logs.insertOne(RunLogDocument.encode(runId: oid, seq: seq, writer: owner, change: change, claim: claim))
         } catch {
             guard error.kind == .duplicateKey else { throw error }
             // Taken by this very write when an earlier attempt landed but its answer was lost.
-            let taken = try logs.findOne(["runId": .objectId(oid), "seq": BSON(position.next)], projection: ["writer": 1])
-            guard taken.flatMap(RunLogDocument.writer) == owner else { return nil }
+            let taken = try logs.findOne(["runId": .objectId(oid), "seq": BSON(seq)], projection: ["writer": 1])
+            guard taken.flatMap(RunLogDocument.writer) == owner else { return false }
         }
-        var next = position
-        next.unfolded.merge(change)
-        next.next += 1
-        return next
+        return true
     }
 
     /// Writes the log so far and `change` into the run's document in one

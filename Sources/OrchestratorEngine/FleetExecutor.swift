@@ -288,12 +288,15 @@ actor FleetExecutor: RunDriver {
     private func write(_ change: RunChange) async -> Bool {
         guard !change.isEmpty else { return true }
         do {
-            guard let next = try await store.apply(change, to: run.id, owner: settings.ownerId, log: log) else {
+            // In place, on the only copy (as RunExecutor.record): no copy of what is unfolded at every write.
+            var position = log
+            log.unfolded = RunChange()
+            defer { log = position }
+            guard try await store.apply(change, to: run.id, owner: settings.ownerId, log: &position) else {
                 lost = true
                 logger.warning("lost the lease on this fleet run: another daemon drives it now")
                 return false
             }
-            log = next
             run.apply(change)
             rememberRecorded()
             if let status = change.status, status.isTerminal { EngineMetrics.runFinished(status, kind: "fleet") }

@@ -230,7 +230,7 @@ actor RunExecutor: RunDriver {
             stage(change)
             for (_, record) in change.steps { show(record.name, record.status) }
         }
-        for name in ahead.keys.sorted() where run.step(name)?.status != .pending {
+        for name in ahead.keys.sorted() where record(name)?.status != .pending {
             ahead.removeValue(forKey: name)?.process.abandon()
         }
         if let outcome = decision.outcome, !run.steps.contains(where: { $0.status.isExecuting }) {
@@ -337,8 +337,8 @@ actor RunExecutor: RunDriver {
         }
         let (mailbox, slots) = (self.mailbox, self.slots)
         for (name, process) in held {
-            let attempt = run.step(name)?.attempts ?? 0
-            let status = run.step(name)?.status ?? .running
+            let attempt = record(name)?.attempts ?? 0
+            let status = record(name)?.status ?? .running
             logger.info(
                 "step \(name) \(status == .rollingBack ? "rolling back" : "running") (attempt \(attempt))",
                 metadata: ["step": "\(name)", "stepStatus": "\(status.rawValue)", "attempt": "\(attempt)"])
@@ -526,7 +526,7 @@ actor RunExecutor: RunDriver {
             processes[name] = nil
             await record(outcome, of: name)
             // What comes next was planned on this step's success.
-            if run.step(name)?.status != .succeeded { dropAhead() }
+            if record(name)?.status != .succeeded { dropAhead() }
         case .cancel:
             guard !cancelRequested else { return }
             cancelRequested = true
@@ -630,7 +630,7 @@ actor RunExecutor: RunDriver {
                 holdsRunLocks = true
             }
             if !stepLocks.isEmpty {
-                let attempt = LockHolder.attempt(step: name, number: (run.step(name)?.attempts ?? 0) + 1, owner: settings.ownerId)
+                let attempt = LockHolder.attempt(step: name, number: (record(name)?.attempts ?? 0) + 1, owner: settings.ownerId)
                 // Noted before asking: should the answer be lost, what it may have taken is given back all the same.
                 attemptHolds[name] = attempt
                 if let wait = try await store.acquireLocks(stepLocks, runId: run.id, holder: attempt, owner: settings.ownerId, until: until, now: expired) {
@@ -744,7 +744,7 @@ actor RunExecutor: RunDriver {
     /// (retried until the database takes it).
     private func giveBackLocks() async {
         guard unwritten.isEmpty else { return }
-        for (name, holder) in attemptHolds.sorted(by: { $0.key < $1.key }) where run.step(name)?.status.isExecuting != true {
+        for (name, holder) in attemptHolds.sorted(by: { $0.key < $1.key }) where record(name)?.status.isExecuting != true {
             do {
                 try await store.releaseLocks(runId: run.id, .holder(holder))
                 attemptHolds[name] = nil
@@ -836,14 +836,13 @@ actor RunExecutor: RunDriver {
         var warned = false
         while !lost {
             do {
-                guard let next = try await store.apply(change, to: run.id, owner: settings.ownerId, log: log) else {
+                guard try await record(change) else {
                     lost = true
                     logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
                     terminateAll()
                     return false
                 }
-                log = next
-                feed.publish(run.id, events: change.events, ended: change.status?.isTerminal == true, logNext: next.next)
+                feed.publish(run.id, events: change.events, ended: change.status?.isTerminal == true, logNext: log.next)
                 if let status = change.status, status.isTerminal { EngineMetrics.runFinished(status, kind: run.membership == nil ? "run" : "member") }
                 if warned { logger.notice("MongoDB is back; the run's record is up to date again") }
                 return true
@@ -862,6 +861,18 @@ actor RunExecutor: RunDriver {
             }
         }
         return false
+    }
+
+    /// Writes `change` at the log's position and moves it on. The store
+    /// extends a position in place; this executor's own copy gives up its
+    /// share of what is unfolded meanwhile, so that nothing copies every
+    /// step changed since the last fold at every write (it did: quadratic in
+    /// the run's length). An error leaves the position as it was.
+    private func record(_ change: RunChange) async throws(OrchestratorError) -> Bool {
+        var position = log
+        log.unfolded = RunChange()
+        defer { log = position }
+        return try await store.apply(change, to: run.id, owner: settings.ownerId, log: &position)
     }
 
     /// Sleeps `delay` (no longer than the lease has left) and doubles it, up to 5 s.
@@ -933,6 +944,11 @@ actor RunExecutor: RunDriver {
     /// The index of step `name`'s record in `run.steps` (a lookup, not a search: it runs several times per step).
     func index(of name: String) -> Int? {
         recordIndex[name]
+    }
+
+    /// Step `name`'s record as decided here.
+    func record(_ name: String) -> RunStep? {
+        recordIndex[name].map { run.steps[$0] }
     }
 
     /// Step `name` as the run's definition has it.

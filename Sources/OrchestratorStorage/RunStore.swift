@@ -83,6 +83,15 @@ public struct RunLogPosition: Sendable {
     }
 }
 
+extension RunStore {
+    /// `apply` on a copy of `log`: where the log continues after `change`,
+    /// or nil when `owner` does not hold the run any more.
+    public func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition? {
+        var position = log
+        return try await apply(change, to: id, owner: owner, log: &position) ? position : nil
+    }
+}
+
 /// A run whose lease was just taken: the run as recorded, and where its
 /// log continues (already fenced against the previous owner).
 public struct ClaimedRun: Sendable {
@@ -208,10 +217,13 @@ public protocol RunStore: Sendable {
     /// only ever moved later, never earlier.
     func renew(ids: [String], owner: String, until: Date) async throws(OrchestratorError) -> [String: LeaseState]
     /// Records a change while `owner` holds the run, continuing its log at
-    /// `log`; gives where the log continues next, or nil when `owner` does
-    /// not hold the run any more. Safe to call again with the same arguments
-    /// after an error: a change is never recorded twice.
-    func apply(_ change: RunChange, to id: String, owner: String, log: RunLogPosition) async throws(OrchestratorError) -> RunLogPosition?
+    /// `log`, which moves on to where the log continues next; false (and
+    /// `log` as it was) when `owner` does not hold the run any more. An
+    /// error leaves `log` as it was too, and the call is safe to make again
+    /// with it: a change is never recorded twice. `log` is extended in
+    /// place: a caller that keeps no other copy of it spares a copy of
+    /// everything changed since the last fold at every write.
+    func apply(_ change: RunChange, to id: String, owner: String, log: inout RunLogPosition) async throws(OrchestratorError) -> Bool
     /// Ends a run whose progress the database refused to record for good
     /// (larger than its document limit, a value it rejects) if `owner`
     /// still holds it: its step records become `steps` (whole, outputs
