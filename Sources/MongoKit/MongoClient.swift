@@ -68,11 +68,15 @@ public final class MongoCollection {
         mongoc_collection_destroy(raw)
     }
 
-    public func insertOne(_ document: BSONDocument) throws(MongoError) {
+    /// `validate: false` skips libmongoc's check of every key and string
+    /// before sending: for documents whose keys this program writes itself
+    /// (Swift strings are valid UTF-8), where it was 3 % of a step's cost.
+    public func insertOne(_ document: BSONDocument, validate: Bool = true) throws(MongoError) {
         let doc = BSONHandle(document)
+        let options = validate ? nil : BSONHandle(["validate": .bool(false)])
         let reply = ReplyBuffer()
         var error = bson_error_t()
-        guard mongoc_collection_insert_one(raw, doc.pointer, nil, reply.pointer, &error) else {
+        guard mongoc_collection_insert_one(raw, doc.pointer, options?.pointer, reply.pointer, &error) else {
             throw MongoError(error)
         }
     }

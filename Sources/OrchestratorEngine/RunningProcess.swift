@@ -116,9 +116,7 @@ final class RunningProcess: StepHandle {
     }
 
     private func onOwnThread(_ body: @escaping @Sendable () -> ProcessOutcome) {
-        let thread = Thread { [self] in finish(body()) }
-        thread.name = "step-\(pid)"
-        thread.start()
+        SupervisorThreads.shared.run(named: "step-\(pid)") { [self] in finish(body()) }
     }
 
     /// Asks the process group to stop: SIGTERM now, SIGKILL after the grace period.
