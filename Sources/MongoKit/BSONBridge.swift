@@ -25,11 +25,16 @@ final class BSONHandle {
         let keyLength = Int32(key.utf8.count)
         switch value {
         case .double(let d): bson_append_double(bson, key, keyLength, d)
-        case .string(let s):
-            // utf8CString keeps embedded NULs and adds a terminator, not counted in the length.
-            let chars = s.utf8CString
-            chars.withUnsafeBufferPointer { buffer in
-                _ = bson_append_utf8(bson, key, keyLength, buffer.baseAddress, Int32(buffer.count - 1))
+        case .string(var s):
+            // Given its length, libbson copies the bytes as they are (embedded
+            // NULs kept) and adds the terminator itself: no copy of the string
+            // on the way (a null pointer would append a BSON null instead).
+            s.withUTF8 { bytes in
+                if let base = bytes.baseAddress, !bytes.isEmpty {
+                    base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { _ = bson_append_utf8(bson, key, keyLength, $0, Int32(bytes.count)) }
+                } else {
+                    _ = bson_append_utf8(bson, key, keyLength, "", 0)
+                }
             }
         case .document(let doc):
             let child = BSONHandle(doc)
