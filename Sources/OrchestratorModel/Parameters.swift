@@ -16,9 +16,21 @@ public enum Parameters {
     public static let paramsPlaceholder = "{{params."
     public static let targetPlaceholder = "{{target."
 
+    /// Whether `text` holds a `{{` at all. Most arguments hold none, and
+    /// Foundation's `range(of:)` is slow enough to show in every step's start.
+    static func mayHoldPlaceholders(_ text: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "{"), previous == byte { return true }
+            previous = byte
+        }
+        return false
+    }
+
     /// Every `{{params.NAME}}` name (or with `placeholder` `{{target.`, every
     /// `{{target.VAR}}` var) used in `text`.
     public static func references(in text: String, placeholder: String = paramsPlaceholder) -> [String] {
+        guard mayHoldPlaceholders(text) else { return [] }
         var names: [String] = []
         var rest = text[...]
         while let open = rest.range(of: placeholder) {
@@ -30,6 +42,7 @@ public enum Parameters {
     }
 
     public static func substitute(_ text: String, _ params: [String: String], placeholder: String = paramsPlaceholder) -> String {
+        guard mayHoldPlaceholders(text) else { return text }
         var out = ""
         var rest = text[...]
         while let open = rest.range(of: placeholder) {
@@ -122,6 +135,7 @@ public enum Parameters {
 
     /// `text` with each `{{<prefix>NAME}}` of `sources` that has a value replaced, scanning only the text as written.
     static func fillOnce(_ text: String, _ sources: [(prefix: String, values: [String: String])]) -> String {
+        guard mayHoldPlaceholders(text) else { return text }
         var out = ""
         var rest = text[...]
         while let open = rest.range(of: "{{") {

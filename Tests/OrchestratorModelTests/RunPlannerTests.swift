@@ -81,4 +81,16 @@ import Testing
         #expect(Parameters.substitute("{{params.h}}", ["h": hostile]) == hostile)
         #expect(Parameters.references(in: "a {{params.x}} b {{params.y}} {{params.") == ["x", "y"])
     }
+
+    /// Text without a `{{` is passed over quickly, and a lone brace is not a placeholder.
+    @Test func textWithoutPlaceholdersIsLeftAsItIs() {
+        for text in ["", "{", "a { b } c", "{x}{y}", "{ {params.x}}", "ends with {"] {
+            #expect(Parameters.references(in: text).isEmpty, "\(text)")
+            #expect(Parameters.substitute(text, ["x": "1"]) == text)
+            #expect(Parameters.resolve(Action(exec: [text]), ["x": "1"]).exec == [text])
+        }
+        #expect(Parameters.references(in: "{{{params.x}}") == ["x"])
+        #expect(Parameters.substitute("{{{params.x}}}", ["x": "1"]) == "{1}")
+        #expect(Parameters.resolve(Action(exec: ["{{params.x}}{{params.x}}"]), ["x": "1"]).exec == ["11"])
+    }
 }
