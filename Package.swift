@@ -177,6 +177,8 @@ let package = Package(
         ),
         .executableTarget(name: "orchctl", dependencies: ["OrchctlCommands"], swiftSettings: strict, linkerSettings: releaseLinking),
         // What a step starts as: waits until the daemon has recorded it, then execs the step (C, tiny).
+        // Release builds compile it with clang alone (scripts/lib/common.sh, build_release): linked by
+        // swiftc it carries the Swift runtime, which the loader relocates at every step's start.
         .executableTarget(name: "orchestrator-step-gate", path: "Sources/StepGate"),
 
         // Benchmarks against their floors (scripts/bench, docs/benchmarks.md).
