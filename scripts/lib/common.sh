@@ -86,15 +86,16 @@ ensure_build_dependencies() {
 # dynamic loader relocated at every step's start, 1.5 ms of CPU against
 # 0.4 (docs/benchmarks.md, fourth round).
 build_release() {
+    # Called as $(build_release ...), where set -e does not reach: each failure returns.
     local product bin
     for product in "$@"; do
-        swift build -c release --static-swift-stdlib --product "$product" >&2
+        swift build -c release --static-swift-stdlib --product "$product" >&2 || return 1
     done
-    bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
-    mkdir -p "$bin"
+    bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" || return 1
+    mkdir -p "$bin" || return 1
     # The toolchain's clang, as SwiftPM compiles C targets; hardened as Debian builds executables.
     clang -std=gnu11 -O2 -Wall -Wextra -Werror -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -pie \
-        -Wl,-z,relro,-z,now -Wl,--as-needed -o "$bin/orchestrator-step-gate" "$ORCH_ROOT/Sources/StepGate/main.c" >&2
+        -Wl,-z,relro,-z,now -Wl,--as-needed -o "$bin/orchestrator-step-gate" "$ORCH_ROOT/Sources/StepGate/main.c" >&2 || return 1
     echo "$bin"
 }
 
