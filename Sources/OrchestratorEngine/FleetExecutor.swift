@@ -288,7 +288,7 @@ actor FleetExecutor: RunDriver {
     private func write(_ change: RunChange) async -> Bool {
         guard !change.isEmpty else { return true }
         do {
-            // In place, on the only copy (as RunExecutor.record): no copy of what is unfolded at every write.
+            // In place, on the only copy (as RunExecutor.writeChange): no copy of what is unfolded at every write.
             var position = log
             log.unfolded = RunChange()
             defer { log = position }

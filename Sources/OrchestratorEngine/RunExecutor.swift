@@ -230,7 +230,7 @@ actor RunExecutor: RunDriver {
             stage(change)
             for (_, record) in change.steps { show(record.name, record.status) }
         }
-        for name in ahead.keys.sorted() where record(name)?.status != .pending {
+        for name in ahead.keys.sorted() where stepRecord(name)?.status != .pending {
             ahead.removeValue(forKey: name)?.process.abandon()
         }
         if let outcome = decision.outcome, !run.steps.contains(where: { $0.status.isExecuting }) {
@@ -337,8 +337,8 @@ actor RunExecutor: RunDriver {
         }
         let (mailbox, slots) = (self.mailbox, self.slots)
         for (name, process) in held {
-            let attempt = record(name)?.attempts ?? 0
-            let status = record(name)?.status ?? .running
+            let attempt = stepRecord(name)?.attempts ?? 0
+            let status = stepRecord(name)?.status ?? .running
             logger.info(
                 "step \(name) \(status == .rollingBack ? "rolling back" : "running") (attempt \(attempt))",
                 metadata: ["step": "\(name)", "stepStatus": "\(status.rawValue)", "attempt": "\(attempt)"])
@@ -526,7 +526,7 @@ actor RunExecutor: RunDriver {
             processes[name] = nil
             await record(outcome, of: name)
             // What comes next was planned on this step's success.
-            if record(name)?.status != .succeeded { dropAhead() }
+            if stepRecord(name)?.status != .succeeded { dropAhead() }
         case .cancel:
             guard !cancelRequested else { return }
             cancelRequested = true
@@ -630,7 +630,7 @@ actor RunExecutor: RunDriver {
                 holdsRunLocks = true
             }
             if !stepLocks.isEmpty {
-                let attempt = LockHolder.attempt(step: name, number: (record(name)?.attempts ?? 0) + 1, owner: settings.ownerId)
+                let attempt = LockHolder.attempt(step: name, number: (stepRecord(name)?.attempts ?? 0) + 1, owner: settings.ownerId)
                 // Noted before asking: should the answer be lost, what it may have taken is given back all the same.
                 attemptHolds[name] = attempt
                 if let wait = try await store.acquireLocks(stepLocks, runId: run.id, holder: attempt, owner: settings.ownerId, until: until, now: expired) {
@@ -744,7 +744,7 @@ actor RunExecutor: RunDriver {
     /// (retried until the database takes it).
     private func giveBackLocks() async {
         guard unwritten.isEmpty else { return }
-        for (name, holder) in attemptHolds.sorted(by: { $0.key < $1.key }) where record(name)?.status.isExecuting != true {
+        for (name, holder) in attemptHolds.sorted(by: { $0.key < $1.key }) where stepRecord(name)?.status.isExecuting != true {
             do {
                 try await store.releaseLocks(runId: run.id, .holder(holder))
                 attemptHolds[name] = nil
@@ -836,7 +836,7 @@ actor RunExecutor: RunDriver {
         var warned = false
         while !lost {
             do {
-                guard try await record(change) else {
+                guard try await writeChange(change) else {
                     lost = true
                     logger.warning("lost the lease on this run: another daemon owns it now; stopping its steps here")
                     terminateAll()
@@ -868,7 +868,7 @@ actor RunExecutor: RunDriver {
     /// share of what is unfolded meanwhile, so that nothing copies every
     /// step changed since the last fold at every write (it did: quadratic in
     /// the run's length). An error leaves the position as it was.
-    private func record(_ change: RunChange) async throws(OrchestratorError) -> Bool {
+    private func writeChange(_ change: RunChange) async throws(OrchestratorError) -> Bool {
         var position = log
         log.unfolded = RunChange()
         defer { log = position }
@@ -947,7 +947,7 @@ actor RunExecutor: RunDriver {
     }
 
     /// Step `name`'s record as decided here.
-    func record(_ name: String) -> RunStep? {
+    func stepRecord(_ name: String) -> RunStep? {
         recordIndex[name].map { run.steps[$0] }
     }
 
