@@ -112,6 +112,19 @@ struct RunHarness: Sendable {
         var lookedAt: ContinuousClock.Instant?
         var heardAt = clock.now
         var read = true
+        // How long the feed may be silent before the database is read. Once
+        // this daemon's executor has fed the watcher, a silence that a read
+        // confirms (nothing new stored) doubles it, up to `quietest`: a step
+        // that runs for minutes no longer costs ten reads a second per
+        // watcher. Events still come at once through the feed; only what
+        // another daemon stores (after a take-over, which waits for the
+        // lease to lapse) is seen up to that much later. Anything else
+        // (events, a gap, a drop) brings it back to the shortest.
+        let shortest = watchInterval / 2
+        let quietest = watchInterval * 8
+        var quiet = shortest
+        var fedHere = false
+        var confirming = false
         while true {
             // A watcher that hung up is let go now, not at the run's next event;
             // so is every watcher once the daemon has drained and closes.
@@ -129,24 +142,28 @@ struct RunHarness: Sendable {
                 cursor = page.cursor
                 if page.finished { return try await finalRun(id) }
                 heardAt = clock.now
+                quiet = confirming && page.events.isEmpty ? min(quiet * 2, quietest) : shortest
             }
-            let silence = watchInterval / 2
             if let lines {
-                await Self.waitForEither(feed, lines, upTo: max(silence - (clock.now - heardAt), .zero))
+                await Self.waitForEither(feed, lines, upTo: max(quiet - (clock.now - heardAt), .zero))
             } else {
-                await feed.wait(upTo: silence)
+                await feed.wait(upTo: quiet)
             }
             let taken = feed.take()
-            if taken.items.isEmpty, taken.complete, clock.now - heardAt < silence {
+            if taken.items.isEmpty, taken.complete, clock.now - heardAt < quiet {
                 // Woken by lines only: sent, and the database is not read for them.
                 try await deliver([])
                 read = false
                 continue
             }
             guard let fed = Self.continuation(of: cursor, in: taken) else {
+                // Only a silence of a feed that has spoken may be confirmed less and less often.
+                confirming = fedHere && taken.items.isEmpty && taken.complete
                 read = true
                 continue
             }
+            fedHere = true
+            quiet = shortest
             try await deliver(fed.events)
             cursor.event += fed.events.count
             // The log entries before the feed's position hold nothing undelivered: a later read starts after them.
