@@ -146,7 +146,9 @@ actor RunExecutor: RunDriver {
         // Its lines are kept for late followers while it executes here (a member's under its fleet's id too).
         let outputKeys = [run.id] + (run.membership.map { [$0.fleetRunId] } ?? [])
         for key in outputKeys { output.hold(key) }
+        feed.startsPublishing(run.id)
         defer {
+            feed.stopsPublishing(run.id)
             mailbox.close()
             workflowStatus.finish()
             for key in outputKeys { output.letGo(key) }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import OrchestratorModel
 
 /// The events of the runs this daemon executes, handed to the watchers in
@@ -20,8 +21,29 @@ public final class RunFeed: Sendable {
     public typealias Subscription = Broadcast<Update>.Subscription
 
     private let broadcast = Broadcast<Update>(capacity: 256)
+    /// The runs whose executor here publishes every write it stores, and how many such executors each has (a resume may overlap an end).
+    private let publishing = NIOLockedValueBox<[String: Int]>([:])
 
     public init() {}
+
+    /// Whether an executor here publishes what it stores of `runId` now: a
+    /// silence of its feed then means that nothing was stored, unless
+    /// another daemon took the run over (which waits for the lease to lapse).
+    public func isPublishing(_ runId: String) -> Bool {
+        publishing.withLockedValue { $0[runId] != nil }
+    }
+
+    /// An executor of `runId` publishes from now until `stopsPublishing`.
+    func startsPublishing(_ runId: String) {
+        publishing.withLockedValue { $0[runId, default: 0] += 1 }
+    }
+
+    func stopsPublishing(_ runId: String) {
+        publishing.withLockedValue { counts in
+            let left = (counts[runId] ?? 1) - 1
+            counts[runId] = left > 0 ? left : nil
+        }
+    }
 
     /// Starts collecting what is published for `runId`; `cancel()` ends it.
     public func subscribe(_ runId: String) -> Subscription {

@@ -112,9 +112,10 @@ struct RunHarness: Sendable {
         var lookedAt: ContinuousClock.Instant?
         var heardAt = clock.now
         var read = true
-        // How long the feed may be silent before the database is read. Once
-        // this daemon's executor has fed the watcher, a silence that a read
-        // confirms (nothing new stored) doubles it, up to `quietest`: a step
+        // How long the feed may be silent before the database is read. While
+        // the run executes here (its executor publishes every write it
+        // stores), a silence that a read confirms (nothing new stored)
+        // doubles it, up to `quietest`: a step
         // that runs for minutes no longer costs ten reads a second per
         // watcher. Events still come at once through the feed; only what
         // another daemon stores (after a take-over, which waits for the
@@ -123,7 +124,6 @@ struct RunHarness: Sendable {
         let shortest = watchInterval / 2
         let quietest = watchInterval * 8
         var quiet = shortest
-        var fedHere = false
         var confirming = false
         while true {
             // A watcher that hung up is let go now, not at the run's next event;
@@ -157,12 +157,11 @@ struct RunHarness: Sendable {
                 continue
             }
             guard let fed = Self.continuation(of: cursor, in: taken) else {
-                // Only a silence of a feed that has spoken may be confirmed less and less often.
-                confirming = fedHere && taken.items.isEmpty && taken.complete
+                // Only the silence of an executor here may be confirmed less and less often.
+                confirming = taken.items.isEmpty && taken.complete && service.isPublishedHere(id)
                 read = true
                 continue
             }
-            fedHere = true
             quiet = shortest
             try await deliver(fed.events)
             cursor.event += fed.events.count

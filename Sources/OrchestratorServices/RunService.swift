@@ -468,6 +468,11 @@ public struct RunService: Sendable {
         engine.feed.subscribe(id)
     }
 
+    /// Whether run `id` executes here now, publishing what it stores to `follow`'s subscriptions.
+    public func isPublishedHere(_ id: String) -> Bool {
+        engine.feed.isPublishing(id)
+    }
+
     /// The lines the steps of run `id` (or of its members, for a fleet run)
     /// print here from now on, after the last 64 KiB printed before, if
     /// the run executes here; `cancel()` when done.
