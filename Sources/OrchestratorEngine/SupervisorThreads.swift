@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 
 /// The threads that supervise step processes. Each job blocks (in `poll`)
@@ -64,7 +65,8 @@ final class SupervisorThreads: @unchecked Sendable {
     }
 
     private func setName(_ name: String) {
-        // On the current thread, Foundation passes it to the kernel (which keeps 15 bytes).
-        Thread.current.name = name
+        // Foundation's Thread.name does not always reach the kernel (a new
+        // thread kept its creator's name in a test): set there directly.
+        orch_name_this_thread(name)
     }
 }

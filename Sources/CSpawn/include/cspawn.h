@@ -38,6 +38,11 @@ int orch_spawn(const char *path, char *const argv[], char *const envp[], int std
 /* pidfd_open(2): readable once the process has exited; -1 if the kernel has none. */
 int orch_pidfd_open(pid_t pid);
 
+/* Names the calling thread as the kernel shows it (ps -L, top -H; at most
+ * 15 bytes kept): a step's supervising thread, reused for step after step,
+ * takes each step's name. prctl is variadic, out of Swift's reach. */
+void orch_name_this_thread(const char *name);
+
 /* pipe2(fds, O_CLOEXEC): hidden behind _GNU_SOURCE in glibc's headers. */
 int orch_pipe_cloexec(int fds[2]);
 
