@@ -6,7 +6,8 @@ import OrchestratorServices
 /// What one `run.follow` sends: the lines the run's steps (a fleet run's
 /// members') print in this daemon, as they come; and for each attempt that
 /// ended with none of its lines seen (it ran on another daemon, or before
-/// the follower came and out of the daemon's backlog), what the run's
+/// the follower came and out of the daemon's backlog, or the whole run had
+/// ended before it was followed), what the run's
 /// record kept of it (the last 64 KiB of each stream), once. Only the
 /// latest attempt's output is kept in a record: an earlier one is shown
 /// only as it was printed.
@@ -14,13 +15,14 @@ final class OutputFollower {
     private let runId: String
     private let only: RunFollowParams
     private let isFleet: Bool
-    private let lines: Broadcast<OutputLine>.Subscription
+    /// Nil for a run that had ended before it was followed.
+    private let lines: Broadcast<OutputLine>.Subscription?
     private let service: RunService
     private let context: CallContext
     /// The attempts whose output was sent ("target/step#attempt").
     private var sent: Set<String> = []
 
-    init(run: Run, only: RunFollowParams, lines: Broadcast<OutputLine>.Subscription, service: RunService, context: CallContext) throws(RPCError) {
+    init(run: Run, only: RunFollowParams, lines: Broadcast<OutputLine>.Subscription?, service: RunService, context: CallContext) throws(RPCError) {
         if let attempt = only.attempt, attempt < 1 {
             throw OrchestratorError.validation([FieldError(field: "attempt", message: "must be 1 or more, got \(attempt)")]).rpcError
         }
@@ -67,7 +69,7 @@ final class OutputFollower {
     }
 
     private func sendPrinted() async throws(RPCError) {
-        let (printed, complete) = lines.take()
+        guard let (printed, complete) = lines?.take() else { return }
         if !complete {
             let gap = RunOutputGapNotification(
                 runId: runId,

@@ -89,9 +89,13 @@ struct RunHarness: Sendable {
         let output = service.followOutput(p.id)
         defer { output.cancel() }
         let run = try await domain { [p] () throws(OrchestratorError) in try await service.get(p.id) }
-        let follower = try OutputFollower(run: run, only: p, lines: output, service: service, context: c)
+        // A run that has ended is shown from its record alone, the same on
+        // every daemon and however soon after its end: the lines its
+        // executor here may hold for a few more milliseconds are not used.
+        let live = run.status.isTerminal ? nil : output
+        let follower = try OutputFollower(run: run, only: p, lines: live, service: service, context: c)
         return try await watchers.watching { [p] () throws(RPCError) in
-            try await stream(id: p.id, from: 0, c, lines: output) { events throws(RPCError) in try await follower.pass(events) }
+            try await stream(id: p.id, from: 0, c, lines: live) { events throws(RPCError) in try await follower.pass(events) }
         }
     }
 

@@ -201,7 +201,11 @@ import TestSupport
             let c = try a.connect()
             let file = dir.appendingPathComponent("marks")
             try await createTargets(c, 8)
-            try await c.createWorkflow("push", [noting("apply", order: 0, file, seconds: "1")])
+            // a keeps 4 members (twice its 2 slots) and queues the other 4
+            // unleased, for b's claim pass (every 2 s). With steps of 3 s, a
+            // has no room before that pass; with 1 s steps on a loaded
+            // machine, a took all 8 itself (correct, but nothing shared).
+            try await c.createWorkflow("push", [noting("apply", order: 0, file, seconds: "3")])
             let id = try await startFleet(c, "push", batch: 8)
             let (_, run) = try await c.watch(id)
             #expect(run["status"] == "succeeded", "run: \(run)")
