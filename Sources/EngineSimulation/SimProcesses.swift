@@ -149,7 +149,7 @@ final class SimProcess: StepHandle, @unchecked Sendable {
     let killGrace: Duration
     private(set) var state = State.held
     private var outcome: ProcessOutcome?
-    private var waiter: UnsafeContinuation<ProcessOutcome, Never>?
+    private var waiter: (@Sendable (ProcessOutcome) -> Void)?
     private var execution: Execution?
     private var terminating = false
 
@@ -215,12 +215,12 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         }
     }
 
-    func wait() async -> ProcessOutcome {
+    func whenEnded(_ body: @escaping @Sendable (ProcessOutcome) -> Void) {
         if let outcome {
             deliver()
-            return outcome
+            return body(outcome)
         }
-        return await withUnsafeContinuation { waiter = $0 }
+        waiter = body
     }
 
     func end(_ result: ProcessOutcome, ran: Bool) {
@@ -237,7 +237,7 @@ final class SimProcess: StepHandle, @unchecked Sendable {
         if let waiter {
             self.waiter = nil
             deliver()
-            waiter.resume(returning: result)
+            waiter(result)
         }
     }
 

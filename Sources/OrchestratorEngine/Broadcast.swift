@@ -62,6 +62,13 @@ public final class Broadcast<Item: Sendable>: Sendable {
         for listener in listeners { listener.deliver(item) }
     }
 
+    /// Tells every reader of `key` that it may have missed something (as a
+    /// drop does), and wakes it: what it has not seen is to be read elsewhere now.
+    public func interrupt(_ key: String) {
+        let listeners = state.withLockedValue { $0.subscriptions[key].map { Array($0.values) } ?? [] }
+        for listener in listeners { listener.interrupt() }
+    }
+
     /// Keeps a backlog of `key` from now on, until every `hold` of it is let go.
     public func hold(_ key: String) {
         guard backlogCost > 0 else { return }
@@ -138,6 +145,14 @@ public final class Broadcast<Item: Sendable>: Sendable {
         fileprivate func deliver(_ item: Item) {
             let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
                 add(item, to: &state)
+                return Self.signal(&state)
+            }
+            waiter?.resume()
+        }
+
+        fileprivate func interrupt() {
+            let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                state.dropped = true
                 return Self.signal(&state)
             }
             waiter?.resume()

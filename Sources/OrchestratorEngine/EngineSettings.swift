@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 public struct EngineSettings: Sendable {
     /// Identifies this daemon in run leases. Stable across restarts (host and
@@ -72,29 +73,39 @@ public struct EngineSettings: Sendable {
 /// The step slots (maxParallelSteps across all runs). An executor that
 /// finds none free does not wait here, where it would hear nothing else: it
 /// is woken (a `.tick` in its mailbox) when a slot is released, and asks again.
-actor StepSlots {
-    private var available: Int
-    private var waiting: [Mailbox] = []
+/// A lock, not an actor: a step's end gives its slot back from the thread
+/// that saw the process end, with no task to schedule for it.
+final class StepSlots: Sendable {
+    private struct State {
+        var available: Int
+        var waiting: [Mailbox] = []
+    }
+    private let state: NIOLockedValueBox<State>
 
     init(_ count: Int) {
-        available = count
+        state = NIOLockedValueBox(State(available: count))
     }
 
     /// Takes a slot if one is free; else wakes `mailbox` once one is released.
     func tryAcquire(orWake mailbox: Mailbox) -> Bool {
-        guard available > 0 else {
-            if !waiting.contains(where: { $0 === mailbox }) { waiting.append(mailbox) }
-            return false
+        state.withLockedValue { state in
+            guard state.available > 0 else {
+                if !state.waiting.contains(where: { $0 === mailbox }) { state.waiting.append(mailbox) }
+                return false
+            }
+            state.available -= 1
+            return true
         }
-        available -= 1
-        return true
     }
 
     /// Wakes every waiting executor: one that no longer wants a slot, or
     /// that another beats to it, must not keep the rest asleep.
     func release() {
-        available += 1
+        let waiting = state.withLockedValue { state -> [Mailbox] in
+            state.available += 1
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
         for mailbox in waiting { mailbox.post(.tick) }
-        waiting.removeAll()
     }
 }

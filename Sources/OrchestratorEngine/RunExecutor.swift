@@ -256,9 +256,9 @@ actor RunExecutor: RunDriver {
             if waitingForRetry(name) { continue }
             // No slot free: the executor goes back to its messages (a cancel,
             // a lapsed lease) and is woken when another step ends.
-            guard await slots.tryAcquire(orWake: mailbox) else { break }
+            guard slots.tryAcquire(orWake: mailbox) else { break }
             guard await takeLocks(for: name) else {
-                await slots.release()
+                slots.release()
                 continue
             }
             batch.append(name)
@@ -268,7 +268,7 @@ actor RunExecutor: RunDriver {
         let rollingBack = Set(decision.rollback)
         guard !stopping, !cancelRequested, !lost, await readSecrets(for: batch, rollingBack: rollingBack) else {
             // The locks taken for them are given back at the next look (they did not start).
-            for _ in batch { await slots.release() }
+            for _ in batch { slots.release() }
             return
         }
         await launch(batch, rollingBack: rollingBack)
@@ -282,7 +282,7 @@ actor RunExecutor: RunDriver {
         var unstartable: [(name: String, outcome: ProcessOutcome)] = []
         for name in names {
             guard let index = index(of: name), let definition = definition(name) else {
-                await slots.release()
+                slots.release()
                 continue
             }
             var record = run.steps[index]
@@ -347,15 +347,15 @@ actor RunExecutor: RunDriver {
             processes[name] = process
             process.begin()
             EngineMetrics.activeSteps.increment()
-            world.spawn {
-                let outcome = await process.wait()
+            // Handed on from the thread that saw the end: no task in between.
+            process.whenEnded { outcome in
                 EngineMetrics.activeSteps.decrement()
-                await slots.release()
+                slots.release()
                 mailbox.post(.finished(name, outcome))
             }
         }
         for (name, outcome) in unstartable {
-            await slots.release()
+            slots.release()
             mailbox.post(.finished(name, outcome))
         }
         prepareAhead()
@@ -364,7 +364,7 @@ actor RunExecutor: RunDriver {
     /// Steps whose start was written but whose processes must not run after all: their gates stay shut, and they are pending again.
     private func abandon(_ held: [(name: String, process: any StepHandle)], _ unstartable: [(name: String, outcome: ProcessOutcome)], why: String) async {
         for (_, process) in held { process.abandon() }
-        for _ in 0..<(held.count + unstartable.count) { await slots.release() }
+        for _ in 0..<(held.count + unstartable.count) { slots.release() }
         if !lost { putBack(held.map(\.name) + unstartable.map(\.name), why: why) }
     }
 

@@ -21,8 +21,10 @@ public final class RunFeed: Sendable {
     public typealias Subscription = Broadcast<Update>.Subscription
 
     private let broadcast = Broadcast<Update>(capacity: 256)
-    /// The runs whose executor here publishes every write it stores, and how many such executors each has (a resume may overlap an end).
-    private let publishing = NIOLockedValueBox<[String: Int]>([:])
+    /// The runs whose executor here publishes every write it stores: how
+    /// many such executors each has (a resume may overlap an end), and
+    /// whether the last update published ended the run.
+    private let publishing = NIOLockedValueBox<[String: (executors: Int, ended: Bool)]>([:])
 
     public init() {}
 
@@ -35,14 +37,25 @@ public final class RunFeed: Sendable {
 
     /// An executor of `runId` publishes from now until `stopsPublishing`.
     func startsPublishing(_ runId: String) {
-        publishing.withLockedValue { $0[runId, default: 0] += 1 }
+        publishing.withLockedValue { runs in runs[runId] = ((runs[runId]?.executors ?? 0) + 1, false) }
     }
 
+    /// If the run's end was not published, its watchers here are woken to
+    /// read the database at once: what ended the executor (a take-over, an
+    /// ending stored without the feed when MongoDB refused a write) is not
+    /// in the feed, and a watcher that had spaced out its reads while the
+    /// run was quiet would see it late.
     func stopsPublishing(_ runId: String) {
-        publishing.withLockedValue { counts in
-            let left = (counts[runId] ?? 1) - 1
-            counts[runId] = left > 0 ? left : nil
+        let unexplained = publishing.withLockedValue { runs -> Bool in
+            guard let entry = runs[runId] else { return false }
+            guard entry.executors <= 1 else {
+                runs[runId]?.executors -= 1
+                return false
+            }
+            runs[runId] = nil
+            return !entry.ended
         }
+        if unexplained { broadcast.interrupt(runId) }
     }
 
     /// Starts collecting what is published for `runId`; `cancel()` ends it.
@@ -53,6 +66,7 @@ public final class RunFeed: Sendable {
     /// The run's write of `events` was acknowledged.
     func publish(_ runId: String, events: [RunEvent], ended: Bool, logNext: Int) {
         guard !events.isEmpty || ended else { return }
+        if ended { publishing.withLockedValue { $0[runId]?.ended = true } }
         broadcast.publish(runId, Update(events: events, ended: ended, logNext: logNext))
     }
 }

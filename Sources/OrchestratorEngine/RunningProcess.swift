@@ -19,7 +19,7 @@ final class RunningProcess: StepHandle {
     private let spec: ProcessSpec
     private let onLine: @Sendable (String, String) -> Void
     private let control = NIOLockedValueBox<Bool>(false)
-    private let outcome: NIOLockedValueBox<(ProcessOutcome?, CheckedContinuation<ProcessOutcome, Never>?)> = NIOLockedValueBox((nil, nil))
+    private let outcome: NIOLockedValueBox<(ProcessOutcome?, (@Sendable (ProcessOutcome) -> Void)?)> = NIOLockedValueBox((nil, nil))
 
     private init(pid: Int32, gate: Int32, report: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, onLine: @escaping @Sendable (String, String) -> Void) {
         self.pid = pid
@@ -124,24 +124,22 @@ final class RunningProcess: StepHandle {
         control.withLockedValue { $0 = true }
     }
 
-    func wait() async -> ProcessOutcome {
-        await withCheckedContinuation { continuation in
-            let ready: ProcessOutcome? = outcome.withLockedValue { state in
-                if let done = state.0 { return done }
-                state.1 = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
+    func whenEnded(_ body: @escaping @Sendable (ProcessOutcome) -> Void) {
+        let ready: ProcessOutcome? = outcome.withLockedValue { state in
+            if let done = state.0 { return done }
+            state.1 = body
+            return nil
         }
+        if let ready { body(ready) }
     }
 
     private func finish(_ result: ProcessOutcome) {
-        let waiter = outcome.withLockedValue { state -> CheckedContinuation<ProcessOutcome, Never>? in
+        let waiter = outcome.withLockedValue { state -> (@Sendable (ProcessOutcome) -> Void)? in
             state.0 = result
             defer { state.1 = nil }
             return state.1
         }
-        waiter?.resume(returning: result)
+        waiter?(result)
     }
 }
 

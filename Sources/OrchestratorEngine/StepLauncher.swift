@@ -72,8 +72,17 @@ public protocol StepHandle: Sendable {
     func abandon()
     /// SIGTERM to its process group now, SIGKILL after the grace period.
     func terminate()
+    /// Calls `body` once with how it ended (after `begin()` or `abandon()`),
+    /// on whichever thread sees the end (at once if it has ended already).
+    /// At most one per process. `body` must not block: it hands the outcome on.
+    func whenEnded(_ body: @escaping @Sendable (ProcessOutcome) -> Void)
+}
+
+extension StepHandle {
     /// How it ended (after `begin()` or `abandon()`).
-    func wait() async -> ProcessOutcome
+    func wait() async -> ProcessOutcome {
+        await withCheckedContinuation { ended in whenEnded { ended.resume(returning: $0) } }
+    }
 }
 
 /// Real processes: posix_spawn, the step gate, a supervising thread each.

