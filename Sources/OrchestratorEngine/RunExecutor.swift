@@ -146,7 +146,8 @@ actor RunExecutor: RunDriver {
         // Its lines are kept for late followers while it executes here (a member's under its fleet's id too).
         let outputKeys = [run.id] + (run.membership.map { [$0.fleetRunId] } ?? [])
         for key in outputKeys { output.hold(key) }
-        feed.startsPublishing(run.id)
+        // The log's folded entries are in the record it began from.
+        feed.startsPublishing(run.id, stored: run.events, logNext: log.folded)
         defer {
             feed.stopsPublishing(run.id)
             mailbox.close()

@@ -20,7 +20,13 @@ public final class RunFeed: Sendable {
 
     public typealias Subscription = Broadcast<Update>.Subscription
 
-    private let broadcast = Broadcast<Update>(capacity: 256)
+    /// While an executor here publishes a run, its last updates (the first
+    /// of them what was stored before it began) are kept for watchers that
+    /// come later: a watcher that comes as the run starts (`orchctl run start
+    /// --watch`) reads nothing from the database, where its read competed
+    /// with the run's first write (start to first step: 8.7 ms with it, 5.7
+    /// without). A longer run's watcher is told some fell out, and reads.
+    private let broadcast = Broadcast<Update>(capacity: 256, backlogCost: 256)
     /// The runs whose executor here publishes every write it stores: how
     /// many such executors each has (a resume may overlap an end), and
     /// whether the last update published ended the run.
@@ -35,9 +41,14 @@ public final class RunFeed: Sendable {
         publishing.withLockedValue { $0[runId] != nil }
     }
 
-    /// An executor of `runId` publishes from now until `stopsPublishing`.
-    func startsPublishing(_ runId: String) {
+    /// An executor of `runId` publishes from now until `stopsPublishing`;
+    /// `stored` are the run's events stored before it began, every event of
+    /// the log's entries before `logNext` among them.
+    func startsPublishing(_ runId: String, stored: [RunEvent], logNext: Int) {
         publishing.withLockedValue { runs in runs[runId] = ((runs[runId]?.executors ?? 0) + 1, false) }
+        broadcast.hold(runId)
+        // Those who watch already skip what they had.
+        if !stored.isEmpty { broadcast.publish(runId, Update(events: stored, ended: false, logNext: logNext)) }
     }
 
     /// If the run's end was not published, its watchers here are woken to
@@ -55,6 +66,7 @@ public final class RunFeed: Sendable {
             runs[runId] = nil
             return !entry.ended
         }
+        broadcast.letGo(runId)
         if unexplained { broadcast.interrupt(runId) }
     }
 

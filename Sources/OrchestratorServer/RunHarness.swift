@@ -129,6 +129,22 @@ struct RunHarness: Sendable {
         let quietest = watchInterval * 8
         var quiet = shortest
         var confirming = false
+        /// Delivers what the feed brought; true when it ended the run.
+        func consume(_ fed: (events: [RunEvent], ended: Bool, logNext: Int)) async throws(RPCError) -> Bool {
+            quiet = shortest
+            try await deliver(fed.events)
+            cursor.event += fed.events.count
+            // The log entries before the feed's position hold nothing undelivered: a later read starts after them.
+            cursor.logEntry = max(cursor.logEntry, fed.logNext)
+            heardAt = clock.now
+            read = false
+            return fed.ended
+        }
+        // A run executing here: its feed holds what was stored so far, and
+        // the database is read first only if that does not continue the cursor.
+        if let fed = Self.continuation(of: cursor, in: feed.take()), try await consume(fed) {
+            return try await finalRun(id)
+        }
         while true {
             // A watcher that hung up is let go now, not at the run's next event;
             // so is every watcher once the daemon has drained and closes.
@@ -166,14 +182,7 @@ struct RunHarness: Sendable {
                 read = true
                 continue
             }
-            quiet = shortest
-            try await deliver(fed.events)
-            cursor.event += fed.events.count
-            // The log entries before the feed's position hold nothing undelivered: a later read starts after them.
-            cursor.logEntry = max(cursor.logEntry, fed.logNext)
-            if fed.ended { return try await finalRun(id) }
-            heardAt = clock.now
-            read = false
+            if try await consume(fed) { return try await finalRun(id) }
         }
     }
 
