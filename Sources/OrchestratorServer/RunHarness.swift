@@ -117,21 +117,21 @@ struct RunHarness: Sendable {
         var heardAt = clock.now
         var read = true
         // How long the feed may be silent before the database is read. While
-        // the run executes here (its executor publishes every write it
-        // stores), a silence that a read confirms (nothing new stored)
-        // doubles it, up to `quietest`: a step
-        // that runs for minutes no longer costs ten reads a second per
-        // watcher. Events still come at once through the feed; only what
-        // another daemon stores (after a take-over, which waits for the
-        // lease to lapse) is seen up to that much later. Anything else
-        // (events, a gap, a drop) brings it back to the shortest.
+        // the run executes here, its executor publishes every write it
+        // stores, and when it stops without publishing the run's end (a
+        // take-over, a write MongoDB refused) the feed wakes its watchers:
+        // a silence then means that nothing was stored, and the database is
+        // read only after `quietest` of it (a run of many short steps cost
+        // each of its watchers a read per step before: 245 finds for 20
+        // runs of 5 steps). Otherwise after the shortest; and a silence
+        // that a read confirms while the run executes here doubles it.
         let shortest = watchInterval / 2
         let quietest = watchInterval * 8
         var quiet = shortest
         var confirming = false
         /// Delivers what the feed brought; true when it ended the run.
         func consume(_ fed: (events: [RunEvent], ended: Bool, logNext: Int)) async throws(RPCError) -> Bool {
-            quiet = shortest
+            quiet = service.isPublishedHere(id) ? quietest : shortest
             try await deliver(fed.events)
             cursor.event += fed.events.count
             // The log entries before the feed's position hold nothing undelivered: a later read starts after them.
