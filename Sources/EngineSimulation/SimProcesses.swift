@@ -220,6 +220,7 @@ final class SimProcess: StepHandle, @unchecked Sendable {
             deliver()
             return body(outcome)
         }
+        precondition(waiter == nil, "whenEnded once per process")
         waiter = body
     }
 

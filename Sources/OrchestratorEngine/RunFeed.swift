@@ -37,8 +37,10 @@ public final class RunFeed: Sendable {
     /// Whether an executor here publishes what it stores of `runId` now: a
     /// silence of its feed then means that nothing was stored, unless
     /// another daemon took the run over (which waits for the lease to lapse).
+    /// Once the run's end is published it is not: the run may be resumed
+    /// (and claimed by a peer) before the executor here has stopped.
     public func isPublishing(_ runId: String) -> Bool {
-        publishing.withLockedValue { $0[runId] != nil }
+        publishing.withLockedValue { $0[runId].map { !$0.ended } ?? false }
     }
 
     /// An executor of `runId` publishes from now until `stopsPublishing`;
@@ -47,9 +49,13 @@ public final class RunFeed: Sendable {
     func startsPublishing(_ runId: String, stored: [RunEvent], logNext: Int) {
         publishing.withLockedValue { runs in runs[runId] = ((runs[runId]?.executors ?? 0) + 1, false) }
         broadcast.hold(runId)
-        // Those who watch already skip what they had.
-        if !stored.isEmpty { broadcast.publish(runId, Update(events: stored, ended: false, logNext: logNext)) }
+        // Those who watch already skip what they had. A longer history is
+        // not copied into the backlog: its late watchers read MongoDB.
+        if !stored.isEmpty, stored.count <= Self.storedEventsKept { broadcast.publish(runId, Update(events: stored, ended: false, logNext: logNext)) }
     }
+
+    /// At most this many events stored before an executor began are kept for late watchers.
+    static let storedEventsKept = 256
 
     /// If the run's end was not published, its watchers here are woken to
     /// read the database at once: what ended the executor (a take-over, an

@@ -127,6 +127,7 @@ final class RunningProcess: StepHandle {
     func whenEnded(_ body: @escaping @Sendable (ProcessOutcome) -> Void) {
         let ready: ProcessOutcome? = outcome.withLockedValue { state in
             if let done = state.0 { return done }
+            precondition(state.1 == nil, "whenEnded once per process")
             state.1 = body
             return nil
         }

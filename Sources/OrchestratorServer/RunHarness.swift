@@ -118,9 +118,11 @@ struct RunHarness: Sendable {
         var read = true
         // How long the feed may be silent before the database is read. While
         // the run executes here, its executor publishes every write it
-        // stores, and when it stops without publishing the run's end (a
-        // take-over, a write MongoDB refused) the feed wakes its watchers:
-        // a silence then means that nothing was stored, and the database is
+        // stores, and when it stops without publishing the run's end (it
+        // learnt that a peer took the run over, a write MongoDB refused) the
+        // feed wakes its watchers: a silence then means that nothing was
+        // stored here (a peer's take-over is seen once the executor here
+        // has learnt of it, at most a third of a lease), and the database is
         // read only after `quietest` of it (a run of many short steps cost
         // each of its watchers a read per step before: 245 finds for 20
         // runs of 5 steps). Otherwise after the shortest; and a silence
@@ -140,10 +142,22 @@ struct RunHarness: Sendable {
             read = false
             return fed.ended
         }
+        /// The run, if it has really ended: the end the feed brought may be
+        /// an earlier one (the run was resumed since, before the executor
+        /// that ended it here had stopped); then the database is read on.
+        func ended() async throws(RPCError) -> Run? {
+            let run = try await finalRun(id)
+            guard run.status.isTerminal else {
+                quiet = shortest
+                read = true
+                return nil
+            }
+            return run
+        }
         // A run executing here: its feed holds what was stored so far, and
         // the database is read first only if that does not continue the cursor.
-        if let fed = Self.continuation(of: cursor, in: feed.take()), try await consume(fed) {
-            return try await finalRun(id)
+        if let fed = Self.continuation(of: cursor, in: feed.take()), try await consume(fed), let run = try await ended() {
+            return run
         }
         while true {
             // A watcher that hung up is let go now, not at the run's next event;
@@ -182,7 +196,7 @@ struct RunHarness: Sendable {
                 read = true
                 continue
             }
-            if try await consume(fed) { return try await finalRun(id) }
+            if try await consume(fed), let run = try await ended() { return run }
         }
     }
 
