@@ -283,6 +283,35 @@ public actor Engine {
             runId: runId, lease: RunLease(owner: settings.ownerId, until: now.addingTimeInterval(leaseSeconds)), deadline: sent + leaseHeldHere)
     }
 
+    /// Starts the first steps of `run`, about to be stored under
+    /// `reserved`, held at their gates, while `run.start` stores it: the
+    /// spawn (0.5–1.3 ms) then overlaps the insert instead of coming
+    /// between the run's record and its first write. Nothing runs before
+    /// that write is stored; `execute` hands them to the run's executor,
+    /// `cancelReservation` lets them go. Only for a run that starts a step
+    /// at once: no window to wait for, no locks to wait for, no secret
+    /// parameters (the executor checks its vault first).
+    public func startAhead(of run: Run, reserved: Reservation?) {
+        guard let reserved, reserved.runId == run.id, claiming.contains(run.id), heldAhead[run.id] == nil, !stopping,
+              run.fleet == nil, run.window == nil, run.locks.isEmpty, run.secretParams.isEmpty, !run.cancelRequested else { return }
+        let starter = StepStarter(run: run, settings: settings, launcher: world.launcher, output: output, logger: StepStarter.runLogger(logger, for: run))
+        let first = RunPlanner.Plan(run.definition).decide(cancelRequested: false) { _ in .pending }.start
+        var held: HeldAhead = [:]
+        for name in first.prefix(settings.maxParallelSteps) {
+            guard let step = run.definition.first(where: { $0.name == name }), step.locks.isEmpty, starter.mayStartAhead(step),
+                  case .held(let process) = starter.prepare(step, attempt: 1, secrets: .none) else { continue }
+            held[name] = (1, process)
+        }
+        if !held.isEmpty { heldAhead[run.id] = held }
+    }
+
+    /// The processes `startAhead` started for runs being stored here now.
+    private var heldAhead: [String: HeldAhead] = [:]
+
+    private func letGoHeldAhead(_ runId: String) {
+        for (_, held) in (heldAhead.removeValue(forKey: runId) ?? [:]).sorted(by: { $0.key < $1.key }) { held.process.abandon() }
+    }
+
     /// The reserved run was stored as `run`, leased to this daemon: it is
     /// executed now, from the record just written (a queued run's log is
     /// empty), with no claim (an update and a find) before its first step.
@@ -292,6 +321,7 @@ public actor Engine {
         claiming.remove(run.id)
         let cancel = pendingCancels.remove(run.id) != nil
         guard executors[run.id] == nil, !stopping else {
+            letGoHeldAhead(run.id)
             // Its lease lapses; the next claim pass (here or a peer's) takes it.
             if marksLatest { world.spawn { [workflows] in try? await workflows.markLatestRun(workflowId: run.workflowId, runId: run.id) } }
             doorbell.ring()
@@ -300,7 +330,8 @@ public actor Engine {
         var stored = run
         stored.cancelRequested = stored.cancelRequested || cancel
         startExecutor(
-            ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline), marksLatest: marksLatest)
+            ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline), marksLatest: marksLatest,
+            ahead: heldAhead.removeValue(forKey: run.id) ?? [:])
     }
 
     /// The reserved run was not stored (or whether it was is unknown): if it
@@ -308,13 +339,14 @@ public actor Engine {
     public func cancelReservation(_ reserved: Reservation) {
         claiming.remove(reserved.runId)
         pendingCancels.remove(reserved.runId)
+        letGoHeldAhead(reserved.runId)
         doorbell.ring()
     }
 
     /// Cancels asked for runs being stored here now: applied once their executor starts.
     private var pendingCancels: Set<String> = []
 
-    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline, marksLatest: Bool = false) {
+    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline, marksLatest: Bool = false, ahead: HeldAhead = [:]) {
         let run = claimed.run
         let id = run.id
         let executor: any RunDriver
@@ -333,7 +365,7 @@ public actor Engine {
                 // A run that never started is made its workflow's latest by whichever executor starts it (conditional, so
                 // a second mark is harmless): one started here whose daemon died before its mark landed is too.
                 secrets: secrets, vault: secretParams, feed: feed, output: output, marksLatest: marksLatest || (run.status == .queued && run.startedAt == nil),
-                logger: logger)
+                ahead: ahead, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor

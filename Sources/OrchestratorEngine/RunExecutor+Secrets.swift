@@ -11,14 +11,6 @@ extension RunExecutor {
         !run.secretParams.isEmpty && vault.params(for: run.id) == nil
     }
 
-    /// Why this daemon does not run `step` as the user it names: that user
-    /// is not in its `run-as-users` (the run may have been started on a
-    /// daemon configured otherwise, or before the configuration changed).
-    func refusedUser(_ step: Step) -> String? {
-        guard let user = step.runAs?.user, !settings.runAsUsers.contains(user) else { return nil }
-        return "not started: runAs user '\(user)' is not in this daemon's run-as-users"
-    }
-
     /// What step `step` is given besides its run's record.
     func stepSecrets(for step: Step) -> StepSecrets {
         var given = StepSecrets(params: vault.params(for: run.id) ?? [:])

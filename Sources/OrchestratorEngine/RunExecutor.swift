@@ -39,7 +39,7 @@ actor RunExecutor: RunDriver {
     private var processes: [String: any StepHandle] = [:]
     /// Processes started ahead of their turn and held at their gates: the
     /// steps that start next if the running ones succeed (see `prepareAhead`).
-    private var ahead: [String: (attempt: Int, process: any StepHandle)] = [:]
+    private var ahead: HeldAhead
     /// Steps waiting for their next attempt, until this uptime.
     private var notBefore: [String: Duration] = [:]
     private(set) var cancelRequested: Bool
@@ -102,7 +102,7 @@ actor RunExecutor: RunDriver {
         deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
         waits: @escaping @Sendable (Bool) async -> Void = { _ in }, secrets: any SecretSource = NoSecrets(),
         vault: SecretParamVault = SecretParamVault(), feed: RunFeed = RunFeed(), output: Broadcast<OutputLine> = Broadcast(capacity: 0),
-        marksLatest: Bool = false, logger: Logger
+        marksLatest: Bool = false, ahead: HeldAhead = [:], logger: Logger
     ) {
         self.feed = feed
         self.output = output
@@ -125,10 +125,8 @@ actor RunExecutor: RunDriver {
         self.slots = slots
         self.world = world
         self.deadline = deadline
-        var logger = logger
-        logger[metadataKey: "runId"] = "\(run.id)"
-        logger[metadataKey: "workflow"] = "\(run.workflowName)"
-        self.logger = logger
+        self.logger = StepStarter.runLogger(logger, for: run)
+        self.ahead = ahead
         self.cancelRequested = run.cancelRequested
         workflowStatus = WorkflowStatusWriter(
             workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock, enabled: run.membership == nil,
@@ -372,15 +370,14 @@ actor RunExecutor: RunDriver {
     /// The step's process, held at its gate: the one started ahead for this
     /// attempt if there is one, else a new one.
     private func heldProcess(for step: Step, attempt: Int) -> PreparedStep {
-        let problem = secretProblems[step.name] ?? refusedUser(step)
+        let problem = secretProblems[step.name] ?? starter.refusedUser(step)
         if let early = ahead.removeValue(forKey: step.name) {
             // Started ahead for the step's own action: never a rollback's.
             if problem == nil, early.attempt == attempt, step.action == definition(step.name)?.action { return .held(early.process) }
             early.process.abandon()
         }
         if let problem { return .failed(ProcessOutcome(ending: .notStarted(problem), stderr: problem)) }
-        return world.launcher.prepare(
-            StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: step.name, attempt: attempt))
+        return starter.prepare(step, attempt: attempt, secrets: stepSecrets(for: step))
     }
 
     /// Starts the steps that come next if every running step succeeds, held
@@ -390,22 +387,18 @@ actor RunExecutor: RunDriver {
     /// until that write is stored and its gate opens, and it exits at once
     /// if the daemon dies; `dropAhead` abandons them when the plan changes.
     private func prepareAhead() {
-        guard !stopping, !cancelRequested, !lost else { return }
+        guard !stopping, !cancelRequested, !lost, !lacksSecretParams else { return }
         let steps = run.steps
         let next = plan.decide(cancelRequested: false) { [recordOf] in
             let status = recordOf[$0] >= 0 ? steps[recordOf[$0]].status : .pending
             return status == .running ? .succeeded : status
         }.start
+        let starter = self.starter
         for name in next.prefix(settings.maxParallelSteps) where ahead[name] == nil && !waitingForRetry(name) {
-            // A step that uses secrets reads them at its turn, not before.
-            guard let index = index(of: name), let step = definition(name), SecretRules.used(by: step).isEmpty, !lacksSecretParams,
-                  refusedUser(step) == nil else { continue }
+            guard let index = index(of: name), let step = definition(name), starter.mayStartAhead(step) else { continue }
             let attempt = run.steps[index].attempts + 1
             // One that cannot start is left to its turn, which reports why.
-            if case .held(let process) = world.launcher.prepare(
-                StepLaunch.spec(for: step, run: run, attempt: attempt, settings: settings, secrets: stepSecrets(for: step)), onLine: lineLogger(for: name, attempt: attempt)) {
-                ahead[name] = (attempt, process)
-            }
+            if case .held(let process) = starter.prepare(step, attempt: attempt, secrets: stepSecrets(for: step)) { ahead[name] = (attempt, process) }
         }
     }
 
@@ -506,19 +499,9 @@ actor RunExecutor: RunDriver {
         ahead.removeAll()
     }
 
-    /// Where attempt `attempt` of step `step` sends each line it prints:
-    /// the journal, and the followers of the run (and of its fleet) here.
-    private func lineLogger(for step: String, attempt: Int) -> @Sendable (String, String) -> Void {
-        var lineLogger = logger
-        lineLogger[metadataKey: "step"] = "\(step)"
-        lineLogger[metadataKey: "attempt"] = "\(attempt)"
-        let (outputLogger, output, runId, fleet) = (lineLogger, self.output, run.id, run.membership)
-        return { stream, line in
-            outputLogger.info("\(line)", metadata: ["stream": "\(stream)"])
-            let printed = OutputLine(runId: runId, target: fleet?.target.name, step: step, attempt: attempt, stream: stream, text: line)
-            output.publish(runId, printed)
-            if let fleet { output.publish(fleet.fleetRunId, printed) }
-        }
+    /// What starts the run's step processes.
+    private var starter: StepStarter {
+        StepStarter(run: run, settings: settings, launcher: world.launcher, output: output, logger: logger)
     }
 
     // MARK: - Messages

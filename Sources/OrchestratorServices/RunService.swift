@@ -108,8 +108,17 @@ public struct RunService: Sendable {
             if let reservation { await engine.cancelReservation(reservation) }
             throw error
         }
+        // Its first steps' processes are started, held at their gates, while it is stored.
+        async let startedAhead: Void = engine.startAhead(of: run, reserved: reservation)
+        let created: Result<Run?, OrchestratorError>
         do throws(OrchestratorError) {
-            if let earlier = try await create(run, heldBy: kept?.lease ?? reservation?.lease) {
+            created = .success(try await create(run, heldBy: kept?.lease ?? reservation?.lease))
+        } catch {
+            created = .failure(error)
+        }
+        await startedAhead
+        do throws(OrchestratorError) {
+            if let earlier = try created.get() {
                 if let reservation { await engine.cancelReservation(reservation) }
                 if let kept { engine.secretParams.forget(id, token: kept.token) }
                 try await keepAgain(params, for: earlier)
