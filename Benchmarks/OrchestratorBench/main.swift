@@ -193,6 +193,62 @@ func operationCounts() throws -> OperationCounts {
     }
 }
 
+/// The write that starts a run, as the daemon's executor makes it, for a
+/// copy of the run's `document` stored queued and leased to "bench": a fold
+/// of the run's first step into the document, fenced as the daemon fences
+/// it (the run's id, its owner, no fold before).
+func startingWrite(of document: BSONDocument) -> (copy: BSONDocument, filter: BSONDocument, update: BSONDocument) {
+    var copy = document
+    let steps = document["steps"]?.arrayValue ?? []
+    let events = document["events"]?.arrayValue ?? []
+    copy["events"] = .array(Array(events.prefix(1)))
+    copy["owner"] = "bench"
+    copy["logNext"] = .null
+    let filter: BSONDocument = ["_id": document["_id"] ?? .null, "owner": "bench", "logNext": ["$in": [0, .null]]]
+    let update: BSONDocument = [
+        "$set": ["status": "running", "startedAt": document["startedAt"] ?? .null, "steps.0": steps.first ?? .null, "logNext": 1, "logWriter": "bench"],
+        "$push": ["events": ["$each": .array(Array(events.dropFirst().prefix(2)))]], "$inc": ["eventCount": 2],
+    ]
+    return (copy, filter, update)
+}
+
+/// Gives collection `copy` the indexes of the daemon's `runs`: a write
+/// to a run's document also updates the indexes its fields are in.
+func indexLikeRuns(_ copy: String, _ client: MongoClient) throws(MongoError) {
+    let listed = try client.command(["listIndexes": "runs"])
+    let indexes = (listed["cursor"]?.documentValue?["firstBatch"]?.arrayValue ?? []).compactMap(\.documentValue).filter { $0["name"]?.stringValue != "_id_" }
+    var specs: [BSON] = []
+    for index in indexes {
+        var spec = BSONDocument()
+        for field in index.fields where ["key", "name", "unique", "sparse", "partialFilterExpression"].contains(field.key) { spec[field.key] = field.value }
+        specs.append(.document(spec))
+    }
+    if !specs.isEmpty { _ = try client.writeCommand(["createIndexes": BSON(copy), "indexes": .array(specs)]) }
+}
+
+/// Seconds `body` took.
+func timed(_ body: () throws(MongoError) -> Void) throws(MongoError) -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    try body()
+    let elapsed = clock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+/// The write that starts run `runId`, replayed directly through libmongoc
+/// on a copy in a collection of its own: seconds.
+func replayStartingWrite(_ runId: String) throws -> Double {
+    guard let oid = ObjectId(runId) else { throw BenchError("no run id") }
+    return try pool.withClientBlocking { client throws(MongoError) -> Double in
+        guard let document = try client.collection("runs").findOne(["_id": .objectId(oid)]) else { return .nan }
+        let (copy, filter, update) = startingWrite(of: document)
+        try indexLikeRuns("start_floor", client)
+        let copies = client.collection("start_floor")
+        try copies.insertOne(copy)
+        return try timed { () throws(MongoError) in _ = try copies.updateOne(filter, update) }
+    }
+}
+
 /// The database's part of a sequential run, replayed directly through
 /// libmongoc in collections of their own: the update that starts the run
 /// (with its first step), one log entry per further step (the previous
@@ -202,32 +258,29 @@ func operationCounts() throws -> OperationCounts {
 func replayRunWrites(_ runId: String) throws -> Double {
     guard let oid = ObjectId(runId) else { throw BenchError("no run id") }
     return try pool.withClientBlocking { client throws(MongoError) -> Double in
-        guard var document = try client.collection("runs").findOne(["_id": .objectId(oid)]) else { return .nan }
+        guard let document = try client.collection("runs").findOne(["_id": .objectId(oid)]) else { return .nan }
         let steps = document["steps"]?.arrayValue ?? []
         let events = document["events"]?.arrayValue ?? []
-        document["events"] = .array(Array(events.prefix(1)))
+        let (copy, filter, update) = startingWrite(of: document)
         let copies = client.collection("dispatch_floor")
         let log = client.collection("dispatch_floor_log")
         _ = try client.writeCommand(["createIndexes": "dispatch_floor_log", "indexes": [["key": ["runId": 1, "seq": 1], "name": "run_seq", "unique": true]]])
-        try copies.insertOne(document)
-        let clock = ContinuousClock()
-        let start = clock.now
-        _ = try copies.updateOne(
-            ["_id": .objectId(oid), "logNext": 0],
-            ["$set": ["status": "running", "steps.0": steps.first ?? .null, "logNext": 2], "$push": ["events": ["$each": .array(Array(events.dropFirst().prefix(2)))]]])
-        for index in 1..<max(steps.count, 1) {
-            try log.insertOne([
-                "runId": .objectId(oid), "seq": BSON(index + 1), "writer": "bench",
-                "steps": [["index": BSON(index - 1), "record": steps[index - 1]], ["index": BSON(index), "record": steps[index]]],
-                "events": .array(Array(events.dropFirst(1 + 2 * index).prefix(2))),
-            ])
+        try indexLikeRuns("dispatch_floor", client)
+        try copies.insertOne(copy)
+        return try timed { () throws(MongoError) in
+            _ = try copies.updateOne(filter, update)
+            for index in 1..<max(steps.count, 1) {
+                try log.insertOne([
+                    "runId": .objectId(oid), "seq": BSON(index + 1), "writer": "bench",
+                    "steps": [["index": BSON(index - 1), "record": steps[index - 1]], ["index": BSON(index), "record": steps[index]]],
+                    "events": .array(Array(events.dropFirst(1 + 2 * index).prefix(2))),
+                ])
+            }
+            var set = BSONDocument([("status", "succeeded"), ("logNext", BSON(steps.count + 2))])
+            for (index, record) in steps.enumerated() { set["steps.\(index)"] = record }
+            _ = try copies.updateOne(["_id": .objectId(oid)], ["$set": .document(set), "$push": ["events": ["$each": .array(Array(events.dropFirst(3)))]]])
+            _ = try log.deleteMany(["runId": .objectId(oid)])
         }
-        var set = BSONDocument([("status", "succeeded"), ("logNext", BSON(steps.count + 2))])
-        for (index, record) in steps.enumerated() { set["steps.\(index)"] = record }
-        _ = try copies.updateOne(["_id": .objectId(oid)], ["$set": .document(set), "$push": ["events": ["$each": .array(Array(events.dropFirst(3)))]]])
-        _ = try log.deleteMany(["runId": .objectId(oid)])
-        let elapsed = clock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
 
@@ -282,6 +335,7 @@ _ = try setup.call("workflow.create", ["name": "stamp", "steps": [["name": "s", 
 var latencies: [Double] = []
 var unwatched: [Double] = []
 var floors: [Double] = []
+var writes: [Double] = []
 for _ in 0..<(50 / scale) {
     // Floor: the same process started here, from the moment it is asked for to its stamp.
     try? FileManager.default.removeItem(atPath: stampFile)
@@ -303,12 +357,17 @@ for _ in 0..<(50 / scale) {
     usleep(100_000)
     _ = try setup.call("run.watch", ["id": alone["id"] ?? .null])
     unwatched.append(Double(try stamp(stampFile) - aloneAnswered) / 1e6)
+
+    // The one write between the answer and the process: the same update, replayed.
+    writes.append(try replayStartingWrite(alone["id"]?.stringValue ?? "") * 1000)
 }
 try? FileManager.default.removeItem(atPath: stampFile)
 func percentile(_ values: [Double], _ p: Double) -> Double { values.sorted()[min(values.count - 1, Int(Double(values.count) * p))] }
 say(String(format: "run.start answered -> the step's process stamps, watched at once: p50 %.1f ms, max %.1f ms (n=%d) | unwatched: p50 %.1f ms, max %.1f ms | floor, the same process started by a shell: p50 %.1f ms, max %.1f ms",
            percentile(latencies, 0.5), latencies.max() ?? .nan, latencies.count, percentile(unwatched, 0.5), unwatched.max() ?? .nan,
            percentile(floors, 0.5), floors.max() ?? .nan))
+say(String(format: "the write that starts the run, replayed through libmongoc: p50 %.1f ms | unwatched start above the shell floor and that write: %.1f ms (target: 1 ms or less)",
+           percentile(writes, 0.5), percentile(unwatched, 0.5) - percentile(floors, 0.5) - percentile(writes, 0.5)))
 }
 
 if sections.contains("concurrent") {
