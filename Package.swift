@@ -43,6 +43,7 @@ let package = Package(
             pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -147,7 +148,7 @@ let package = Package(
             name: "OrchestratorServer",
             dependencies: [
                 "OrchestratorModel", "OrchestratorProtocol", "OrchestratorStorage", "MongoStorage", "OrchestratorEngine", "OrchestratorServices",
-                "OrchestratorInventory", "MongoKit", "SystemdSupport", "CSystemd",
+                "OrchestratorInventory", "MongoKit", "SystemdSupport", "CSystemd", "CMalloc",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -232,6 +233,11 @@ let package = Package(
                 "OrchestratorStorage", "MongoStorage", "InMemoryStorage", "OrchestratorServices", "OrchestratorEngine", "OrchestratorModel",
                 "MongoKit", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServerUnitTests",
+            dependencies: ["OrchestratorServer", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

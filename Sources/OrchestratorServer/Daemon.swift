@@ -145,6 +145,7 @@ public enum Daemon {
         let scheduler = ScheduleRunner(
             schedules: scheduleStore, runs: runService, runStore: runStore, clock: world.clock,
             requester: Requester(uid: getuid(), gid: getgid(), pid: getpid()), logger: logger)
+        let memoryTrim = MemoryTrim()
         let dispatcher = RPCDispatcher(
             routes: RPCDispatcher.routes(
                 workflows: WorkflowHarness(service: WorkflowService(workflows: store, runs: runStore, ids: ids, clock: world.clock, runAs: runAs)),
@@ -153,7 +154,7 @@ public enum Daemon {
                 schedules: ScheduleHarness(service: ScheduleService(schedules: scheduleStore, workflows: store, ids: ids, clock: world.clock)),
                 secrets: SecretHarness(service: secrets),
                 status: status),
-            maximumBatch: settings.maxBatch, logger: logger)
+            maximumBatch: settings.maxBatch, logger: logger, handled: memoryTrim.workHappened)
         let server: RPCServer
         do {
             server = try await RPCServer.start(
@@ -190,6 +191,7 @@ public enum Daemon {
             .init(
                 service: EngineService(engine: engine, stopTimeout: .seconds(settings.stopTimeoutSeconds)) { active in
                     notifier.status(statusLine.text(activeRuns: active))
+                    memoryTrim.workHappened()
                 }, successTerminationBehavior: .ignore),
             .init(service: SchedulerService(runner: scheduler, engine: engine), successTerminationBehavior: .ignore),
         ]

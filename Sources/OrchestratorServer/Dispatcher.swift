@@ -39,10 +39,14 @@ public struct RPCDispatcher: Sendable {
     private let logger: Logger
     private let maximumBatch: Int
 
-    public init(routes: [String: Route], maximumBatch: Int = 100, logger: Logger) {
+    /// Told after each line is handled (see `MemoryTrim`).
+    private let handled: @Sendable () -> Void
+
+    public init(routes: [String: Route], maximumBatch: Int = 100, logger: Logger, handled: @escaping @Sendable () -> Void = {}) {
         self.routes = routes
         self.maximumBatch = maximumBatch
         self.logger = logger
+        self.handled = handled
     }
 
     public func handle(
@@ -51,6 +55,7 @@ public struct RPCDispatcher: Sendable {
         isConnected: @escaping @Sendable () -> Bool = { true }
     ) async -> JSONValue? {
         let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notify: notify, isConnected: isConnected)
+        defer { handled() }
         switch RPCCodec.decode(line: line) {
         case .batch(let messages) where messages.count > maximumBatch:
             logger.debug("refused a batch of \(messages.count) requests", metadata: ["peerUid": "\(peer.uid)"])
