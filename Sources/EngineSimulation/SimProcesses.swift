@@ -63,6 +63,8 @@ final class SimProcessTable: @unchecked Sendable {
     }
 
     var running: [SimProcess] { processes.filter { $0.state == .running } }
+    /// Held at their gates by a daemon still alive.
+    var waiting: [SimProcess] { processes.filter { $0.state == .held && $0.life.alive } }
 
     /// A life ended: its held processes exit at their gates (the gate's
     /// pipe closes with the daemon); its running ones go on, orphaned.

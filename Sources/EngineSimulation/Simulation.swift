@@ -518,6 +518,10 @@ public final class Simulation: @unchecked Sendable {
         if let process = processes.running.first {
             world.breach("a step process outlived everything", "step \(process.step) of run \(process.run) still runs")
         }
+        // Started ahead and never let go: a gate that waits as long as its daemon lives.
+        if let process = processes.waiting.first {
+            world.breach("a step process was left at its gate", "step \(process.step) of run \(process.run) still waits at its gate")
+        }
         checkLocks()
         for id in stored.sorted() {
             guard let run = database.runs.snapshot(id), let fleet = run.fleet else { continue }

@@ -291,9 +291,10 @@ public actor Engine {
     /// `cancelReservation` lets them go. Only for a run that starts a step
     /// at once: no window to wait for, no locks to wait for, no secret
     /// parameters (the executor checks its vault first).
-    public func startAhead(of run: Run, reserved: Reservation?) {
-        guard let reserved, reserved.runId == run.id, claiming.contains(run.id), heldAhead[run.id] == nil, !stopping,
-              run.fleet == nil, run.window == nil, run.locks.isEmpty, run.secretParams.isEmpty, !run.cancelRequested else { return }
+    /// Spawned off the engine's actor: claims, leases and other starts do not wait for them.
+    public nonisolated func startAhead(of run: Run, reserved: Reservation?) async {
+        guard let reserved, reserved.runId == run.id, run.fleet == nil, run.window == nil, run.locks.isEmpty, run.secretParams.isEmpty,
+              !run.cancelRequested else { return }
         let starter = StepStarter(run: run, settings: settings, launcher: world.launcher, output: output, logger: StepStarter.runLogger(logger, for: run))
         let first = RunPlanner.Plan(run.definition).decide(cancelRequested: false) { _ in .pending }.start
         var held: HeldAhead = [:]
@@ -302,7 +303,16 @@ public actor Engine {
                   case .held(let process) = starter.prepare(step, attempt: 1, secrets: .none) else { continue }
             held[name] = (1, process)
         }
-        if !held.isEmpty { heldAhead[run.id] = held }
+        if !held.isEmpty { await keepAhead(held, for: run.id) }
+    }
+
+    /// Kept for the run's executor while the run is being stored here; let go if it no longer is (or the daemon stops).
+    private func keepAhead(_ held: HeldAhead, for runId: String) {
+        guard claiming.contains(runId), heldAhead[runId] == nil, !stopping else {
+            for (_, early) in held.sorted(by: { $0.key < $1.key }) { early.process.abandon() }
+            return
+        }
+        heldAhead[runId] = held
     }
 
     /// The processes `startAhead` started for runs being stored here now.

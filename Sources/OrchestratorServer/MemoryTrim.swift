@@ -7,9 +7,9 @@ import NIOConcurrencyHelpers
 /// back by itself): after the bench's scale section that was 5 MiB of the
 /// daemon's 44. Once the daemon has been quiet for `quiet` after some work
 /// (requests answered, runs ended), `malloc_trim(0)` returns every whole
-/// free page, on a queue of its own: it takes the arenas' locks for a few
-/// milliseconds, which no event loop should wait for. Nothing wakes up
-/// while the daemon stays idle.
+/// free page, on a queue of its own, at a moment nothing is being done
+/// (it holds each arena's lock while it walks it). Nothing wakes up while
+/// the daemon stays idle.
 public final class MemoryTrim: Sendable {
     private let quietNanoseconds: UInt64
     private let trim: @Sendable () -> Void
@@ -25,9 +25,9 @@ public final class MemoryTrim: Sendable {
 
     /// Called as work ends: the trim comes once nothing more has happened for `quiet`.
     public func workHappened() {
-        let now = DispatchTime.now().uptimeNanoseconds
+        // Read under the lock, as the look reads it: a later stamp is never older than one read before.
         let startLooking = state.withLockedValue { state -> Bool in
-            state.lastWork = now
+            state.lastWork = DispatchTime.now().uptimeNanoseconds
             defer { state.looking = true }
             return !state.looking
         }
@@ -36,9 +36,8 @@ public final class MemoryTrim: Sendable {
 
     private func look(after nanoseconds: UInt64) {
         queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
-            let now = DispatchTime.now().uptimeNanoseconds
             let stillBusy = state.withLockedValue { state -> UInt64? in
-                let quietFor = now &- state.lastWork
+                let quietFor = DispatchTime.now().uptimeNanoseconds - state.lastWork
                 guard quietFor < quietNanoseconds else {
                     state.looking = false
                     return nil
