@@ -237,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServerUnitTests",
-            dependencies: ["OrchestratorServer", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: ["OrchestratorServer", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

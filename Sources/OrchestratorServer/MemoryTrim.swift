@@ -11,23 +11,37 @@ import NIOConcurrencyHelpers
 /// (it holds each arena's lock while it walks it). Nothing wakes up while
 /// the daemon stays idle.
 public final class MemoryTrim: Sendable {
+    /// Runs `body` on the trim's own queue after `nanoseconds`.
+    public typealias Scheduler = @Sendable (_ nanoseconds: UInt64, _ body: @escaping @Sendable () -> Void) -> Void
+
     private let quietNanoseconds: UInt64
+    private let now: @Sendable () -> UInt64
+    private let schedule: Scheduler
     private let trim: @Sendable () -> Void
-    private let queue = DispatchQueue(label: "orchestratord.memory-trim")
-    /// When work last happened (uptime, ns), and whether a look is due.
+    /// When work last happened (`now`), and whether a look is due.
     private let state = NIOLockedValueBox<(lastWork: UInt64, looking: Bool)>((0, false))
 
-    public init(quiet: Duration = .milliseconds(500), trim: @escaping @Sendable () -> Void = { _ = malloc_trim(0) }) {
+    public init(
+        quiet: Duration = .milliseconds(500), now: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
+        schedule: @escaping Scheduler = MemoryTrim.onItsQueue, trim: @escaping @Sendable () -> Void = { _ = malloc_trim(0) }
+    ) {
         let (seconds, attoseconds) = quiet.components
         self.quietNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        self.now = now
+        self.schedule = schedule
         self.trim = trim
+    }
+
+    private static let queue = DispatchQueue(label: "orchestratord.memory-trim")
+    public static let onItsQueue: Scheduler = { nanoseconds, body in
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: body)
     }
 
     /// Called as work ends: the trim comes once nothing more has happened for `quiet`.
     public func workHappened() {
         // Read under the lock, as the look reads it: a later stamp is never older than one read before.
         let startLooking = state.withLockedValue { state -> Bool in
-            state.lastWork = DispatchTime.now().uptimeNanoseconds
+            state.lastWork = now()
             defer { state.looking = true }
             return !state.looking
         }
@@ -35,9 +49,9 @@ public final class MemoryTrim: Sendable {
     }
 
     private func look(after nanoseconds: UInt64) {
-        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
+        schedule(nanoseconds) { [self] in
             let stillBusy = state.withLockedValue { state -> UInt64? in
-                let quietFor = DispatchTime.now().uptimeNanoseconds - state.lastWork
+                let quietFor = now() - state.lastWork
                 guard quietFor < quietNanoseconds else {
                     state.looking = false
                     return nil
