@@ -93,7 +93,7 @@ build_release() {
     # of its order file (packaging/order/, scripts/order-files): spread over
     # the whole of .text, the 1.3 MB the daemon runs kept 13 MiB of it
     # resident (the kernel maps 64 KiB around each page faulted in).
-    local flags=(-c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections)
+    local flags=(-c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
     for product in "$@"; do
         order="$ORCH_ROOT/packaging/order/$product.order"
         if [ -f "$order" ]; then
