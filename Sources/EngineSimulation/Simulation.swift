@@ -479,7 +479,8 @@ public final class Simulation: @unchecked Sendable {
 
     /// Every run in the database ended and no step process still runs.
     private var settled: Bool {
-        guard daemons.allSatisfy({ $0.life?.alive == true }), processes.running.isEmpty else { return false }
+        // A process held at its gate may belong to a start whose insert is still on its way.
+        guard daemons.allSatisfy({ $0.life?.alive == true }), processes.running.isEmpty, processes.waiting.isEmpty else { return false }
         return database.runs.everyRunEnded
     }
 

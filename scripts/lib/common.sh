@@ -85,6 +85,10 @@ ensure_build_dependencies() {
 # brings the Swift runtime and libstdc++ along: an 8.7 MB gate that the
 # dynamic loader relocated at every step's start, 1.5 ms of CPU against
 # 0.4 (docs/benchmarks.md, fourth round).
+# How release builds are made (build_release, scripts/simulate): one set of
+# flags, or every module is compiled again whenever the two alternate.
+RELEASE_BUILD_FLAGS=(-c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
+
 build_release() {
     # Called as $(build_release ...), where set -e does not reach: each failure returns.
     local product bin order
@@ -93,7 +97,7 @@ build_release() {
     # of its order file (packaging/order/, scripts/order-files): spread over
     # the whole of .text, the 1.3 MB the daemon runs kept 13 MiB of it
     # resident (the kernel maps 64 KiB around each page faulted in).
-    local flags=(-c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
+    local flags=("${RELEASE_BUILD_FLAGS[@]}")
     for product in "$@"; do
         order="$ORCH_ROOT/packaging/order/$product.order"
         if [ -f "$order" ]; then
