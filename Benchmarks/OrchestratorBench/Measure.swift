@@ -104,7 +104,7 @@ final class LockedArray: @unchecked Sendable {
 }
 
 /// Wall-clock seconds of `body`.
-func seconds(_ body: () throws -> Void) rethrows -> Double {
+func seconds<Failure: Error>(_ body: () throws(Failure) -> Void) throws(Failure) -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -226,15 +226,6 @@ func indexLikeRuns(_ copy: String, _ client: MongoClient) throws(MongoError) {
     if !specs.isEmpty { _ = try client.writeCommand(["createIndexes": BSON(copy), "indexes": .array(specs)]) }
 }
 
-/// Seconds `body` took.
-func timed(_ body: () throws(MongoError) -> Void) throws(MongoError) -> Double {
-    let clock = ContinuousClock()
-    let start = clock.now
-    try body()
-    let elapsed = clock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-}
-
 /// The write that starts run `runId`, replayed directly through libmongoc
 /// on a copy in a collection of its own: seconds.
 func replayStartingWrite(_ runId: String) throws -> Double {
@@ -245,7 +236,7 @@ func replayStartingWrite(_ runId: String) throws -> Double {
         try indexLikeRuns("start_floor", client)
         let copies = client.collection("start_floor")
         try copies.insertOne(copy)
-        return try timed { () throws(MongoError) in _ = try copies.updateOne(filter, update) }
+        return try seconds { () throws(MongoError) in _ = try copies.updateOne(filter, update) }
     }
 }
 
@@ -267,7 +258,7 @@ func replayRunWrites(_ runId: String) throws -> Double {
         _ = try client.writeCommand(["createIndexes": "dispatch_floor_log", "indexes": [["key": ["runId": 1, "seq": 1], "name": "run_seq", "unique": true]]])
         try indexLikeRuns("dispatch_floor", client)
         try copies.insertOne(copy)
-        return try timed { () throws(MongoError) in
+        return try seconds { () throws(MongoError) in
             _ = try copies.updateOne(filter, update)
             for index in 1..<max(steps.count, 1) {
                 try log.insertOne([

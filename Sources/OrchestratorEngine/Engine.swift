@@ -309,7 +309,7 @@ public actor Engine {
     /// Kept for the run's executor while the run is being stored here; let go if it no longer is (or the daemon stops).
     private func keepAhead(_ held: HeldAhead, for runId: String) {
         guard claiming.contains(runId), heldAhead[runId] == nil, !stopping else {
-            for (_, early) in held.sorted(by: { $0.key < $1.key }) { early.process.abandon() }
+            letGo(held)
             return
         }
         heldAhead[runId] = held
@@ -319,7 +319,7 @@ public actor Engine {
     private var heldAhead: [String: HeldAhead] = [:]
 
     private func letGoHeldAhead(_ runId: String) {
-        for (_, held) in (heldAhead.removeValue(forKey: runId) ?? [:]).sorted(by: { $0.key < $1.key }) { held.process.abandon() }
+        letGo(heldAhead.removeValue(forKey: runId) ?? [:])
     }
 
     /// The reserved run was stored as `run`, leased to this daemon: it is

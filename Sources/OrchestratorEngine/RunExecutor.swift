@@ -495,7 +495,7 @@ actor RunExecutor: RunDriver {
     }
 
     private func dropAhead() {
-        for name in ahead.keys.sorted() { ahead[name]?.process.abandon() }
+        letGo(ahead)
         ahead.removeAll()
     }
 

@@ -5,6 +5,11 @@ import OrchestratorModel
 /// step name: the attempt each was started for.
 typealias HeldAhead = [String: (attempt: Int, process: any StepHandle)]
 
+/// Lets every one of `held` go (it exits at its gate), in name order.
+func letGo(_ held: HeldAhead) {
+    for name in held.keys.sorted() { held[name]?.process.abandon() }
+}
+
 /// Starts a run's step processes, held at their gates until the write that
 /// records them is stored: for their turn, ahead of it while the steps
 /// before them run (`RunExecutor.prepareAhead`), and for the run's first
