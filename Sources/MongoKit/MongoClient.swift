@@ -81,6 +81,39 @@ public final class MongoCollection {
         }
     }
 
+    /// Inserts every document in one command (libmongoc splits it at the
+    /// server's message limits), unordered: one refused document (a
+    /// duplicate key) does not stop the others. Throws when nothing is
+    /// known of any document (no answer, no server); otherwise returns each
+    /// document's error, nil for those stored.
+    public func insertMany(_ documents: [BSONDocument], validate: Bool = true) throws(MongoError) -> [MongoError?] {
+        guard !documents.isEmpty else { return [] }
+        let handles = documents.map(BSONHandle.init)
+        var pointers: [OpaquePointer?] = handles.map(\.pointer)
+        var options: BSONDocument = ["ordered": false]
+        if !validate { options["validate"] = false }
+        let opts = BSONHandle(options)
+        let reply = ReplyBuffer()
+        var error = bson_error_t()
+        let stored = withExtendedLifetime(handles) {
+            mongoc_collection_insert_many(raw, &pointers, documents.count, opts.pointer, reply.pointer, &error)
+        }
+        if stored { return Array(repeating: nil, count: documents.count) }
+        let answer = reply.document()
+        let refused = answer["writeErrors"]?.arrayValue?.compactMap(\.documentValue) ?? []
+        guard !refused.isEmpty else { throw MongoError(error) }
+        // Stored, but not as durably as asked: as unsure as no answer.
+        let unsure = (answer["writeConcernErrors"]?.arrayValue?.first?.documentValue).map {
+            MongoError(kind: .unanswered, message: "write concern not satisfied: \($0["errmsg"]?.stringValue ?? "no message")")
+        }
+        var outcomes = [MongoError?](repeating: unsure, count: documents.count)
+        for refusal in refused {
+            guard let index = refusal["index"]?.intValue, outcomes.indices.contains(index) else { throw MongoError(error) }
+            outcomes[index] = MongoError(server: refusal["code"]?.intValue ?? 0, message: refusal["errmsg"]?.stringValue ?? "")
+        }
+        return outcomes
+    }
+
     /// With `upsert`, a filter that matches nothing inserts instead (and a
     /// document with the same `_id` that the filter did not match is a duplicate key).
     public func updateOne(

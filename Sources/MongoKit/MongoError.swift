@@ -46,6 +46,12 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
         self.init(kind: Self.classify(domain: error.domain, code: error.code, message: message), message: message)
     }
 
+    /// One document's refusal in a write's answer (its `writeErrors`).
+    init(server code: Int, message: String) {
+        let code = UInt32(clamping: code)
+        self.init(kind: Self.classify(domain: MONGOC_ERROR_SERVER.rawValue, code: code, message: message), message: message)
+    }
+
     /// Server codes that mean "this node cannot take the operation now"
     /// (not primary, ...): refused before anything was done.
     private static let refusedForNowCodes: Set<UInt32> = [262, 10107, 13435, 13436]

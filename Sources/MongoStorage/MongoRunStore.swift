@@ -11,12 +11,16 @@ import OrchestratorStorage
 public struct MongoRunStore: RunStore {
     public static let collectionName = "runs"
     private let pool: MongoPool
+    /// The log's entries of every run this daemon executes: runs that write
+    /// at the same moment share one insert.
+    private let logInserts: GroupedInsert
     /// How often a claim reads the run again when the previous owner's
     /// entry took the number its claim entry wanted.
     private static let claimAttempts = 8
 
     public init(pool: MongoPool) {
         self.pool = pool
+        logInserts = GroupedInsert(into: RunLogDocument.collectionName, pool: pool, validate: false)
     }
 
     public func prepare() async throws(OrchestratorError) {
@@ -369,7 +373,16 @@ public struct MongoRunStore: RunStore {
             return true
         }
         let seq = position.next
-        guard try await withDatabase(pool, { client throws(MongoError) in try Self.append(change, client, oid, owner, at: seq) }) else { return false }
+        let entry = RunLogDocument.encode(runId: oid, seq: seq, writer: owner, change: change, claim: false)
+        let landed = try await measured { [pool, logInserts] () async throws(MongoError) -> Bool in
+            do throws(MongoError) {
+                try await logInserts.insert(entry)
+                return true
+            } catch where error.kind == .duplicateKey {
+                return try await pool.withClient { client throws(MongoError) in try Self.isWritten(by: owner, client, oid, at: seq) }
+            }
+        }
+        guard landed else { return false }
         position.unfolded.merge(change)
         position.next += 1
         return true
@@ -383,13 +396,17 @@ public struct MongoRunStore: RunStore {
         let logs = client.collection(RunLogDocument.collectionName)
         do throws(MongoError) {
             try logs.insertOne(RunLogDocument.encode(runId: oid, seq: seq, writer: owner, change: change, claim: claim), validate: false)
-        } catch {
-            guard error.kind == .duplicateKey else { throw error }
-            // Taken by this very write when an earlier attempt landed but its answer was lost.
-            let taken = try logs.findOne(["runId": .objectId(oid), "seq": BSON(seq)], projection: ["writer": 1])
-            guard taken.flatMap(RunLogDocument.writer) == owner else { return false }
+        } catch where error.kind == .duplicateKey {
+            return try isWritten(by: owner, client, oid, at: seq)
         }
         return true
+    }
+
+    /// Whether the log's taken entry `seq` is `owner`'s: the same write,
+    /// when an earlier attempt landed but its answer was lost.
+    private static func isWritten(by owner: String, _ client: MongoClient, _ oid: ObjectId, at seq: Int) throws(MongoError) -> Bool {
+        let taken = try client.collection(RunLogDocument.collectionName).findOne(["runId": .objectId(oid), "seq": BSON(seq)], projection: ["writer": 1])
+        return taken.flatMap(RunLogDocument.writer) == owner
     }
 
     /// Writes the log so far and `change` into the run's document in one

@@ -35,9 +35,20 @@ func withDatabase<T: Sendable>(
     writes: Bool = false,
     _ body: @escaping @Sendable (MongoClient) throws(MongoError) -> T
 ) async throws(OrchestratorError) -> T {
+    try await measured(onDuplicate: onDuplicate, writes: writes) { () async throws(MongoError) -> T in try await pool.withClient(body) }
+}
+
+/// Times one database operation, counts its failure, and translates its
+/// errors into the domain's: `withDatabase` for operations that are not
+/// one leased client's (a grouped insert, a lease then another).
+func measured<T: Sendable>(
+    onDuplicate: OrchestratorError? = nil,
+    writes: Bool = false,
+    _ operation: () async throws(MongoError) -> T
+) async throws(OrchestratorError) -> T {
     let began = ContinuousClock.now
     do {
-        let result = try await pool.withClient(body)
+        let result = try await operation()
         DatabaseMetrics.operations.record(duration: ContinuousClock.now - began)
         return result
     } catch {

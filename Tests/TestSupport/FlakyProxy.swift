@@ -9,7 +9,12 @@ import Glibc
 /// replies on every connection that inserts into one collection (the
 /// reads before it are answered), or partition (nothing gets through).
 public final class FlakyProxy: @unchecked Sendable {
-    public enum Mode: Sendable, Equatable { case forward, dropReplies, dropRepliesToInserts(into: String), partition }
+    public enum Mode: Sendable, Equatable {
+        case forward, dropReplies, dropRepliesToInserts(into: String), partition
+        /// Inserts into the collection wait at the proxy until the mode
+        /// changes; both modes count them (`insertCommands`).
+        case holdInserts(into: String), countInserts(into: String)
+    }
 
     /// One proxied connection: once it carried a write whose reply is to be lost, none of its replies get through.
     private final class Link: @unchecked Sendable {
@@ -24,6 +29,8 @@ public final class FlakyProxy: @unchecked Sendable {
     private let listener: Int32
     private let lock = NSLock()
     private var mode = Mode.forward
+    private let modeChanged = NSCondition()
+    private var inserts: [String: Int] = [:]
     private var sockets: [Int32] = []
     private var stopped = false
 
@@ -48,6 +55,27 @@ public final class FlakyProxy: @unchecked Sendable {
 
     public func set(_ mode: Mode) {
         lock.withLock { self.mode = mode }
+        modeChanged.withLock { modeChanged.broadcast() }
+    }
+
+    /// How many `insert` commands into `collection` came through (held ones included).
+    public func insertCommands(into collection: String) -> Int {
+        lock.withLock { inserts[collection, default: 0] }
+    }
+
+    /// Counts a request that carries an `insert` into the collection the mode
+    /// names, and holds it while the mode says so.
+    private func passInsert(_ bytes: ArraySlice<UInt8>) {
+        let collection: String
+        switch currentMode {
+        case .holdInserts(let name), .countInserts(let name): collection = name
+        default: return
+        }
+        guard Self.isInsert(into: collection, bytes) else { return }
+        lock.withLock { inserts[collection, default: 0] += 1 }
+        modeChanged.withLock {
+            while currentMode == .holdInserts(into: collection) { modeChanged.wait() }
+        }
     }
 
     /// Closes every connection (the daemon then reconnects through the proxy).
@@ -117,6 +145,7 @@ public final class FlakyProxy: @unchecked Sendable {
         while true {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if count <= 0 { break }
+            if !isReply { passInsert(buffer[..<count]) }
             let mode = currentMode
             if case .dropRepliesToInserts(let collection) = mode, !isReply, Self.isInsert(into: collection, buffer[..<count]) { link.silence() }
             if mode == .partition || (isReply && (mode == .dropReplies || link.isSilenced)) { continue }

@@ -1,0 +1,108 @@
+import Foundation
+import MongoKit
+import TestSupport
+import Testing
+
+/// Inserts that come while another is out go together, and each caller
+/// still learns exactly what became of its own document.
+@Suite struct GroupedInsertTests {
+    private static let collection = "grouped"
+
+    /// A pool that reaches the test database through a proxy which counts,
+    /// and can hold, the inserts into `collection`.
+    private func withProxiedPool(_ body: (MongoPool, FlakyProxy) async throws -> Void) async throws {
+        let upstream = try #require(URLComponents(string: try TestEnvironment.mongoURI())?.port)
+        let proxy = try FlakyProxy(to: upstream)
+        defer { proxy.stop() }
+        try await withTestPool(uri: "mongodb://127.0.0.1:\(proxy.port)/?socketTimeoutMS=1500") { pool in
+            try await body(pool, proxy)
+        }
+    }
+
+    private func stored(_ pool: MongoPool) async throws -> [Int] {
+        try await pool.withClient { client throws(MongoError) in
+            try client.collection(Self.collection).find([:]).compactMap { $0["_id"]?.intValue }.sorted()
+        }
+    }
+
+    /// Starts an insert of `{_id: id}` and returns its outcome: nil when stored.
+    private func inserting(_ id: Int, _ inserts: GroupedInsert) -> Task<MongoError?, Never> {
+        Task {
+            do throws(MongoError) {
+                try await inserts.insert(["_id": .int64(Int64(id))])
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
+    /// Holds the insert of `first` at the proxy until those of `ids` wait behind it.
+    private func holdFirst(
+        _ first: Int, thenQueue ids: [Int], _ inserts: GroupedInsert, _ proxy: FlakyProxy
+    ) async throws -> [Int: Task<MongoError?, Never>] {
+        proxy.set(.holdInserts(into: Self.collection))
+        var tasks = [first: inserting(first, inserts)]
+        while proxy.insertCommands(into: Self.collection) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        for id in ids { tasks[id] = inserting(id, inserts) }
+        while inserts.waiting < ids.count { try await Task.sleep(for: .milliseconds(5)) }
+        return tasks
+    }
+
+    @Test func callersThatComeWhileAnInsertIsOutGoTogetherInTheNextCommand() async throws {
+        try await withProxiedPool { pool, proxy in
+            let inserts = GroupedInsert(into: Self.collection, pool: pool)
+            let tasks = try await holdFirst(1, thenQueue: Array(2...6), inserts, proxy)
+            proxy.set(.countInserts(into: Self.collection))
+            for (id, task) in tasks { #expect(await task.value == nil, "insert \(id)") }
+            #expect(try await stored(pool) == Array(1...6))
+            #expect(proxy.insertCommands(into: Self.collection) == 2, "the first alone, then the five that waited")
+
+            // A lone caller does not wait for company.
+            #expect(await inserting(7, inserts).value == nil)
+            #expect(proxy.insertCommands(into: Self.collection) == 3)
+        }
+    }
+
+    @Test func aCommandHoldsAtMostItsLimitAndTheRestFollowInTurn() async throws {
+        try await withProxiedPool { pool, proxy in
+            let inserts = GroupedInsert(into: Self.collection, pool: pool, mostPerCommand: 2)
+            let tasks = try await holdFirst(1, thenQueue: Array(2...6), inserts, proxy)
+            proxy.set(.countInserts(into: Self.collection))
+            for (id, task) in tasks { #expect(await task.value == nil, "insert \(id)") }
+            #expect(try await stored(pool) == Array(1...6))
+            #expect(proxy.insertCommands(into: Self.collection) == 4, "1, then 2 + 3, 4 + 5, 6")
+        }
+    }
+
+    @Test func aRefusedDocumentFailsOnlyItsOwnCaller() async throws {
+        try await withProxiedPool { pool, proxy in
+            let inserts = GroupedInsert(into: Self.collection, pool: pool)
+            #expect(await inserting(3, inserts).value == nil)
+            let tasks = try await holdFirst(1, thenQueue: [2, 3, 4], inserts, proxy)
+            proxy.set(.countInserts(into: Self.collection))
+            #expect(await tasks[1]?.value == nil)
+            #expect(await tasks[2]?.value == nil)
+            #expect(await tasks[3]?.value?.kind == .duplicateKey)
+            #expect(await tasks[4]?.value == nil)
+            #expect(try await stored(pool) == [1, 2, 3, 4])
+        }
+    }
+
+    @Test func aCommandWithoutAnAnswerLeavesEachOfItsCallersUnsure() async throws {
+        try await withProxiedPool { pool, proxy in
+            let inserts = GroupedInsert(into: Self.collection, pool: pool)
+            let tasks = try await holdFirst(1, thenQueue: [2, 3], inserts, proxy)
+            proxy.set(.dropRepliesToInserts(into: Self.collection))
+            for (id, task) in tasks {
+                let error = await task.value
+                #expect(error?.kind == .unanswered, "insert \(id): \(String(describing: error))")
+            }
+            // Both commands reached the server: every document is stored, though no caller was told.
+            proxy.set(.forward)
+            #expect(try await stored(pool) == [1, 2, 3])
+            // And the next caller sends again.
+            #expect(await inserting(4, inserts).value == nil)
+        }
+    }
+}
