@@ -17,6 +17,8 @@ public actor Engine {
     private let world: EngineWorld
     private let logger: Logger
     private let slots: StepSlots
+    /// The newest run of each workflow its executors made the latest.
+    private let latestMarks = LatestMarks()
     private var executors: [String: any RunDriver] = [:]
     /// Fleet runs driven here: they run no step, so they do not count
     /// against `maximumActiveRuns` (their members do; were they to count,
@@ -375,7 +377,7 @@ public actor Engine {
                 // A run that never started is made its workflow's latest by whichever executor starts it (conditional, so
                 // a second mark is harmless): one started here whose daemon died before its mark landed is too.
                 secrets: secrets, vault: secretParams, feed: feed, output: output, marksLatest: marksLatest || (run.status == .queued && run.startedAt == nil),
-                ahead: ahead, logger: logger)
+                latestMarks: latestMarks, ahead: ahead, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor

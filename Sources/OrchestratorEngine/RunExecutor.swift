@@ -102,7 +102,7 @@ actor RunExecutor: RunDriver {
         deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
         waits: @escaping @Sendable (Bool) async -> Void = { _ in }, secrets: any SecretSource = NoSecrets(),
         vault: SecretParamVault = SecretParamVault(), feed: RunFeed = RunFeed(), output: Broadcast<OutputLine> = Broadcast(capacity: 0),
-        marksLatest: Bool = false, ahead: HeldAhead = [:], logger: Logger
+        marksLatest: Bool = false, latestMarks: LatestMarks = LatestMarks(), ahead: HeldAhead = [:], logger: Logger
     ) {
         self.feed = feed
         self.output = output
@@ -130,7 +130,7 @@ actor RunExecutor: RunDriver {
         self.cancelRequested = run.cancelRequested
         workflowStatus = WorkflowStatusWriter(
             workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock, enabled: run.membership == nil,
-            marksLatest: marksLatest)
+            marksLatest: marksLatest, marks: latestMarks)
     }
 
     nonisolated func send(_ message: Message) {

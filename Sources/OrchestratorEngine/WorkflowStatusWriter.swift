@@ -29,9 +29,16 @@ final class WorkflowStatusWriter: Sendable {
     /// the mark waits for it, up to `minimumInterval`, so that it does not
     /// compete with the run's first write for the database.
     private let firstShown = Latch()
+    /// Shared by the daemon's writers: what a newer run's writer marked
+    /// makes this run's writes moot.
+    private let marks: LatestMarks
 
-    init(workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock, enabled: Bool = true, marksLatest: Bool = false) {
+    init(
+        workflows: any WorkflowStore, workflowId: String, runId: String, clock: any EngineClock, enabled: Bool = true, marksLatest: Bool = false,
+        marks: LatestMarks = LatestMarks()
+    ) {
         self.workflows = workflows
+        self.marks = marks
         self.workflowId = workflowId
         self.runId = runId
         self.clock = clock
@@ -66,6 +73,8 @@ final class WorkflowStatusWriter: Sendable {
     /// Until `finish()`, then one last write of whatever is pending, which
     /// waits out a short outage.
     func run() async {
+        marks.join(workflowId)
+        defer { marks.leave(workflowId) }
         if unmarked.withLockedValue({ $0 }) {
             await clock.sleep(for: Self.minimumInterval, orUntil: firstShown)
             doorbell.ring()
@@ -99,19 +108,21 @@ final class WorkflowStatusWriter: Sendable {
     /// False when MongoDB was away (what was not written is kept, unless a
     /// newer status replaced it); a write refused for good is dropped.
     private func flush() async -> Bool {
-        if unmarked.withLockedValue({ $0 }) {
+        if unmarked.withLockedValue({ $0 }), !marks.isSuperseded(workflowId, runId) {
             do {
                 try await workflows.markLatestRun(workflowId: workflowId, runId: runId)
+                marks.marked(workflowId, runId)
             } catch where error.isTransient {
                 return false
             } catch {}
-            unmarked.withLockedValue { $0 = false }
         }
+        unmarked.withLockedValue { $0 = false }
         let batch = pending.withLockedValue { statuses -> [String: StepStatus] in
             defer { statuses.removeAll() }
             return statuses
         }
-        guard !batch.isEmpty else { return true }
+        // A newer run is its workflow's latest: these would be refused by their filter.
+        guard !batch.isEmpty, !marks.isSuperseded(workflowId, runId) else { return true }
         do {
             try await workflows.recordStepStatuses(workflowId: workflowId, runId: runId, batch)
             return true
