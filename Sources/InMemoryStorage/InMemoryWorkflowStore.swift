@@ -102,11 +102,14 @@ public final class InMemoryWorkflowStore: WorkflowStore {
         }
     }
 
-    public func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError) {
+    public func markLatestRun(workflowId: String, runId: String, showing statuses: [String: StepStatus]) async throws(OrchestratorError) {
         state.withLock { stored in
-            guard let found = stored[workflowId], found.lastRunId.map({ $0 <= runId }) ?? true else { return }
-            stored[workflowId]?.lastRunId = runId
-            for index in stored[workflowId]!.workflow.steps.indices { stored[workflowId]!.workflow.steps[index].status = .pending }
+            guard var found = stored[workflowId], found.lastRunId.map({ $0 <= runId }) ?? true else { return }
+            found.lastRunId = runId
+            for index in found.workflow.steps.indices {
+                found.workflow.steps[index].status = statuses[found.workflow.steps[index].name] ?? .pending
+            }
+            stored[workflowId] = found
         }
     }
 

@@ -221,21 +221,41 @@ public struct MongoWorkflowStore: WorkflowStore {
         return current
     }
 
-    public func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError) {
+    public func markLatestRun(workflowId: String, runId: String, showing statuses: [String: StepStatus]) async throws(OrchestratorError) {
         guard let oid = ObjectId(workflowId) else { throw OrchestratorError.notFound("workflow", workflowId) }
-        _ = try await withDatabase(pool) { client throws(MongoError) in
+        var (set, filters) = Self.statusChanges(statuses)
+        set["lastRunId"] = BSON(runId)
+        if statuses.isEmpty {
+            set["steps.$[].status"] = BSON(StepStatus.pending.rawValue)
+        } else {
+            // Every other step: a filter of its own, as `$[]` would overlap the named ones.
+            set["steps.$[others].status"] = BSON(StepStatus.pending.rawValue)
+            filters.append(["others.name": ["$nin": .array(statuses.keys.sorted().map { BSON($0) })]])
+        }
+        let update: BSONDocument = ["$set": .document(set)]
+        _ = try await withDatabase(pool) { [filters] client throws(MongoError) in
             // Ids are ObjectIds in hex: their order is their creation's (by second, then within one daemon).
             try client.collection(Self.collectionName).updateOne(
                 ["_id": .objectId(oid), "$or": [["lastRunId": ["$exists": false]], ["lastRunId": ["$lte": BSON(runId)]]]],
-                ["$set": ["lastRunId": BSON(runId), "steps.$[].status": BSON(StepStatus.pending.rawValue)]])
+                update, arrayFilters: filters.isEmpty ? nil : filters)
         }
     }
 
     public func recordStepStatuses(workflowId: String, runId: String, _ statuses: [String: StepStatus]) async throws(OrchestratorError) {
         guard let oid = ObjectId(workflowId), !statuses.isEmpty else { return }
-        // One array filter per status, not per step: a server evaluates
-        // every filter against every step of the workflow (SecantusDB spent
-        // tens of milliseconds per write on 200 filters over 200 steps).
+        let (set, filters) = Self.statusChanges(statuses)
+        let update: BSONDocument = ["$set": .document(set)]
+        _ = try await withDatabase(pool) { [filters] client throws(MongoError) in
+            try client.collection(Self.collectionName).updateOne(
+                ["_id": .objectId(oid), "lastRunId": BSON(runId)], update, arrayFilters: filters)
+        }
+    }
+
+    /// The `$set` and array filters that show `statuses`. One array filter
+    /// per status, not per step: a server evaluates every filter against
+    /// every step of the workflow (SecantusDB spent tens of milliseconds
+    /// per write on 200 filters over 200 steps).
+    private static func statusChanges(_ statuses: [String: StepStatus]) -> (set: BSONDocument, filters: [BSON]) {
         let byStatus = Dictionary(grouping: statuses, by: \.value)
         var set = BSONDocument()
         var filters: [BSON] = []
@@ -243,11 +263,7 @@ public struct MongoWorkflowStore: WorkflowStore {
             set["steps.$[s\(index)].status"] = BSON(status.rawValue)
             filters.append(["s\(index).name": ["$in": .array(steps.map(\.key).sorted().map { BSON($0) })]])
         }
-        let update: BSONDocument = ["$set": .document(set)]
-        _ = try await withDatabase(pool) { [filters] client throws(MongoError) in
-            try client.collection(Self.collectionName).updateOne(
-                ["_id": .objectId(oid), "lastRunId": BSON(runId)], update, arrayFilters: filters)
-        }
+        return (set, filters)
     }
 
     private static func nameTaken(_ name: String) -> OrchestratorError {

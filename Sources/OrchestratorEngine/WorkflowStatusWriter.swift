@@ -108,29 +108,25 @@ final class WorkflowStatusWriter: Sendable {
     /// False when MongoDB was away (what was not written is kept, unless a
     /// newer status replaced it); a write refused for good is dropped.
     private func flush() async -> Bool {
-        if unmarked.withLockedValue({ $0 }), !marks.isSuperseded(workflowId, runId) {
-            do {
-                try await workflows.markLatestRun(workflowId: workflowId, runId: runId)
-                marks.marked(workflowId, runId)
-            } catch where error.isTransient {
-                return false
-            } catch {}
-        }
-        unmarked.withLockedValue { $0 = false }
+        // The mark goes with the first statuses, in one write.
+        let marking = unmarked.withLockedValue { $0 } && !marks.isSuperseded(workflowId, runId)
         let batch = pending.withLockedValue { statuses -> [String: StepStatus] in
             defer { statuses.removeAll() }
             return statuses
         }
-        // A newer run is its workflow's latest: these would be refused by their filter.
-        guard !batch.isEmpty, !marks.isSuperseded(workflowId, runId) else { return true }
         do {
-            try await workflows.recordStepStatuses(workflowId: workflowId, runId: runId, batch)
-            return true
+            if marking {
+                try await workflows.markLatestRun(workflowId: workflowId, runId: runId, showing: batch)
+                marks.marked(workflowId, runId)
+            } else if !batch.isEmpty, !marks.isSuperseded(workflowId, runId) {
+                // (Superseded: a newer run is its workflow's latest, and the write would be refused by its filter.)
+                try await workflows.recordStepStatuses(workflowId: workflowId, runId: runId, batch)
+            }
         } catch where error.isTransient {
             pending.withLockedValue { statuses in statuses.merge(batch) { newer, _ in newer } }
             return false
-        } catch {
-            return true
-        }
+        } catch {}
+        unmarked.withLockedValue { $0 = false }
+        return true
     }
 }

@@ -39,15 +39,21 @@ public protocol WorkflowStore: Sendable {
     func keptVersions(workflowId: String, before: Int?, limit: Int) async throws(OrchestratorError) -> [Workflow]
 
     /// Makes `runId` the workflow's most recent run, unless a later run
-    /// (a greater id) already is: every step shows `pending`. Conditional
-    /// so that a mark written late (in the background, as the run's first
-    /// step already runs) never makes an older run the latest again.
-    func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError)
+    /// (a greater id) already is: every step shows `pending`, or its status
+    /// in `statuses` (one write for the mark and the run's first statuses).
+    /// Conditional so that a mark written late (in the background, as the
+    /// run's first step already runs) never makes an older run the latest again.
+    func markLatestRun(workflowId: String, runId: String, showing statuses: [String: StepStatus]) async throws(OrchestratorError)
     /// Shows steps' statuses in their workflow (one write), if `runId` is still the workflow's most recent run.
     func recordStepStatuses(workflowId: String, runId: String, _ statuses: [String: StepStatus]) async throws(OrchestratorError)
 }
 
 extension WorkflowStore {
+    /// Every step shows `pending`.
+    public func markLatestRun(workflowId: String, runId: String) async throws(OrchestratorError) {
+        try await markLatestRun(workflowId: workflowId, runId: runId, showing: [:])
+    }
+
     /// Read from the workflow: what every store does, unless it knows a cheaper way.
     public func step(named name: String, inWorkflow workflow: String) async throws(OrchestratorError) -> Step {
         guard let step = try await self.workflow(.name(workflow)).steps.first(where: { $0.name == name }) else {

@@ -90,6 +90,13 @@ import Testing
             for step in shown {
                 #expect(step.status == statuses[step.name] ?? .pending, "\(step.name)")
             }
+            // A newer run's mark shows its first statuses, every other step pending; an older run's then changes nothing.
+            try await w.store.markLatestRun(workflowId: workflow.id, runId: "run-3", showing: ["s9": .running, "s10": .running, "s0": .skipped])
+            try await w.store.markLatestRun(workflowId: workflow.id, runId: "run-2", showing: ["s1": .failed])
+            let marked = try await w.service.get(.name("shown")).steps
+            for step in marked {
+                #expect(step.status == ["s9": .running, "s10": .running, "s0": .skipped][step.name] ?? .pending, "\(step.name)")
+            }
         }
     }
 }

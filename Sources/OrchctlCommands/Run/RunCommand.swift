@@ -43,9 +43,15 @@ struct RunID: ParsableArguments {
 /// Follows a run until it ends and returns the final run. On a terminal it
 /// redraws a compact per-step display in place; otherwise it prints one
 /// plain line per event.
-func follow(_ connection: RPCConnection, runId: String, output: OutputFormat, reconnect: @escaping () throws -> RPCConnection) throws -> RPCReply<Run> {
+///
+/// `known`: the run as an answer just gave it (`run.start`'s), shown until
+/// the events (all of them, from the first) bring it up to date; without
+/// it the run is read first.
+func follow(
+    _ connection: RPCConnection, runId: String, known: Run? = nil, output: OutputFormat, reconnect: @escaping () throws -> RPCConnection
+) throws -> RPCReply<Run> {
     let interactive = output == .table && isatty(STDOUT_FILENO) == 1
-    let initial = try GlobalOptions.call(connection, RPCMethods.runGet, RunKey(id: runId)).result
+    let initial = try known ?? GlobalOptions.call(connection, RPCMethods.runGet, RunKey(id: runId)).result
     let display: LiveDisplay
     if initial.fleet != nil {
         var reader: RPCConnection?

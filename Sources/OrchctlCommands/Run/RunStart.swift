@@ -73,7 +73,9 @@ struct RunStart: ParsableCommand {
             }
             let id = started.result.id
             if global.output == .table { print("run \(id) of \(workflow.name) (version \(started.result.workflowVersion)) started") }
-            let final = try follow(connection, runId: id, output: global.output, reconnect: global.connect)
+            // A fleet's matrix is read as it is now; a run's steps are all in the answer, as its events will be.
+            let known = started.result.fleet == nil ? started.result : nil
+            let final = try follow(connection, runId: id, known: known, output: global.output, reconnect: global.connect)
             try exitForOutcome(final.result)
         }
     }
