@@ -399,6 +399,12 @@ public actor Engine {
     }
 
     private func executorFinished(_ id: String) {
+        // The room it frees matters only to runs that were left queued for
+        // want of it; other work is found when it comes (`adopt`,
+        // `lookForWork`) or by the periodic pass, as before. (A pass after
+        // every run's end was a query of the database each time, twenty at
+        // once when twenty runs ended together.)
+        let wasFull = stepRuns + claiming.count >= settings.maximumActiveRuns
         waiting.remove(id)
         executors[id] = nil
         deadlines[id] = nil
@@ -406,7 +412,7 @@ public actor Engine {
         if let fleet = fleetOf.removeValue(forKey: id) { executors[fleet]?.send(.tick) }
         if stopping && executors.isEmpty { drained.open() }
         activeRunsChanged()
-        doorbell.ring()
+        if wasFull { doorbell.ring() }
     }
 
     private var leaseSeconds: TimeInterval { settings.lease.seconds }

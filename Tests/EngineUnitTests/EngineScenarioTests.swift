@@ -153,6 +153,30 @@ import Testing
         #expect(gap >= .seconds(30) && gap < .seconds(31), "second attempt \(gap) after the first")
         #expect(report.finalRuns.first?.step("push")?.retryAt == nil)
     }
+
+    /// A run left queued because the daemon had no room is taken as soon as
+    /// a run's end makes room, not at the next periodic look (every 2 s).
+    /// Two step slots allow four active runs: the fifth waits for room.
+    @Test func aRunQueuedForWantOfRoomStartsWhenARunEndsMakesRoom() throws {
+        let (hold, probe, push) = (step("hold"), step("probe"), step("push"))
+        let simulation = Simulation(seed: 1, faults: [], traceLength: 400, swarm: Swarm(daemons: 1, lease: .seconds(10), maxParallelSteps: 2)) { simulation in
+            simulation.addWorkflow("long", [(hold, StepBehaviour(duration: 3...3, failure: 0))])
+            simulation.addWorkflow("short", [(probe, StepBehaviour(duration: 0.1...0.1, failure: 0))])
+            simulation.addWorkflow("late", [(push, StepBehaviour(duration: 0.1...0.1, failure: 0))])
+            let daemon = simulation.addDaemon("d1")
+            for (workflow, at) in [("long", 1000), ("long", 1000), ("short", 1100), ("short", 1100), ("late", 1200)] {
+                simulation.start(workflow, on: daemon, at: .milliseconds(at))
+            }
+        }
+        let report = simulation.run()
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        #expect(report.finalRuns.count == 5 && report.finalRuns.allSatisfy { $0.status == .succeeded })
+        let held = report.executions.filter { $0.step == "hold" }.compactMap(\.ended)
+        let late = try #require(report.executions.first { $0.step == "push" })
+        let roomMade = try #require(held.min())
+        // The short runs take the freed slots for 0.1 s; the queued run follows them (the periodic look would come at 6 s).
+        #expect(late.began >= roomMade && late.began < roomMade + .milliseconds(500), "room made at \(roomMade), the queued run began at \(late.began)")
+    }
 }
 
 /// A watcher in the daemon that executes the run is told of its events by
