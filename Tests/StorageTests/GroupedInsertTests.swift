@@ -9,12 +9,17 @@ import Testing
     private static let collection = "grouped"
 
     /// A pool that reaches the test database through a proxy which counts,
-    /// and can hold, the inserts into `collection`.
-    private func withProxiedPool(_ body: (MongoPool, FlakyProxy) async throws -> Void) async throws {
+    /// and can hold, the inserts into `collection`. A held insert must not
+    /// time out while the test queues others behind it (on a loaded machine
+    /// that takes seconds), so only a test that drops replies asks for a
+    /// short `socketTimeoutMS`.
+    private func withProxiedPool(
+        socketTimeoutMS: Int = 120_000, _ body: (MongoPool, FlakyProxy) async throws -> Void
+    ) async throws {
         let upstream = try #require(URLComponents(string: try TestEnvironment.mongoURI())?.port)
         let proxy = try FlakyProxy(to: upstream)
         defer { proxy.stop() }
-        try await withTestPool(uri: "mongodb://127.0.0.1:\(proxy.port)/?socketTimeoutMS=1500") { pool in
+        try await withTestPool(uri: "mongodb://127.0.0.1:\(proxy.port)/?socketTimeoutMS=\(socketTimeoutMS)") { pool in
             try await body(pool, proxy)
         }
     }
@@ -43,9 +48,11 @@ import Testing
     ) async throws -> [Int: Task<MongoError?, Never>] {
         proxy.set(.holdInserts(into: Self.collection))
         var tasks = [first: inserting(first, inserts)]
-        while proxy.insertCommands(into: Self.collection) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        // Bounded: a held insert that times out lets the others go one by
+        // one, and they would never all wait at once.
+        try #require(await eventually { proxy.insertCommands(into: Self.collection) > 0 }, "the first insert reaches the proxy")
         for id in ids { tasks[id] = inserting(id, inserts) }
-        while inserts.waiting < ids.count { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await eventually { inserts.waiting == ids.count }, "\(ids.count) inserts wait behind the first")
         return tasks
     }
 
@@ -90,7 +97,7 @@ import Testing
     }
 
     @Test func aCommandWithoutAnAnswerLeavesEachOfItsCallersUnsure() async throws {
-        try await withProxiedPool { pool, proxy in
+        try await withProxiedPool(socketTimeoutMS: 5_000) { pool, proxy in
             let inserts = GroupedInsert(into: Self.collection, pool: pool)
             let tasks = try await holdFirst(1, thenQueue: [2, 3], inserts, proxy)
             proxy.set(.dropRepliesToInserts(into: Self.collection))

@@ -14,6 +14,20 @@ export MONGOC_DISABLE_SHM=1
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# `within MINUTES COMMAND...`: runs COMMAND, and stops it with a clear error
+# if it has not finished by then. A test that hangs then fails the run with
+# its name on the screen (Swift Testing prints each test as it starts)
+# instead of holding CI until CI's own limit cuts everything off unread.
+within() {
+    local minutes="$1"; shift
+    local status=0
+    timeout --kill-after=30s "${minutes}m" "$@" || status=$?
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+        echo "'$*' did not finish within $minutes minutes: a test hangs (the ones started above and never ended)" >&2
+    fi
+    return "$status"
+}
+
 # `help_if_asked "$@"` right after sourcing this: -h or --help as the first
 # argument prints the script's own header comment (its usage) and exits 0.
 help_if_asked() {
