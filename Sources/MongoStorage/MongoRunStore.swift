@@ -14,6 +14,8 @@ public struct MongoRunStore: RunStore {
     /// The log's entries of every run this daemon executes: runs that write
     /// at the same moment share one insert.
     private let logInserts: GroupedInsert
+    /// The spent log entries of runs that end at the same moment go in one delete.
+    private let spentLogs: GroupCommit<BSONDocument, Void>
     /// How often a claim reads the run again when the previous owner's
     /// entry took the number its claim entry wanted.
     private static let claimAttempts = 8
@@ -21,6 +23,13 @@ public struct MongoRunStore: RunStore {
     public init(pool: MongoPool) {
         self.pool = pool
         logInserts = GroupedInsert(into: RunLogDocument.collectionName, pool: pool, validate: false)
+        spentLogs = GroupCommit { filters in
+            let filter: BSONDocument = filters.count == 1 ? filters[0] : ["$or": .array(filters.map { .document($0) })]
+            _ = try? await pool.withClient { client throws(MongoError) in
+                try client.collection(RunLogDocument.collectionName).deleteMany(filter)
+            }
+            return Array(repeating: (), count: filters.count)
+        }
     }
 
     public func prepare() async throws(OrchestratorError) {
@@ -423,21 +432,27 @@ public struct MongoRunStore: RunStore {
         var fence: BSONDocument = ["logNext": BSON(logNext), "logWriter": BSON(owner)]
         if merged.status?.isTerminal == true { fence["owner"] = .null; fence["leaseExpiresAt"] = .null }
         let update = Self.update(merged, setting: fence)
-        let ended = change.status?.isTerminal == true
-        return try await withDatabase(pool) { [update] client throws(MongoError) -> RunLogPosition? in
+        let landed = try await withDatabase(pool) { [update] client throws(MongoError) -> Bool in
             let runs = client.collection(Self.collectionName)
             if try runs.updateOne(filter, update).matched == 0 {
                 // Done already when an earlier attempt landed but its answer was lost; else the run is someone else's.
                 let now = try runs.findOne(["_id": .objectId(oid)], projection: ["logNext": 1, "logWriter": 1])
-                guard let now, RunDocument.logNext(now) == logNext, now["logWriter"]?.stringValue == owner else { return nil }
+                guard let now, RunDocument.logNext(now) == logNext, now["logWriter"]?.stringValue == owner else { return false }
             }
-            if ended {
-                // Best effort: entries left behind are skipped by readers
-                // (they are below `logNext`), and `sweepLogs` finds them later.
-                _ = try? client.collection(RunLogDocument.collectionName).deleteMany(RunLogDocument.spent(runId: oid, before: logNext))
-            }
-            return RunLogPosition(folded: logNext, next: logNext, unfolded: RunChange())
+            return true
         }
+        guard landed else { return nil }
+        if change.status?.isTerminal == true { await deleteSpentLog(of: oid, before: logNext) }
+        return RunLogPosition(folded: logNext, next: logNext, unfolded: RunChange())
+    }
+
+    /// Ended runs whose spent entries wait for the delete that is out (for tests).
+    var spentLogDeletesWaiting: Int { spentLogs.waiting }
+
+    /// Best effort: entries left behind are skipped by readers (they are
+    /// below `logNext`), and `sweepLogs` finds them later.
+    private func deleteSpentLog(of oid: ObjectId, before logNext: Int) async {
+        await spentLogs.submit(RunLogDocument.spent(runId: oid, before: logNext))
     }
 
     public func endRefused(id: String, owner: String, steps: [RunStep], change: RunChange, log: RunLogPosition) async throws(OrchestratorError) -> Bool {
@@ -456,19 +471,17 @@ public struct MongoRunStore: RunStore {
         var smallest = RunChange(status: ending.status, finishedAt: ending.finishedAt)
         smallest.events = []
         let minimal = Self.update(smallest, setting: ended)
-        return try await withDatabase(pool) { [update] client throws(MongoError) -> Bool in
+        let matched = try await withDatabase(pool) { [update] client throws(MongoError) -> Bool in
             let runs = client.collection(Self.collectionName)
             let held: BSONDocument = ["_id": .objectId(oid), "owner": BSON(owner)]
-            let matched: Int
             do throws(MongoError) {
-                matched = try runs.updateOne(held, update).matched
+                return try runs.updateOne(held, update).matched == 1
             } catch where error.kind == .tooLarge || error.kind == .rejected {
-                matched = try runs.updateOne(held, minimal).matched
+                return try runs.updateOne(held, minimal).matched == 1
             }
-            guard matched == 1 else { return false }
-            _ = try? client.collection(RunLogDocument.collectionName).deleteMany(RunLogDocument.spent(runId: oid, before: log.next))
-            return true
         }
+        if matched { await deleteSpentLog(of: oid, before: log.next) }
+        return matched
     }
 
     public func sweepLogs() async throws(OrchestratorError) -> Int {

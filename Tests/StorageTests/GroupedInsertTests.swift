@@ -46,11 +46,11 @@ import Testing
     private func holdFirst(
         _ first: Int, thenQueue ids: [Int], _ inserts: GroupedInsert, _ proxy: FlakyProxy
     ) async throws -> [Int: Task<MongoError?, Never>] {
-        proxy.set(.holdInserts(into: Self.collection))
+        proxy.set(.holdCommands("insert", into: Self.collection))
         var tasks = [first: inserting(first, inserts)]
         // Bounded: a held insert that times out lets the others go one by
         // one, and they would never all wait at once.
-        try #require(await eventually { proxy.insertCommands(into: Self.collection) > 0 }, "the first insert reaches the proxy")
+        try #require(await eventually { proxy.commands("insert", into: Self.collection) > 0 }, "the first insert reaches the proxy")
         for id in ids { tasks[id] = inserting(id, inserts) }
         try #require(await eventually { inserts.waiting == ids.count }, "\(ids.count) inserts wait behind the first")
         return tasks
@@ -60,14 +60,14 @@ import Testing
         try await withProxiedPool { pool, proxy in
             let inserts = GroupedInsert(into: Self.collection, pool: pool)
             let tasks = try await holdFirst(1, thenQueue: Array(2...6), inserts, proxy)
-            proxy.set(.countInserts(into: Self.collection))
+            proxy.set(.countCommands("insert", into: Self.collection))
             for (id, task) in tasks { #expect(await task.value == nil, "insert \(id)") }
             #expect(try await stored(pool) == Array(1...6))
-            #expect(proxy.insertCommands(into: Self.collection) == 2, "the first alone, then the five that waited")
+            #expect(proxy.commands("insert", into: Self.collection) == 2, "the first alone, then the five that waited")
 
             // A lone caller does not wait for company.
             #expect(await inserting(7, inserts).value == nil)
-            #expect(proxy.insertCommands(into: Self.collection) == 3)
+            #expect(proxy.commands("insert", into: Self.collection) == 3)
         }
     }
 
@@ -75,10 +75,10 @@ import Testing
         try await withProxiedPool { pool, proxy in
             let inserts = GroupedInsert(into: Self.collection, pool: pool, mostPerCommand: 2)
             let tasks = try await holdFirst(1, thenQueue: Array(2...6), inserts, proxy)
-            proxy.set(.countInserts(into: Self.collection))
+            proxy.set(.countCommands("insert", into: Self.collection))
             for (id, task) in tasks { #expect(await task.value == nil, "insert \(id)") }
             #expect(try await stored(pool) == Array(1...6))
-            #expect(proxy.insertCommands(into: Self.collection) == 4, "1, then 2 + 3, 4 + 5, 6")
+            #expect(proxy.commands("insert", into: Self.collection) == 4, "1, then 2 + 3, 4 + 5, 6")
         }
     }
 
@@ -87,7 +87,7 @@ import Testing
             let inserts = GroupedInsert(into: Self.collection, pool: pool)
             #expect(await inserting(3, inserts).value == nil)
             let tasks = try await holdFirst(1, thenQueue: [2, 3, 4], inserts, proxy)
-            proxy.set(.countInserts(into: Self.collection))
+            proxy.set(.countCommands("insert", into: Self.collection))
             #expect(await tasks[1]?.value == nil)
             #expect(await tasks[2]?.value == nil)
             #expect(await tasks[3]?.value?.kind == .duplicateKey)

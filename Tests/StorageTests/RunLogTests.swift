@@ -104,6 +104,52 @@ import Testing
         }
     }
 
+    /// Runs that end while another run's spent entries are being deleted
+    /// share the next delete (one `$or` of their filters); every ended run's
+    /// spent entries go, and a run still in flight keeps its own.
+    @Test func runsThatEndTogetherDeleteTheirSpentLogsInOneCommandAndNothingElse() async throws {
+        let upstream = try #require(URLComponents(string: try TestEnvironment.mongoURI())?.port)
+        let proxy = try FlakyProxy(to: upstream)
+        defer { proxy.stop() }
+        // The held delete must not time out while the others queue behind it.
+        try await withTestPool(uri: "mongodb://127.0.0.1:\(proxy.port)/?socketTimeoutMS=120000") { pool in
+            let store = MongoRunStore(pool: pool)
+            try await store.prepare()
+            var positions: [String: RunLogPosition] = [:]
+            for _ in 0..<4 {
+                let id = try await queuedRun(store, steps: ["backup"])
+                let claimed = try #require(try await store.claim(id: id, owner: "a", until: .distantFuture, now: .now))
+                let log = try #require(try await store.apply(started(claimed.run), to: id, owner: "a", log: claimed.log))
+                let stepped = try #require(try await store.apply(step(claimed.run, 0, .succeeded, sequence: 2), to: id, owner: "a", log: log))
+                positions[id] = stepped
+            }
+            let logs = positions
+            let ids = logs.keys.sorted()
+            let (ending, inFlight) = (Array(ids.prefix(3)), ids[3])
+            let inFlightEntries = try await logEntries(pool, inFlight)
+            #expect(inFlightEntries >= 1)
+            func end(_ id: String) -> Task<RunLogPosition?, any Error> {
+                Task { try await store.apply(RunChange(status: .succeeded, finishedAt: .now, events: [event(3, nil, "succeeded")]), to: id, owner: "a", log: logs[id]!) }
+            }
+
+            proxy.set(.holdCommands("delete", into: RunLogDocument.collectionName))
+            let first = end(ending[0])
+            try #require(await eventually { proxy.commands("delete", into: RunLogDocument.collectionName) > 0 }, "the first delete reaches the proxy")
+            let others = ending.dropFirst().map(end)
+            try #require(await eventually { store.spentLogDeletesWaiting == 2 }, "two deletes wait behind the first")
+            proxy.set(.countCommands("delete", into: RunLogDocument.collectionName))
+            for task in [first] + others { _ = try #require(try await task.value) }
+
+            #expect(proxy.commands("delete", into: RunLogDocument.collectionName) == 2, "the first alone, then the two that ended meanwhile")
+            for id in ending {
+                #expect(try await logEntries(pool, id) == 0, "run \(id)")
+                #expect(try await store.run(id: id).status == .succeeded)
+            }
+            #expect(try await logEntries(pool, inFlight) == inFlightEntries)
+            #expect(try await store.run(id: inFlight).steps.map(\.status) == [.succeeded])
+        }
+    }
+
     @Test func theSweepRemovesWhatEndedRunsLeftInTheLogAndNothingElse() async throws {
         try await withRunStore { store, pool in
             // An ended run whose log deletion did not happen: its entries are put back as they were.

@@ -11,9 +11,10 @@ import Glibc
 public final class FlakyProxy: @unchecked Sendable {
     public enum Mode: Sendable, Equatable {
         case forward, dropReplies, dropRepliesToInserts(into: String), partition
-        /// Inserts into the collection wait at the proxy until the mode
-        /// changes; both modes count them (`insertCommands`).
-        case holdInserts(into: String), countInserts(into: String)
+        /// Commands of that name (`insert`, `delete`) into the collection
+        /// wait at the proxy until the mode changes; both modes count them
+        /// (`commands(_:into:)`).
+        case holdCommands(String, into: String), countCommands(String, into: String)
     }
 
     /// One proxied connection: once it carried a write whose reply is to be lost, none of its replies get through.
@@ -30,7 +31,8 @@ public final class FlakyProxy: @unchecked Sendable {
     private let lock = NSLock()
     private var mode = Mode.forward
     private let modeChanged = NSCondition()
-    private var inserts: [String: Int] = [:]
+    /// Commands seen by the counting modes, by "name collection".
+    private var counted: [String: Int] = [:]
     private var sockets: [Int32] = []
     private var stopped = false
 
@@ -58,23 +60,23 @@ public final class FlakyProxy: @unchecked Sendable {
         modeChanged.withLock { modeChanged.broadcast() }
     }
 
-    /// How many `insert` commands into `collection` came through (held ones included).
-    public func insertCommands(into collection: String) -> Int {
-        lock.withLock { inserts[collection, default: 0] }
+    /// How many `command` commands into `collection` came through (held ones included).
+    public func commands(_ command: String, into collection: String) -> Int {
+        lock.withLock { counted["\(command) \(collection)", default: 0] }
     }
 
-    /// Counts a request that carries an `insert` into the collection the mode
-    /// names, and holds it while the mode says so.
-    private func passInsert(_ bytes: ArraySlice<UInt8>) {
-        let collection: String
+    /// Counts a request that carries the command the mode names, and holds
+    /// it while the mode says so.
+    private func passCommand(_ bytes: ArraySlice<UInt8>) {
+        let (command, collection): (String, String)
         switch currentMode {
-        case .holdInserts(let name), .countInserts(let name): collection = name
+        case .holdCommands(let name, let into), .countCommands(let name, let into): (command, collection) = (name, into)
         default: return
         }
-        guard Self.isInsert(into: collection, bytes) else { return }
-        lock.withLock { inserts[collection, default: 0] += 1 }
+        guard Self.isCommand(command, into: collection, bytes) else { return }
+        lock.withLock { counted["\(command) \(collection)", default: 0] += 1 }
         modeChanged.withLock {
-            while currentMode == .holdInserts(into: collection) { modeChanged.wait() }
+            while currentMode == .holdCommands(command, into: collection) { modeChanged.wait() }
         }
     }
 
@@ -96,10 +98,10 @@ public final class FlakyProxy: @unchecked Sendable {
 
     private var currentMode: Mode { lock.withLock { mode } }
 
-    /// Whether a request carries an `insert` command into `collection`:
-    /// the BSON element `insert: "<collection>"` that starts an OP_MSG body.
-    private static func isInsert(into collection: String, _ bytes: ArraySlice<UInt8>) -> Bool {
-        var pattern: [UInt8] = [0x02] + Array("insert".utf8) + [0]
+    /// Whether a request carries `command` into `collection`: the BSON
+    /// element `<command>: "<collection>"` that starts an OP_MSG body.
+    private static func isCommand(_ command: String, into collection: String, _ bytes: ArraySlice<UInt8>) -> Bool {
+        var pattern: [UInt8] = [0x02] + Array(command.utf8) + [0]
         withUnsafeBytes(of: Int32(collection.utf8.count + 1).littleEndian) { pattern += $0 }
         pattern += Array(collection.utf8) + [0]
         guard bytes.count >= pattern.count else { return false }
@@ -145,9 +147,9 @@ public final class FlakyProxy: @unchecked Sendable {
         while true {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if count <= 0 { break }
-            if !isReply { passInsert(buffer[..<count]) }
+            if !isReply { passCommand(buffer[..<count]) }
             let mode = currentMode
-            if case .dropRepliesToInserts(let collection) = mode, !isReply, Self.isInsert(into: collection, buffer[..<count]) { link.silence() }
+            if case .dropRepliesToInserts(let collection) = mode, !isReply, Self.isCommand("insert", into: collection, buffer[..<count]) { link.silence() }
             if mode == .partition || (isReply && (mode == .dropReplies || link.isSilenced)) { continue }
             var sent = 0
             while sent < count {
