@@ -12,17 +12,52 @@ final class BSONHandle {
 
     convenience init(_ document: BSONDocument) {
         self.init()
-        for field in document.fields {
-            Self.append(field.value, key: field.key, to: pointer)
-        }
+        let writer = BSONWriter()
+        writer.append(document, to: pointer, depth: 0)
     }
 
     deinit {
         bson_destroy(pointer)
     }
+}
 
-    private static func append(_ value: BSON, key: String, to bson: OpaquePointer) {
-        let keyLength = Int32(key.utf8.count)
+/// Writes Swift values into a `bson_t`. Embedded documents and arrays are
+/// written in place in their parent's buffer (`bson_append_*_begin/end`),
+/// so none gets a document of its own to allocate, grow and copy in: the
+/// run log's entries and the run's updates are documents of documents,
+/// and this was the largest part of a step's instructions.
+private final class BSONWriter {
+    /// One 128-byte aligned `bson_t` header per depth, for the child being
+    /// written at that depth (Debian's libbson needs the alignment).
+    private var children: [UnsafeMutableRawPointer] = []
+
+    deinit {
+        for child in children { free(child) }
+    }
+
+    func append(_ document: BSONDocument, to bson: OpaquePointer, depth: Int) {
+        for field in document.fields {
+            var key = field.key
+            key.withUTF8 { utf8 in
+                // With a length, libbson copies the key's bytes and adds the
+                // terminator itself (and refuses an embedded NUL).
+                if let base = utf8.baseAddress, !utf8.isEmpty {
+                    base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                        append(field.value, key: $0, keyLength: Int32(utf8.count), to: bson, depth: depth)
+                    }
+                } else {
+                    append(field.value, key: "", keyLength: 0, to: bson, depth: depth)
+                }
+            }
+        }
+    }
+
+    private func child(at depth: Int) -> OpaquePointer {
+        while children.count <= depth { children.append(AlignedScratch.allocate()) }
+        return OpaquePointer(children[depth])
+    }
+
+    private func append(_ value: BSON, key: UnsafePointer<CChar>, keyLength: Int32, to bson: OpaquePointer, depth: Int) {
         switch value {
         case .double(let d): bson_append_double(bson, key, keyLength, d)
         case .string(var s):
@@ -36,15 +71,25 @@ final class BSONHandle {
                     _ = bson_append_utf8(bson, key, keyLength, "", 0)
                 }
             }
-        case .document(let doc):
-            let child = BSONHandle(doc)
-            bson_append_document(bson, key, keyLength, child.pointer)
+        case .document(let document):
+            let child = child(at: depth)
+            bson_append_document_begin(bson, key, keyLength, child)
+            append(document, to: child, depth: depth + 1)
+            bson_append_document_end(bson, child)
         case .array(let values):
-            let child = BSONHandle()
-            for (index, element) in values.enumerated() {
-                append(element, key: String(index), to: child.pointer)
+            let child = child(at: depth)
+            bson_append_array_begin(bson, key, keyLength, child)
+            var digits = (UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                let scratch = buffer.baseAddress!.assumingMemoryBound(to: CChar.self)
+                for (index, element) in values.enumerated() {
+                    // Array keys are "0", "1", …: libbson's own table, no String each.
+                    var indexKey: UnsafePointer<CChar>?
+                    let length = bson_uint32_to_string(UInt32(index), &indexKey, scratch, buffer.count)
+                    append(element, key: indexKey!, keyLength: Int32(length), to: child, depth: depth + 1)
+                }
             }
-            bson_append_array(bson, key, keyLength, child.pointer)
+            bson_append_array_end(bson, child)
         case .objectId(let id):
             var oid = bson_oid_t()
             bson_oid_init_from_string(&oid, id.hex)
@@ -66,13 +111,18 @@ struct AlignedScratch: ~Copyable {
     let raw: UnsafeMutableRawPointer
 
     init() {
+        raw = Self.allocate()
+    }
+
+    /// 128 zeroed bytes at 128-byte alignment: room for a bson_t (128) or a
+    /// bson_iter_t (80). The caller frees them.
+    static func allocate() -> UnsafeMutableRawPointer {
         var memory: UnsafeMutableRawPointer?
-        // 128 bytes at 128-byte alignment holds both bson_t (128) and bson_iter_t (80).
         guard posix_memalign(&memory, 128, 128) == 0, let memory else {
             fatalError("out of memory allocating 128 bytes")
         }
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: 128)
-        raw = memory
+        return memory
     }
 
     var opaque: OpaquePointer { OpaquePointer(raw) }
@@ -118,6 +168,13 @@ enum BSONReader {
         return BSONDocument(fields)
     }
 
+    /// An array's elements: their keys ("0", "1", …) are not read at all.
+    private static func readValues(_ iter: OpaquePointer) -> [BSON] {
+        var values: [BSON] = []
+        while bson_iter_next(iter) { values.append(value(at: iter)) }
+        return values
+    }
+
     private static func value(at iter: OpaquePointer) -> BSON {
         let type = bson_iter_type(iter)
         switch type {
@@ -130,8 +187,7 @@ enum BSONReader {
         case BSON_TYPE_DOCUMENT, BSON_TYPE_ARRAY:
             let child = AlignedScratch()
             guard bson_iter_recurse(iter, child.opaque) else { return .null }
-            let doc = readFields(child.opaque)
-            return type == BSON_TYPE_ARRAY ? .array(doc.fields.map(\.value)) : .document(doc)
+            return type == BSON_TYPE_ARRAY ? .array(readValues(child.opaque)) : .document(readFields(child.opaque))
         case BSON_TYPE_OID:
             guard let oid = bson_iter_oid(iter) else { return .null }
             return ObjectId(hexOf(oid)).map { .objectId($0) } ?? .null

@@ -29,4 +29,32 @@ import Testing
             #expect(document["nested"]?.documentValue?["list"]?.arrayValue?.compactMap(\.stringValue) == Self.samples)
         }
     }
+
+    /// Embedded documents and arrays are written in place in their parent
+    /// (and their headers reused at each depth): siblings, deep nesting,
+    /// arrays past libbson's table of ready-made keys ("0"…"999") and
+    /// children that outgrow their parent's buffer come back as sent.
+    @Test func nestedDocumentsAndLongArraysComeBackAsTheyWereSent() async throws {
+        func level(_ depth: Int) -> BSON {
+            guard depth > 0 else { return .array((0..<1_500).map { .int64(Int64($0)) }) }
+            return .document([
+                "before": BSON("depth \(depth)"),
+                "child": level(depth - 1),
+                "sibling": .document(["n": .int64(Int64(depth)), "list": .array([.bool(true), .null, .document(["x": BSON("y")])])]),
+                "naïve ☕️": .array([.document([:]), .array([]), .document(["deep": level(0)])]),
+                "after": BSON(String(repeating: "z", count: 200 * depth)),
+            ])
+        }
+        var sent: BSONDocument = ["_id": BSON("nested")]
+        for name in ["a", "b", "c"] { sent[name] = level(5) }
+        let document = sent
+        try await withTestPool { pool in
+            let stored = try await pool.withClient { client throws(MongoError) -> BSONDocument? in
+                let collection = client.collection("nested")
+                try collection.insertOne(document)
+                return try collection.findOne(["_id": BSON("nested")])
+            }
+            #expect(stored == document)
+        }
+    }
 }
