@@ -100,7 +100,7 @@ public final class Broadcast<Item: Sendable>: Sendable {
 
     /// One reader's items, kept until it takes them: at most `capacity` (a
     /// reader that falls further behind is told).
-    public final class Subscription: Sendable {
+    public final class Subscription: WakeUpSource {
         fileprivate let key: String
         fileprivate let id: Int
         private let capacity: Int
@@ -113,10 +113,12 @@ public final class Broadcast<Item: Sendable>: Sendable {
             var held = 0
             var dropped = false
             var signalled = false
-            var waiter: CheckedContinuation<Void, Never>?
+            var parked: WakeUp?
         }
 
         private let state = NIOLockedValueBox(State())
+        /// Where `wait(upTo:)` waits: one for all of this reader's waits.
+        private let wakeUp = WakeUp()
 
         fileprivate init(key: String, id: Int, capacity: Int, cost: @escaping @Sendable (Item) -> Int, broadcast: Broadcast<Item>) {
             self.key = key
@@ -143,19 +145,17 @@ public final class Broadcast<Item: Sendable>: Sendable {
         /// Kept and signalled in one critical section: a `take()` in between
         /// would leave a signal with nothing behind it (a needless read).
         fileprivate func deliver(_ item: Item) {
-            let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            state.withLockedValue { state in
                 add(item, to: &state)
                 return Self.signal(&state)
-            }
-            waiter?.resume()
+            }?.ring()
         }
 
         fileprivate func interrupt() {
-            let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            state.withLockedValue { state in
                 state.dropped = true
                 return Self.signal(&state)
-            }
-            waiter?.resume()
+            }?.ring()
         }
 
         /// Kept if it fits in `capacity`; else noted as dropped.
@@ -183,48 +183,38 @@ public final class Broadcast<Item: Sendable>: Sendable {
         }
 
         /// Returns once something arrived (or had arrived), or after `timeout`.
+        /// One wait at a time (its reader's loop).
         public func wait(upTo timeout: Duration) async {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { try? await Task.sleep(for: timeout) }
-                group.addTask { await self.signal() }
-                await group.next()
-                group.cancelAll()
+            await wakeUp.wait(for: [self], upTo: timeout)
+        }
+
+        public func park(_ wakeUp: WakeUp) -> Bool {
+            state.withLockedValue { state in
+                if state.signalled {
+                    state.signalled = false
+                    return false
+                }
+                precondition(state.parked == nil, "one wait at a time")
+                state.parked = wakeUp
+                return true
+            }
+        }
+
+        public func unpark(_ wakeUp: WakeUp) {
+            state.withLockedValue { state in
+                if state.parked === wakeUp { state.parked = nil }
             }
         }
 
         private func wake() {
-            state.withLockedValue { Self.signal(&$0) }?.resume()
+            state.withLockedValue { Self.signal(&$0) }?.ring()
         }
 
-        /// The waiter to let go, or a signal kept for the next wait.
-        private static func signal(_ state: inout State) -> CheckedContinuation<Void, Never>? {
-            defer { state.waiter = nil }
-            if state.waiter == nil { state.signalled = true }
-            return state.waiter
-        }
-
-        /// One waiter at a time (its reader's loop).
-        private func signal() async {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let goNow = state.withLockedValue { state -> Bool in
-                        precondition(state.waiter == nil, "one waiter at a time")
-                        if state.signalled || Task.isCancelled {
-                            state.signalled = false
-                            return true
-                        }
-                        state.waiter = continuation
-                        return false
-                    }
-                    if goNow { continuation.resume() }
-                }
-            } onCancel: {
-                let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-                    defer { state.waiter = nil }
-                    return state.waiter
-                }
-                waiter?.resume()
-            }
+        /// The wake-up to ring, or a signal kept for the next wait.
+        private static func signal(_ state: inout State) -> WakeUp? {
+            defer { state.parked = nil }
+            if state.parked == nil { state.signalled = true }
+            return state.parked
         }
     }
 }

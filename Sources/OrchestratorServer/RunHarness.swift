@@ -108,6 +108,8 @@ struct RunHarness: Sendable {
         // Subscribed before the first read, so that nothing stored after it is missed.
         let feed = service.follow(id)
         defer { feed.cancel() }
+        // One for all the waits below: it keeps a timer on its way, not one per wait.
+        let wakeUp = WakeUp()
         var cursor = RunEventCursor(fromEvent: from)
         // The run's log is read when the feed is silent or incomplete; its
         // document (what a fold wrote, and the end) at most once per
@@ -179,9 +181,9 @@ struct RunHarness: Sendable {
                 quiet = confirming && page.events.isEmpty ? min(quiet * 2, quietest) : shortest
             }
             if let lines {
-                await Self.waitForEither(feed, lines, upTo: max(quiet - (clock.now - heardAt), .zero))
+                await wakeUp.wait(for: [feed, lines], upTo: max(quiet - (clock.now - heardAt), .zero))
             } else {
-                await feed.wait(upTo: quiet)
+                await wakeUp.wait(for: [feed], upTo: quiet)
             }
             let taken = feed.take()
             if taken.items.isEmpty, taken.complete, clock.now - heardAt < quiet {
@@ -197,18 +199,6 @@ struct RunHarness: Sendable {
                 continue
             }
             if try await consume(fed), let run = try await ended() { return run }
-        }
-    }
-
-    /// Returns once either subscription has something, or after `timeout`.
-    private static func waitForEither(
-        _ feed: RunFeed.Subscription, _ lines: Broadcast<OutputLine>.Subscription, upTo timeout: Duration
-    ) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await feed.wait(upTo: timeout) }
-            group.addTask { await lines.wait(upTo: timeout) }
-            await group.next()
-            group.cancelAll()
         }
     }
 
