@@ -2,6 +2,7 @@
 #include "cspawn.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -25,6 +26,24 @@ int orch_pidfd_open(pid_t pid) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+/* A child's SIGCHLD, when it ends, serves nobody here: its end is seen
+ * through its pidfd, and it is reaped with waitpid. The signal's action is
+ * the default (ignore: not SIG_IGN, which would reap children before
+ * waitpid could), and the kernel drops such a signal as it is sent only if
+ * the child's parent, the thread that spawned it, does not block it.
+ * Dispatch's worker threads block it: the signal was then queued to the
+ * process and woke, for nothing, a thread that does not block it (the main
+ * thread, waiting in sigsuspend) and Dispatch's manager thread (whose
+ * signalfd is woken by any signal sent to the process), once per step. So
+ * a thread unblocks it before it spawns; the mask stays so (a worker that
+ * spawns once is likely to spawn again). */
+static void let_children_end_quietly(void) {
+    sigset_t child;
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    pthread_sigmask(SIG_UNBLOCK, &child, NULL);
 }
 
 /* A close-on-exec copy at 10 or above, so that the spawn's dup2s onto 3
@@ -90,6 +109,7 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     posix_spawnattr_setpgroup(&attributes, 0);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
+    let_children_end_quietly();
     rc = posix_spawn(pid_out, gate_helper, &actions, &attributes, helper_argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
@@ -140,6 +160,7 @@ int orch_spawn(const char *path, char *const argv[], char *const envp[], int std
     posix_spawnattr_setsigdefault(&attributes, &all);
     posix_spawnattr_setsigmask(&attributes, &none);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    let_children_end_quietly();
     rc = posix_spawn(pid_out, path, &actions, &attributes, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
