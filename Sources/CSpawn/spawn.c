@@ -126,13 +126,17 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     return 0;
 }
 
-int orch_gate_open(int gate_fd, int report_fd) {
+void orch_gate_release(int gate_fd) {
     char go = 'g';
-    int error = 0;
-    ssize_t n;
 
     while (send(gate_fd, &go, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
     close(gate_fd);
+}
+
+int orch_gate_report(int report_fd) {
+    int error = 0;
+    ssize_t n;
+
     do { n = read(report_fd, &error, sizeof error); } while (n < 0 && errno == EINTR);
     close(report_fd);
     return n == (ssize_t)sizeof error ? error : 0; /* closed on exec: started */

@@ -68,12 +68,18 @@ final class RunningProcess: StepHandle {
         return .held(RunningProcess(pid: pid, gate: gate, report: report, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
     }
 
-    /// Lets the process run its program; supervision (and the timeout) starts now.
+    /// Lets the process run its program; supervision (and the timeout)
+    /// starts now. Whether the gate did execute the program is read from
+    /// its report once the process has ended (the gate prints nothing when
+    /// it fails): waiting for the exec first cost the supervising thread a
+    /// sleep and a wake-up for every step.
     func begin() {
         onOwnThread { [self] in
-            let error = orch_gate_open(gate, report)
-            guard error == 0 else { return giveUp(Self.notStarted(SecretMasker(spec.masks).redact(Self.gateFailure(error, spec)))) }
-            return supervise(pid: pid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
+            orch_gate_release(gate)
+            let outcome = supervise(pid: pid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
+            let error = orch_gate_report(report)
+            guard error == 0 else { return Self.notStarted(SecretMasker(spec.masks).redact(Self.gateFailure(error, spec))) }
+            return outcome
         }
     }
 

@@ -10,7 +10,7 @@
  * inherit that).
  *
  * The helper waits at a gate before it executes anything, so the daemon can
- * record the pid before the step does any work: `orch_gate_open` lets it go
+ * record the pid before the step does any work: `orch_gate_release` lets it go
  * (it then becomes the program, same pid), `orch_gate_abandon` (or the
  * daemon dying) makes it exit with status 125 having run nothing.
  * posix_spawn, not fork: a fork of the multi-threaded daemon costs
@@ -19,10 +19,15 @@
 int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv[], char *const envp[], const char *cwd,
                      int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *report_out);
 
-/* Lets the step go and waits until it has executed its program or failed to
- * (this does not wait for the program to finish). Returns 0 or the errno of
- * the failed execve. Closes both fds. */
-int orch_gate_open(int gate_fd, int report_fd);
+/* Lets the step go: it executes its program, or fails to. Closes the fd;
+ * does not wait. */
+void orch_gate_release(int gate_fd);
+
+/* Once the step's process has ended (the report's other end is then
+ * closed, so this does not block): 0 if it executed its program, else the
+ * code the gate reported (an errno of the failed execve, or one of the
+ * gate's own, see RunningProcess.gateFailure). Closes the fd. */
+int orch_gate_report(int report_fd);
 
 /* The step exits without running anything. Closes both fds. */
 void orch_gate_abandon(int gate_fd, int report_fd);
