@@ -130,6 +130,23 @@ struct ProcessUsage {
         }
         peakRSSKiB = kib("VmHWM:")
         rssKiB = kib("VmRSS:")
+        contextSwitches = Self.contextSwitches(of: pid)
+    }
+
+    /// Context switches (voluntary and not) of the process's threads alive
+    /// now: the kernel keeps them per thread, and a thread that has exited
+    /// takes its count with it (the daemon keeps its threads while busy).
+    let contextSwitches: Int
+
+    private static func contextSwitches(of pid: Int32) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.reduce(0) { total, task in
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            return total + status.split(separator: "\n")
+                .filter { $0.hasPrefix("voluntary_ctxt_switches:") || $0.hasPrefix("nonvoluntary_ctxt_switches:") }
+                .compactMap { $0.split(separator: "\t").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+                .reduce(0, +)
+        }
     }
 }
 

@@ -145,7 +145,8 @@ let beforeSeqDatabase = databaseCPU()
 let beforeSeqOperations = try operationCounts()
 let seqRecord = try runToEnd(setup, "dispatch-seq")
 let seqRun = runSeconds(seqRecord)
-let seqCPU = ProcessUsage(pid: daemonPid).cpuSeconds - beforeSeq.cpuSeconds
+let afterSeq = ProcessUsage(pid: daemonPid)
+let seqCPU = afterSeq.cpuSeconds - beforeSeq.cpuSeconds
 let seqDatabaseCPU = databaseCPU() - beforeSeqDatabase
 let seqOperations = try operationCounts().subtracting(beforeSeqOperations)
 let parRun = runSeconds(try runToEnd(setup, "dispatch-par"))
@@ -156,6 +157,8 @@ say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms p
 say(String(format: "  database floor: the run's %d writes replayed through libmongoc on copies of its document and log: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.1f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
            stepCount, writesFloor, writesFloor / Double(stepCount) * 1000, (seqRun - seqFloor - writesFloor) / Double(stepCount) * 1000, seqCPU / Double(stepCount) * 1000))
 say("  database operations during it (serverStatus opcounters; the watcher's included): \(seqOperations.described(per: stepCount))")
+say(String(format: "  daemon context switches per sequential step (its threads, the watcher's included): %.1f",
+           Double(afterSeq.contextSwitches - beforeSeq.contextSwitches) / Double(stepCount)))
 if databasePid != nil {
     say(String(format: "  database CPU per sequential step: %.2f ms during the run (everything the daemon asked of it), %.2f ms for the replayed writes alone",
                seqDatabaseCPU / Double(stepCount) * 1000, replayDatabaseCPU / Double(stepCount) * 1000))
