@@ -38,7 +38,8 @@ int orch_pidfd_open(pid_t pid) {
  * thread, waiting in sigsuspend) and Dispatch's manager thread (whose
  * signalfd is woken by any signal sent to the process), once per step. So
  * a thread unblocks it before it spawns; the mask stays so (a worker that
- * spawns once is likely to spawn again). */
+ * spawns once is likely to spawn again). Whoever installs a SIGCHLD handler
+ * one day must know that it may then run on any thread that spawned. */
 static void let_children_end_quietly(void) {
     sigset_t child;
     sigemptyset(&child);
@@ -137,6 +138,11 @@ int orch_gate_report(int report_fd) {
     int error = 0;
     ssize_t n;
 
+    /* The process has been reaped: whatever the gate reported is in the
+     * pipe already. Not blocking, so that a copy of the other end held
+     * elsewhere (a helper that a user lookup forked, say) cannot hold this
+     * thread: nothing there is no report. */
+    fcntl(report_fd, F_SETFL, O_NONBLOCK);
     do { n = read(report_fd, &error, sizeof error); } while (n < 0 && errno == EINTR);
     close(report_fd);
     return n == (ssize_t)sizeof error ? error : 0; /* closed on exec: started */

@@ -72,7 +72,9 @@ final class RunningProcess: StepHandle {
     /// starts now. Whether the gate did execute the program is read from
     /// its report once the process has ended (the gate prints nothing when
     /// it fails): waiting for the exec first cost the supervising thread a
-    /// sleep and a wake-up for every step.
+    /// sleep and a wake-up for every step. So the timeout now includes the
+    /// gate's own work (becoming the step's user, entering its directory,
+    /// the exec), and a termination that comes before the exec stops the gate.
     func begin() {
         onOwnThread { [self] in
             orch_gate_release(gate)

@@ -23,8 +23,8 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
  * does not wait. */
 void orch_gate_release(int gate_fd);
 
-/* Once the step's process has ended (the report's other end is then
- * closed, so this does not block): 0 if it executed its program, else the
+/* Once the step's process has been reaped (what the gate reported is in
+ * the pipe then; this does not block): 0 if it executed its program, else the
  * code the gate reported (an errno of the failed execve, or one of the
  * gate's own, see RunningProcess.gateFailure). Closes the fd. */
 int orch_gate_report(int report_fd);
