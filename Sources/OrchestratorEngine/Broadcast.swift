@@ -117,8 +117,6 @@ public final class Broadcast<Item: Sendable>: Sendable {
         }
 
         private let state = NIOLockedValueBox(State())
-        /// Where `wait(upTo:)` waits: one for all of this reader's waits.
-        private let wakeUp = WakeUp()
 
         fileprivate init(key: String, id: Int, capacity: Int, cost: @escaping @Sendable (Item) -> Int, broadcast: Broadcast<Item>) {
             self.key = key
@@ -182,12 +180,7 @@ public final class Broadcast<Item: Sendable>: Sendable {
             }
         }
 
-        /// Returns once something arrived (or had arrived), or after `timeout`.
-        /// One wait at a time (its reader's loop).
-        public func wait(upTo timeout: Duration) async {
-            await wakeUp.wait(for: [self], upTo: timeout)
-        }
-
+        /// Its reader waits for it with a `WakeUp` (one wait at a time).
         public func park(_ wakeUp: WakeUp) -> Bool {
             state.withLockedValue { state in
                 if state.signalled {

@@ -21,7 +21,7 @@ import Testing
         #expect(watcher.take().complete, "one executor still publishes: nothing to read yet")
         feed.stopsPublishing("r1")
         #expect(!feed.isPublishing("r1"))
-        await watcher.wait(upTo: .seconds(10))
+        await WakeUp().wait(for: [watcher], upTo: .seconds(10))
         let taken = watcher.take()
         #expect(taken.items.isEmpty && !taken.complete, "the watcher is told to read the database")
         #expect(other.take().complete, "another run's watcher is not disturbed")

@@ -24,38 +24,41 @@ import Testing
         let updates = Broadcast<Int>(capacity: 10)
         let feed = updates.subscribe("run")
         updates.publish("run", 7)
-        await feed.wait(upTo: .seconds(3600))
+        await WakeUp().wait(for: [feed], upTo: .seconds(3600))
         #expect(feed.take().items == [7])
     }
 
-    @Test func aTimeoutIsNeverCutShortByATimerLeftFromAnEarlierWait() async {
+    /// A feed and a wake-up whose one wait so far ended at once, leaving a
+    /// timer on its way for `timeout` from now.
+    private func afterAnEarlyWait(upTo timeout: Duration) async -> (Broadcast<Int>.Subscription, WakeUp) {
         let updates = Broadcast<Int>(capacity: 10)
         let feed = updates.subscribe("run")
         let wakeUp = WakeUp()
-        // This wait ends at once and leaves a timer on its way for 0.2 s from now.
         updates.publish("run", 1)
-        await wakeUp.wait(for: [feed], upTo: .milliseconds(200))
+        await wakeUp.wait(for: [feed], upTo: timeout)
         _ = feed.take()
+        return (feed, wakeUp)
+    }
+
+    /// How long a wait with nothing to wake it took.
+    private func timedOut(_ wakeUp: WakeUp, on feed: Broadcast<Int>.Subscription, upTo timeout: Duration) async -> Duration {
         let clock = ContinuousClock()
         let started = clock.now
-        await wakeUp.wait(for: [feed], upTo: .milliseconds(600))
-        #expect(clock.now - started >= .milliseconds(600))
+        await wakeUp.wait(for: [feed], upTo: timeout)
+        return clock.now - started
+    }
+
+    @Test func aTimeoutIsNeverCutShortByATimerLeftFromAnEarlierWait() async {
+        let (feed, wakeUp) = await afterAnEarlyWait(upTo: .milliseconds(200))
+        #expect(await timedOut(wakeUp, on: feed, upTo: .milliseconds(600)) >= .milliseconds(600))
         #expect(feed.take().items.isEmpty)
     }
 
     @Test func aShortTimeoutAfterALongWaitStillEnds() async {
-        let updates = Broadcast<Int>(capacity: 10)
-        let feed = updates.subscribe("run")
-        let wakeUp = WakeUp()
-        updates.publish("run", 1)
-        await wakeUp.wait(for: [feed], upTo: .seconds(3600))
-        _ = feed.take()
-        // Only a timer for an hour from now is on its way: this one needs its own
+        // Only a timer for an hour from now is on its way: this wait needs its own
         // (without it the suite's time limit ends the test).
-        let clock = ContinuousClock()
-        let started = clock.now
-        await wakeUp.wait(for: [feed], upTo: .milliseconds(50))
-        #expect(clock.now - started >= .milliseconds(50))
+        let (feed, wakeUp) = await afterAnEarlyWait(upTo: .seconds(3600))
+        #expect(await timedOut(wakeUp, on: feed, upTo: .milliseconds(50)) >= .milliseconds(50))
     }
 
     @Test func waitsThatEndEarlyShareOneTimer() async {
@@ -73,7 +76,7 @@ import Testing
     @Test func aCancelledWaitEnds() async {
         let updates = Broadcast<Int>(capacity: 10)
         let feed = updates.subscribe("run")
-        let waiting = Task { await feed.wait(upTo: .seconds(3600)) }
+        let waiting = Task { await WakeUp().wait(for: [feed], upTo: .seconds(3600)) }
         waiting.cancel()
         await waiting.value
         #expect(feed.take().items.isEmpty)
@@ -82,7 +85,7 @@ import Testing
     @Test func aCancelledSubscriptionEndsItsWait() async {
         let updates = Broadcast<Int>(capacity: 10)
         let feed = updates.subscribe("run")
-        async let waited: Void = feed.wait(upTo: .seconds(3600))
+        async let waited: Void = WakeUp().wait(for: [feed], upTo: .seconds(3600))
         feed.cancel()
         await waited
         updates.publish("run", 1)
