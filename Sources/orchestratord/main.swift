@@ -76,6 +76,14 @@ while let argument = arguments.popFirst() {
     }
 }
 
-let code = await Daemon.run(Daemon.Invocation(
-    configFile: configFile, configFileIsExplicit: configIsExplicit, flags: flags, activatedSocket: activatedSocket))
-exit(code)
+let invocation = Daemon.Invocation(
+    configFile: configFile, configFileIsExplicit: configIsExplicit, flags: flags, activatedSocket: activatedSocket)
+// Not an async main: that ends in dispatch_main, whose pthread_exit unwinds
+// the main thread's stack and so reads the binary's unwind tables, about
+// half a MiB that then stays resident for the daemon's life. The main
+// thread waits here instead, as dispatch_main would have left it: in a
+// signal wait, with no signal blocked. Nothing runs on the main actor.
+Task.detached {
+    exit(await Daemon.run(invocation))
+}
+while true { pause() }
