@@ -1,4 +1,5 @@
 import Foundation
+import MongoKit
 import OrchestratorClient
 
 /// Latency figures in milliseconds.
@@ -187,4 +188,65 @@ final class EchoServer: @unchecked Sendable {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// What `logEntriesWritten`'s watching thread hands over.
+private final class LogCapture: @unchecked Sendable {
+    // Guarded by `lock`.
+    var entries: [BSONDocument]? = []
+    var bodyDone = false
+    let lock = NSLock()
+    let opened = DispatchSemaphore(value: 0)
+    let finished = DispatchSemaphore(value: 0)
+}
+
+/// Every entry inserted into the run log while `body` runs, as it was
+/// written, read from a change stream opened before `body` starts (the
+/// caller picks its run's by `runId`). The capture ends once `body` has
+/// returned, an entry it captured has been deleted (a run deletes its log
+/// only after folding it, so every insert of that run came before) and the
+/// stream has gone quiet; nil if the stream failed or that did not happen
+/// within 30 s.
+func logEntriesWritten<T>(pool: MongoPool, collection: String, _ body: () throws -> T) rethrows -> (T, [BSONDocument]?) {
+    let capture = LogCapture()
+    let thread = Thread {
+        defer { capture.finished.signal() }
+        do throws(MongoError) {
+            try pool.withClientBlocking { client throws(MongoError) in
+                let stream = try client.collection(collection).watch(maxAwaitMilliseconds: 100)
+                capture.opened.signal()
+                var inserted: Set<ObjectId> = []
+                var capturedWereDeleted = false
+                let deadline = DispatchTime.now() + .seconds(30)
+                while DispatchTime.now() < deadline {
+                    guard let change = try stream.next() else {
+                        if capturedWereDeleted && capture.lock.withLock({ capture.bodyDone }) { return }
+                        continue
+                    }
+                    // Entries get their ids from the driver: ObjectIds.
+                    guard let id = change["documentKey"]?.documentValue?["_id"]?.objectIdValue else { continue }
+                    switch change["operationType"]?.stringValue {
+                    case "insert":
+                        inserted.insert(id)
+                        if let entry = change["fullDocument"]?.documentValue { capture.lock.withLock { capture.entries?.append(entry) } }
+                    case "delete":
+                        if inserted.contains(id) { capturedWereDeleted = true }
+                    default: break
+                    }
+                }
+                FileHandle.standardError.write(Data("bench: the run log was not deleted within 30 s of its capture\n".utf8))
+                capture.lock.withLock { capture.entries = nil }
+            }
+        } catch {
+            FileHandle.standardError.write(Data("bench: the run log's change stream failed: \(error)\n".utf8))
+            capture.lock.withLock { capture.entries = nil }
+            capture.opened.signal()
+        }
+    }
+    thread.start()
+    capture.opened.wait()
+    let result = try body()
+    capture.lock.withLock { capture.bodyDone = true }
+    capture.finished.wait()
+    return (result, capture.lock.withLock { capture.entries })
 }

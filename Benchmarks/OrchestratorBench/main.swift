@@ -149,9 +149,14 @@ let afterSeq = ProcessUsage(pid: daemonPid)
 let seqCPU = afterSeq.cpuSeconds - beforeSeq.cpuSeconds
 let seqDatabaseCPU = databaseCPU() - beforeSeqDatabase
 let seqOperations = try operationCounts().subtracting(beforeSeqOperations)
+let beforeParOperations = try operationCounts()
 let parRun = runSeconds(try runToEnd(setup, "dispatch-par"))
+let parOperations = try operationCounts().subtracting(beforeParOperations)
+// Once more with the run log watched, for the writes to replay: the
+// watching adds its own reads, so the figure above comes from a run without it.
+let (parRecord, parLog) = try logEntriesWritten(pool: pool, collection: "run_log") { try runToEnd(setup, "dispatch-par") }
 let beforeReplayDatabase = databaseCPU()
-let writesFloor = try replayRunWrites(seqRecord["id"]?.stringValue ?? "")
+let writesFloor = try replayRunWrites(seqRecord["id"]?.stringValue ?? "").seconds
 let replayDatabaseCPU = databaseCPU() - beforeReplayDatabase
 say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms per step above the floor", stepCount, seqRun, seqFloor, (seqRun - seqFloor) / Double(stepCount) * 1000))
 say(String(format: "  database floor: the run's %d writes replayed through libmongoc on copies of its document and log: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.1f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
@@ -164,6 +169,17 @@ if databasePid != nil {
                seqDatabaseCPU / Double(stepCount) * 1000, replayDatabaseCPU / Double(stepCount) * 1000))
 }
 say(String(format: "%d steps in groups of 8: %.2f s (shell floor, 8 at a time, %.3f s) = %.1f ms per step above the floor", stepCount, parRun, parFloor, (parRun - parFloor) / Double(stepCount) * 1000))
+if let parLog, let parId = parRecord["id"]?.stringValue, let parOid = ObjectId(parId) {
+    let entries = parLog.filter { $0["runId"]?.objectIdValue == parOid }
+    let (parWritesFloor, parWrites) = try replayRunWrites(parId, firstGroup: 8, log: entries)
+    let watchedRun = runSeconds(parRecord)
+    say(String(format: "  database floor: a second run, its log watched (%.2f s, %.1f ms per step above the floor): its %d writes (%d log entries, captured as the daemon wrote them) replayed through libmongoc: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work and the other database work during the run (the watching's included)",
+               watchedRun, (watchedRun - parFloor) / Double(stepCount) * 1000, parWrites, entries.count, parWritesFloor, parWritesFloor / Double(stepCount) * 1000,
+               (watchedRun - parFloor - parWritesFloor) / Double(stepCount) * 1000))
+} else {
+    say("  database floor: not measured (the run log's writes could not be captured; see above)")
+}
+say("  database operations during the first (serverStatus opcounters): \(parOperations.described(per: stepCount))")
 }
 
 /// The largest document the daemon stored, and where.
@@ -200,7 +216,7 @@ func operationCounts() throws -> OperationCounts {
 /// copy of the run's `document` stored queued and leased to "bench": a fold
 /// of the run's first step into the document, fenced as the daemon fences
 /// it (the run's id, its owner, no fold before).
-func startingWrite(of document: BSONDocument) -> (copy: BSONDocument, filter: BSONDocument, update: BSONDocument) {
+func startingWrite(of document: BSONDocument, firstGroup: Int = 1) -> (copy: BSONDocument, filter: BSONDocument, update: BSONDocument) {
     var copy = document
     let steps = document["steps"]?.arrayValue ?? []
     let events = document["events"]?.arrayValue ?? []
@@ -208,9 +224,12 @@ func startingWrite(of document: BSONDocument) -> (copy: BSONDocument, filter: BS
     copy["owner"] = "bench"
     copy["logNext"] = .null
     let filter: BSONDocument = ["_id": document["_id"] ?? .null, "owner": "bench", "logNext": ["$in": [0, .null]]]
+    // The run's start and each of the first group's steps starting: an event each.
+    var set: BSONDocument = ["status": "running", "startedAt": document["startedAt"] ?? .null, "logNext": 1, "logWriter": "bench"]
+    for (index, record) in steps.prefix(firstGroup).enumerated() { set["steps.\(index)"] = record }
     let update: BSONDocument = [
-        "$set": ["status": "running", "startedAt": document["startedAt"] ?? .null, "steps.0": steps.first ?? .null, "logNext": 1, "logWriter": "bench"],
-        "$push": ["events": ["$each": .array(Array(events.dropFirst().prefix(2)))]], "$inc": ["eventCount": 2],
+        "$set": .document(set),
+        "$push": ["events": ["$each": .array(Array(events.dropFirst().prefix(1 + firstGroup)))]], "$inc": ["eventCount": BSON(1 + firstGroup)],
     ]
     return (copy, filter, update)
 }
@@ -243,38 +262,46 @@ func replayStartingWrite(_ runId: String) throws -> Double {
     }
 }
 
-/// The database's part of a sequential run, replayed directly through
-/// libmongoc in collections of their own: the update that starts the run
-/// (with its first step), one log entry per further step (the previous
-/// step's result and this one's start, with their two events), the update
-/// that folds it all into the run's document at the end, and the log's
-/// deletion. Each write has the size of the daemon's.
-func replayRunWrites(_ runId: String) throws -> Double {
+/// The database's part of a run, replayed directly through libmongoc in
+/// collections of their own: the update that starts the run (with its first
+/// group of steps), its log entries, the update that folds it all into the
+/// run's document at the end, and the log's deletion. The entries are
+/// `log`, as captured from the run (`logEntriesWritten`); without it, one
+/// per further step as a sequential run writes them (the previous step's
+/// result and this one's start, with their two events). Each write has the
+/// size of the daemon's.
+func replayRunWrites(_ runId: String, firstGroup: Int = 1, log captured: [BSONDocument]? = nil) throws -> (seconds: Double, writes: Int) {
     guard let oid = ObjectId(runId) else { throw BenchError("no run id") }
-    return try pool.withClientBlocking { client throws(MongoError) -> Double in
-        guard let document = try client.collection("runs").findOne(["_id": .objectId(oid)]) else { return .nan }
+    return try pool.withClientBlocking { client throws(MongoError) -> (seconds: Double, writes: Int) in
+        guard let document = try client.collection("runs").findOne(["_id": .objectId(oid)]) else { return (.nan, 0) }
         let steps = document["steps"]?.arrayValue ?? []
         let events = document["events"]?.arrayValue ?? []
-        let (copy, filter, update) = startingWrite(of: document)
+        let (copy, filter, update) = startingWrite(of: document, firstGroup: firstGroup)
+        let entries = captured ?? (1..<max(steps.count, 1)).map { index -> BSONDocument in
+            let pair: [BSON] = [["index": BSON(index - 1), "record": steps[index - 1]], ["index": BSON(index), "record": steps[index]]]
+            return [
+                "runId": .objectId(oid), "seq": BSON(index + 1), "writer": "bench",
+                "steps": .array(pair), "events": .array(Array(events.dropFirst(1 + 2 * index).prefix(2))),
+            ]
+        }
         let copies = client.collection("dispatch_floor")
         let log = client.collection("dispatch_floor_log")
         _ = try client.writeCommand(["createIndexes": "dispatch_floor_log", "indexes": [["key": ["runId": 1, "seq": 1], "name": "run_seq", "unique": true]]])
         try indexLikeRuns("dispatch_floor", client)
         try copies.insertOne(copy)
-        return try seconds { () throws(MongoError) in
+        let elapsed = try seconds { () throws(MongoError) in
             _ = try copies.updateOne(filter, update)
-            for index in 1..<max(steps.count, 1) {
-                try log.insertOne([
-                    "runId": .objectId(oid), "seq": BSON(index + 1), "writer": "bench",
-                    "steps": [["index": BSON(index - 1), "record": steps[index - 1]], ["index": BSON(index), "record": steps[index]]],
-                    "events": .array(Array(events.dropFirst(1 + 2 * index).prefix(2))),
-                ])
+            for entry in entries {
+                var entry = entry
+                entry["_id"] = nil
+                try log.insertOne(entry)
             }
             var set = BSONDocument([("status", "succeeded"), ("logNext", BSON(steps.count + 2))])
             for (index, record) in steps.enumerated() { set["steps.\(index)"] = record }
-            _ = try copies.updateOne(["_id": .objectId(oid)], ["$set": .document(set), "$push": ["events": ["$each": .array(Array(events.dropFirst(3)))]]])
+            _ = try copies.updateOne(["_id": .objectId(oid)], ["$set": .document(set), "$push": ["events": ["$each": .array(Array(events.dropFirst(2 + firstGroup)))]]])
             _ = try log.deleteMany(["runId": .objectId(oid)])
         }
+        return (elapsed, entries.count + 3)
     }
 }
 

@@ -58,7 +58,7 @@ public struct UpdateResult: Sendable, Equatable {
 /// One collection handle, freed when the value goes away. Created inside a
 /// `withClient` closure and used only there.
 public final class MongoCollection {
-    private let raw: OpaquePointer
+    let raw: OpaquePointer
 
     init(_ raw: OpaquePointer) {
         self.raw = raw
