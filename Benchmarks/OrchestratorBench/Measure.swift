@@ -192,12 +192,19 @@ struct BenchError: Error, CustomStringConvertible {
 
 /// What `logEntriesWritten`'s watching thread hands over.
 private final class LogCapture: @unchecked Sendable {
+    enum Caller { case running, done(DispatchTime), failed }
     // Guarded by `lock`.
     var entries: [BSONDocument]? = []
-    var bodyDone = false
+    var caller = Caller.running
     let lock = NSLock()
     let opened = DispatchSemaphore(value: 0)
     let finished = DispatchSemaphore(value: 0)
+
+    /// Tells the watching thread how `body` went and waits for it to stop.
+    func end(_ how: Caller) {
+        lock.withLock { caller = how }
+        finished.wait()
+    }
 }
 
 /// Every entry inserted into the run log while `body` runs, as it was
@@ -206,25 +213,25 @@ private final class LogCapture: @unchecked Sendable {
 /// returned, an entry it captured has been deleted (a run deletes its log
 /// only after folding it, so every insert of that run came before) and the
 /// stream has gone quiet; nil if the stream failed or that did not happen
-/// within 30 s.
+/// within 30 s of `body`'s return.
 func logEntriesWritten<T>(pool: MongoPool, collection: String, _ body: () throws -> T) rethrows -> (T, [BSONDocument]?) {
     let capture = LogCapture()
     let thread = Thread {
-        defer { capture.finished.signal() }
+        var opened = false
+        defer {
+            if !opened { capture.opened.signal() }
+            capture.finished.signal()
+        }
         do throws(MongoError) {
             try pool.withClientBlocking { client throws(MongoError) in
                 let stream = try client.collection(collection).watch(maxAwaitMilliseconds: 100)
+                opened = true
                 capture.opened.signal()
                 var inserted: Set<ObjectId> = []
                 var capturedWereDeleted = false
-                let deadline = DispatchTime.now() + .seconds(30)
-                while DispatchTime.now() < deadline {
-                    guard let change = try stream.next() else {
-                        if capturedWereDeleted && capture.lock.withLock({ capture.bodyDone }) { return }
-                        continue
-                    }
+                func take(_ change: BSONDocument) {
                     // Entries get their ids from the driver: ObjectIds.
-                    guard let id = change["documentKey"]?.documentValue?["_id"]?.objectIdValue else { continue }
+                    guard let id = change["documentKey"]?.documentValue?["_id"]?.objectIdValue else { return }
                     switch change["operationType"]?.stringValue {
                     case "insert":
                         inserted.insert(id)
@@ -234,19 +241,32 @@ func logEntriesWritten<T>(pool: MongoPool, collection: String, _ body: () throws
                     default: break
                     }
                 }
-                FileHandle.standardError.write(Data("bench: the run log was not deleted within 30 s of its capture\n".utf8))
-                capture.lock.withLock { capture.entries = nil }
+                while true {
+                    switch capture.lock.withLock({ capture.caller }) {
+                    case .failed: return
+                    case .done(let at) where DispatchTime.now() > at + .seconds(30):
+                        FileHandle.standardError.write(Data("bench: the run log was not deleted within 30 s of the run's end\n".utf8))
+                        capture.lock.withLock { capture.entries = nil }
+                        return
+                    case .done where capturedWereDeleted: guard let change = try stream.next() else { return }; take(change)
+                    case .done, .running: if let change = try stream.next() { take(change) }
+                    }
+                }
             }
         } catch {
             FileHandle.standardError.write(Data("bench: the run log's change stream failed: \(error)\n".utf8))
             capture.lock.withLock { capture.entries = nil }
-            capture.opened.signal()
         }
     }
     thread.start()
     capture.opened.wait()
-    let result = try body()
-    capture.lock.withLock { capture.bodyDone = true }
-    capture.finished.wait()
+    let result: T
+    do {
+        result = try body()
+    } catch {
+        capture.end(.failed)
+        throw error
+    }
+    capture.end(.done(.now()))
     return (result, capture.lock.withLock { capture.entries })
 }

@@ -171,7 +171,7 @@ if databasePid != nil {
 say(String(format: "%d steps in groups of 8: %.2f s (shell floor, 8 at a time, %.3f s) = %.1f ms per step above the floor", stepCount, parRun, parFloor, (parRun - parFloor) / Double(stepCount) * 1000))
 if let parLog, let parId = parRecord["id"]?.stringValue, let parOid = ObjectId(parId) {
     let entries = parLog.filter { $0["runId"]?.objectIdValue == parOid }
-    let (parWritesFloor, parWrites) = try replayRunWrites(parId, firstGroup: 8, log: entries)
+    let (parWritesFloor, parWrites) = try replayRunWrites(parId, log: entries)
     let watchedRun = runSeconds(parRecord)
     say(String(format: "  database floor: a second run, its log watched (%.2f s, %.1f ms per step above the floor): its %d writes (%d log entries, captured as the daemon wrote them) replayed through libmongoc: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work and the other database work during the run (the watching's included)",
                watchedRun, (watchedRun - parFloor) / Double(stepCount) * 1000, parWrites, entries.count, parWritesFloor, parWritesFloor / Double(stepCount) * 1000,
@@ -270,27 +270,36 @@ func replayStartingWrite(_ runId: String) throws -> Double {
 /// per further step as a sequential run writes them (the previous step's
 /// result and this one's start, with their two events). Each write has the
 /// size of the daemon's.
-func replayRunWrites(_ runId: String, firstGroup: Int = 1, log captured: [BSONDocument]? = nil) throws -> (seconds: Double, writes: Int) {
+func replayRunWrites(_ runId: String, log captured: [BSONDocument]? = nil) throws -> (seconds: Double, writes: Int) {
     guard let oid = ObjectId(runId) else { throw BenchError("no run id") }
     return try pool.withClientBlocking { client throws(MongoError) -> (seconds: Double, writes: Int) in
         guard let document = try client.collection("runs").findOne(["_id": .objectId(oid)]) else { return (.nan, 0) }
         let steps = document["steps"]?.arrayValue ?? []
         let events = document["events"]?.arrayValue ?? []
+        // The steps that start with the run: those of the first execution order.
+        let firstOrder = steps.first?.documentValue?["executionOrder"]?.intValue
+        let firstGroup = max(1, steps.prefix { $0.documentValue?["executionOrder"]?.intValue == firstOrder }.count)
         let (copy, filter, update) = startingWrite(of: document, firstGroup: firstGroup)
-        let entries = captured ?? (1..<max(steps.count, 1)).map { index -> BSONDocument in
-            let pair: [BSON] = [["index": BSON(index - 1), "record": steps[index - 1]], ["index": BSON(index), "record": steps[index]]]
-            return [
-                "runId": .objectId(oid), "seq": BSON(index + 1), "writer": "bench",
-                "steps": .array(pair), "events": .array(Array(events.dropFirst(1 + 2 * index).prefix(2))),
-            ]
+        func entries() -> [BSONDocument] {
+            captured ?? (1..<max(steps.count, 1)).map { index -> BSONDocument in
+                let pair: [BSON] = [["index": BSON(index - 1), "record": steps[index - 1]], ["index": BSON(index), "record": steps[index]]]
+                return [
+                    "runId": .objectId(oid), "seq": BSON(index + 1), "writer": "bench",
+                    "steps": .array(pair), "events": .array(Array(events.dropFirst(1 + 2 * index).prefix(2))),
+                ]
+            }
         }
         let copies = client.collection("dispatch_floor")
         let log = client.collection("dispatch_floor_log")
         _ = try client.writeCommand(["createIndexes": "dispatch_floor_log", "indexes": [["key": ["runId": 1, "seq": 1], "name": "run_seq", "unique": true]]])
         try indexLikeRuns("dispatch_floor", client)
         try copies.insertOne(copy)
+        var written = 0
         let elapsed = try seconds { () throws(MongoError) in
             _ = try copies.updateOne(filter, update)
+            // Made inside the timed part, as the daemon makes them in its.
+            let entries = entries()
+            written = entries.count
             for entry in entries {
                 var entry = entry
                 entry["_id"] = nil
@@ -301,7 +310,7 @@ func replayRunWrites(_ runId: String, firstGroup: Int = 1, log captured: [BSONDo
             _ = try copies.updateOne(["_id": .objectId(oid)], ["$set": .document(set), "$push": ["events": ["$each": .array(Array(events.dropFirst(2 + firstGroup)))]]])
             _ = try log.deleteMany(["runId": .objectId(oid)])
         }
-        return (elapsed, entries.count + 3)
+        return (elapsed, written + 3)
     }
 }
 

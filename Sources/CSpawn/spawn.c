@@ -35,7 +35,7 @@ int orch_pidfd_open(pid_t pid) {
  * the child's parent, the thread that spawned it, does not block it.
  * Dispatch's worker threads block it: the signal was then queued to the
  * process and woke, for nothing, a thread that does not block it (the main
- * thread, waiting in sigsuspend) and Dispatch's manager thread (whose
+ * thread, waiting in pause()) and Dispatch's manager thread (whose
  * signalfd is woken by any signal sent to the process), once per step. So
  * a thread unblocks it before it spawns; the mask stays so (a worker that
  * spawns once is likely to spawn again). Whoever installs a SIGCHLD handler
