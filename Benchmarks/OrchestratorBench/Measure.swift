@@ -248,8 +248,12 @@ func logEntriesWritten<T>(pool: MongoPool, collection: String, _ body: () throws
                         FileHandle.standardError.write(Data("bench: the run log was not deleted within 30 s of the run's end\n".utf8))
                         capture.lock.withLock { capture.entries = nil }
                         return
-                    case .done where capturedWereDeleted: guard let change = try stream.next() else { return }; take(change)
-                    case .done, .running: if let change = try stream.next() { take(change) }
+                    case .done where capturedWereDeleted:
+                        // Every insert came before the deletion: a quiet stream has nothing more.
+                        guard let change = try stream.next() else { return }
+                        take(change)
+                    case .done, .running:
+                        if let change = try stream.next() { take(change) }
                     }
                 }
             }
