@@ -176,7 +176,7 @@ public actor Engine {
         stopping = true
         doorbell.close()
         for id in executors.keys.sorted() { executors[id]?.send(.stop) }
-        if executors.isEmpty { drained.open() }
+        openDrainedIfIdle()
         await world.clock.sleep(for: timeout, orUntil: drained)
         if !executors.isEmpty {
             logger.notice("stop timeout reached with \(executors.count) runs still active: stopping their steps and recording them interrupted")
@@ -286,42 +286,89 @@ public actor Engine {
     }
 
     /// Starts the first steps of `run`, about to be stored under
-    /// `reserved`, held at their gates, while `run.start` stores it: the
-    /// spawn (0.5–1.3 ms) then overlaps the insert instead of coming
-    /// between the run's record and its first write. Nothing runs before
-    /// that write is stored; `execute` hands them to the run's executor,
-    /// `cancelReservation` lets them go. Only for a run that starts a step
-    /// at once: no window to wait for, no locks to wait for, no secret
-    /// parameters (the executor checks its vault first).
+    /// `reserved`, held at their gates, each with a step slot, and returns
+    /// the change that records them (and the run) as running: `run.start`
+    /// stores the run with it, so the run's insert is the write that
+    /// records them, and they run as soon as it is stored, with no update
+    /// of the run in between (that update queued behind every other run's
+    /// insert when many started at once). Nothing runs before the insert
+    /// is stored: `execute` hands them to the run's executor, which lets
+    /// them go; `cancelReservation` lets them go at their gates. Only for a
+    /// run that starts a step at once: no window to wait for, no locks to
+    /// wait for, no secret parameters (the executor checks its vault
+    /// first), and only steps that may start ahead (no approval, no
+    /// secrets). Nil when no step is started so.
     /// Spawned off the engine's actor: claims, leases and other starts do not wait for them.
-    public nonisolated func startAhead(of run: Run, reserved: Reservation?) async {
+    public nonisolated func startAhead(of run: Run, reserved: Reservation?) async -> RunChange? {
         guard let reserved, reserved.runId == run.id, run.fleet == nil, run.window == nil, run.locks.isEmpty, run.secretParams.isEmpty,
-              !run.cancelRequested else { return }
+              !run.cancelRequested, run.status == .queued else { return nil }
         let starter = StepStarter(run: run, settings: settings, launcher: world.launcher, output: output, logger: StepStarter.runLogger(logger, for: run))
         let first = RunPlanner.Plan(run.definition).decide(cancelRequested: false) { _ in .pending }.start
+        let now = world.clock.now().milliseconds
+        var change = RunChange(status: .running, startedAt: now, events: [RunEvent(sequence: run.events.count, step: nil, status: RunStatus.running.rawValue, at: now)])
         var held: HeldAhead = [:]
         for name in first.prefix(settings.maxParallelSteps) {
-            guard let step = run.definition.first(where: { $0.name == name }), step.locks.isEmpty, starter.mayStartAhead(step),
-                  case .held(let process) = starter.prepare(step, attempt: 1, secrets: .none) else { continue }
-            held[name] = (1, process)
+            guard let index = run.steps.firstIndex(where: { $0.name == name }), let step = run.definition.first(where: { $0.name == name }),
+                  step.locks.isEmpty, starter.mayStartAhead(step), slots.tryAcquire() else { continue }
+            guard case .held(let process) = starter.prepare(step, attempt: run.steps[index].attempts + 1, secrets: .none) else {
+                slots.release()
+                continue
+            }
+            let record = StepRules.started(run.steps[index], process: process.identity, at: now)
+            held[name] = (record.attempts, process)
+            change.steps[index] = record
+            change.events.append(RunEvent(
+                sequence: run.events.count + change.events.count, step: name, status: StepStatus.running.rawValue, at: now, attempt: record.attempts))
         }
-        if !held.isEmpty { await keepAhead(held, for: run.id) }
+        guard !held.isEmpty else { return nil }
+        guard await keepStoredWithRun(held, for: run.id) else { return nil }
+        return change
     }
 
-    /// Kept for the run's executor while the run is being stored here; let go if it no longer is (or the daemon stops).
-    private func keepAhead(_ held: HeldAhead, for runId: String) {
+    /// Kept for the run's executor while the run is being stored here; let
+    /// go (and their slots given back) if it no longer is, or the daemon stops.
+    private func keepStoredWithRun(_ held: HeldAhead, for runId: String) -> Bool {
         guard claiming.contains(runId), heldAhead[runId] == nil, !stopping else {
             letGo(held)
-            return
+            for _ in held { slots.release() }
+            return false
         }
         heldAhead[runId] = held
+        return true
     }
 
-    /// The processes `startAhead` started for runs being stored here now.
+    /// The processes `startAhead` started for runs being stored here now,
+    /// recorded as running in the document being inserted, each holding a step slot.
     private var heldAhead: [String: HeldAhead] = [:]
 
-    private func letGoHeldAhead(_ runId: String) {
-        letGo(heldAhead.removeValue(forKey: runId) ?? [:])
+    /// Steps this daemon recorded as running in a run's insert whose answer
+    /// was lost, and whose processes it let go at their gates: if the run
+    /// was stored and this daemon executes it, they are known not to have
+    /// run (their record still names the process that never left its gate),
+    /// and start again instead of counting as interrupted. At most
+    /// `Self.rememberedUnreleased` runs are remembered.
+    private var unreleased: [String: [String: StepProcess]] = [:]
+    private static let rememberedUnreleased = 1024
+
+    /// Lets go what was started for a run while it was stored. When the
+    /// insert may have been stored (its answer was lost), which processes
+    /// never left their gates is remembered.
+    private func letGoHeldAhead(_ runId: String, mayBeStored: Bool = false) {
+        guard let held = heldAhead.removeValue(forKey: runId) else { return }
+        letGo(held)
+        for _ in held { slots.release() }
+        if mayBeStored {
+            if unreleased.count >= Self.rememberedUnreleased, let any = unreleased.keys.first { unreleased[any] = nil }
+            unreleased[runId] = held.mapValues(\.process.identity)
+        }
+        openDrainedIfIdle()
+    }
+
+    /// The drain is over once no executor is left and no run is being
+    /// stored with steps recorded running (its executor must start, and
+    /// stop them, or the record would wrongly say they were interrupted).
+    private func openDrainedIfIdle() {
+        if stopping && executors.isEmpty && heldAhead.isEmpty { drained.open() }
     }
 
     /// The reserved run was stored as `run`, leased to this daemon: it is
@@ -332,7 +379,10 @@ public actor Engine {
     public func execute(_ run: Run, reserved: Reservation, marksLatest: Bool = false) {
         claiming.remove(run.id)
         let cancel = pendingCancels.remove(run.id) != nil
-        guard executors[run.id] == nil, !stopping else {
+        // A run stored with its first steps recorded running gets its
+        // executor even in a drain: it records that they did not start.
+        let storedStarted = run.status == .running && heldAhead[run.id] != nil
+        guard executors[run.id] == nil, !stopping || storedStarted else {
             letGoHeldAhead(run.id)
             // Its lease lapses; the next claim pass (here or a peer's) takes it.
             if marksLatest { world.spawn { [workflows] in try? await workflows.markLatestRun(workflowId: run.workflowId, runId: run.id) } }
@@ -343,22 +393,22 @@ public actor Engine {
         stored.cancelRequested = stored.cancelRequested || cancel
         startExecutor(
             ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline), marksLatest: marksLatest,
-            ahead: heldAhead.removeValue(forKey: run.id) ?? [:])
+            ahead: heldAhead.removeValue(forKey: run.id) ?? [:], stopsAtOnce: stopping)
     }
 
-    /// The reserved run was not stored (or whether it was is unknown): if it
-    /// was, the claim loop finds it, leased to this daemon.
-    public func cancelReservation(_ reserved: Reservation) {
+    /// The reserved run was not stored, or (`mayBeStored`) whether it was
+    /// is unknown: if it was, the claim loop finds it, leased to this daemon.
+    public func cancelReservation(_ reserved: Reservation, mayBeStored: Bool = false) {
         claiming.remove(reserved.runId)
         pendingCancels.remove(reserved.runId)
-        letGoHeldAhead(reserved.runId)
+        letGoHeldAhead(reserved.runId, mayBeStored: mayBeStored)
         doorbell.ring()
     }
 
     /// Cancels asked for runs being stored here now: applied once their executor starts.
     private var pendingCancels: Set<String> = []
 
-    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline, marksLatest: Bool = false, ahead: HeldAhead = [:]) {
+    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline, marksLatest: Bool = false, ahead: HeldAhead = [:], stopsAtOnce: Bool = false) {
         let run = claimed.run
         let id = run.id
         let executor: any RunDriver
@@ -377,7 +427,7 @@ public actor Engine {
                 // A run that never started is made its workflow's latest by whichever executor starts it (conditional, so
                 // a second mark is harmless): one started here whose daemon died before its mark landed is too.
                 secrets: secrets, vault: secretParams, feed: feed, output: output, marksLatest: marksLatest || (run.status == .queued && run.startedAt == nil),
-                latestMarks: latestMarks, ahead: ahead, logger: logger)
+                latestMarks: latestMarks, ahead: ahead, neverRan: unreleased.removeValue(forKey: id) ?? [:], stopsAtOnce: stopsAtOnce, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor
@@ -410,7 +460,7 @@ public actor Engine {
         deadlines[id] = nil
         fleets.remove(id)
         if let fleet = fleetOf.removeValue(forKey: id) { executors[fleet]?.send(.tick) }
-        if stopping && executors.isEmpty { drained.open() }
+        openDrainedIfIdle()
         activeRunsChanged()
         if wasFull { doorbell.ring() }
     }

@@ -98,6 +98,15 @@ final class StepSlots: Sendable {
         }
     }
 
+    /// Takes a slot if one is free, with nobody to wake otherwise.
+    func tryAcquire() -> Bool {
+        state.withLockedValue { state in
+            guard state.available > 0 else { return false }
+            state.available -= 1
+            return true
+        }
+    }
+
     /// Wakes every waiting executor: one that no longer wants a slot, or
     /// that another beats to it, must not keep the rest asleep.
     func release() {

@@ -40,6 +40,10 @@ actor RunExecutor: RunDriver {
     /// Processes started ahead of their turn and held at their gates: the
     /// steps that start next if the running ones succeed (see `prepareAhead`).
     private var ahead: HeldAhead
+    /// Steps recorded running in the run's insert by this daemon, whose
+    /// answer was lost, and whose processes were let go at their gates (see
+    /// `Engine.startAhead`): what each record names if nothing touched it since.
+    private let neverRan: [String: StepProcess]
     /// Steps waiting for their next attempt, until this uptime.
     private var notBefore: [String: Duration] = [:]
     private(set) var cancelRequested: Bool
@@ -102,7 +106,8 @@ actor RunExecutor: RunDriver {
         deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
         waits: @escaping @Sendable (Bool) async -> Void = { _ in }, secrets: any SecretSource = NoSecrets(),
         vault: SecretParamVault = SecretParamVault(), feed: RunFeed = RunFeed(), output: Broadcast<OutputLine> = Broadcast(capacity: 0),
-        marksLatest: Bool = false, latestMarks: LatestMarks = LatestMarks(), ahead: HeldAhead = [:], logger: Logger
+        marksLatest: Bool = false, latestMarks: LatestMarks = LatestMarks(), ahead: HeldAhead = [:], neverRan: [String: StepProcess] = [:],
+        stopsAtOnce: Bool = false, logger: Logger
     ) {
         self.feed = feed
         self.output = output
@@ -127,6 +132,8 @@ actor RunExecutor: RunDriver {
         self.deadline = deadline
         self.logger = StepStarter.runLogger(logger, for: run)
         self.ahead = ahead
+        self.neverRan = neverRan
+        self.stopping = stopsAtOnce
         self.cancelRequested = run.cancelRequested
         workflowStatus = WorkflowStatusWriter(
             workflows: workflows, workflowId: run.workflowId, runId: run.id, clock: world.clock, enabled: run.membership == nil,
@@ -152,6 +159,7 @@ actor RunExecutor: RunDriver {
             workflowStatus.finish()
             for key in outputKeys { output.letGo(key) }
         }
+        await beginStepsStoredWithRun()
         await recoverInterruptedSteps()
         // The values this executor may drop when it ends: those kept when it began (a later resume keeps its own).
         let keptToken = vault.entry(for: run.id)?.token
@@ -287,24 +295,16 @@ actor RunExecutor: RunDriver {
             var record = run.steps[index]
             let step: Step
             // The attempt's number also names its lock token: a rollback is an attempt of its own.
-            record.attempts += 1
-            record.process = nil
             if rollingBack.contains(name), let undo = definition.undoing {
                 step = undo
+                record.attempts += 1
+                record.process = nil
                 record.status = .rollingBack
                 record.waitingFor = nil
                 record.rollback = RollbackRecord(startedAt: clock.now().milliseconds)
             } else {
                 step = definition
-                record.status = .running
-                record.startedAt = clock.now().milliseconds
-                record.finishedAt = nil
-                record.exitCode = nil
-                record.error = nil
-                record.stdout = ""
-                record.stderr = ""
-                record.retryAt = nil
-                record.waitingFor = nil
+                record = StepRules.started(record, process: nil, at: clock.now().milliseconds)
             }
             switch heldProcess(for: step, attempt: record.attempts) {
             case .held(let process):
@@ -336,6 +336,17 @@ actor RunExecutor: RunDriver {
             mailbox.post(.tick)
             return
         }
+        begin(held)
+        for (name, outcome) in unstartable {
+            slots.release()
+            mailbox.post(.finished(name, outcome))
+        }
+        prepareAhead()
+    }
+
+    /// Lets go the processes of steps whose start is stored, each holding a
+    /// step slot, which it gives back when it ends.
+    private func begin(_ held: [(name: String, process: any StepHandle)]) {
         let (mailbox, slots) = (self.mailbox, self.slots)
         for (name, process) in held {
             let attempt = stepRecord(name)?.attempts ?? 0
@@ -353,10 +364,30 @@ actor RunExecutor: RunDriver {
                 mailbox.post(.finished(name, outcome))
             }
         }
-        for (name, outcome) in unstartable {
-            slots.release()
-            mailbox.post(.finished(name, outcome))
+    }
+
+    /// The steps `run.start` recorded as running in the run's insert
+    /// (`Engine.startAhead`): their processes wait at their gates, each with
+    /// its step slot, and run now, unless the run was cancelled or the
+    /// daemon began to stop while the run was stored, or the lease lapsed:
+    /// then they are pending again.
+    private func beginStepsStoredWithRun() async {
+        let stored = ahead.filter { name, held in
+            stepRecord(name).map { $0.status == .running && $0.attempts == held.attempt && $0.process == held.process.identity } ?? false
         }
+        guard !stored.isEmpty else { return }
+        let held = stored.keys.sorted().map { name in (name: name, process: stored[name]!.process) }
+        for (name, _) in held { ahead[name] = nil }
+        if cancelRequested || stopping || leaseLapsed() {
+            let why = cancelRequested ? "not started: the run was cancelled while it was being stored"
+                : stopping ? "not started: the daemon began to stop while the run was being stored"
+                : "not started: no lease renewal was acknowledged in time; it starts once one is"
+            await abandon(held, [], why: why)
+            return
+        }
+        logger.info("run started")
+        for (name, _) in held { workflowStatus.show(name, .running) }
+        begin(held)
         prepareAhead()
     }
 
@@ -770,8 +801,13 @@ actor RunExecutor: RunDriver {
     /// (an interruption may use one attempt beyond retries + 1); any other
     /// fails the run, which `run.resume` can continue.
     private func recoverInterruptedSteps() async {
+        // Recorded here in an insert whose answer was lost, and let go at their gates: nothing ran.
+        let notRun = run.steps.filter { $0.status == .running && $0.process != nil && neverRan[$0.name] == $0.process }.map(\.name)
+        if !notRun.isEmpty {
+            putBack(notRun, why: "not started: its start was stored with the run, whose insert went unanswered; its process never left its gate")
+        }
         var change = RunChange()
-        for (index, record) in run.steps.enumerated() where record.status.isExecuting {
+        for (index, record) in run.steps.enumerated() where record.status.isExecuting && processes[record.name] == nil {
             guard let step = definition(record.name) else { continue }
             if let process = record.process, await world.launcher.killLeftover(process) {
                 logger.notice("killed what was left of step \(record.name) (pid \(process.pid)) before recovering it", metadata: ["step": "\(record.name)"])

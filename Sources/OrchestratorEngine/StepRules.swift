@@ -54,6 +54,25 @@ public enum StepRules {
         return verdict
     }
 
+    /// The record of a step's next attempt as it starts (its own action,
+    /// not a rollback): what the previous attempt left is cleared, and
+    /// `process` is the one held at its gate for it.
+    public static func started(_ record: RunStep, process: StepProcess?, at now: Date) -> RunStep {
+        var started = record
+        started.attempts += 1
+        started.process = process
+        started.status = .running
+        started.startedAt = now
+        started.finishedAt = nil
+        started.exitCode = nil
+        started.error = nil
+        started.stdout = ""
+        started.stderr = ""
+        started.retryAt = nil
+        started.waitingFor = nil
+        return started
+    }
+
     /// A step that was running when the daemon running it stopped. An
     /// idempotent one runs again if it has attempts left (an interruption
     /// may use one attempt beyond retries + 1); any other fails the run,

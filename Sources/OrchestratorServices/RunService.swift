@@ -90,7 +90,7 @@ public struct RunService: Sendable {
             return snapshot
         }
         let id = ids.next()
-        let run = Run(
+        var run = Run(
             id: id, workflowId: workflow.id, workflowName: workflow.name, workflowVersion: workflow.version,
             definition: definition, params: SecretRules.masked(params, secret: secretParams), status: .queued,
             // A fleet run runs no step itself: its members do, one per target.
@@ -108,15 +108,15 @@ public struct RunService: Sendable {
             if let reservation { await engine.cancelReservation(reservation) }
             throw error
         }
-        // Its first steps' processes are started, held at their gates, while it is stored.
-        async let startedAhead: Void = engine.startAhead(of: run, reserved: reservation)
+        // Its first steps' processes are started, held at their gates, and
+        // recorded as running in the run's insert: they run once it is stored.
+        if let started = await engine.startAhead(of: run, reserved: reservation) { run.apply(started) }
         let created: Result<Run?, OrchestratorError>
         do throws(OrchestratorError) {
             created = .success(try await create(run, heldBy: kept?.lease ?? reservation?.lease))
         } catch {
             created = .failure(error)
         }
-        await startedAhead
         do throws(OrchestratorError) {
             if let earlier = try created.get() {
                 if let reservation { await engine.cancelReservation(reservation) }
@@ -125,7 +125,7 @@ public struct RunService: Sendable {
                 return earlier
             }
         } catch {
-            if let reservation { await engine.cancelReservation(reservation) }
+            if let reservation { await engine.cancelReservation(reservation, mayBeStored: error.isTransient) }
             // On a transient error the run may have been stored: its values stay here, and the claim loop finds it, leased to this daemon.
             if let kept, !error.isTransient { engine.secretParams.forget(id, token: kept.token) }
             throw error

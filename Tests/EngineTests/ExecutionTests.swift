@@ -1,4 +1,5 @@
 import Foundation
+import MongoKit
 import OrchestratorClient
 import OrchestratorProtocol
 import Testing
@@ -116,6 +117,52 @@ import TestSupport
             #expect(run["status"] == "cancelled")
             #expect(run.stepStatus("after") == "cancelled")
             #expect(childProcesses(of: pid).isEmpty)
+        }
+    }
+
+    /// `run.start` stores the run with its first step already recorded
+    /// running, with its process; the process runs once that insert is
+    /// stored, with no update of the run before it (the run's log is not
+    /// folded, nothing is in it), and the run's events say what happened once each.
+    @Test func aRunIsStoredWithItsFirstStepRunningAndTheStepRunsWithNoWriteAfterThatInsert() async throws {
+        try await DaemonProcess.with { daemon in
+            let gate = daemon.directory.appendingPathComponent("gate")
+            let began = daemon.directory.appendingPathComponent("began")
+            let c = try daemon.connect()
+            try await c.createWorkflow("push", [
+                shellStep("push", "touch '\(began.path)'; " + waitFor(gate)), shellStep("verify", order: 1, "true"),
+            ])
+            let answer = try await c.call("run.start", ["workflow": "push"])
+            let id = try #require(answer["id"]?.stringValue)
+            #expect(answer["status"] == "running")
+            #expect(answer.stepStatus("push") == "running")
+            #expect(answer.step("push")?["attempts"] == 1)
+            #expect(answer.stepStatus("verify") == "pending")
+            #expect(answer["events"]?.arrayValue?.map { $0["status"]?.stringValue ?? "" } == ["queued", "running", "running"])
+            #expect(await eventually { FileManager.default.fileExists(atPath: began.path) })
+
+            let pool = try MongoPool(MongoConfiguration(uri: daemon.mongoURI, database: daemon.database))
+            defer { Task { await pool.close() } }
+            let oid = try #require(ObjectId(id))
+            let (stored, logged) = try await pool.withClient { client throws(MongoError) in
+                (try client.collection("runs").findOne(["_id": .objectId(oid)]), try client.collection("run_log").find(["runId": .objectId(oid)]))
+            }
+            let document = try #require(stored)
+            #expect(document["logNext"]?.intValue == 0, "the run's record was updated before its first step ran")
+            #expect(logged.isEmpty)
+            // The recorded process is the step's, running its command now.
+            let push = try #require(document["steps"]?.arrayValue?.first?.documentValue)
+            #expect(push["status"]?.stringValue == "running")
+            let pid = try #require(push["process"]?.documentValue?["pid"]?.intValue)
+            let name = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8).split(separator: " ")[1]
+            #expect(name == "(sh)")
+
+            _ = FileManager.default.createFile(atPath: gate.path, contents: nil)
+            let (_, run) = try await c.watch(id)
+            #expect(run["status"] == "succeeded")
+            #expect(run["events"]?.arrayValue?.map { "\($0["step"]?.stringValue ?? "run") \($0["status"]?.stringValue ?? "")" } == [
+                "run queued", "run running", "push running", "push succeeded", "verify running", "verify succeeded", "run succeeded",
+            ])
         }
     }
 
