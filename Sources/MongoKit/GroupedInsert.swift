@@ -5,7 +5,9 @@
 /// Each caller learns its own document's outcome and nothing else: one
 /// refused document (a duplicate key) does not fail the others, and when the
 /// command gets no answer every document in it is unanswered, exactly as a
-/// lone insert would have been.
+/// lone insert would have been. A command refused as a whole, for good (the
+/// driver will not send one of its documents: too large, an empty key), is
+/// sent again one document at a time, so that only the refused one fails.
 public final class GroupedInsert: Sendable {
     public let collection: String
     private let group: GroupCommit<BSONDocument, MongoError?>
@@ -17,7 +19,19 @@ public final class GroupedInsert: Sendable {
         group = GroupCommit(mostPerSend: mostPerCommand) { documents in
             do throws(MongoError) {
                 return try await pool.withClient { client throws(MongoError) in
-                    try client.collection(collection).insertMany(documents, validate: validate)
+                    let target = client.collection(collection)
+                    do throws(MongoError) {
+                        return try target.insertMany(documents, validate: validate)
+                    } catch where !error.isTransient && documents.count > 1 {
+                        return documents.map { document in
+                            do throws(MongoError) {
+                                try target.insertOne(document, validate: validate)
+                                return nil
+                            } catch {
+                                return error
+                            }
+                        }
+                    }
                 }
             } catch {
                 return Array(repeating: error, count: documents.count)

@@ -30,11 +30,14 @@ import Testing
         }
     }
 
-    /// Starts an insert of `{_id: id}` and returns its outcome: nil when stored.
-    private func inserting(_ id: Int, _ inserts: GroupedInsert) -> Task<MongoError?, Never> {
-        Task {
+    /// Starts an insert of `{_id: id}` (with a key the driver refuses to
+    /// send when `refused`: an empty one) and returns its outcome: nil when stored.
+    private func inserting(_ id: Int, _ inserts: GroupedInsert, refused: Bool = false) -> Task<MongoError?, Never> {
+        var document: BSONDocument = ["_id": .int64(Int64(id))]
+        if refused { document[""] = "an empty key, which the driver does not send" }
+        return Task { [document] in
             do throws(MongoError) {
-                try await inserts.insert(["_id": .int64(Int64(id))])
+                try await inserts.insert(document)
                 return nil
             } catch {
                 return error
@@ -44,14 +47,14 @@ import Testing
 
     /// Holds the insert of `first` at the proxy until those of `ids` wait behind it.
     private func holdFirst(
-        _ first: Int, thenQueue ids: [Int], _ inserts: GroupedInsert, _ proxy: FlakyProxy
+        _ first: Int, thenQueue ids: [Int], refusing: Set<Int> = [], _ inserts: GroupedInsert, _ proxy: FlakyProxy
     ) async throws -> [Int: Task<MongoError?, Never>] {
         proxy.set(.holdCommands("insert", into: Self.collection))
         var tasks = [first: inserting(first, inserts)]
         // Bounded: a held insert that times out lets the others go one by
         // one, and they would never all wait at once.
         try #require(await eventually { proxy.commands("insert", into: Self.collection) > 0 }, "the first insert reaches the proxy")
-        for id in ids { tasks[id] = inserting(id, inserts) }
+        for id in ids { tasks[id] = inserting(id, inserts, refused: refusing.contains(id)) }
         try #require(await eventually { inserts.waiting == ids.count }, "\(ids.count) inserts wait behind the first")
         return tasks
     }
@@ -93,6 +96,23 @@ import Testing
             #expect(await tasks[3]?.value?.kind == .duplicateKey)
             #expect(await tasks[4]?.value == nil)
             #expect(try await stored(pool) == [1, 2, 3, 4])
+        }
+    }
+
+    /// The driver refuses a whole command for one document it will not
+    /// send (an empty key): the others are then sent alone, and
+    /// only that document's caller is refused.
+    @Test func aDocumentTheDriverRefusesFailsOnlyItsOwnCallerAndTheOthersAreStored() async throws {
+        try await withProxiedPool { pool, proxy in
+            let inserts = GroupedInsert(into: Self.collection, pool: pool)
+            let tasks = try await holdFirst(1, thenQueue: [2, 3, 4], refusing: [3], inserts, proxy)
+            proxy.set(.countCommands("insert", into: Self.collection))
+            #expect(await tasks[1]?.value == nil)
+            #expect(await tasks[2]?.value == nil)
+            let refused = await tasks[3]?.value
+            #expect(refused != nil && refused?.isTransient == false, "\(String(describing: refused))")
+            #expect(await tasks[4]?.value == nil)
+            #expect(try await stored(pool) == [1, 2, 4])
         }
     }
 
