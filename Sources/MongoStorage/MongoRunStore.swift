@@ -14,6 +14,11 @@ public struct MongoRunStore: RunStore {
     /// The log's entries of every run this daemon executes: runs that write
     /// at the same moment share one insert.
     private let logInserts: GroupedInsert
+    /// The runs started at the same moment (a burst of `run.start`s): one
+    /// insert, not one queued behind another. A run larger than
+    /// `Self.groupedRunBytes` goes alone, so a command stays one message.
+    private let runInserts: GroupedInsert
+    private static let groupedRunBytes = 256 * 1024
     /// The spent log entries of runs that end at the same moment go in one delete.
     private let spentLogs: GroupCommit<BSONDocument, Void>
     /// How often a claim reads the run again when the previous owner's
@@ -23,6 +28,7 @@ public struct MongoRunStore: RunStore {
     public init(pool: MongoPool) {
         self.pool = pool
         logInserts = GroupedInsert(into: RunLogDocument.collectionName, pool: pool, validate: false)
+        runInserts = GroupedInsert(into: Self.collectionName, pool: pool)
         spentLogs = GroupCommit { filters in
             let filter: BSONDocument = filters.count == 1 ? filters[0] : ["$or": .array(filters.map { .document($0) })]
             _ = try? await pool.withClient { client throws(MongoError) in
@@ -81,8 +87,12 @@ public struct MongoRunStore: RunStore {
             document["owner"] = BSON(lease.owner)
             document["leaseExpiresAt"] = BSON(lease.until)
         }
-        try await withDatabase(pool, onDuplicate: Self.requestIdTaken(run.requestId), writes: true) { [document] client throws(MongoError) in
-            try client.collection(Self.collectionName).insertOne(document)
+        try await measured(onDuplicate: Self.requestIdTaken(run.requestId), writes: true) { [pool, runInserts, document] () async throws(MongoError) in
+            if document.encodedSize <= Self.groupedRunBytes {
+                try await runInserts.insert(document)
+            } else {
+                try await pool.withClient { client throws(MongoError) in try client.collection(Self.collectionName).insertOne(document) }
+            }
         }
     }
 

@@ -206,7 +206,10 @@ public struct RunService: Sendable {
                     try await runs.createRun(run, heldBy: lease)
                     return nil
                 } catch where error.kind == .conflict && error.details["requestId"] == requestId && attempt == 0 {
-                    if let earlier = try await runs.run(requestId: requestId), earlier.createdAt >= run.createdAt - Self.requestIdLifetime {
+                    let earlier = try await runs.run(requestId: requestId)
+                    // This very run: an earlier sending of its insert landed (a grouped insert sent again one by one).
+                    if earlier?.id == run.id { return nil }
+                    if let earlier, earlier.createdAt >= run.createdAt - Self.requestIdLifetime {
                         guard earlier.workflowName == run.workflowName, earlier.params == run.params, earlier.fleet?.selector == run.fleet?.selector else {
                             throw OrchestratorError.conflict(
                                 "request id '\(requestId)' was used for run \(earlier.id) of \(earlier.workflowName) with other parameters; use a new request id",
