@@ -392,7 +392,7 @@ public actor Engine {
         var stored = run
         stored.cancelRequested = stored.cancelRequested || cancel
         startExecutor(
-            ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline), marksLatest: marksLatest,
+            ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline), reserved: true, marksLatest: marksLatest,
             ahead: heldAhead.removeValue(forKey: run.id) ?? [:], stopsAtOnce: stopping)
     }
 
@@ -408,7 +408,10 @@ public actor Engine {
     /// Cancels asked for runs being stored here now: applied once their executor starts.
     private var pendingCancels: Set<String> = []
 
-    private func startExecutor(_ claimed: ClaimedRun, deadline: LeaseDeadline, marksLatest: Bool = false, ahead: HeldAhead = [:], stopsAtOnce: Bool = false) {
+    /// `reserved`: a run stored here a moment ago (see `execute`), not claimed.
+    private func startExecutor(
+        _ claimed: ClaimedRun, deadline: LeaseDeadline, reserved: Bool = false, marksLatest: Bool = false, ahead: HeldAhead = [:], stopsAtOnce: Bool = false
+    ) {
         let run = claimed.run
         let id = run.id
         let executor: any RunDriver
@@ -433,7 +436,8 @@ public actor Engine {
         executors[id] = executor
         deadlines[id] = deadline
         activeRunsChanged()
-        if run.status == .running {
+        // A run stored here a moment ago starts `running` (its first steps in its insert): not a take-over.
+        if run.status == .running && !reserved {
             EngineMetrics.takeovers.increment()
             logger.notice("took over run (recovering it)", metadata: ["runId": "\(id)", "workflow": "\(run.workflowName)"])
         }
