@@ -175,6 +175,7 @@ public actor Engine {
         }
         stopping = true
         doorbell.close()
+        logger.notice("draining: \(executors.count) runs executing here, \(heldAhead.count) being stored with their first steps; running steps may finish within \(timeout)")
         for id in executors.keys.sorted() { executors[id]?.send(.stop) }
         openDrainedIfIdle()
         await world.clock.sleep(for: timeout, orUntil: drained)

@@ -38,6 +38,42 @@ import TestSupport
         }
     }
 
+    /// SIGTERM while a `run.start`'s insert, which records the run's first
+    /// step running, is on its way: the drain waits for it, the step does
+    /// not start (it is recorded pending again, not interrupted), and the
+    /// next start of the daemon runs it once.
+    @Test func aDrainWhileARunIsBeingStoredPutsItsFirstStepBackAndTheNextStartRunsItOnce() async throws {
+        let upstream = try #require(URLComponents(string: try TestEnvironment.mongoURI())?.port)
+        let proxy = try FlakyProxy(to: upstream)
+        defer { proxy.stop() }
+        try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(directory: dir, mongoURI: "mongodb://127.0.0.1:\(proxy.port)/", arguments: ["--stop-timeout-seconds", "5"])
+            try await daemon.start()
+            let marks = dir.appendingPathComponent("marks")
+            let c = try daemon.connect()
+            try await c.createWorkflow("push", [shellStep("push", order: 0, "echo pushed >> '\(marks.path)'")])
+            proxy.set(.holdCommands("insert", into: "runs"))
+            let starting = Task { try? await c.call("run.start", ["workflow": "push"]) }
+            try #require(await eventually { proxy.commands("insert", into: "runs") > 0 }, "the run's insert reaches the proxy")
+            daemon.send(signal: SIGTERM)
+            try #require(await eventually { daemon.log().contains("draining: 0 runs executing here, 1 being stored") }, "log: \(daemon.log())")
+            proxy.set(.forward)
+            #expect(await daemon.waitForExit(timeout: .seconds(60)) == 0, "log: \(daemon.log())")
+            _ = await starting.value
+            #expect(fileLines(marks) == [])
+
+            try await daemon.start()
+            let c2 = try daemon.connect()
+            let id = try #require(try await c2.call("run.list", ["workflow": "push"])["items"]?.arrayValue?.first?["id"]?.stringValue)
+            let (_, run) = try await c2.watch(id)
+            #expect(run["status"] == "succeeded", "run: \(run)")
+            #expect(run.step("push")?["attempts"] == 1)
+            #expect(fileLines(marks) == ["pushed"])
+            #expect(run["events"]?.arrayValue?.contains { $0["message"]?.stringValue?.contains("the daemon began to stop while the run was being stored") == true } == true)
+            await daemon.stop()
+        }
+    }
+
     @Test func aDrainEndsByItsDeadlineWhenTheDatabaseIsGone() async throws {
         try await DatabaseServer.with { server in
             try await withTemporaryDirectory { dir in
