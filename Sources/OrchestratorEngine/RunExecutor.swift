@@ -39,7 +39,11 @@ actor RunExecutor: RunDriver {
     private var processes: [String: any StepHandle] = [:]
     /// Processes started ahead of their turn and held at their gates: the
     /// steps that start next if the running ones succeed (see `prepareAhead`).
-    private var ahead: HeldAhead
+    private var ahead: HeldAhead = [:]
+    /// The processes of the steps `run.start` recorded as running in the
+    /// run's insert (`Engine.startAhead`), each holding a step slot: let go
+    /// (or put back) once, by `beginStepsStoredWithRun`, whatever came first.
+    private var storedWithRun: HeldAhead
     /// Steps recorded running in the run's insert by this daemon, whose
     /// answer was lost, and whose processes were let go at their gates (see
     /// `Engine.startAhead`): what each record names if nothing touched it since.
@@ -106,7 +110,7 @@ actor RunExecutor: RunDriver {
         deadline: LeaseDeadline, serverNow: @escaping @Sendable () async -> Date?,
         waits: @escaping @Sendable (Bool) async -> Void = { _ in }, secrets: any SecretSource = NoSecrets(),
         vault: SecretParamVault = SecretParamVault(), feed: RunFeed = RunFeed(), output: Broadcast<OutputLine> = Broadcast(capacity: 0),
-        marksLatest: Bool = false, latestMarks: LatestMarks = LatestMarks(), ahead: HeldAhead = [:], neverRan: [String: StepProcess] = [:],
+        marksLatest: Bool = false, latestMarks: LatestMarks = LatestMarks(), storedWithRun: HeldAhead = [:], neverRan: [String: StepProcess] = [:],
         stopsAtOnce: Bool = false, logger: Logger
     ) {
         self.feed = feed
@@ -131,7 +135,7 @@ actor RunExecutor: RunDriver {
         self.world = world
         self.deadline = deadline
         self.logger = StepStarter.runLogger(logger, for: run)
-        self.ahead = ahead
+        self.storedWithRun = storedWithRun
         self.neverRan = neverRan
         self.stopping = stopsAtOnce
         self.cancelRequested = run.cancelRequested
@@ -372,12 +376,17 @@ actor RunExecutor: RunDriver {
     /// daemon began to stop while the run was stored, or the lease lapsed:
     /// then they are pending again.
     private func beginStepsStoredWithRun() async {
-        let stored = ahead.filter { name, held in
+        let (stored, unmatched) = storedWithRun.sorted { $0.key < $1.key }.partitioned { name, held in
             stepRecord(name).map { $0.status == .running && $0.attempts == held.attempt && $0.process == held.process.identity } ?? false
         }
+        storedWithRun = [:]
+        // Not what the record says (nothing makes one so): never let go, and their slots back.
+        for (_, held) in unmatched {
+            held.process.abandon()
+            slots.release()
+        }
         guard !stored.isEmpty else { return }
-        let held = stored.keys.sorted().map { name in (name: name, process: stored[name]!.process) }
-        for (name, _) in held { ahead[name] = nil }
+        let held = stored.map { (name: $0.key, process: $0.value.process) }
         if cancelRequested || stopping || leaseLapsed() {
             let why = cancelRequested ? "not started: the run was cancelled while it was being stored"
                 : stopping ? "not started: the daemon began to stop while the run was being stored"
