@@ -21,6 +21,9 @@ final class SimDatabase: @unchecked Sendable {
     var refusesRunEnds = false
     /// A daemon the database answers very slowly, and until when.
     var stalled: (daemon: String, until: Duration)?
+    /// How long the answer to a run's insert takes to come back after the
+    /// run is stored (for scenarios: what may happen meanwhile).
+    var createAnswerDelay: Duration = .zero
 
     func latency(for daemon: String) -> ClosedRange<Double> {
         guard let stalled, stalled.daemon == daemon, world.time < stalled.until else { return latency }
@@ -122,6 +125,7 @@ struct SimRunStore: RunStore {
             // Stored leased to a daemon: as good as its claim.
             if let lease { database.claimed(run.id, by: lease.owner) }
         }
+        if database.createAnswerDelay > .zero { await world.sleep(database.createAnswerDelay, life) }
     }
 
     func run(requestId: String) async throws(OrchestratorError) -> Run? {

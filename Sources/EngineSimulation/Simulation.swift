@@ -308,6 +308,16 @@ public final class Simulation: @unchecked Sendable {
         world.run(until: world.time)
     }
 
+    /// A client cancels, through `daemon` at `time`, every run stored by then.
+    func cancelEveryRun(on daemon: SimDaemon, at time: Duration) {
+        at(time) { [self] in
+            guard let service = daemon.runs else { return }
+            for id in database.runs.allRunIds {
+                world.spawn { _ = try? await service.cancel(id) }
+            }
+        }
+    }
+
     /// A client starts a run of `workflow` through `daemon` at `time`.
     func start(_ workflow: String, on daemon: SimDaemon, at time: Duration) {
         at(time) { [self] in

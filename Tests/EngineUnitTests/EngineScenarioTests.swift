@@ -126,6 +126,23 @@ import Testing
         #expect(report.executions.count == 2)
     }
 
+    /// The run is stored with its first step recorded running, and
+    /// cancelled before the answer to its insert comes back: the step's
+    /// process never leaves its gate, the step is put back and cancelled.
+    @Test func aRunCancelledWhileItsInsertIsAnsweredNeverStartsItsFirstStep() throws {
+        let report = play([(step("push"), quick()), (step("verify", order: 1), quick())]) { simulation, daemon in
+            simulation.database.createAnswerDelay = .seconds(2)
+            simulation.cancelEveryRun(on: daemon, at: .seconds(2))
+        }
+        #expect(report.breaches.isEmpty, "\(report.breaches)")
+        let run = try #require(report.finalRuns.first)
+        #expect(run.status == .cancelled)
+        #expect(run.step("push")?.status == .cancelled)
+        #expect(run.step("verify")?.status == .cancelled)
+        #expect(report.executions.isEmpty)
+        #expect(run.events.contains { $0.message?.contains("not started: the run was cancelled while it was being stored") == true }, "\(run.events)")
+    }
+
     @Test func aDrainStopsWhatStillRunsAtTheStopTimeoutAndRecordsItInterrupted() throws {
         let report = play([(step("push"), StepBehaviour(duration: 60...60, failure: 0))]) { simulation, daemon in
             simulation.world.after(.seconds(5)) { daemon.terminate(simulation, timeout: .seconds(3)) {} }
