@@ -176,7 +176,7 @@ public actor Engine {
         }
         stopping = true
         doorbell.close()
-        logger.notice("draining: \(executors.count) runs executing here, \(heldAhead.count) being stored with their first steps; running steps may finish within \(timeout)")
+        logger.notice("draining: \(executors.count) runs executing here, \(storedWithRun.count) being stored with their first steps; running steps may finish within \(timeout)")
         for id in executors.keys.sorted() { executors[id]?.send(.stop) }
         openDrainedIfIdle()
         await world.clock.sleep(for: timeout, orUntil: drained)
@@ -332,18 +332,18 @@ public actor Engine {
     /// Kept for the run's executor while the run is being stored here; let
     /// go (and their slots given back) if it no longer is, or the daemon stops.
     private func keepStoredWithRun(_ held: HeldAhead, for runId: String) -> Bool {
-        guard claiming.contains(runId), heldAhead[runId] == nil, !stopping else {
+        guard claiming.contains(runId), storedWithRun[runId] == nil, !stopping else {
             letGo(held)
             for _ in held { slots.release() }
             return false
         }
-        heldAhead[runId] = held
+        storedWithRun[runId] = held
         return true
     }
 
     /// The processes `startAhead` started for runs being stored here now,
     /// recorded as running in the document being inserted, each holding a step slot.
-    private var heldAhead: [String: HeldAhead] = [:]
+    private var storedWithRun: [String: HeldAhead] = [:]
 
     /// Steps this daemon recorded as running in a run's insert whose answer
     /// was lost, and whose processes it let go at their gates: if the run
@@ -357,8 +357,8 @@ public actor Engine {
     /// Lets go what was started for a run while it was stored. When the
     /// insert may have been stored (its answer was lost), which processes
     /// never left their gates is remembered.
-    private func letGoHeldAhead(_ runId: String, mayBeStored: Bool = false) {
-        guard let held = heldAhead.removeValue(forKey: runId) else { return }
+    private func letGoStoredWithRun(_ runId: String, mayBeStored: Bool = false) {
+        guard let held = storedWithRun.removeValue(forKey: runId) else { return }
         letGo(held)
         for _ in held { slots.release() }
         if mayBeStored {
@@ -373,7 +373,7 @@ public actor Engine {
     /// stored with steps recorded running (its executor must start, and
     /// stop them, or the record would wrongly say they were interrupted).
     private func openDrainedIfIdle() {
-        if stopping && executors.isEmpty && heldAhead.isEmpty { drained.open() }
+        if stopping && executors.isEmpty && storedWithRun.isEmpty { drained.open() }
     }
 
     /// The reserved run was stored as `run`, leased to this daemon: it is
@@ -386,9 +386,8 @@ public actor Engine {
         let cancel = pendingCancels.remove(run.id) != nil
         // A run stored with its first steps recorded running gets its
         // executor even in a drain: it records that they did not start.
-        let storedStarted = run.status == .running && heldAhead[run.id] != nil
-        guard executors[run.id] == nil, !stopping || storedStarted else {
-            letGoHeldAhead(run.id)
+        guard executors[run.id] == nil, !stopping || storedWithRun[run.id] != nil else {
+            letGoStoredWithRun(run.id)
             // Its lease lapses; the next claim pass (here or a peer's) takes it.
             if marksLatest { world.spawn { [workflows] in try? await workflows.markLatestRun(workflowId: run.workflowId, runId: run.id) } }
             doorbell.ring()
@@ -398,7 +397,7 @@ public actor Engine {
         stored.cancelRequested = stored.cancelRequested || cancel
         startExecutor(
             ClaimedRun(run: stored, log: RunLogPosition(folded: 0, next: 0)), deadline: LeaseDeadline(reserved.deadline), reserved: true, marksLatest: marksLatest,
-            ahead: heldAhead.removeValue(forKey: run.id) ?? [:], stopsAtOnce: stopping)
+            storedWithRun: storedWithRun.removeValue(forKey: run.id) ?? [:], stopsAtOnce: stopping)
     }
 
     /// The reserved run was not stored, or (`mayBeStored`) whether it was
@@ -406,7 +405,7 @@ public actor Engine {
     public func cancelReservation(_ reserved: Reservation, mayBeStored: Bool = false) {
         claiming.remove(reserved.runId)
         pendingCancels.remove(reserved.runId)
-        letGoHeldAhead(reserved.runId, mayBeStored: mayBeStored)
+        letGoStoredWithRun(reserved.runId, mayBeStored: mayBeStored)
         doorbell.ring()
     }
 
@@ -415,7 +414,7 @@ public actor Engine {
 
     /// `reserved`: a run stored here a moment ago (see `execute`), not claimed.
     private func startExecutor(
-        _ claimed: ClaimedRun, deadline: LeaseDeadline, reserved: Bool = false, marksLatest: Bool = false, ahead: HeldAhead = [:], stopsAtOnce: Bool = false
+        _ claimed: ClaimedRun, deadline: LeaseDeadline, reserved: Bool = false, marksLatest: Bool = false, storedWithRun: HeldAhead = [:], stopsAtOnce: Bool = false
     ) {
         let run = claimed.run
         let id = run.id
@@ -437,7 +436,7 @@ public actor Engine {
                 // whose daemon died before its mark landed is too.
                 secrets: secrets, vault: secretParams, feed: feed, output: output,
                 marksLatest: marksLatest || run.steps.allSatisfy { $0.finishedAt == nil && $0.attempts <= 1 },
-                latestMarks: latestMarks, storedWithRun: ahead, neverRan: unreleased.removeValue(forKey: id) ?? [:], stopsAtOnce: stopsAtOnce, logger: logger)
+                latestMarks: latestMarks, storedWithRun: storedWithRun, neverRan: unreleased.removeValue(forKey: id) ?? [:], stopsAtOnce: stopsAtOnce, logger: logger)
             fleetOf[id] = run.membership?.fleetRunId
         }
         executors[id] = executor

@@ -13,7 +13,8 @@ func letGo(_ held: HeldAhead) {
 /// Starts a run's step processes, held at their gates until the write that
 /// records them is stored: for their turn, ahead of it while the steps
 /// before them run (`RunExecutor.prepareAhead`), and for the run's first
-/// steps while `run.start` stores the run (`Engine.startAhead`).
+/// steps before `run.start` stores the run with them recorded running
+/// (`Engine.startAhead`).
 struct StepStarter {
     let run: Run
     let settings: EngineSettings
