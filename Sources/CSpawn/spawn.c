@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Where orchestrator-step-gate expects them. */
@@ -57,13 +58,26 @@ static int move_high(int fd) {
     return high;
 }
 
+/* CLOCK_BOOTTIME in the clock ticks of /proc/PID/stat's starttime (which
+ * the kernel takes from the same clock as it creates the process, and
+ * rounds down to ticks); 0 if unknown. */
+static unsigned long long boottime_ticks(void) {
+    long per_second = sysconf(_SC_CLK_TCK); /* no system call: glibc knows it */
+    struct timespec now;
+
+    if (per_second <= 0 || 1000000000L % per_second != 0 || clock_gettime(CLOCK_BOOTTIME, &now) != 0) return 0;
+    return ((unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec) / (unsigned long long)(1000000000L / per_second);
+}
+
 static void close_pair(int fds[2]) {
     if (fds[0] >= 0) close(fds[0]);
     if (fds[1] >= 0) close(fds[1]);
 }
 
 int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv[], char *const envp[], const char *cwd,
-                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *report_out) {
+                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *report_out,
+                     unsigned long long *start_ticks_out) {
+    unsigned long long before, after;
     int gate[2] = { -1, -1 }, report[2] = { -1, -1 };
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attributes;
@@ -111,7 +125,14 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
     let_children_end_quietly();
+    before = boottime_ticks();
     rc = posix_spawn(pid_out, gate_helper, &actions, &attributes, helper_argv, envp);
+    after = boottime_ticks();
+    /* The child was created between the two readings: when both fall in
+     * the same tick, that tick is its start time, without reading
+     * /proc/PID/stat (an open, a read and a close per step, and a dentry
+     * the kernel must then invalidate when the process is reaped). */
+    *start_ticks_out = before == after ? before : 0;
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     free(helper_argv);

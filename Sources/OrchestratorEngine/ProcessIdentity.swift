@@ -1,8 +1,29 @@
 import Foundation
 import OrchestratorModel
+import Synchronization
 
 /// Recognises a process across a restart of the daemon: pid plus start time.
 public enum ProcessIdentity {
+    /// The start time to record for a process just spawned, given the one
+    /// the clock around its spawn proved (0: not proved). Reading
+    /// /proc/PID/stat for every step cost about 5 % of the daemon's CPU per
+    /// step; the proof costs two clock readings. Should a kernel ever round
+    /// or clock it otherwise, killing leftovers after a restart would quietly
+    /// stop working: so the first spawns, and one in 64 after, are checked
+    /// against /proc, and a single disagreement means /proc from then on.
+    static func startTicks(ofSpawned pid: Int32, proved: UInt64) -> UInt64 {
+        let checks = spawnChecks.add(1, ordering: .relaxed).oldValue
+        guard proved != 0, !clockDisagreed.load(ordering: .relaxed) else { return startTicks(of: pid) ?? 0 }
+        guard checks < 16 || checks % 64 == 0 else { return proved }
+        guard let shown = startTicks(of: pid) else { return proved }  // gone already: nothing to compare
+        if shown != proved { clockDisagreed.store(true, ordering: .relaxed) }
+        return shown
+    }
+
+    private static let spawnChecks = Atomic<Int>(0)
+    /// Set for good once the clock's proof and /proc disagreed.
+    static let clockDisagreed = Atomic<Bool>(false)
+
     /// Read for every step as it is spawned, so it parses the bytes of
     /// /proc/PID/stat itself (a String and its split cost 170 k instructions a step).
     static func startTicks(of pid: Int32) -> UInt64? {

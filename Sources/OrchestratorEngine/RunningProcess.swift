@@ -21,9 +21,9 @@ final class RunningProcess: StepHandle {
     private let control = NIOLockedValueBox<Bool>(false)
     private let outcome: NIOLockedValueBox<(ProcessOutcome?, (@Sendable (ProcessOutcome) -> Void)?)> = NIOLockedValueBox((nil, nil))
 
-    private init(pid: Int32, gate: Int32, report: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, onLine: @escaping @Sendable (String, String) -> Void) {
+    private init(pid: Int32, startTicks: UInt64, gate: Int32, report: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, onLine: @escaping @Sendable (String, String) -> Void) {
         self.pid = pid
-        self.startTicks = ProcessIdentity.startTicks(of: pid) ?? 0
+        self.startTicks = startTicks
         self.gate = gate
         self.report = report
         self.stdoutFd = stdout
@@ -50,9 +50,10 @@ final class RunningProcess: StepHandle {
         } ?? ("--", [spec.program, spec.program] + spec.arguments, spec.workingDirectory)
         let envp = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0, gate: Int32 = -1, report: Int32 = -1
+        var provedTicks: UInt64 = 0
         let rc = withCStrings(argv) { argvPointers in
             withCStrings(envp) { envPointers in
-                orch_spawn_gated(spec.gate, first, argvPointers, envPointers, directory, outPipe[1], errPipe[1], &pid, &gate, &report)
+                orch_spawn_gated(spec.gate, first, argvPointers, envPointers, directory, outPipe[1], errPipe[1], &pid, &gate, &report, &provedTicks)
             }
         }
         close(outPipe[1])
@@ -65,7 +66,8 @@ final class RunningProcess: StepHandle {
                 ? "cannot start \(spec.program) in \(spec.workingDirectory ?? ""): \(reason)" : "cannot start \(spec.program): \(reason)"
             return .failed(notStarted(SecretMasker(spec.masks).redact(detail)))
         }
-        return .held(RunningProcess(pid: pid, gate: gate, report: report, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
+        let startTicks = ProcessIdentity.startTicks(ofSpawned: pid, proved: UInt64(provedTicks))
+        return .held(RunningProcess(pid: pid, startTicks: startTicks, gate: gate, report: report, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
     }
 
     /// Lets the process run its program; supervision (and the timeout)

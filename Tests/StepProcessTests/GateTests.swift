@@ -52,6 +52,23 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: marker.path))
     }
 
+    /// The start time recorded with a step is what a restarted daemon will
+    /// compare with /proc/PID/stat before it kills a leftover: most spawns
+    /// take it from the clock around the spawn, not from /proc, and each
+    /// must still be exactly the kernel's.
+    @Test func everySpawnedProcessIsRecordedWithTheStartTimeTheKernelShows() async throws {
+        for _ in 0..<200 {
+            let process = try hold(spec("/bin/true", []))
+            let stat = try String(contentsOfFile: "/proc/\(process.identity.pid)/stat", encoding: .utf8)
+            let shown = try #require(Array(stat.utf8).withUnsafeBufferPointer { ProcessIdentity.startTicks(parsing: $0) })
+            #expect(process.identity.startTicks == shown)
+            process.abandon()
+            _ = await process.wait()
+        }
+        let disagreed = ProcessIdentity.clockDisagreed.load(ordering: .relaxed)
+        #expect(!disagreed)
+    }
+
     @Test func anAbandonedProcessExitsHavingRunNothing() async throws {
         let marker = dir.appendingPathComponent("ran")
         let process = try hold(spec("/bin/sh", ["-c", "touch '\(marker.path)'"]))

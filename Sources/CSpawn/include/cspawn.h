@@ -15,9 +15,12 @@
  * daemon dying) makes it exit with status 125 having run nothing.
  * posix_spawn, not fork: a fork of the multi-threaded daemon costs
  * milliseconds of page-table copying per step.
+ * `start_ticks_out` is the process's start time as /proc/PID/stat's
+ * starttime shows it, when the clock around the spawn proves it; else 0.
  * Returns 0 or an errno value (pipe or spawn failed, e.g. no such cwd). */
 int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv[], char *const envp[], const char *cwd,
-                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *report_out);
+                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *report_out,
+                     unsigned long long *start_ticks_out);
 
 /* Lets the step go: it executes its program, or fails to. Closes the fd;
  * does not wait. */
