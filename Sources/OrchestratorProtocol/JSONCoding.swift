@@ -39,6 +39,11 @@ public enum JSONCoding {
         return out
     }
 
+    /// The same bytes, after what `out` holds already.
+    public static func serializeBytes(_ value: JSONValue, appendingTo out: inout [UInt8]) {
+        write(value, into: &out)
+    }
+
     /// Indented output for people (`orchctl -o json`), keys sorted.
     public static func prettyPrinted(_ value: JSONValue) -> String {
         var out = ""

@@ -7,12 +7,23 @@ public struct CallContext: Sendable {
     public let peer: PeerCredentials
     public let mayMutate: Bool
     public let logger: Logger
-    /// Sends a notification to the caller now; false once the caller is gone.
-    public let notify: @Sendable (_ method: String, _ params: JSONValue) async -> Bool
+    /// Sends notifications to the caller now, in one write (one wake-up of
+    /// the caller however many there are); false once the caller is gone.
+    public let notifyAll: @Sendable (_ notifications: [RPCOutgoingNotification]) async -> Bool
     /// False once the caller has closed its connection (a caller that only
     /// closed its sending side still counts as connected: it may be waiting
     /// for answers).
     public let isConnected: @Sendable () -> Bool
+}
+
+/// A notification for the caller: `method` and its `params`.
+public typealias RPCOutgoingNotification = (method: String, params: JSONValue)
+
+extension CallContext {
+    /// Sends one notification to the caller now; false once the caller is gone.
+    public func notify(_ method: String, _ params: JSONValue) async -> Bool {
+        await notifyAll([(method, params)])
+    }
 }
 
 public typealias RPCHandler = @Sendable (ParamReader, CallContext) async throws(RPCError) -> JSONValue
@@ -51,10 +62,10 @@ public struct RPCDispatcher: Sendable {
 
     public func handle(
         line: some Collection<UInt8>, peer: PeerCredentials, mayMutate: Bool,
-        notify: @escaping @Sendable (String, JSONValue) async -> Bool = { _, _ in false },
+        notify: @escaping @Sendable ([RPCOutgoingNotification]) async -> Bool = { _ in false },
         isConnected: @escaping @Sendable () -> Bool = { true }
     ) async -> JSONValue? {
-        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notify: notify, isConnected: isConnected)
+        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notifyAll: notify, isConnected: isConnected)
         defer { handled() }
         switch RPCCodec.decode(line: line) {
         case .batch(let messages) where messages.count > maximumBatch:

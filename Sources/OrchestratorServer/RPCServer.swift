@@ -170,9 +170,9 @@ public final class RPCServer: Sendable {
                         let line = LineFraming.trimmed(buffer.readableBytesView)
                         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
                         // run.watch streams notifications before its answer.
-                        let notify: @Sendable (String, JSONValue) async -> Bool = { method, params in
+                        let notify: @Sendable ([RPCOutgoingNotification]) async -> Bool = { notifications in
                             do {
-                                try await outbound.write(Self.encode(RPCCodec.notification(method: method, params: params)))
+                                try await outbound.write(Self.encode(notifications.map { RPCCodec.notification(method: $0.method, params: $0.params) }))
                                 return true
                             } catch {
                                 return false
@@ -195,8 +195,17 @@ public final class RPCServer: Sendable {
     }
 
     private static func encode(_ value: JSONValue) -> ByteBuffer {
-        var bytes = JSONCoding.serializeBytes(value)
-        bytes.append(UInt8(ascii: "\n"))
+        encode([value])
+    }
+
+    /// One line each, in one buffer.
+    private static func encode(_ values: [JSONValue]) -> ByteBuffer {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256 * values.count)
+        for value in values {
+            JSONCoding.serializeBytes(value, appendingTo: &bytes)
+            bytes.append(UInt8(ascii: "\n"))
+        }
         return ByteBuffer(bytes: bytes)
     }
 }

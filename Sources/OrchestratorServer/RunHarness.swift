@@ -225,10 +225,11 @@ struct RunHarness: Sendable {
     }
 
     private func send(_ events: [RunEvent], of id: String, _ c: CallContext) async throws(RPCError) {
-        for event in events {
-            guard await c.notify(RPCNotifications.runEvent.name, RunEventNotification(runId: id, event: event).notificationJSON) else {
-                throw RPCError(.internalError, "the watcher went away")
-            }
+        // The events of one write go out together: one write to the socket, one wake-up of the watcher.
+        guard !events.isEmpty else { return }
+        let notifications = events.map { (RPCNotifications.runEvent.name, RunEventNotification(runId: id, event: $0).notificationJSON) }
+        guard await c.notifyAll(notifications) else {
+            throw RPCError(.internalError, "the watcher went away")
         }
     }
 
