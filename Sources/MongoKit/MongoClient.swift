@@ -116,10 +116,11 @@ public final class MongoCollection {
 
     /// With `upsert`, a filter that matches nothing inserts instead (and a
     /// document with the same `_id` that the filter did not match is a duplicate key).
+    /// `validate: false` as for `insertOne`.
     public func updateOne(
-        _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil, upsert: Bool = false
+        _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil, upsert: Bool = false, validate: Bool = true
     ) throws(MongoError) -> UpdateResult {
-        try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters, upsert: upsert)
+        try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters, upsert: upsert, validate: validate)
     }
 
     public func updateMany(_ filter: BSONDocument, _ update: BSONDocument) throws(MongoError) -> UpdateResult {
@@ -131,13 +132,15 @@ public final class MongoCollection {
     ) -> Bool
 
     private func performUpdate(
-        _ function: UpdateFunction, _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]?, upsert: Bool = false
+        _ function: UpdateFunction, _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]?, upsert: Bool = false,
+        validate: Bool = true
     ) throws(MongoError) -> UpdateResult {
         let filterHandle = BSONHandle(filter)
         let updateHandle = BSONHandle(update)
         var options = BSONDocument()
         if let arrayFilters { options["arrayFilters"] = .array(arrayFilters) }
         if upsert { options["upsert"] = true }
+        if !validate { options["validate"] = false }
         let opts = options.isEmpty ? nil : BSONHandle(options)
         let reply = ReplyBuffer()
         var error = bson_error_t()

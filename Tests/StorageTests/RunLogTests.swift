@@ -39,6 +39,37 @@ import Testing
         }
     }
 
+    /// A run's insert and its folds skip libmongoc's own check of every key
+    /// and string: what the model allows must still be stored and read back
+    /// whole (parameter names with dots, values with `$`, quotes, NUL and
+    /// non-ASCII text).
+    @Test func whatTheModelAllowsIsStoredAndReadBackWhole() async throws {
+        try await withRunStore { store, _ in
+            let odd = "$HOME.x \"é\" \u{0}ü"
+            let definition = [Step(name: "push", executionOrder: 0, action: Action(exec: ["/bin/echo", odd], env: ["VLAN_ID": odd]))]
+            let params = ["site.name": odd, "vlan-id": "$100"]
+            let run = Run(
+                id: ObjectId.generate().hex, workflowId: ObjectId.generate().hex, workflowName: "wf", workflowVersion: 1,
+                definition: definition, params: params, status: .queued, steps: [RunStep(name: "push", executionOrder: 0)],
+                requestedBy: Requester(uid: 0, gid: 0, pid: 1), createdAt: .now, events: [event(0, nil, "queued")])
+            try await store.createRun(run)
+            let claimed = try #require(try await store.claim(id: run.id, owner: "a", until: .distantFuture, now: .now))
+            var log = try #require(try await store.apply(started(claimed.run), to: run.id, owner: "a", log: claimed.log))
+            var done = step(claimed.run, 0, .succeeded, sequence: 2)
+            done.steps[0]?.stdout = odd
+            log = try #require(try await store.apply(done, to: run.id, owner: "a", log: log))
+            _ = try #require(try await store.apply(
+                RunChange(status: .succeeded, finishedAt: .now, events: [event(3, nil, "succeeded")]), to: run.id, owner: "a", log: log))
+
+            let read = try await store.run(id: run.id)
+            #expect(read.status == .succeeded)
+            #expect(read.params == params)
+            #expect(read.definition.first?.action.exec == ["/bin/echo", odd])
+            #expect(read.definition.first?.action.env == ["VLAN_ID": odd])
+            #expect(read.steps.first?.stdout == odd)
+        }
+    }
+
     /// What MongoDB refuses for good (here a document over its 16 MiB
     /// limit) is not an outage: an executor must end the run, not retry.
     @Test func aWriteOverTheDocumentLimitIsRefusedForGoodAndEndRefusedEndsTheRun() async throws {
