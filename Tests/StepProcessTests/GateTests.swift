@@ -69,6 +69,34 @@ import Testing
         #expect(!disagreed)
     }
 
+    /// The daemon ignores SIGPIPE and its threads block signals; a step must
+    /// inherit neither, and leads a process group of its own (what a
+    /// timeout or a cancel kills).
+    @Test func aStepStartsWithEverySignalAtItsDefaultNoneBlockedAndInAGroupOfItsOwn() async throws {
+        let previousPipe = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, previousPipe) }
+        var blocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGUSR2)
+        sigaddset(&blocked, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        let held = Result { try hold(spec("/bin/cat", ["/proc/self/status"])) }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+        let process = try held.get()
+        process.begin()
+        let outcome = await process.wait()
+        #expect(outcome.ending == .exited(0))
+        var status: [String: String] = [:]
+        for line in outcome.stdout.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { status[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(status["SigBlk"] == "0000000000000000")
+        #expect(status["SigIgn"] == "0000000000000000")
+        #expect(status["NSpgid"] == "\(process.identity.pid)")
+        #expect(status["NSpid"] == "\(process.identity.pid)")
+    }
+
     @Test func anAbandonedProcessExitsHavingRunNothing() async throws {
         let marker = dir.appendingPathComponent("ran")
         let process = try hold(spec("/bin/sh", ["-c", "touch '\(marker.path)'"]))

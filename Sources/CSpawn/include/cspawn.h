@@ -13,8 +13,9 @@
  * record the pid before the step does any work: `orch_gate_release` lets it go
  * (it then becomes the program, same pid), `orch_gate_abandon` (or the
  * daemon dying) makes it exit with status 125 having run nothing.
- * posix_spawn, not fork: a fork of the multi-threaded daemon costs
- * milliseconds of page-table copying per step.
+ * A clone that shares the daemon's memory until the exec, as posix_spawn
+ * does, not fork: a fork of the multi-threaded daemon costs milliseconds of
+ * page-table copying per step.
  * `start_ticks_out` is the process's start time as /proc/PID/stat's
  * starttime shows it, when the clock around the spawn proves it; else 0.
  * Returns 0 or an errno value (pipe or spawn failed, e.g. no such cwd). */
