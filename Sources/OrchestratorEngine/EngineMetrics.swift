@@ -1,5 +1,6 @@
 import Metrics
 import OrchestratorModel
+import Synchronization
 
 /// What the engine counts, through swift-metrics: the daemon exports it for
 /// Prometheus; elsewhere (tests, the simulation) nothing is bootstrapped and
@@ -19,6 +20,24 @@ enum EngineMetrics {
 
     /// An attempt of a step's own action ended as `status` after `duration`.
     static func stepEnded(_ status: StepStatus, after duration: Duration) {
-        Timer(label: "orchestrator_step_duration_seconds", dimensions: [("status", status.rawValue)]).record(duration: duration)
+        stepDurations.timer(for: status).record(duration: duration)
+    }
+
+    /// One timer per status, made when first needed (after the daemon has
+    /// bootstrapped its metrics): making one looks it up in the factory's
+    /// registry under a lock, for every step.
+    private static let stepDurations = TimersByStatus()
+
+    private final class TimersByStatus: Sendable {
+        private let timers = Mutex<[StepStatus: Timer]>([:])
+
+        func timer(for status: StepStatus) -> Timer {
+            timers.withLock { made in
+                if let timer = made[status] { return timer }
+                let timer = Timer(label: "orchestrator_step_duration_seconds", dimensions: [("status", status.rawValue)])
+                made[status] = timer
+                return timer
+            }
+        }
     }
 }

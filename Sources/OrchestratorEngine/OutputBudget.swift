@@ -11,6 +11,8 @@ public enum OutputBudget {
     /// A rollback's output counts as the step's: its own output is fitted
     /// first, its rollback's into what is left after that.
     public static func fit(_ record: RunStep, at index: Int, among steps: [RunStep]) -> RunStep {
+        // Nothing to cut (and no need to add up the run's other steps, at every step).
+        guard size(of: record) > 0 else { return record }
         let others = steps.indices.reduce(0) { sum, i in i == index ? sum : sum + size(of: steps[i]) }
         let left = max(0, Limits.runOutputBytes - others)
         guard size(of: record) > left else { return record }

@@ -46,6 +46,7 @@ extension RunExecutor {
     /// the step (so `run.get` shows them), and ends a step that is decided
     /// or timed out. Looks again in two seconds while one still waits.
     func settleApprovals() async {
+        guard asksForApprovals else { return }
         let waiting = run.steps.indices.filter { run.steps[$0].status == .waitingApproval }
         guard !waiting.isEmpty, !cancelRequested else { return }
         let decisions: [ApprovalDecision]

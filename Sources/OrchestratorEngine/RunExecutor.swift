@@ -100,6 +100,8 @@ actor RunExecutor: RunDriver {
     /// Steps by name: their records' indices in `run.steps`, and their places in the definition.
     private let recordIndex: [String: Int]
     private let definitionIndex: [String: Int]
+    /// Whether any step waits for an approval: if none does, nothing looks for waiting steps at every transition.
+    let asksForApprovals: Bool
     /// The values of the secrets the steps about to start use, read just
     /// before (never stored); and why a step's could not be read.
     var secretValues: [String: String] = [:]
@@ -126,6 +128,7 @@ actor RunExecutor: RunDriver {
         self.recordOf = run.definition.map { records[$0.name] ?? -1 }
         self.recordIndex = records
         self.definitionIndex = Dictionary(run.definition.enumerated().map { ($0.element.name, $0.offset) }) { first, _ in first }
+        self.asksForApprovals = run.definition.contains { $0.approval != nil }
         self.log = claimed.log
         self.incarnation = claimed.log.next
         self.settings = settings
