@@ -39,11 +39,6 @@ public enum JSONCoding {
         return out
     }
 
-    /// The same bytes, after what `out` holds already.
-    public static func serializeBytes(_ value: JSONValue, appendingTo out: inout [UInt8]) {
-        write(value, into: &out)
-    }
-
     /// Indented output for people (`orchctl -o json`), keys sorted.
     public static func prettyPrinted(_ value: JSONValue) -> String {
         var out = ""
@@ -106,7 +101,7 @@ public enum JSONCoding {
 
     private static let hex = Array("0123456789abcdef".utf8)
 
-    private static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
+    static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
         guard value != 0 else { return out.append(UInt8(ascii: "0")) }
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
@@ -123,7 +118,7 @@ public enum JSONCoding {
         }
     }
 
-    private static func writeString(_ s: String, into out: inout [UInt8]) {
+    static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var s = s
         // A native string's bytes are read in place, not through the UTF-8 view's index (measured: that was most of encoding an event).

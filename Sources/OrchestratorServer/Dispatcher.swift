@@ -7,22 +7,22 @@ public struct CallContext: Sendable {
     public let peer: PeerCredentials
     public let mayMutate: Bool
     public let logger: Logger
-    /// Sends notifications to the caller now, in one write (one wake-up of
-    /// the caller however many there are); false once the caller is gone.
-    public let notifyAll: @Sendable (_ notifications: [RPCOutgoingNotification]) async -> Bool
+    /// Sends JSON lines (each ending with a newline) to the caller now, in
+    /// one write (one wake-up of the caller however many there are); false
+    /// once the caller is gone.
+    public let sendLines: @Sendable (_ lines: [UInt8]) async -> Bool
     /// False once the caller has closed its connection (a caller that only
     /// closed its sending side still counts as connected: it may be waiting
     /// for answers).
     public let isConnected: @Sendable () -> Bool
 }
 
-/// A notification for the caller: `method` and its `params`.
-public typealias RPCOutgoingNotification = (method: String, params: JSONValue)
-
 extension CallContext {
     /// Sends one notification to the caller now; false once the caller is gone.
     public func notify(_ method: String, _ params: JSONValue) async -> Bool {
-        await notifyAll([(method, params)])
+        var line = JSONCoding.serializeBytes(RPCCodec.notification(method: method, params: params))
+        line.append(UInt8(ascii: "\n"))
+        return await sendLines(line)
     }
 }
 
@@ -62,10 +62,10 @@ public struct RPCDispatcher: Sendable {
 
     public func handle(
         line: some Collection<UInt8>, peer: PeerCredentials, mayMutate: Bool,
-        notify: @escaping @Sendable ([RPCOutgoingNotification]) async -> Bool = { _ in false },
+        sendLines: @escaping @Sendable ([UInt8]) async -> Bool = { _ in false },
         isConnected: @escaping @Sendable () -> Bool = { true }
     ) async -> JSONValue? {
-        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, notifyAll: notify, isConnected: isConnected)
+        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, sendLines: sendLines, isConnected: isConnected)
         defer { handled() }
         switch RPCCodec.decode(line: line) {
         case .batch(let messages) where messages.count > maximumBatch:

@@ -170,15 +170,15 @@ public final class RPCServer: Sendable {
                         let line = LineFraming.trimmed(buffer.readableBytesView)
                         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
                         // run.watch streams notifications before its answer.
-                        let notify: @Sendable ([RPCOutgoingNotification]) async -> Bool = { notifications in
+                        let sendLines: @Sendable ([UInt8]) async -> Bool = { lines in
                             do {
-                                try await outbound.write(Self.encode(notifications.map { RPCCodec.notification(method: $0.method, params: $0.params) }))
+                                try await outbound.write(ByteBuffer(bytes: lines))
                                 return true
                             } catch {
                                 return false
                             }
                         }
-                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate, notify: notify, isConnected: isConnected) {
+                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate, sendLines: sendLines, isConnected: isConnected) {
                             try await outbound.write(Self.encode(answer))
                         }
                     case .tooLong:
@@ -195,17 +195,8 @@ public final class RPCServer: Sendable {
     }
 
     private static func encode(_ value: JSONValue) -> ByteBuffer {
-        encode([value])
-    }
-
-    /// One line each, in one buffer.
-    private static func encode(_ values: [JSONValue]) -> ByteBuffer {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256 * values.count)
-        for value in values {
-            JSONCoding.serializeBytes(value, appendingTo: &bytes)
-            bytes.append(UInt8(ascii: "\n"))
-        }
+        var bytes = JSONCoding.serializeBytes(value)
+        bytes.append(UInt8(ascii: "\n"))
         return ByteBuffer(bytes: bytes)
     }
 }

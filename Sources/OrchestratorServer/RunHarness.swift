@@ -227,8 +227,13 @@ struct RunHarness: Sendable {
     private func send(_ events: [RunEvent], of id: String, _ c: CallContext) async throws(RPCError) {
         // The events of one write go out together: one write to the socket, one wake-up of the watcher.
         guard !events.isEmpty else { return }
-        let notifications = events.map { (RPCNotifications.runEvent.name, RunEventNotification(runId: id, event: $0).notificationJSON) }
-        guard await c.notifyAll(notifications) else {
+        var lines: [UInt8] = []
+        lines.reserveCapacity(256 * events.count)
+        for event in events {
+            RunEventNotification(runId: id, event: event).appendNotification(to: &lines)
+            lines.append(UInt8(ascii: "\n"))
+        }
+        guard await c.sendLines(lines) else {
             throw RPCError(.internalError, "the watcher went away")
         }
     }
