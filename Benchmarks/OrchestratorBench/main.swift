@@ -159,7 +159,7 @@ let beforeReplayDatabase = databaseCPU()
 let writesFloor = try replayRunWrites(seqRecord["id"]?.stringValue ?? "").seconds
 let replayDatabaseCPU = databaseCPU() - beforeReplayDatabase
 say(String(format: "%d steps sequential: %.2f s (shell floor %.3f s) = %.1f ms per step above the floor", stepCount, seqRun, seqFloor, (seqRun - seqFloor) / Double(stepCount) * 1000))
-say(String(format: "  database floor: the run's %d writes replayed through libmongoc on copies of its document and log: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.1f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
+say(String(format: "  database floor: the run's %d writes replayed through libmongoc on copies of its document and log: %.2f s = %.1f ms per step; the rest, %.1f ms per step, is the daemon's work (CPU %.2f ms per step) and the other database work during the run (watcher's reads, shown statuses, leases)",
            stepCount, writesFloor, writesFloor / Double(stepCount) * 1000, (seqRun - seqFloor - writesFloor) / Double(stepCount) * 1000, seqCPU / Double(stepCount) * 1000))
 say("  database operations during it (serverStatus opcounters; the watcher's included): \(seqOperations.described(per: stepCount))")
 say(String(format: "  daemon context switches per sequential step (its threads, the watcher's included): %.1f",
