@@ -95,11 +95,13 @@ static void close_from(int lowest) {
 
     if (close_range((unsigned)lowest, ~0U, 0) == 0) return;
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) limit.rlim_cur = 65536;
-    for (rlim_t fd = (rlim_t)lowest; fd < limit.rlim_cur; fd++) close((int)fd);
+    for (rlim_t fd = (rlim_t)lowest; fd < limit.rlim_cur; fd++) syscall(SYS_close, (int)fd);
 }
 
 /* The child, until it executes the gate: system calls only, nothing that
- * allocates or locks (it shares the daemon's memory). Signals are all
+ * allocates or locks (it shares the daemon's memory); `open` and `close`
+ * as raw system calls, since glibc's are cancellation points that write
+ * to the spawning thread's own descriptor. Signals are all
  * blocked on entry (the parent blocked them), so no handler of the daemon
  * can run here; each is set to its default before they are unblocked for
  * the exec (the daemon ignores SIGPIPE, SIGTERM and SIGHUP; a step must not
@@ -121,8 +123,8 @@ static int become_gate(void *argument) {
         }
     }
     if (setpgid(0, 0) != 0) goto failed;
-    if ((null_fd = open("/dev/null", O_RDONLY)) < 0) goto failed;
-    if (null_fd != 0 && (dup2(null_fd, 0) < 0 || close(null_fd) != 0)) goto failed;
+    if ((null_fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)) < 0) goto failed;
+    if (null_fd != 0 && (dup2(null_fd, 0) < 0 || syscall(SYS_close, null_fd) != 0)) goto failed;
     if (dup2(spawn->stdout_fd, 1) < 0 || dup2(spawn->stderr_fd, 2) < 0) goto failed;
     if (dup2(spawn->gate_fd, GATE_FD) < 0 || dup2(spawn->report_fd, REPORT_FD) < 0) goto failed;
     /* Whatever the daemon has open (sockets, MongoDB connections, the
