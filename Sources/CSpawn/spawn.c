@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "cspawn.h"
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,6 +16,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The raw signal-mask calls below pass an unsigned long as the kernel's 64-bit set. */
+_Static_assert(sizeof(unsigned long) * 8 == NSIG - 1, "a kernel signal set is one unsigned long here");
 
 /* Where orchestrator-step-gate expects them. */
 enum { GATE_FD = 3, REPORT_FD = 4 };
@@ -89,13 +93,51 @@ struct gated_spawn {
     volatile int error;
 };
 
-/* Everything from `lowest` up closed, even on a kernel without close_range. */
+/* Everything from `lowest` up closed, even where close_range is missing
+ * (a kernel before 5.9) or refused (a seccomp filter): then the fds open
+ * are read from /proc/self/fd, as glibc's closefrom does (a loop up to the
+ * fd limit could be a billion system calls in a container), and the loop
+ * is the last resort, without /proc. */
 static void close_from(int lowest) {
+    char entries[1024] __attribute__((aligned(8)));
     struct rlimit limit;
+    long directory, count;
+    int closed;
 
     if (close_range((unsigned)lowest, ~0U, 0) == 0) return;
+    directory = syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (directory >= 0) {
+        do {
+            closed = 0;
+            while ((count = syscall(SYS_getdents64, (int)directory, entries, sizeof entries)) > 0) {
+                for (long offset = 0; offset < count;) {
+                    const struct dirent64 *entry = (const struct dirent64 *)(entries + offset);
+                    long fd = 0;
+                    const char *digit = entry->d_name;
+                    offset += entry->d_reclen;
+                    if (*digit < '0' || *digit > '9') continue;
+                    for (; *digit >= '0' && *digit <= '9'; digit++) fd = fd * 10 + (*digit - '0');
+                    if (fd < lowest || fd == directory) continue;
+                    syscall(SYS_close, (int)fd);
+                    closed = 1;
+                }
+            }
+            /* Closing changes the listing: read it again from the start until a pass closes nothing. */
+        } while (closed && syscall(SYS_lseek, (int)directory, 0L, SEEK_SET) == 0);
+        syscall(SYS_close, (int)directory);
+        return;
+    }
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) limit.rlim_cur = 65536;
     for (rlim_t fd = (rlim_t)lowest; fd < limit.rlim_cur; fd++) syscall(SYS_close, (int)fd);
+}
+
+/* `from` as fd `to` in the step. dup2 onto itself does nothing, so a
+ * close-on-exec source already numbered `to` (a pipe that got fd 1 in a
+ * daemon started with stdout closed) keeps the flag and would close at
+ * the exec: cleared instead, as glibc's posix_spawn does. */
+static int place_fd(int from, int to) {
+    if (from == to) return (int)syscall(SYS_fcntl, from, F_SETFD, 0);
+    return dup2(from, to) < 0 ? -1 : 0;
 }
 
 /* The child, until it executes the gate: system calls only, nothing that
@@ -125,8 +167,8 @@ static int become_gate(void *argument) {
     if (setpgid(0, 0) != 0) goto failed;
     if ((null_fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)) < 0) goto failed;
     if (null_fd != 0 && (dup2(null_fd, 0) < 0 || syscall(SYS_close, null_fd) != 0)) goto failed;
-    if (dup2(spawn->stdout_fd, 1) < 0 || dup2(spawn->stderr_fd, 2) < 0) goto failed;
-    if (dup2(spawn->gate_fd, GATE_FD) < 0 || dup2(spawn->report_fd, REPORT_FD) < 0) goto failed;
+    if (place_fd(spawn->stdout_fd, 1) < 0 || place_fd(spawn->stderr_fd, 2) < 0) goto failed;
+    if (place_fd(spawn->gate_fd, GATE_FD) < 0 || place_fd(spawn->report_fd, REPORT_FD) < 0) goto failed;
     /* Whatever the daemon has open (sockets, MongoDB connections, the
      * journal, other steps' gates) stays out of the step. */
     close_from(REPORT_FD + 1);
@@ -152,7 +194,7 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     struct gated_spawn spawn;
     unsigned long long before, after;
     int gate[2] = { -1, -1 }, report[2] = { -1, -1 };
-    unsigned long all = ~0UL, previous = 0; /* kernel signal sets: 64 bits */
+    unsigned long all = ~0UL, previous = 0; /* kernel signal sets: 64 bits (checked below) */
     size_t count = 0;
     char **helper_argv;
     pid_t pid;
