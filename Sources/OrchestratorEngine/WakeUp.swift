@@ -54,9 +54,12 @@ public final class WakeUp: Sendable {
 
     /// Returns once one of `sources` has something (or had, since it was
     /// last waited on), the task is cancelled, or `timeout` has passed.
-    /// One wait at a time.
-    public func wait(for sources: [any WakeUpSource], upTo timeout: Duration) async {
+    /// One wait at a time. True when it returned at once, without waiting:
+    /// something had come (or the task was cancelled) before it began.
+    @discardableResult
+    public func wait(for sources: [any WakeUpSource], upTo timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
+        var atOnce = false
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let (goNow, arm) = state.withLockedValue { state -> (Bool, ContinuousClock.Instant?) in
@@ -69,11 +72,15 @@ public final class WakeUp: Sendable {
                     state.deadline = deadline
                     return (false, Self.timerNeeded(for: deadline, in: &state))
                 }
-                if goNow { return continuation.resume() }
+                if goNow {
+                    atOnce = true
+                    return continuation.resume()
+                }
                 if let arm { startTimer(firingAt: arm) }
                 // A source that already has something rings at once (the
                 // waiter may be gone by then: then the ring is kept).
                 for source in sources where !source.park(self) {
+                    atOnce = true
                     ring()
                     break
                 }
@@ -84,6 +91,7 @@ public final class WakeUp: Sendable {
         for source in sources { source.unpark(self) }
         // A ring from a source parked on while the wait ended another way
         // stays: the next wait returns at once and its reader looks again.
+        return atOnce
     }
 
     /// The instant to arm a timer for, if no timer on its way fires by `deadline`.

@@ -149,7 +149,7 @@ public enum Daemon {
         let dispatcher = RPCDispatcher(
             routes: RPCDispatcher.routes(
                 workflows: WorkflowHarness(service: WorkflowService(workflows: store, runs: runStore, ids: ids, clock: world.clock, runAs: runAs)),
-                runs: RunHarness(service: runService, watchInterval: .milliseconds(200), watchers: watchers),
+                runs: RunHarness(service: runService, watchInterval: .milliseconds(200), watchPace: .milliseconds(20), watchers: watchers),
                 targets: TargetHarness(service: TargetService(targets: targetStore, ids: ids, clock: world.clock, logger: logger)),
                 schedules: ScheduleHarness(service: ScheduleService(schedules: scheduleStore, workflows: store, ids: ids, clock: world.clock)),
                 secrets: SecretHarness(service: secrets),

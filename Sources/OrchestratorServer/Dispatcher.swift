@@ -15,6 +15,9 @@ public struct CallContext: Sendable {
     /// closed its sending side still counts as connected: it may be waiting
     /// for answers).
     public let isConnected: @Sendable () -> Bool
+    /// Waits `duration`, waking no other thread for it: on a connection, a
+    /// timer of its own event loop, where its handlers run.
+    public let pause: @Sendable (_ duration: Duration) async -> Void
 }
 
 extension CallContext {
@@ -63,9 +66,11 @@ public struct RPCDispatcher: Sendable {
     public func handle(
         line: some Collection<UInt8>, peer: PeerCredentials, mayMutate: Bool,
         sendLines: @escaping @Sendable ([UInt8]) async -> Bool = { _ in false },
-        isConnected: @escaping @Sendable () -> Bool = { true }
+        isConnected: @escaping @Sendable () -> Bool = { true },
+        pause: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
     ) async -> JSONValue? {
-        let context = CallContext(peer: peer, mayMutate: mayMutate, logger: logger, sendLines: sendLines, isConnected: isConnected)
+        let context = CallContext(
+            peer: peer, mayMutate: mayMutate, logger: logger, sendLines: sendLines, isConnected: isConnected, pause: pause)
         defer { handled() }
         switch RPCCodec.decode(line: line) {
         case .batch(let messages) where messages.count > maximumBatch:

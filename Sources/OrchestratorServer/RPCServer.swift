@@ -162,6 +162,13 @@ public final class RPCServer: Sendable {
         // only shut down its sending side keeps it open.
         let connection = channel.channel
         let isConnected: @Sendable () -> Bool = { connection.isActive }
+        let eventLoop = connection.eventLoop
+        // The timer fires on the loop the handlers run on: the paused task goes on with no thread woken for it.
+        let pause: @Sendable (Duration) async -> Void = { duration in
+            let (seconds, attoseconds) = duration.components
+            let delay = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+            try? await eventLoop.scheduleTask(in: delay) {}.futureResult.get()
+        }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -178,7 +185,7 @@ public final class RPCServer: Sendable {
                                 return false
                             }
                         }
-                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate, sendLines: sendLines, isConnected: isConnected) {
+                        if let answer = await dispatcher.handle(line: line, peer: peer, mayMutate: mayMutate, sendLines: sendLines, isConnected: isConnected, pause: pause) {
                             try await outbound.write(Self.encode(answer))
                         }
                     case .tooLong:

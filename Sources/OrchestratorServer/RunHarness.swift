@@ -10,6 +10,8 @@ struct RunHarness: Sendable {
     let service: RunService
     /// How often a watcher looks for new events in MongoDB.
     let watchInterval: Duration
+    /// How often at most a watcher sent things in quick succession is sent more (see `WatchPacing`).
+    let watchPace: Duration
     let watchers: WatcherCount
 
     func start(_ p: RunStartParams, _ c: CallContext) async throws(RPCError) -> Run {
@@ -133,10 +135,12 @@ struct RunHarness: Sendable {
         let quietest = watchInterval * 8
         var quiet = shortest
         var confirming = false
-        /// Delivers what the feed brought; true when it ended the run.
-        func consume(_ fed: (events: [RunEvent], ended: Bool, logNext: Int)) async throws(RPCError) -> Bool {
+        var pacing = WatchPacing(interval: watchPace)
+        /// Delivers what the feed brought (`gathered`: during a hold); true when it ended the run.
+        func consume(_ fed: (events: [RunEvent], ended: Bool, logNext: Int), gathered: Bool) async throws(RPCError) -> Bool {
             quiet = service.isPublishedHere(id) ? quietest : shortest
             try await deliver(fed.events)
+            if !fed.events.isEmpty { pacing.sent(at: clock.now, gathered: gathered) }
             cursor.event += fed.events.count
             // The log entries before the feed's position hold nothing undelivered: a later read starts after them.
             cursor.logEntry = max(cursor.logEntry, fed.logNext)
@@ -158,7 +162,7 @@ struct RunHarness: Sendable {
         }
         // A run executing here: its feed holds what was stored so far, and
         // the database is read first only if that does not continue the cursor.
-        if let fed = Self.continuation(of: cursor, in: feed.take()), try await consume(fed), let run = try await ended() {
+        if let fed = Self.continuation(of: cursor, in: feed.take()), try await consume(fed, gathered: false), let run = try await ended() {
             return run
         }
         while true {
@@ -180,15 +184,21 @@ struct RunHarness: Sendable {
                 heardAt = clock.now
                 quiet = confirming && page.events.isEmpty ? min(quiet * 2, quietest) : shortest
             }
-            if let lines {
+            // What the run does during a hold waits in the feed (and in `lines`), and the wait below returns at once for it.
+            let hold = pacing.hold(at: clock.now)
+            if hold > .zero { await c.pause(hold) }
+            let atOnce = if let lines {
                 await wakeUp.wait(for: [feed, lines], upTo: max(quiet - (clock.now - heardAt), .zero))
             } else {
                 await wakeUp.wait(for: [feed], upTo: quiet)
             }
+            let gathered = hold > .zero && atOnce
+            if hold > .zero && !atOnce { pacing.gatheredNothing() }
             let taken = feed.take()
             if taken.items.isEmpty, taken.complete, clock.now - heardAt < quiet {
                 // Woken by lines only: sent, and the database is not read for them.
                 try await deliver([])
+                pacing.sent(at: clock.now, gathered: gathered)
                 read = false
                 continue
             }
@@ -198,7 +208,7 @@ struct RunHarness: Sendable {
                 read = true
                 continue
             }
-            if try await consume(fed), let run = try await ended() { return run }
+            if try await consume(fed, gathered: gathered), let run = try await ended() { return run }
         }
     }
 

@@ -10,10 +10,10 @@ import Testing
         let lines = Broadcast<String>(capacity: 10)
         let (feed, output) = (updates.subscribe("run"), lines.subscribe("run"))
         let wakeUp = WakeUp()
-        async let waited: Void = wakeUp.wait(for: [feed, output], upTo: .seconds(3600))
+        async let waited = wakeUp.wait(for: [feed, output], upTo: .seconds(3600))
         // Published whether the wait has parked yet or not: either way it ends.
         lines.publish("run", "a line")
-        await waited
+        _ = await waited
         #expect(output.take().items == ["a line"])
         updates.publish("run", 1)
         await wakeUp.wait(for: [feed, output], upTo: .seconds(3600))
@@ -24,7 +24,8 @@ import Testing
         let updates = Broadcast<Int>(capacity: 10)
         let feed = updates.subscribe("run")
         updates.publish("run", 7)
-        await WakeUp().wait(for: [feed], upTo: .seconds(3600))
+        // It says it did not wait: what a watcher held back for a moment learns that something came meanwhile.
+        #expect(await WakeUp().wait(for: [feed], upTo: .seconds(3600)))
         #expect(feed.take().items == [7])
     }
 
@@ -44,7 +45,8 @@ import Testing
     private func timedOut(_ wakeUp: WakeUp, on feed: Broadcast<Int>.Subscription, upTo timeout: Duration) async -> Duration {
         let clock = ContinuousClock()
         let started = clock.now
-        await wakeUp.wait(for: [feed], upTo: timeout)
+        let atOnce = await wakeUp.wait(for: [feed], upTo: timeout)
+        #expect(!atOnce, "a wait that waited says so")
         return clock.now - started
     }
 
@@ -76,7 +78,7 @@ import Testing
     @Test func aCancelledWaitEnds() async {
         let updates = Broadcast<Int>(capacity: 10)
         let feed = updates.subscribe("run")
-        let waiting = Task { await WakeUp().wait(for: [feed], upTo: .seconds(3600)) }
+        let waiting = Task { _ = await WakeUp().wait(for: [feed], upTo: .seconds(3600)) }
         waiting.cancel()
         await waiting.value
         #expect(feed.take().items.isEmpty)
@@ -85,9 +87,9 @@ import Testing
     @Test func aCancelledSubscriptionEndsItsWait() async {
         let updates = Broadcast<Int>(capacity: 10)
         let feed = updates.subscribe("run")
-        async let waited: Void = WakeUp().wait(for: [feed], upTo: .seconds(3600))
+        async let waited = WakeUp().wait(for: [feed], upTo: .seconds(3600))
         feed.cancel()
-        await waited
+        _ = await waited
         updates.publish("run", 1)
         #expect(feed.take().items.isEmpty)
     }
