@@ -20,8 +20,8 @@
 /* The raw signal-mask calls below pass an unsigned long as the kernel's 64-bit set. */
 _Static_assert(sizeof(unsigned long) * 8 == NSIG - 1, "a kernel signal set is one unsigned long here");
 
-/* Where orchestrator-step-gate expects them. */
-enum { GATE_FD = 3, REPORT_FD = 4 };
+/* Where orchestrator-step-gate expects its end of the gate. */
+enum { GATE_FD = 3 };
 
 int orch_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
@@ -55,8 +55,8 @@ static void let_children_end_quietly(void) {
     pthread_sigmask(SIG_UNBLOCK, &child, NULL);
 }
 
-/* A close-on-exec copy at 10 or above, so that the spawn's dup2s onto 3
- * and 4 can never overwrite a source they still need. */
+/* A close-on-exec copy at 10 or above, so that the spawn's dup2s onto 1,
+ * 2 and 3 can never overwrite a source they still need. */
 static int move_high(int fd) {
     int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
     int saved = errno;
@@ -89,7 +89,7 @@ struct gated_spawn {
     char *const *argv;
     char *const *envp;
     const char *cwd;
-    int stdout_fd, stderr_fd, gate_fd, report_fd;
+    int stdout_fd, stderr_fd, gate_fd;
     volatile int error;
 };
 
@@ -168,10 +168,10 @@ static int become_gate(void *argument) {
     if ((null_fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)) < 0) goto failed;
     if (null_fd != 0 && (dup2(null_fd, 0) < 0 || syscall(SYS_close, null_fd) != 0)) goto failed;
     if (place_fd(spawn->stdout_fd, 1) < 0 || place_fd(spawn->stderr_fd, 2) < 0) goto failed;
-    if (place_fd(spawn->gate_fd, GATE_FD) < 0 || place_fd(spawn->report_fd, REPORT_FD) < 0) goto failed;
+    if (place_fd(spawn->gate_fd, GATE_FD) < 0) goto failed;
     /* Whatever the daemon has open (sockets, MongoDB connections, the
      * journal, other steps' gates) stays out of the step. */
-    close_from(REPORT_FD + 1);
+    close_from(GATE_FD + 1);
     if (spawn->cwd != NULL && chdir(spawn->cwd) != 0) goto failed;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -182,7 +182,7 @@ failed:
 }
 
 int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv[], char *const envp[], const char *cwd,
-                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *report_out,
+                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *pidfd_out,
                      unsigned long long *start_ticks_out) {
     /* The child's stack is here, as in musl's posix_spawn. glibc's
      * posix_spawn maps one for every spawn and unmaps it after (and in a
@@ -193,27 +193,26 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     char child_stack[32768] __attribute__((aligned(16)));
     struct gated_spawn spawn;
     unsigned long long before, after;
-    int gate[2] = { -1, -1 }, report[2] = { -1, -1 };
+    int gate[2] = { -1, -1 }, pidfd = -1;
     unsigned long all = ~0UL, previous = 0; /* kernel signal sets: 64 bits (checked below) */
     size_t count = 0;
     char **helper_argv;
     pid_t pid;
     int rc;
 
-    /* A socket, not a pipe, so that opening the gate of a step that died
-     * meanwhile is EPIPE (MSG_NOSIGNAL), not a SIGPIPE. */
+    /* A socket, not a pipe: both ways (the daemon opens the gate, the
+     * helper reports a failure back), and opening the gate of a step that
+     * died meanwhile is EPIPE (MSG_NOSIGNAL), not a SIGPIPE. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) != 0) return errno;
-    if (pipe2(report, O_CLOEXEC) != 0 || (gate[0] = move_high(gate[0])) < 0 || (report[1] = move_high(report[1])) < 0) {
+    if ((gate[0] = move_high(gate[0])) < 0) {
         rc = errno;
         close_pair(gate);
-        close_pair(report);
         return rc;
     }
     while (argv[count] != NULL) count++;
     helper_argv = calloc(count + 3, sizeof *helper_argv);
     if (helper_argv == NULL) {
         close_pair(gate);
-        close_pair(report);
         return ENOMEM;
     }
     helper_argv[0] = (char *)gate_helper;
@@ -221,7 +220,7 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     memcpy(helper_argv + 2, argv, count * sizeof *argv);
     spawn = (struct gated_spawn){
         .program = gate_helper, .argv = helper_argv, .envp = envp, .cwd = cwd,
-        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .gate_fd = gate[0], .report_fd = report[1], .error = 0,
+        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .gate_fd = gate[0], .error = 0,
     };
 
     let_children_end_quietly();
@@ -229,7 +228,15 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
      * out), blocked for the child's first instructions. */
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &previous, (size_t)(NSIG / 8));
     before = boottime_ticks();
-    pid = clone(become_gate, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &spawn);
+    /* With its pidfd made by the clone itself (Linux 5.2), not by a
+     * pidfd_open after; an older kernel refuses the flag before it creates
+     * anything, and the clone is made again without it. */
+    pid = clone(become_gate, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &spawn, &pidfd);
+    if (pid < 0 && errno == EINVAL) {
+        pidfd = -1;
+        before = boottime_ticks();
+        pid = clone(become_gate, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &spawn);
+    }
     after = boottime_ticks();
     rc = pid < 0 ? errno : spawn.error;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &previous, NULL, (size_t)(NSIG / 8));
@@ -243,15 +250,14 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     *start_ticks_out = before == after ? before : 0;
     free(helper_argv);
     close(gate[0]);
-    close(report[1]);
     if (rc != 0) {
         close(gate[1]);
-        close(report[0]);
+        if (pidfd >= 0) close(pidfd);
         return rc;
     }
     *pid_out = pid;
     *gate_out = gate[1];
-    *report_out = report[0];
+    *pidfd_out = pidfd >= 0 ? pidfd : orch_pidfd_open(pid);
     return 0;
 }
 
@@ -259,26 +265,23 @@ void orch_gate_release(int gate_fd) {
     char go = 'g';
 
     while (send(gate_fd, &go, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
-    close(gate_fd);
 }
 
-int orch_gate_report(int report_fd) {
+int orch_gate_report(int gate_fd) {
     int error = 0;
     ssize_t n;
 
     /* The process has been reaped: whatever the gate reported is in the
-     * pipe already. Not blocking, so that a copy of the other end held
+     * socket already. Not blocking, so that a copy of the other end held
      * elsewhere (a helper that a user lookup forked, say) cannot hold this
      * thread: nothing there is no report. */
-    fcntl(report_fd, F_SETFL, O_NONBLOCK);
-    do { n = read(report_fd, &error, sizeof error); } while (n < 0 && errno == EINTR);
-    close(report_fd);
+    do { n = recv(gate_fd, &error, sizeof error, MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    close(gate_fd);
     return n == (ssize_t)sizeof error ? error : 0; /* closed on exec: started */
 }
 
-void orch_gate_abandon(int gate_fd, int report_fd) {
+void orch_gate_abandon(int gate_fd) {
     close(gate_fd);
-    close(report_fd);
 }
 
 int orch_spawn(const char *path, char *const argv[], char *const envp[], int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {

@@ -12,8 +12,10 @@ final class RunningProcess: StepHandle {
     let pid: Int32
     let startTicks: UInt64
     var identity: StepProcess { StepProcess(host: ProcessIdentity.host, pid: pid, startTicks: startTicks) }
+    /// The daemon's end of the gate: opened by `begin()`, the gate's report read from it after the end.
     private let gate: Int32
-    private let report: Int32
+    /// Readable the moment the process exits (-1 on a kernel without pidfds).
+    private let exitFd: Int32
     private let stdoutFd: Int32
     private let stderrFd: Int32
     private let spec: ProcessSpec
@@ -21,11 +23,14 @@ final class RunningProcess: StepHandle {
     private let control = NIOLockedValueBox<Bool>(false)
     private let outcome: NIOLockedValueBox<(ProcessOutcome?, (@Sendable (ProcessOutcome) -> Void)?)> = NIOLockedValueBox((nil, nil))
 
-    private init(pid: Int32, startTicks: UInt64, gate: Int32, report: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, onLine: @escaping @Sendable (String, String) -> Void) {
+    private init(
+        pid: Int32, startTicks: UInt64, gate: Int32, exitFd: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec,
+        onLine: @escaping @Sendable (String, String) -> Void
+    ) {
         self.pid = pid
         self.startTicks = startTicks
         self.gate = gate
-        self.report = report
+        self.exitFd = exitFd
         self.stdoutFd = stdout
         self.stderrFd = stderr
         self.spec = spec
@@ -49,11 +54,11 @@ final class RunningProcess: StepHandle {
              (spec.workingDirectory.map { ["--cwd=\($0)"] } ?? []) + ["--", spec.program, spec.program] + spec.arguments, "/")
         } ?? ("--", [spec.program, spec.program] + spec.arguments, spec.workingDirectory)
         let envp = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0, gate: Int32 = -1, report: Int32 = -1
+        var pid: pid_t = 0, gate: Int32 = -1, exitFd: Int32 = -1
         var provedTicks: UInt64 = 0
         let rc = withCStrings(argv) { argvPointers in
             withCStrings(envp) { envPointers in
-                orch_spawn_gated(spec.gate, first, argvPointers, envPointers, directory, outPipe[1], errPipe[1], &pid, &gate, &report, &provedTicks)
+                orch_spawn_gated(spec.gate, first, argvPointers, envPointers, directory, outPipe[1], errPipe[1], &pid, &gate, &exitFd, &provedTicks)
             }
         }
         close(outPipe[1])
@@ -67,7 +72,8 @@ final class RunningProcess: StepHandle {
             return .failed(notStarted(SecretMasker(spec.masks).redact(detail)))
         }
         let startTicks = ProcessIdentity.startTicks(ofSpawned: pid, proved: UInt64(provedTicks))
-        return .held(RunningProcess(pid: pid, startTicks: startTicks, gate: gate, report: report, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
+        return .held(RunningProcess(
+            pid: pid, startTicks: startTicks, gate: gate, exitFd: exitFd, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
     }
 
     /// Lets the process run its program; supervision (and the timeout)
@@ -80,8 +86,8 @@ final class RunningProcess: StepHandle {
     func begin() {
         onOwnThread { [self] in
             orch_gate_release(gate)
-            let outcome = supervise(pid: pid, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
-            let error = orch_gate_report(report)
+            let outcome = supervise(pid: pid, exitFd: exitFd, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
+            let error = orch_gate_report(gate)
             guard error == 0 else { return Self.notStarted(SecretMasker(spec.masks).redact(Self.gateFailure(error, spec))) }
             return outcome
         }
@@ -90,7 +96,7 @@ final class RunningProcess: StepHandle {
     /// The process exits at its gate without running anything.
     func abandon() {
         onOwnThread { [self] in
-            orch_gate_abandon(gate, report)
+            orch_gate_abandon(gate)
             return giveUp(Self.notStarted("abandoned before it started"))
         }
     }
@@ -100,6 +106,7 @@ final class RunningProcess: StepHandle {
         while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
         close(stdoutFd)
         close(stderrFd)
+        if exitFd >= 0 { close(exitFd) }
         return result
     }
 
@@ -156,7 +163,7 @@ final class RunningProcess: StepHandle {
 
 /// The supervision loop, on its own thread.
 private func supervise(
-    pid: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, terminate: NIOLockedValueBox<Bool>,
+    pid: Int32, exitFd: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, terminate: NIOLockedValueBox<Bool>,
     onLine: @Sendable (String, String) -> Void
 ) -> ProcessOutcome {
     var captures = [OutputCapture(), OutputCapture()]
@@ -175,8 +182,7 @@ private func supervise(
     // Not zeroed: a step's start paid 64 KiB of memset for it.
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     defer { buffer.deallocate() }
-    // Readable the moment the process exits, so a short step is reaped at once.
-    let exitFd = orch_pidfd_open(pid)
+    // The pidfd: readable the moment the process exits, so a short step is reaped at once.
     defer { if exitFd >= 0 { close(exitFd) } }
 
     while open.contains(true) || status == nil {

@@ -3,15 +3,16 @@
  * (fd 3) until the daemon has recorded its pid, then becomes the step's
  * program (execve: same pid). End of file at the gate means the daemon
  * abandoned the launch or died first: exit 125 having run nothing. An exec
- * failure is reported as errno on fd 4, which otherwise closes on exec.
+ * failure is reported as errno back through the gate (a socket), which
+ * otherwise closes on exec.
  *
  * With --run-as=USER:GROUP (GROUP empty: the user's primary group; else
  * one of the user's groups), it becomes that user before the exec:
  * supplementary groups from the group database (initgroups), then setgid,
  * then setuid, and HOME, USER and LOGNAME are the user's; then, with
  * --cwd=DIR, it enters DIR as that user (so a step never starts in a
- * directory its user could not enter). A failure there is reported on fd 4
- * as a negative code (see RunningProcess.gateFailure in the daemon) or as
+ * directory its user could not enter). A failure there is reported at the
+ * gate as a negative code (see RunningProcess.gateFailure in the daemon) or as
  * the errno of the call that failed.
  *
  *   orchestrator-step-gate [--run-as=USER:GROUP [--cwd=DIR]] -- PATH ARGV0 [ARG...]   (not meant to be run by hand)
@@ -29,7 +30,7 @@
 
 extern char **environ;
 
-enum { GATE_FD = 3, REPORT_FD = 4 };
+enum { GATE_FD = 3 };
 enum { NO_SUCH_USER = -1, NO_SUCH_GROUP = -2, STILL_PRIVILEGED = -3, NOT_A_MEMBER = -4, CHDIR_FAILED = -1000 };
 
 static const char RUN_AS[] = "--run-as=";
@@ -37,7 +38,7 @@ static const char CWD[] = "--cwd=";
 
 static int report(int code) {
     ssize_t n;
-    do { n = write(REPORT_FD, &code, sizeof code); } while (n < 0 && errno == EINTR);
+    do { n = write(GATE_FD, &code, sizeof code); } while (n < 0 && errno == EINTR);
     return 127;
 }
 
@@ -86,14 +87,13 @@ int main(int argc, char *argv[]) {
     if (i < argc && strncmp(argv[i], RUN_AS, sizeof RUN_AS - 1) == 0) run_as = argv[i++] + sizeof RUN_AS - 1;
     if (run_as != NULL && i < argc && strncmp(argv[i], CWD, sizeof CWD - 1) == 0) cwd = argv[i++] + sizeof CWD - 1;
     /* The options end at "--": a program whose path looks like one is still a program. */
-    if (i >= argc || strcmp(argv[i], "--") != 0 || argc - i < 3 || fcntl(GATE_FD, F_GETFD) < 0 || fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) < 0) {
+    if (i >= argc || strcmp(argv[i], "--") != 0 || argc - i < 3 || fcntl(GATE_FD, F_SETFD, FD_CLOEXEC) < 0) {
         fprintf(stderr, "orchestrator-step-gate: started by orchestratord for a step, not by hand\n");
         return 64;
     }
     i++;
     do { n = read(GATE_FD, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1 || go != 'g') return 125;
-    close(GATE_FD);
     if (run_as != NULL && (code = become(run_as)) != 0) return report(code);
     if (cwd != NULL && chdir(cwd) != 0) return report(CHDIR_FAILED - errno);
     execve(argv[i], argv + i + 1, environ);

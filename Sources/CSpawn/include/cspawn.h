@@ -18,23 +18,25 @@
  * page-table copying per step.
  * `start_ticks_out` is the process's start time as /proc/PID/stat's
  * starttime shows it, when the clock around the spawn proves it; else 0.
- * Returns 0 or an errno value (pipe or spawn failed, e.g. no such cwd). */
+ * `pidfd_out`: the process's pidfd (close-on-exec), readable once it has
+ * exited; -1 if the kernel has none.
+ * Returns 0 or an errno value (socket or spawn failed, e.g. no such cwd). */
 int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv[], char *const envp[], const char *cwd,
-                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *report_out,
+                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *pidfd_out,
                      unsigned long long *start_ticks_out);
 
-/* Lets the step go: it executes its program, or fails to. Closes the fd;
- * does not wait. */
+/* Lets the step go: it executes its program, or fails to. Does not wait;
+ * the fd stays open for `orch_gate_report`. */
 void orch_gate_release(int gate_fd);
 
 /* Once the step's process has been reaped (what the gate reported is in
- * the pipe then; this does not block): 0 if it executed its program, else the
- * code the gate reported (an errno of the failed execve, or one of the
+ * the socket then; this does not block): 0 if it executed its program, else
+ * the code the gate reported (an errno of the failed execve, or one of the
  * gate's own, see RunningProcess.gateFailure). Closes the fd. */
-int orch_gate_report(int report_fd);
+int orch_gate_report(int gate_fd);
 
-/* The step exits without running anything. Closes both fds. */
-void orch_gate_abandon(int gate_fd, int report_fd);
+/* The step exits without running anything. Closes the fd. */
+void orch_gate_abandon(int gate_fd);
 
 /* Starts `path` with `argv` and exactly `envp`, its stdin, stdout and
  * stderr on the given fds, no other fd inherited, every signal at its
@@ -44,7 +46,7 @@ void orch_gate_abandon(int gate_fd, int report_fd);
  * an errno value. */
 int orch_spawn(const char *path, char *const argv[], char *const envp[], int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
 
-/* pidfd_open(2): readable once the process has exited; -1 if the kernel has none. */
+/* pidfd_open(2): readable once the process has exited; -1 if the kernel has none. (close-on-exec) */
 int orch_pidfd_open(pid_t pid);
 
 /* Names the calling thread as the kernel shows it (ps -L, top -H; at most
