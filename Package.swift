@@ -224,7 +224,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StepProcessTests",
-            dependencies: ["OrchestratorEngine"],
+            dependencies: ["OrchestratorEngine", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -81,15 +80,16 @@ static void close_pair(int fds[2]) {
     if (fds[1] >= 0) close(fds[1]);
 }
 
-/* What the child of a gated spawn does, and where it leaves the errno of
- * what failed: on the parent's stack, which the child shares (CLONE_VM)
- * while the parent waits for its exec (CLONE_VFORK). */
-struct gated_spawn {
+/* What the child of a spawn does, and where it leaves the errno of what
+ * failed: on the parent's stack, which the child shares (CLONE_VM) while
+ * the parent waits for its exec (CLONE_VFORK). */
+struct child_plan {
     const char *program;
     char *const *argv;
     char *const *envp;
-    const char *cwd;
-    int stdout_fd, stderr_fd, gate_fd;
+    const char *cwd;    /* NULL: the daemon's */
+    int fds[4];         /* what becomes fd 0, 1, 2 and 3; -1 for fd 0: /dev/null; -1 for fd 3: none */
+    int own_group;      /* in a new process group of its own */
     volatile int error;
 };
 
@@ -104,7 +104,9 @@ static void close_from(int lowest) {
     long directory, count;
     int closed;
 
-    if (close_range((unsigned)lowest, ~0U, 0) == 0) return;
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0U) == 0) return;
+#endif
     directory = syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory >= 0) {
         do {
@@ -127,63 +129,73 @@ static void close_from(int lowest) {
         syscall(SYS_close, (int)directory);
         return;
     }
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) limit.rlim_cur = 65536;
+    if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) limit.rlim_cur = 65536;
     for (rlim_t fd = (rlim_t)lowest; fd < limit.rlim_cur; fd++) syscall(SYS_close, (int)fd);
 }
 
-/* `from` as fd `to` in the step. dup2 onto itself does nothing, so a
- * close-on-exec source already numbered `to` (a pipe that got fd 1 in a
- * daemon started with stdout closed) keeps the flag and would close at
- * the exec: cleared instead, as glibc's posix_spawn does. */
+/* `from` as fd `to` in the child. dup3 refuses a source already numbered
+ * `to`, and such a close-on-exec source (a pipe that got fd 1 in a daemon
+ * started with stdout closed) would close at the exec: its flag is
+ * cleared instead, as glibc's posix_spawn does. */
 static int place_fd(int from, int to) {
     if (from == to) return (int)syscall(SYS_fcntl, from, F_SETFD, 0);
-    return dup2(from, to) < 0 ? -1 : 0;
+    return syscall(SYS_dup3, from, to, 0) < 0 ? -1 : 0;
 }
 
-/* The child, until it executes the gate: system calls only, nothing that
- * allocates or locks (it shares the daemon's memory); `open` and `close`
- * as raw system calls, since glibc's are cancellation points that write
- * to the spawning thread's own descriptor. Signals are all
- * blocked on entry (the parent blocked them), so no handler of the daemon
- * can run here; each is set to its default before they are unblocked for
- * the exec (the daemon ignores SIGPIPE, SIGTERM and SIGHUP; a step must not
- * inherit that). The system call itself, not glibc's sigaction, which
- * refuses the two real-time signals glibc keeps for itself: its
- * posix_spawn set those to be ignored, and every step inherited SIGRTMIN
- * and SIGRTMIN+1 ignored. (An all-zero kernel sigaction is the default
- * action with no flags and an empty mask, whatever the architecture's
- * layout of the rest.) */
-static int become_gate(void *argument) {
-    struct gated_spawn *spawn = argument;
+/* The child, until it executes its program: raw system calls only,
+ * nothing that allocates or locks (it shares the daemon's memory), and no
+ * call into glibc, whose functions may be cancellation points that write
+ * to the spawning thread's own descriptor, be resolved lazily by the
+ * dynamic linker on their first call, or be a sanitizer's interceptor
+ * (`syscall` itself was called by the parent just before: already bound).
+ * Signals are all blocked on entry (the parent blocked them), so no
+ * handler of the daemon can run here; each is set to its default before
+ * they are unblocked for the exec (the daemon ignores SIGPIPE, SIGTERM and
+ * SIGHUP; a step must not inherit that). The system call, not glibc's
+ * sigaction, which refuses the two real-time signals glibc keeps for
+ * itself: its posix_spawn set those to be ignored, and every step
+ * inherited SIGRTMIN and SIGRTMIN+1 ignored. (An all-zero kernel sigaction
+ * is the default action with no flags and an empty mask, whatever the
+ * architecture's layout of the rest.) */
+static int become_child(void *argument) {
+    struct child_plan *plan = argument;
     unsigned long default_action[4] = { 0, 0, 0, 0 };
-    sigset_t none;
-    int null_fd;
+    unsigned long none = 0;
+    long null_fd;
+    int highest = plan->fds[3] >= 0 ? 3 : 2;
 
     for (int signal_number = 1; signal_number < NSIG; signal_number++) {
         if (signal_number != SIGKILL && signal_number != SIGSTOP) {
             syscall(SYS_rt_sigaction, signal_number, default_action, NULL, (size_t)(NSIG / 8));
         }
     }
-    if (setpgid(0, 0) != 0) goto failed;
-    if ((null_fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)) < 0) goto failed;
-    if (null_fd != 0 && (dup2(null_fd, 0) < 0 || syscall(SYS_close, null_fd) != 0)) goto failed;
-    if (place_fd(spawn->stdout_fd, 1) < 0 || place_fd(spawn->stderr_fd, 2) < 0) goto failed;
-    if (place_fd(spawn->gate_fd, GATE_FD) < 0) goto failed;
+    if (plan->own_group && syscall(SYS_setpgid, 0, 0) != 0) goto failed;
+    if (plan->fds[0] < 0) {
+        if ((null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)) < 0) goto failed;
+        if (null_fd != 0 && (syscall(SYS_dup3, null_fd, 0, 0) < 0 || syscall(SYS_close, null_fd) != 0)) goto failed;
+    } else if (place_fd(plan->fds[0], 0) < 0) {
+        goto failed;
+    }
+    for (int fd = 1; fd <= highest; fd++) {
+        if (place_fd(plan->fds[fd], fd) < 0) goto failed;
+    }
     /* Whatever the daemon has open (sockets, MongoDB connections, the
-     * journal, other steps' gates) stays out of the step. */
-    close_from(GATE_FD + 1);
-    if (spawn->cwd != NULL && chdir(spawn->cwd) != 0) goto failed;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(spawn->program, spawn->argv, spawn->envp);
+     * journal, other steps' gates) stays out of the child. */
+    close_from(highest + 1);
+    if (plan->cwd != NULL && syscall(SYS_chdir, plan->cwd) != 0) goto failed;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, (size_t)(NSIG / 8));
+    syscall(SYS_execve, plan->program, plan->argv, plan->envp);
 failed:
-    spawn->error = errno != 0 ? errno : EINVAL;
-    _exit(127);
+    plan->error = errno != 0 ? errno : EINVAL;
+    syscall(SYS_exit_group, 127);
+    return 127;
 }
 
-int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv[], char *const envp[], const char *cwd,
-                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *pidfd_out,
-                     unsigned long long *start_ticks_out) {
+/* Starts the child `plan` describes: its pid, or -1 with errno (or the
+ * errno of what the child could not do before its exec, reaped then).
+ * `pidfd_out` (may be NULL) gets its pidfd, or -1. `before` and `after`:
+ * CLOCK_BOOTTIME in ticks just before and just after the clone. */
+static pid_t spawn_child(struct child_plan *plan, int *pidfd_out, unsigned long long *before, unsigned long long *after) {
     /* The child's stack is here, as in musl's posix_spawn. glibc's
      * posix_spawn maps one for every spawn and unmaps it after (and in a
      * multi-threaded process an unmapping must flush the TLBs of the CPUs
@@ -191,10 +203,46 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
      * fd limit with a system call: measured in a process with threads, the
      * spawning thread spent about 25 us more per spawn that way. */
     char child_stack[32768] __attribute__((aligned(16)));
-    struct gated_spawn spawn;
+    unsigned long all = ~0UL, previous = 0; /* kernel signal sets: 64 bits (checked above) */
+    int pidfd = -1, rc;
+    pid_t pid;
+
+    plan->error = 0;
+    let_children_end_quietly();
+    /* Every signal, glibc's own two included (its sigfillset leaves them
+     * out), blocked for the child's first instructions. */
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &previous, (size_t)(NSIG / 8));
+    *before = boottime_ticks();
+    /* With its pidfd made by the clone itself (Linux 5.2), not by a
+     * pidfd_open after; an older kernel refuses the flag before it creates
+     * anything, and the clone is made again without it. */
+    pid = pidfd_out == NULL ? -1 : clone(become_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan, &pidfd);
+    if (pidfd_out == NULL || (pid < 0 && errno == EINVAL)) {
+        pidfd = -1;
+        *before = boottime_ticks();
+        pid = clone(become_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, plan);
+    }
+    *after = boottime_ticks();
+    rc = pid < 0 ? errno : plan->error;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &previous, NULL, (size_t)(NSIG / 8));
+    if (pid > 0 && rc != 0) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        if (pidfd >= 0) close(pidfd);
+    }
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    if (pidfd_out != NULL) *pidfd_out = pidfd >= 0 ? pidfd : orch_pidfd_open(pid);
+    return pid;
+}
+
+int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv[], char *const envp[], const char *cwd,
+                     int stdout_fd, int stderr_fd, pid_t *pid_out, int *gate_out, int *pidfd_out,
+                     unsigned long long *start_ticks_out) {
+    struct child_plan plan;
     unsigned long long before, after;
-    int gate[2] = { -1, -1 }, pidfd = -1;
-    unsigned long all = ~0UL, previous = 0; /* kernel signal sets: 64 bits (checked below) */
+    int gate[2] = { -1, -1 };
     size_t count = 0;
     char **helper_argv;
     pid_t pid;
@@ -218,31 +266,12 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     helper_argv[0] = (char *)gate_helper;
     helper_argv[1] = (char *)path;
     memcpy(helper_argv + 2, argv, count * sizeof *argv);
-    spawn = (struct gated_spawn){
+    plan = (struct child_plan){
         .program = gate_helper, .argv = helper_argv, .envp = envp, .cwd = cwd,
-        .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .gate_fd = gate[0], .error = 0,
+        .fds = { -1, stdout_fd, stderr_fd, [GATE_FD] = gate[0] }, .own_group = 1, .error = 0,
     };
-
-    let_children_end_quietly();
-    /* Every signal, glibc's own two included (its sigfillset leaves them
-     * out), blocked for the child's first instructions. */
-    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &previous, (size_t)(NSIG / 8));
-    before = boottime_ticks();
-    /* With its pidfd made by the clone itself (Linux 5.2), not by a
-     * pidfd_open after; an older kernel refuses the flag before it creates
-     * anything, and the clone is made again without it. */
-    pid = clone(become_gate, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &spawn, &pidfd);
-    if (pid < 0 && errno == EINVAL) {
-        pidfd = -1;
-        before = boottime_ticks();
-        pid = clone(become_gate, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &spawn);
-    }
-    after = boottime_ticks();
-    rc = pid < 0 ? errno : spawn.error;
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &previous, NULL, (size_t)(NSIG / 8));
-    if (pid > 0 && rc != 0) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-    }
+    pid = spawn_child(&plan, pidfd_out, &before, &after);
+    rc = pid < 0 ? errno : 0;
     /* The child was created between the two readings: when both fall in
      * the same tick, that tick is its start time, without reading
      * /proc/PID/stat (an open, a read and a close per step, and a dentry
@@ -252,12 +281,10 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     close(gate[0]);
     if (rc != 0) {
         close(gate[1]);
-        if (pidfd >= 0) close(pidfd);
         return rc;
     }
     *pid_out = pid;
     *gate_out = gate[1];
-    *pidfd_out = pidfd >= 0 ? pidfd : orch_pidfd_open(pid);
     return 0;
 }
 
@@ -285,26 +312,23 @@ void orch_gate_abandon(int gate_fd) {
 }
 
 int orch_spawn(const char *path, char *const argv[], char *const envp[], int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    sigset_t all, none;
-    int rc;
+    struct child_plan plan = { .program = path, .argv = argv, .envp = envp, .cwd = NULL, .fds = { -1, -1, -1, -1 }, .own_group = 0, .error = 0 };
+    int sources[3] = { stdin_fd, stdout_fd, stderr_fd };
+    unsigned long long before, after;
+    pid_t pid;
+    int rc = 0;
 
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attributes);
-    posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
-    posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attributes, &all);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    let_children_end_quietly();
-    rc = posix_spawn(pid_out, path, &actions, &attributes, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
+    /* Copies at 10 or above, so that placing one on 0, 1 or 2 never overwrites another still to be placed. */
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if ((plan.fds[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 10)) < 0) rc = errno;
+    }
+    if (rc == 0) {
+        pid = spawn_child(&plan, NULL, &before, &after);
+        if (pid < 0) rc = errno; else *pid_out = pid;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (plan.fds[i] >= 0) close(plan.fds[i]);
+    }
     return rc;
 }
 

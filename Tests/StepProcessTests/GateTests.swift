@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import OrchestratorEngine
+import TestSupport
 
 /// A step's process is started as orchestrator-step-gate and held there
 /// until the daemon has recorded its pid; only then does it run anything.
@@ -86,15 +87,47 @@ import Testing
         process.begin()
         let outcome = await process.wait()
         #expect(outcome.ending == .exited(0))
-        var status: [String: String] = [:]
-        for line in outcome.stdout.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2 { status[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
-        }
+        let status = statusFields(outcome.stdout)
         #expect(status["SigBlk"] == "0000000000000000")
         #expect(status["SigIgn"] == "0000000000000000")
         #expect(status["NSpgid"] == "\(process.identity.pid)")
         #expect(status["NSpid"] == "\(process.identity.pid)")
+    }
+
+    /// What the tests start their daemons and databases with gets signals
+    /// as a step does: glibc's posix_spawn, used before, left SIGRTMIN and
+    /// SIGRTMIN+1 ignored in them. It stays in the tests' process group.
+    @Test func aProcessTheTestsStartHasEverySignalAtItsDefaultAndNoneBlocked() throws {
+        var blocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGUSR2)
+        let output = Pipe()
+        let child = SpawnedProcess()
+        child.executableURL = URL(fileURLWithPath: "/bin/cat")
+        child.arguments = ["/proc/self/status"]
+        child.standardOutput = output.fileHandleForWriting
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        let started = Result { try child.run() }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+        try started.get()
+        try output.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        #expect(child.terminationStatus == 0)
+        let status = statusFields(text)
+        #expect(status["SigBlk"] == "0000000000000000")
+        #expect(status["SigIgn"] == "0000000000000000")
+        #expect(status["NSpgid"] == "\(getpgrp())")
+    }
+
+    /// The fields of a /proc/PID/status, by name.
+    private func statusFields(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return fields
     }
 
     @Test func anAbandonedProcessExitsHavingRunNothing() async throws {

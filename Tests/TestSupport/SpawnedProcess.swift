@@ -1,7 +1,7 @@
 import CSpawn
 import Foundation
 
-/// A child process started with posix_spawn: the part of Foundation's
+/// A child process started by `orch_spawn`: the part of Foundation's
 /// `Process` the tests use. Foundation's `Process.run()` on Linux copies
 /// the whole 256-byte name of each `/proc/self/fd` entry and, when one sits
 /// at the end of glibc's buffer, reads past it and crashes
