@@ -116,11 +116,17 @@ public final class MongoCollection {
 
     /// With `upsert`, a filter that matches nothing inserts instead (and a
     /// document with the same `_id` that the filter did not match is a duplicate key).
-    /// `validate: false` as for `insertOne`.
+    /// `validate: false` as for `insertOne`; it also skips the driver's check
+    /// that the update holds only operators (without one, MongoDB would
+    /// replace the whole document with it), so that check is made here: it
+    /// costs a look at the top-level keys, not a walk of every string.
     public func updateOne(
         _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil, upsert: Bool = false, validate: Bool = true
     ) throws(MongoError) -> UpdateResult {
-        try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters, upsert: upsert, validate: validate)
+        if !validate, let field = update.keys.first(where: { !$0.hasPrefix("$") }) ?? (update.isEmpty ? "" : nil) {
+            throw MongoError(kind: .client, message: "refused an update that is not made of operators only (key '\(field)'): it would replace the document")
+        }
+        return try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters, upsert: upsert, validate: validate)
     }
 
     public func updateMany(_ filter: BSONDocument, _ update: BSONDocument) throws(MongoError) -> UpdateResult {

@@ -30,6 +30,34 @@ import Testing
         }
     }
 
+    /// An update sent without the driver's check must still be made of
+    /// operators: one that is not would replace the whole document (a run's
+    /// record, with every step). It is refused, and the document stays whole.
+    @Test func anUpdateWithoutOperatorsIsRefusedWhenTheDriversCheckIsSkipped() async throws {
+        try await withTestPool { pool in
+            let (refusal, stored) = try await pool.withClient { client throws(MongoError) -> (MongoError?, BSONDocument?) in
+                let collection = client.collection("updates")
+                try collection.insertOne(["_id": BSON("run"), "status": BSON("running"), "steps": .array([BSON("a"), BSON("b")])])
+                var refusal: MongoError?
+                for update: BSONDocument in [["status": BSON("failed")], ["$set": ["status": BSON("failed")], "steps": .array([])], [:]] {
+                    do throws(MongoError) {
+                        _ = try collection.updateOne(["_id": BSON("run")], update, validate: false)
+                    } catch {
+                        refusal = error
+                        #expect(error.kind == .client)
+                        continue
+                    }
+                    Issue.record("an update with a key that is no operator was sent: \(update.keys)")
+                }
+                #expect(try collection.updateOne(["_id": BSON("run")], ["$set": ["status": BSON("succeeded")]], validate: false).matched == 1)
+                return (refusal, try collection.findOne(["_id": BSON("run")]))
+            }
+            #expect(refusal?.message.contains("operators only") == true)
+            #expect(stored?["status"]?.stringValue == "succeeded")
+            #expect(stored?["steps"]?.arrayValue?.count == 2)
+        }
+    }
+
     /// Embedded documents and arrays are written in place in their parent
     /// (and their headers reused at each depth): siblings, deep nesting,
     /// arrays past libbson's table of ready-made keys ("0"…"999") and
