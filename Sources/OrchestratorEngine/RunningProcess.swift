@@ -16,6 +16,8 @@ final class RunningProcess: StepHandle {
     private let gate: Int32
     /// Readable the moment the process exits (-1 on a kernel without pidfds).
     private let exitFd: Int32
+    /// The pipes' write ends, kept until the process is reaped (see `prepare`).
+    private let writeEnds: [Int32]
     private let stdoutFd: Int32
     private let stderrFd: Int32
     private let spec: ProcessSpec
@@ -24,13 +26,14 @@ final class RunningProcess: StepHandle {
     private let outcome: NIOLockedValueBox<(ProcessOutcome?, (@Sendable (ProcessOutcome) -> Void)?)> = NIOLockedValueBox((nil, nil))
 
     private init(
-        pid: Int32, startTicks: UInt64, gate: Int32, exitFd: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec,
+        pid: Int32, startTicks: UInt64, gate: Int32, exitFd: Int32, writeEnds: [Int32], stdout: Int32, stderr: Int32, spec: ProcessSpec,
         onLine: @escaping @Sendable (String, String) -> Void
     ) {
         self.pid = pid
         self.startTicks = startTicks
         self.gate = gate
         self.exitFd = exitFd
+        self.writeEnds = writeEnds
         self.stdoutFd = stdout
         self.stderrFd = stderr
         self.spec = spec
@@ -61,8 +64,17 @@ final class RunningProcess: StepHandle {
                 orch_spawn_gated(spec.gate, first, argvPointers, envPointers, directory, outPipe[1], errPipe[1], &pid, &gate, &exitFd, &provedTicks)
             }
         }
-        close(outPipe[1])
-        close(errPipe[1])
+        // With a pidfd to tell when the process ends, the daemon keeps the
+        // pipes' write ends until it has reaped it: the end of the output
+        // then comes with the exit, one wake-up of the supervising thread
+        // per step, not two (the pipes closing as the process exits, its
+        // pidfd a moment later). Without one, the closing pipes are what
+        // wakes it at the end.
+        let writeEnds = rc == 0 && exitFd >= 0 ? [outPipe[1], errPipe[1]] : []
+        if writeEnds.isEmpty {
+            close(outPipe[1])
+            close(errPipe[1])
+        }
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0])
             let reason = String(cString: strerror(rc))
@@ -73,7 +85,8 @@ final class RunningProcess: StepHandle {
         }
         let startTicks = ProcessIdentity.startTicks(ofSpawned: pid, proved: UInt64(provedTicks))
         return .held(RunningProcess(
-            pid: pid, startTicks: startTicks, gate: gate, exitFd: exitFd, stdout: outPipe[0], stderr: errPipe[0], spec: spec, onLine: onLine))
+            pid: pid, startTicks: startTicks, gate: gate, exitFd: exitFd, writeEnds: writeEnds, stdout: outPipe[0], stderr: errPipe[0], spec: spec,
+            onLine: onLine))
     }
 
     /// Lets the process run its program; supervision (and the timeout)
@@ -86,7 +99,8 @@ final class RunningProcess: StepHandle {
     func begin() {
         onOwnThread { [self] in
             orch_gate_release(gate)
-            let outcome = supervise(pid: pid, exitFd: exitFd, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
+            let outcome = supervise(
+                pid: pid, exitFd: exitFd, writeEnds: writeEnds, stdout: stdoutFd, stderr: stderrFd, spec: spec, terminate: control, onLine: onLine)
             let error = orch_gate_report(gate)
             guard error == 0 else { return Self.notStarted(SecretMasker(spec.masks).redact(Self.gateFailure(error, spec))) }
             return outcome
@@ -104,8 +118,7 @@ final class RunningProcess: StepHandle {
     private func giveUp(_ result: ProcessOutcome) -> ProcessOutcome {
         var raw: Int32 = 0
         while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-        close(stdoutFd)
-        close(stderrFd)
+        for fd in [stdoutFd, stderrFd] + writeEnds { close(fd) }
         if exitFd >= 0 { close(exitFd) }
         return result
     }
@@ -163,7 +176,7 @@ final class RunningProcess: StepHandle {
 
 /// The supervision loop, on its own thread.
 private func supervise(
-    pid: Int32, exitFd: Int32, stdout: Int32, stderr: Int32, spec: ProcessSpec, terminate: NIOLockedValueBox<Bool>,
+    pid: Int32, exitFd: Int32, writeEnds: [Int32], stdout: Int32, stderr: Int32, spec: ProcessSpec, terminate: NIOLockedValueBox<Bool>,
     onLine: @Sendable (String, String) -> Void
 ) -> ProcessOutcome {
     var captures = [OutputCapture(), OutputCapture()]
@@ -226,6 +239,8 @@ private func supervise(
                 status = raw
                 exitedAt = clock.now
                 kill(-pid, SIGKILL)
+                // Now the pipes end once whatever else of the step held them is gone.
+                for fd in writeEnds { close(fd) }
             }
         } else if let exitedAt, clock.now - exitedAt > .seconds(5) {
             // Something outside the group holds the pipes: stop waiting for EOF.
