@@ -192,9 +192,8 @@ private func supervise(
     var terminated = false
     var status: Int32?
     var exitedAt: ContinuousClock.Instant?
-    // Not zeroed: a step's start paid 64 KiB of memset for it.
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
-    defer { buffer.deallocate() }
+    let buffer = ReadBuffers.shared.take()
+    defer { ReadBuffers.shared.giveBack(buffer) }
     // The pidfd: readable the moment the process exits, so a short step is reaped at once.
     defer { if exitFd >= 0 { close(exitFd) } }
 
@@ -256,6 +255,39 @@ private func supervise(
     return ProcessOutcome(
         ending: ending, timedOut: timedOut, terminated: terminated, stdout: captures[0].text, stderr: captures[1].text,
         droppedLogLines: captures[0].droppedLines + captures[1].droppedLines)
+}
+
+/// The supervising threads' 64 KiB read buffers (a pipe's capacity), kept
+/// for the next step: a buffer that size, allocated and freed for every
+/// step, made glibc's malloc merge its fast bins as it was allocated and
+/// again as it was freed (callgrind: 7.6 merges per step before, 6.2 after). Not
+/// zeroed: a step's start paid 64 KiB of memset for it. At most `kept` wait
+/// here; the rest of a burst's are freed.
+final class ReadBuffers: @unchecked Sendable {
+    static let shared = ReadBuffers(kept: 16)
+    static let size = 65536
+
+    private let lock = NIOLock()
+    // Guarded by `lock`.
+    private var free: [UnsafeMutableRawBufferPointer] = []
+    private let kept: Int
+
+    init(kept: Int) {
+        self.kept = kept
+    }
+
+    func take() -> UnsafeMutableRawBufferPointer {
+        lock.withLock { free.popLast() } ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Self.size, alignment: 16)
+    }
+
+    func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
+        let keep = lock.withLock { () -> Bool in
+            guard free.count < kept else { return false }
+            free.append(buffer)
+            return true
+        }
+        if !keep { buffer.deallocate() }
+    }
 }
 
 /// Runs `body` with the strings as a NULL-terminated C array.
