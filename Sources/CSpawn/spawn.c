@@ -147,7 +147,8 @@ static int place_fd(int from, int to) {
  * call into glibc, whose functions may be cancellation points that write
  * to the spawning thread's own descriptor, be resolved lazily by the
  * dynamic linker on their first call, or be a sanitizer's interceptor
- * (`syscall` itself was called by the parent just before: already bound).
+ * (`syscall` itself, and errno's location, were used by the parent just
+ * before: already bound).
  * Signals are all blocked on entry (the parent blocked them), so no
  * handler of the daemon can run here; each is set to its default before
  * they are unblocked for the exec (the daemon ignores SIGPIPE, SIGTERM and
@@ -208,16 +209,21 @@ static pid_t spawn_child(struct child_plan *plan, int *pidfd_out, unsigned long 
     pid_t pid;
 
     plan->error = 0;
+    /* Bound here, so that the child's read of errno (on its failure path) calls nothing the dynamic linker must resolve first. */
+    errno = 0;
     let_children_end_quietly();
     /* Every signal, glibc's own two included (its sigfillset leaves them
      * out), blocked for the child's first instructions. */
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &previous, (size_t)(NSIG / 8));
     *before = boottime_ticks();
     /* With its pidfd made by the clone itself (Linux 5.2), not by a
-     * pidfd_open after; an older kernel refuses the flag before it creates
-     * anything, and the clone is made again without it. */
+     * pidfd_open after. A kernel before 5.2 ignores the flag (the pidfd
+     * stays -1, and pidfd_open finds none either); one that refuses it, or
+     * a full fd table (no fd for the pidfd), fails the clone before it
+     * creates anything, and it is made again without: a step without a
+     * pidfd is still supervised, by polling. */
     pid = pidfd_out == NULL ? -1 : clone(become_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan, &pidfd);
-    if (pidfd_out == NULL || (pid < 0 && errno == EINVAL)) {
+    if (pidfd_out == NULL || (pid < 0 && (errno == EINVAL || errno == EMFILE || errno == ENFILE))) {
         pidfd = -1;
         *before = boottime_ticks();
         pid = clone(become_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, plan);
@@ -263,12 +269,26 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
         close_pair(gate);
         return ENOMEM;
     }
+    /* Placed on 1 and 2 in that order: a source numbered 1, 2 or 3 could be
+     * overwritten before its turn (a daemon started with its own stdio
+     * closed gets such numbers for its pipes), so such a one is copied
+     * high first. */
+    int sources[2] = { stdout_fd, stderr_fd }, copies[2] = { -1, -1 };
+    for (int i = 0; i < 2; i++) {
+        if (sources[i] <= GATE_FD && (sources[i] = copies[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 10)) < 0) {
+            rc = errno;
+            if (copies[0] >= 0) close(copies[0]);
+            close_pair(gate);
+            free(helper_argv);
+            return rc;
+        }
+    }
     helper_argv[0] = (char *)gate_helper;
     helper_argv[1] = (char *)path;
     memcpy(helper_argv + 2, argv, count * sizeof *argv);
     plan = (struct child_plan){
         .program = gate_helper, .argv = helper_argv, .envp = envp, .cwd = cwd,
-        .fds = { -1, stdout_fd, stderr_fd, [GATE_FD] = gate[0] }, .own_group = 1, .error = 0,
+        .fds = { -1, sources[0], sources[1], [GATE_FD] = gate[0] }, .own_group = 1, .error = 0,
     };
     pid = spawn_child(&plan, pidfd_out, &before, &after);
     rc = pid < 0 ? errno : 0;
@@ -279,6 +299,9 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     *start_ticks_out = before == after ? before : 0;
     free(helper_argv);
     close(gate[0]);
+    for (int i = 0; i < 2; i++) {
+        if (copies[i] >= 0) close(copies[i]);
+    }
     if (rc != 0) {
         close(gate[1]);
         return rc;

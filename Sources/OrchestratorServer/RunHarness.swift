@@ -198,7 +198,8 @@ struct RunHarness: Sendable {
             if taken.items.isEmpty, taken.complete, clock.now - heardAt < quiet {
                 // Woken by lines only: sent, and the database is not read for them.
                 try await deliver([])
-                pacing.sent(at: clock.now, gathered: gathered)
+                // A watch without lines sent nothing here (a ring left from an earlier wait woke it): no send to pace.
+                if lines != nil { pacing.sent(at: clock.now, gathered: gathered) }
                 read = false
                 continue
             }
