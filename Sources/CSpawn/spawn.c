@@ -80,6 +80,34 @@ static void close_pair(int fds[2]) {
     if (fds[1] >= 0) close(fds[1]);
 }
 
+/* The child places its fds one after another on 0, 1, 2...: a source
+ * numbered `highest` or below could be overwritten before its turn (a
+ * daemon started with its own stdio closed gets such numbers for its
+ * pipes). Such a source is replaced in `sources` by a close-on-exec copy at
+ * 10 or above, also kept in `copies` (-1 where none was made) for
+ * `close_copies`. 0, or an errno (then no copy is left open). */
+static int copy_low_sources(int sources[], int copies[], int count, int highest) {
+    for (int i = 0; i < count; i++) copies[i] = -1;
+    for (int i = 0; i < count; i++) {
+        if (sources[i] > highest) continue;
+        if ((copies[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 10)) < 0) {
+            int rc = errno;
+            for (int j = 0; j < i; j++) {
+                if (copies[j] >= 0) close(copies[j]);
+            }
+            return rc;
+        }
+        sources[i] = copies[i];
+    }
+    return 0;
+}
+
+static void close_copies(const int copies[], int count) {
+    for (int i = 0; i < count; i++) {
+        if (copies[i] >= 0) close(copies[i]);
+    }
+}
+
 /* What the child of a spawn does, and where it leaves the errno of what
  * failed: on the parent's stack, which the child shares (CLONE_VM) while
  * the parent waits for its exec (CLONE_VFORK). */
@@ -269,19 +297,11 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
         close_pair(gate);
         return ENOMEM;
     }
-    /* Placed on 1 and 2 in that order: a source numbered 1, 2 or 3 could be
-     * overwritten before its turn (a daemon started with its own stdio
-     * closed gets such numbers for its pipes), so such a one is copied
-     * high first. */
-    int sources[2] = { stdout_fd, stderr_fd }, copies[2] = { -1, -1 };
-    for (int i = 0; i < 2; i++) {
-        if (sources[i] <= GATE_FD && (sources[i] = copies[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 10)) < 0) {
-            rc = errno;
-            if (copies[0] >= 0) close(copies[0]);
-            close_pair(gate);
-            free(helper_argv);
-            return rc;
-        }
+    int sources[2] = { stdout_fd, stderr_fd }, copies[2];
+    if ((rc = copy_low_sources(sources, copies, 2, GATE_FD)) != 0) {
+        close_pair(gate);
+        free(helper_argv);
+        return rc;
     }
     helper_argv[0] = (char *)gate_helper;
     helper_argv[1] = (char *)path;
@@ -299,9 +319,7 @@ int orch_spawn_gated(const char *gate_helper, const char *path, char *const argv
     *start_ticks_out = before == after ? before : 0;
     free(helper_argv);
     close(gate[0]);
-    for (int i = 0; i < 2; i++) {
-        if (copies[i] >= 0) close(copies[i]);
-    }
+    close_copies(copies, 2);
     if (rc != 0) {
         close(gate[1]);
         return rc;
@@ -335,23 +353,18 @@ void orch_gate_abandon(int gate_fd) {
 }
 
 int orch_spawn(const char *path, char *const argv[], char *const envp[], int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
-    struct child_plan plan = { .program = path, .argv = argv, .envp = envp, .cwd = NULL, .fds = { -1, -1, -1, -1 }, .own_group = 0, .error = 0 };
-    int sources[3] = { stdin_fd, stdout_fd, stderr_fd };
+    int sources[3] = { stdin_fd, stdout_fd, stderr_fd }, copies[3];
     unsigned long long before, after;
     pid_t pid;
-    int rc = 0;
+    int rc = copy_low_sources(sources, copies, 3, 2);
 
-    /* Copies at 10 or above, so that placing one on 0, 1 or 2 never overwrites another still to be placed. */
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        if ((plan.fds[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 10)) < 0) rc = errno;
-    }
-    if (rc == 0) {
-        pid = spawn_child(&plan, NULL, &before, &after);
-        if (pid < 0) rc = errno; else *pid_out = pid;
-    }
-    for (int i = 0; i < 3; i++) {
-        if (plan.fds[i] >= 0) close(plan.fds[i]);
-    }
+    if (rc != 0) return rc;
+    struct child_plan plan = {
+        .program = path, .argv = argv, .envp = envp, .cwd = NULL, .fds = { sources[0], sources[1], sources[2], -1 }, .own_group = 0, .error = 0,
+    };
+    pid = spawn_child(&plan, NULL, &before, &after);
+    if (pid < 0) rc = errno; else *pid_out = pid;
+    close_copies(copies, 3);
     return rc;
 }
 

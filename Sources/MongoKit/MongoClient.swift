@@ -123,8 +123,9 @@ public final class MongoCollection {
     public func updateOne(
         _ filter: BSONDocument, _ update: BSONDocument, arrayFilters: [BSON]? = nil, upsert: Bool = false, validate: Bool = true
     ) throws(MongoError) -> UpdateResult {
-        if !validate, let field = update.keys.first(where: { !$0.hasPrefix("$") }) ?? (update.isEmpty ? "" : nil) {
-            throw MongoError(kind: .client, message: "refused an update that is not made of operators only (key '\(field)'): it would replace the document")
+        if !validate, update.isEmpty || update.keys.contains(where: { !$0.hasPrefix("$") }) {
+            throw MongoError(
+                kind: .client, message: "refused an update that is not made of operators only (keys \(update.keys)): it would replace the document")
         }
         return try performUpdate(mongoc_collection_update_one, filter, update, arrayFilters: arrayFilters, upsert: upsert, validate: validate)
     }

@@ -165,9 +165,7 @@ public final class RPCServer: Sendable {
         let eventLoop = connection.eventLoop
         // The timer fires on the loop the handlers run on: the paused task goes on with no thread woken for it.
         let pause: @Sendable (Duration) async -> Void = { duration in
-            let (seconds, attoseconds) = duration.components
-            let delay = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-            try? await eventLoop.scheduleTask(in: delay) {}.futureResult.get()
+            try? await eventLoop.scheduleTask(in: TimeAmount(duration)) {}.futureResult.get()
         }
         do {
             try await channel.executeThenClose { inbound, outbound in
