@@ -183,25 +183,24 @@ public enum Daemon {
         let statusLine = StatusLine(socket: settings.socketPath)
         notifier.ready(status: statusLine.text(activeRuns: 0))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(
-                service: IdentityService(identity: identity, logger: logger, stopStepsNow: { await engine.shutdown(timeout: .zero) }),
-                successTerminationBehavior: .ignore),
-            .init(service: HealthService(health: health, pool: pool), successTerminationBehavior: .ignore),
-            .init(service: ServerService(server: server), successTerminationBehavior: .ignore),
-            .init(
-                service: EngineService(engine: engine, stopTimeout: .seconds(settings.stopTimeoutSeconds)) { active in
+            .named("identity", IdentityService(identity: identity, logger: logger, stopStepsNow: { await engine.shutdown(timeout: .zero) })),
+            .named("health", HealthService(health: health, pool: pool)),
+            .named("server", ServerService(server: server)),
+            .named(
+                "engine",
+                EngineService(engine: engine, stopTimeout: .seconds(settings.stopTimeoutSeconds)) { active in
                     notifier.status(statusLine.text(activeRuns: active))
                     memoryTrim.workHappened()
-                }, successTerminationBehavior: .ignore),
-            .init(service: SchedulerService(runner: scheduler, engine: engine), successTerminationBehavior: .ignore),
+                }),
+            .named("scheduler", SchedulerService(runner: scheduler, engine: engine)),
         ]
-        if let metricsListener { services.append(.init(service: metricsListener, successTerminationBehavior: .ignore)) }
+        if let metricsListener { services.append(.named("metrics", metricsListener)) }
         if let interval = notifier.watchdogInterval() {
-            services.append(.init(
-                service: WatchdogService(interval: interval / 2, server: server, engine: engine, notifier: notifier), successTerminationBehavior: .ignore))
+            services.append(.named("watchdog", WatchdogService(interval: interval / 2, server: server, engine: engine, notifier: notifier)))
         }
-        services.append(.init(
-            service: SignalService(
+        services.append(.named(
+            "signals",
+            SignalService(
                 signals: signals,
                 reload: {
                     let active = await engine.activeRuns

@@ -86,6 +86,23 @@ import TestSupport
         }
     }
 
+    /// The debug log names the daemon's services in a word each, not by a
+    /// printout of everything each one holds (the pool, the engine, the
+    /// daemon's record: kilobytes per line, and reflection at every start).
+    @Test func theDebugLogNamesTheDaemonsServicesInAWordEach() async throws {
+        let uri = try TestEnvironment.mongoURI()
+        try await withTemporaryDirectory { dir in
+            let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--log-level", "debug"])
+            try await daemon.start()
+            let started = { daemon.log().split(separator: "\n").first { $0.contains("Starting service lifecycle") }.map(String.init) }
+            #expect(await eventually { started() != nil }, "\(daemon.log())")
+            let line = try #require(started())
+            #expect(line.contains(#"SL_SERVICES=["identity", "health", "server", "engine", "scheduler", "signals"]"#), "\(line)")
+            #expect(!line.contains("Service("), "\(line)")
+            #expect(await daemon.stop() == 0)
+        }
+    }
+
     /// `mongodb://host/ops` means the database ops, unless `database` says otherwise.
     @Test func theDatabaseNamedInTheURIIsUsedUnlessDatabaseIsSet() async throws {
         let uri = try TestEnvironment.mongoURI()
