@@ -58,10 +58,12 @@ public enum RunPlanner {
         public func decide(cancelRequested: Bool, status: (Int) -> StepStatus) -> Decision {
             let all = definition.indices
             let names = { (indices: [Int]) in indices.map { definition[$0].name } }
-            let anyRunning = all.contains { status($0).isExecuting }
+            // Asked only where a run may end: every decision scanned all its
+            // steps for this before, though most return from an early group.
+            func anyRunning() -> Bool { all.contains { status($0).isExecuting } }
 
             if cancelRequested {
-                return Decision(cancel: names(all.filter { status($0).isUnneeded }), outcome: anyRunning ? nil : .cancelled)
+                return Decision(cancel: names(all.filter { status($0).isUnneeded }), outcome: anyRunning() ? nil : .cancelled)
             }
 
             var decision = Decision()
@@ -70,7 +72,7 @@ public enum RunPlanner {
                 if blocking {
                     let later = groups[(index + 1)...].joined()
                     decision.skip = names((group + later).filter { status($0).isUnneeded })
-                    if !anyRunning { (decision.outcome, decision.rollback) = failure(status) }
+                    if !anyRunning() { (decision.outcome, decision.rollback) = failure(status) }
                     return decision
                 }
                 guard group.contains(where: { !status($0).isFinal }) else { continue }
