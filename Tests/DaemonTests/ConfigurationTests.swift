@@ -90,10 +90,7 @@ import TestSupport
     /// printout of everything each one holds (the pool, the engine, the
     /// daemon's record: kilobytes per line, and reflection at every start).
     @Test func theDebugLogNamesTheDaemonsServicesInAWordEach() async throws {
-        let uri = try TestEnvironment.mongoURI()
-        try await withTemporaryDirectory { dir in
-            let daemon = DaemonProcess(directory: dir, mongoURI: uri, arguments: ["--log-level", "debug"])
-            try await daemon.start()
+        try await DaemonProcess.with(arguments: ["--log-level", "debug"]) { daemon in
             let started = { daemon.log().split(separator: "\n").first { $0.contains("Starting service lifecycle") }.map(String.init) }
             #expect(await eventually { started() != nil }, "\(daemon.log())")
             let line = try #require(started())
