@@ -232,6 +232,8 @@ let package = Package(
             dependencies: [
                 "OrchestratorStorage", "MongoStorage", "InMemoryStorage", "OrchestratorServices", "OrchestratorEngine", "OrchestratorModel",
                 "MongoKit", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

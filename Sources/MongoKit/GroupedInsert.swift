@@ -13,12 +13,13 @@ public final class GroupedInsert: Sendable {
     private let group: GroupCommit<BSONDocument, MongoError?>
 
     /// `validate: false` as for `MongoCollection.insertOne`: for documents
-    /// whose keys this program writes itself.
-    public init(into collection: String, pool: MongoPool, validate: Bool = true, mostPerCommand: Int = 64) {
+    /// whose keys this program writes itself. `inlineWhenFree`: as for
+    /// `MongoPool.withClient`, for the inserts a step waits for.
+    public init(into collection: String, pool: MongoPool, validate: Bool = true, inlineWhenFree: Bool = false, mostPerCommand: Int = 64) {
         self.collection = collection
         group = GroupCommit(mostPerSend: mostPerCommand) { documents in
             do throws(MongoError) {
-                return try await pool.withClient { client throws(MongoError) in
+                return try await pool.withClient(inlineWhenFree: inlineWhenFree) { client throws(MongoError) in
                     let target = client.collection(collection)
                     do throws(MongoError) {
                         return try target.insertMany(documents, validate: validate)

@@ -39,19 +39,23 @@ public struct MongoConfiguration: Sendable, Equatable {
 }
 
 /// The shared handle on the database: a libmongoc client pool plus the
-/// dedicated threads every blocking driver call runs on, so no libmongoc call
-/// ever blocks an event loop or Swift's cooperative pool. There are exactly as
-/// many threads as pooled clients, so leasing a client never waits.
+/// dedicated threads the blocking driver calls run on, so no libmongoc call
+/// ever blocks an event loop, and only one call at a time (`InlineLane`) may
+/// block Swift's cooperative pool. The pool holds a client for each thread
+/// and one for the inline call, so leasing a client never waits.
 public final class MongoPool: Sendable {
     /// libmongoc's pool is documented thread-safe; the pointers are only read
     /// after init and freed in deinit, when no lease can exist any more.
     private let handles: PoolHandles
     private let threads: NIOThreadPool
+    private let health = PoolHealth()
+    private let inlineLane: InlineLane
     public let configuration: MongoConfiguration
 
-    public init(_ configuration: MongoConfiguration) throws(MongoError) {
+    public init(_ configuration: MongoConfiguration, inlineLane: InlineLane = .shared) throws(MongoError) {
         MongoDriver.ensureInitialised()
         self.configuration = configuration
+        self.inlineLane = inlineLane
         handles = try PoolHandles(configuration)
         threads = NIOThreadPool(numberOfThreads: configuration.maxConnections)
         threads.start()
@@ -67,18 +71,37 @@ public final class MongoPool: Sendable {
 
     /// Runs `body` on a driver thread with a client leased from the pool; the
     /// client goes back to the pool when `body` returns or throws.
+    ///
+    /// `inlineWhenFree`: run it on the calling thread instead when
+    /// `InlineLane` allows (one such call at a time, never on an event loop,
+    /// only while the database answers). For the one write a step cannot do
+    /// without; every other call hops.
     public func withClient<T: Sendable>(
-        _ body: @escaping @Sendable (MongoClient) throws(MongoError) -> T
+        inlineWhenFree: Bool = false, _ body: @escaping @Sendable (MongoClient) throws(MongoError) -> T
     ) async throws(MongoError) -> T {
         let handles = self.handles
         let database = configuration.database
+        let health = self.health
+        if inlineWhenFree, health.isAnswering, inlineLane.enter() {
+            defer { inlineLane.leave() }
+            // The pool holds a client more than there are driver threads, so
+            // this never takes one a driver thread waits for.
+            if let raw = mongoc_client_pool_try_pop(handles.pool) {
+                defer { mongoc_client_pool_push(handles.pool, raw) }
+                let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: database)) }
+                health.note(outcome)
+                return try outcome.get()
+            }
+        }
         do {
             return try await threads.runIfActive {
                 guard let raw = mongoc_client_pool_pop(handles.pool) else {
                     throw MongoError(kind: .client, message: "the MongoDB client pool returned no client")
                 }
                 defer { mongoc_client_pool_push(handles.pool, raw) }
-                return try body(MongoClient(raw, database: database))
+                let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: database)) }
+                health.note(outcome)
+                return try outcome.get()
             }
         } catch let error as MongoError {
             throw error
@@ -128,7 +151,8 @@ private final class PoolHandles: @unchecked Sendable {
         }
         mongoc_client_pool_set_error_api(pool, 2)
         mongoc_client_pool_set_appname(pool, "orchestrator")
-        mongoc_client_pool_max_size(pool, UInt32(configuration.maxConnections))
+        // One client more than there are driver threads: the one an inline call (`InlineLane`) leases.
+        mongoc_client_pool_max_size(pool, UInt32(configuration.maxConnections + 1))
         self.uri = uri
         self.pool = pool
     }
