@@ -50,6 +50,15 @@ public final class MongoPool: Sendable {
     private let threads: NIOThreadPool
     private let health = PoolHealth()
     private let inlineLane: InlineLane
+    /// The calls on their callers' threads under way, and whether `close()`
+    /// has begun (and waits for them: it destroys the clients they use).
+    private let inlineCalls = NIOLockedValueBox(InlineCalls())
+
+    private struct InlineCalls {
+        var closing = false
+        var underWay = 0
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
     public let configuration: MongoConfiguration
 
     public init(_ configuration: MongoConfiguration, inlineLane: InlineLane = .shared) throws(MongoError) {
@@ -61,10 +70,21 @@ public final class MongoPool: Sendable {
         threads.start()
     }
 
-    /// Stops the driver threads (pending operations finish first), then
+    /// Waits for the calls made on their callers' threads (`InlineLane`; new
+    /// ones hop from now on), stops the driver threads (pending operations
+    /// finish first), then
     /// destroys the client pool, which stops libmongoc's own monitoring
     /// threads: nothing of the driver is left running when the process exits.
     public func close() async {
+        await withCheckedContinuation { (drained: CheckedContinuation<Void, Never>) in
+            let now = inlineCalls.withLockedValue { calls -> Bool in
+                calls.closing = true
+                guard calls.underWay > 0 else { return true }
+                calls.waiting.append(drained)
+                return false
+            }
+            if now { drained.resume() }
+        }
         try? await threads.shutdownGracefully()
         handles.destroy()
     }
@@ -79,20 +99,10 @@ public final class MongoPool: Sendable {
     public func withClient<T: Sendable>(
         inlineWhenFree: Bool = false, _ body: @escaping @Sendable (MongoClient) throws(MongoError) -> T
     ) async throws(MongoError) -> T {
+        if inlineWhenFree, let answer = try onCallingThread(body) { return answer }
         let handles = self.handles
         let database = configuration.database
         let health = self.health
-        if inlineWhenFree, health.isAnswering, inlineLane.enter() {
-            defer { inlineLane.leave() }
-            // The pool holds a client more than there are driver threads, so
-            // this never takes one a driver thread waits for.
-            if let raw = mongoc_client_pool_try_pop(handles.pool) {
-                defer { mongoc_client_pool_push(handles.pool, raw) }
-                let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: database)) }
-                health.note(outcome)
-                return try outcome.get()
-            }
-        }
         do {
             return try await threads.runIfActive {
                 guard let raw = mongoc_client_pool_pop(handles.pool) else {
@@ -108,6 +118,36 @@ public final class MongoPool: Sendable {
         } catch {
             throw MongoError(kind: .unavailable, message: "the database driver is shut down: \(error)")
         }
+    }
+
+    /// `body`'s answer, run on the calling thread with a client of its own;
+    /// nil when it must hop: `InlineLane` is taken or forbids it here, the
+    /// database did not answer the last call, or the pool is closing.
+    private func onCallingThread<T>(_ body: (MongoClient) throws(MongoError) -> T) throws(MongoError) -> T? {
+        guard health.isAnswering, inlineLane.enter() else { return nil }
+        defer { inlineLane.leave() }
+        let started = inlineCalls.withLockedValue { calls -> Bool in
+            guard !calls.closing else { return false }
+            calls.underWay += 1
+            return true
+        }
+        guard started else { return nil }
+        defer {
+            let drained = inlineCalls.withLockedValue { calls -> [CheckedContinuation<Void, Never>] in
+                calls.underWay -= 1
+                guard calls.underWay == 0 else { return [] }
+                defer { calls.waiting = [] }
+                return calls.waiting
+            }
+            for waiter in drained { waiter.resume() }
+        }
+        // The pool holds a client more than there are driver threads, so
+        // this never takes one a driver thread waits for.
+        guard let raw = mongoc_client_pool_try_pop(handles.pool) else { return nil }
+        defer { mongoc_client_pool_push(handles.pool, raw) }
+        let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: configuration.database)) }
+        health.note(outcome)
+        return try outcome.get()
     }
 
     /// The same lease on the calling thread, for tools (benchmarks) that run

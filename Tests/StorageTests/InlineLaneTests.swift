@@ -1,5 +1,5 @@
 import Foundation
-import MongoKit
+@testable import MongoKit
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -12,11 +12,11 @@ import Testing
 /// driver's threads.
 @Suite struct InlineLaneTests {
     /// A pool with a lane of its own, so that no other test's call holds it.
-    private func withOwnLane(uri: String? = nil, _ body: (MongoPool) async throws -> Void) async throws {
+    private func withOwnLane(_ lane: InlineLane = InlineLane(), uri: String? = nil, _ body: (MongoPool) async throws -> Void) async throws {
         let pool = try MongoPool(
             MongoConfiguration(
                 uri: try uri ?? TestEnvironment.mongoURI(), database: TestEnvironment.uniqueDatabaseName(), serverSelectionTimeoutMS: 3000),
-            inlineLane: InlineLane())
+            inlineLane: lane)
         do {
             try await body(pool)
             await pool.close()
@@ -69,25 +69,56 @@ import Testing
         }
     }
 
+    /// The lane is held as another call under way would hold it: no thread
+    /// of the test's blocks, so tests that run meanwhile are not held up.
     @Test func oneCallAtATimeRunsOnItsCallersThread() async throws {
-        try await withOwnLane { pool in
-            let entered = NIOLockedValueBox(false)
-            let release = DispatchSemaphore(value: 0)
-            let first = Task {
-                await call(pool, inlineWhenFree: true) { _ throws(MongoError) in
-                    entered.withLockedValue { $0 = true }
-                    release.wait()
-                }
-            }
-            try #require(await eventually { entered.withLockedValue { $0 } }, "the first call is under way")
+        let lane = InlineLane()
+        try await withOwnLane(lane) { pool in
+            let held = lane.enter()
+            #expect(held == InlineLane.enoughCPUs)
             let second = await call(pool, inlineWhenFree: true)
-            release.signal()
+            if held { lane.leave() }
             #expect(second.error == nil)
-            #expect(!second.onCaller, "the lane is taken: the second call hops")
-            let firstOutcome = await first.value
-            #expect(firstOutcome.onCaller == InlineLane.enoughCPUs)
+            #expect(!second.onCaller, "the lane is taken: the call hops")
             #expect(await call(pool, inlineWhenFree: true).onCaller == InlineLane.enoughCPUs, "the lane is free again")
         }
+    }
+
+    /// Closing the pool waits for a call on its caller's thread (it destroys
+    /// the clients such a call uses); calls after it hop, and are refused.
+    @Test func closingThePoolWaitsForACallOnItsCallersThread() async throws {
+        let pool = try MongoPool(
+            MongoConfiguration(uri: try TestEnvironment.mongoURI(), database: TestEnvironment.uniqueDatabaseName()), inlineLane: InlineLane())
+        let happened = NIOLockedValueBox<[String]>([])
+        let release = DispatchSemaphore(value: 0)
+        // The call blocks a thread of the test's own, not one of Swift's
+        // cooperative pool, which other tests meanwhile need.
+        let thread = OnOwnThread()
+        defer { thread.stop() }
+        let underWay = Task(executorPreference: thread) {
+            await call(pool, inlineWhenFree: true) { client throws(MongoError) in
+                happened.withLockedValue { $0.append("call began") }
+                release.wait()
+                _ = try client.command(["ping": .int32(1)], database: "admin")
+                happened.withLockedValue { $0.append("call ended") }
+            }
+        }
+        try #require(await eventually { !happened.withLockedValue { $0 }.isEmpty }, "the call is under way")
+        let closing = Task {
+            await pool.close()
+            happened.withLockedValue { $0.append("pool closed") }
+        }
+        // Time for a close that does not wait to destroy the call's client
+        // (a close by itself took about half a second here).
+        try await Task.sleep(for: .seconds(2))
+        release.signal()
+        let outcome = await underWay.value
+        await closing.value
+        #expect(outcome.error == nil, "\(String(describing: outcome.error))")
+        #expect(outcome.onCaller == InlineLane.enoughCPUs)
+        #expect(happened.withLockedValue { $0 } == ["call began", "call ended", "pool closed"])
+        let after = await call(pool, inlineWhenFree: true)
+        #expect(after.error?.kind == .unavailable && !after.onCaller, "\(String(describing: after.error))")
     }
 
     /// A database that does not answer blocks the asking thread for one
@@ -130,5 +161,41 @@ private final class OnEventLoop: TaskExecutor {
         let job = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
         eventLoop.execute { job.runSynchronously(on: executor) }
+    }
+}
+
+/// Runs a task's jobs on a thread of its own.
+private final class OnOwnThread: TaskExecutor, @unchecked Sendable {
+    private let jobs = NSCondition()
+    // Guarded by `jobs`.
+    private var queue: [UnownedJob] = []
+    private var stopped = false
+
+    init() {
+        Thread.detachNewThread { [self] in
+            while let job = next() { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        }
+    }
+
+    private func next() -> UnownedJob? {
+        jobs.lock()
+        defer { jobs.unlock() }
+        while queue.isEmpty && !stopped { jobs.wait() }
+        return queue.isEmpty ? nil : queue.removeFirst()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.lock()
+        queue.append(job)
+        jobs.signal()
+        jobs.unlock()
+    }
+
+    func stop() {
+        jobs.lock()
+        stopped = true
+        jobs.signal()
+        jobs.unlock()
     }
 }
