@@ -19,9 +19,11 @@ import NIOPosix
 ///   everything else; with one CPU, never;
 /// - never on an event loop (connections' requests run there) nor on the
 ///   main thread;
-/// - only while the pool's database answers (`PoolHealth`): after a call
-///   that did not reach it, calls hop again until one on a driver thread is
-///   answered, so an outage blocks at most one call's server selection here.
+/// - only while the database answers these calls: after one of them got
+///   no answer (no server, a socket timeout), they hop until one of them,
+///   on a driver thread, is answered. So an outage, or a server that
+///   answers pings but not writes, blocks one call here, for as long as the
+///   driver waits (server selection, or the socket timeout), not each.
 public final class InlineLane: Sendable {
     /// The one every pool shares unless it is given another (tests that
     /// must know the lane is free).
@@ -50,20 +52,27 @@ public final class InlineLane: Sendable {
     }
 }
 
-/// Whether a pool's database answered its last call: calls on the calling
-/// thread are made only while it does.
+/// Whether a pool's database answered the last of the calls that may run
+/// on the calling thread: they do only while it does. Other calls (a
+/// readiness ping, a read) say nothing of whether a write gets an answer.
 final class PoolHealth: Sendable {
     private let answering = NIOLockedValueBox(true)
 
     var isAnswering: Bool { answering.withLockedValue { $0 } }
 
-    /// A call that failed for want of the database (no server, no answer)
-    /// stops the inline calls; any answered call starts them again.
+    /// No answer (no server, a socket timeout) stops the inline calls; an
+    /// answer, even a refusal, starts them again; a request the driver
+    /// refused itself, or an ambiguous refusal, changes nothing.
     func note<T>(_ outcome: Result<T, MongoError>) {
         let answered: Bool
         switch outcome {
         case .success: answered = true
-        case .failure(let error): answered = !error.isTransient
+        case .failure(let error):
+            switch error.kind {
+            case .unavailable, .unanswered: answered = false
+            case .duplicateKey, .rejected, .server: answered = true
+            case .tooLarge, .client: return
+            }
         }
         answering.withLockedValue { $0 = answered }
     }

@@ -94,15 +94,16 @@ public final class MongoPool: Sendable {
     ///
     /// `inlineWhenFree`: run it on the calling thread instead when
     /// `InlineLane` allows (one such call at a time, never on an event loop,
-    /// only while the database answers). For the one write a step cannot do
-    /// without; every other call hops.
+    /// only while the database answers such calls). For the one write a step
+    /// cannot do without; every other call hops.
     public func withClient<T: Sendable>(
         inlineWhenFree: Bool = false, _ body: @escaping @Sendable (MongoClient) throws(MongoError) -> T
     ) async throws(MongoError) -> T {
         if inlineWhenFree, let answer = try onCallingThread(body) { return answer }
         let handles = self.handles
         let database = configuration.database
-        let health = self.health
+        // Only the calls that may run inline tell whether they get an answer.
+        let health = inlineWhenFree ? self.health : nil
         do {
             return try await threads.runIfActive {
                 guard let raw = mongoc_client_pool_pop(handles.pool) else {
@@ -110,7 +111,7 @@ public final class MongoPool: Sendable {
                 }
                 defer { mongoc_client_pool_push(handles.pool, raw) }
                 let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: database)) }
-                health.note(outcome)
+                health?.note(outcome)
                 return try outcome.get()
             }
         } catch let error as MongoError {

@@ -27,8 +27,9 @@ public struct MongoRunStore: RunStore {
 
     public init(pool: MongoPool) {
         self.pool = pool
-        // Every step's transitions are one of these inserts, and the step
-        // waits for it: it may run on the calling thread (`InlineLane`).
+        // A step's transitions are one of these inserts (a run's start and
+        // end fold into its document instead), and the step waits for it:
+        // it may run on the calling thread (`InlineLane`).
         logInserts = GroupedInsert(into: RunLogDocument.collectionName, pool: pool, validate: false, inlineWhenFree: true)
         // A run's insert and the updates that fold its log carry its whole
         // definition: libmongoc's check of every key and string was about
