@@ -292,6 +292,21 @@ class Daemon:
             self.proc.wait()
             while self.group_alive():
                 time.sleep(0.05)
+            self.forget_wrapper()
+
+    def forget_wrapper(self):
+        """Removes what the faketime wrapper named after its pid in /dev/shm
+        (a semaphore, a shared memory segment): it removes them as it exits,
+        but a signal to the group ends it first. A later wrapper given the
+        same pid (pid_max is 32768 here) then cannot start: "sem_open: File
+        exists", and the soak stopped with "daemon b did not start"."""
+        if not (self.ahead and self.proc):
+            return
+        for name in (f"sem.faketime_sem_{self.proc.pid}", f"faketime_shm_{self.proc.pid}"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except FileNotFoundError:
+                pass
 
     def stop(self):
         """SIGTERM: a drain (stop timeout 5 s; the whole drain ends within
@@ -308,6 +323,7 @@ class Daemon:
             self.kill()
             return None
         status = self.proc.wait()
+        self.forget_wrapper()
         return 0 if self.ahead else status
 
 
