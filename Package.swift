@@ -231,7 +231,7 @@ let package = Package(
             name: "StorageTests",
             dependencies: [
                 "OrchestratorStorage", "MongoStorage", "InMemoryStorage", "OrchestratorServices", "OrchestratorEngine", "OrchestratorModel",
-                "MongoKit", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "MongoKit", "OrchestratorServer", "TestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],

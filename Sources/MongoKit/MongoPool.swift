@@ -72,9 +72,9 @@ public final class MongoPool: Sendable {
 
     /// Waits for the calls made on their callers' threads (`InlineLane`; new
     /// ones hop from now on), stops the driver threads (pending operations
-    /// finish first), then
-    /// destroys the client pool, which stops libmongoc's own monitoring
-    /// threads: nothing of the driver is left running when the process exits.
+    /// finish first), then destroys the client pool, which stops libmongoc's
+    /// own monitoring threads: nothing of the driver is left running when
+    /// the process exits.
     public func close() async {
         await withCheckedContinuation { (drained: CheckedContinuation<Void, Never>) in
             let now = inlineCalls.withLockedValue { calls -> Bool in
@@ -109,10 +109,7 @@ public final class MongoPool: Sendable {
                 guard let raw = mongoc_client_pool_pop(handles.pool) else {
                     throw MongoError(kind: .client, message: "the MongoDB client pool returned no client")
                 }
-                defer { mongoc_client_pool_push(handles.pool, raw) }
-                let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: database)) }
-                health?.note(outcome)
-                return try outcome.get()
+                return try Self.run(body, leasing: raw, from: handles.pool, database: database, noting: health)
             }
         } catch let error as MongoError {
             throw error
@@ -145,9 +142,18 @@ public final class MongoPool: Sendable {
         // The pool holds a client more than there are driver threads, so
         // this never takes one a driver thread waits for.
         guard let raw = mongoc_client_pool_try_pop(handles.pool) else { return nil }
-        defer { mongoc_client_pool_push(handles.pool, raw) }
-        let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: configuration.database)) }
-        health.note(outcome)
+        return try Self.run(body, leasing: raw, from: handles.pool, database: configuration.database, noting: health)
+    }
+
+    /// `body` with the client `raw`, handed back to `pool` after; its
+    /// outcome told to `health` (the calls that may run inline).
+    private static func run<T>(
+        _ body: (MongoClient) throws(MongoError) -> T, leasing raw: OpaquePointer, from pool: OpaquePointer, database: String,
+        noting health: PoolHealth?
+    ) throws(MongoError) -> T {
+        defer { mongoc_client_pool_push(pool, raw) }
+        let outcome = Result { () throws(MongoError) in try body(MongoClient(raw, database: database)) }
+        health?.note(outcome)
         return try outcome.get()
     }
 

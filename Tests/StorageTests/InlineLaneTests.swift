@@ -3,6 +3,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+@testable import OrchestratorServer
 import TestSupport
 import Testing
 
@@ -60,7 +61,7 @@ import Testing
     @Test func aCallFromAnEventLoopNeverRunsOnIt() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         try await withOwnLane { pool in
-            let outcome = await withTaskExecutorPreference(OnEventLoop(group.next())) {
+            let outcome = await withTaskExecutorPreference(EventLoopExecutor(group.next())) {
                 #expect(MultiThreadedEventLoopGroup.currentEventLoop != nil, "the call is made on the event loop")
                 return await call(pool, inlineWhenFree: true)
             }
@@ -153,21 +154,6 @@ import Testing
             #expect(!answered.onCaller, "only an answer to a call that may run inline lets them run inline again")
             #expect(await call(pool, inlineWhenFree: true).onCaller == InlineLane.enoughCPUs, "answered again: calls run inline again")
         }
-    }
-}
-
-/// Runs a task's jobs on an event loop, as the daemon runs its connections' requests.
-private final class OnEventLoop: TaskExecutor {
-    private let eventLoop: any EventLoop
-
-    init(_ eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let executor = asUnownedTaskExecutor()
-        eventLoop.execute { job.runSynchronously(on: executor) }
     }
 }
 
